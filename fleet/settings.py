@@ -1,0 +1,329 @@
+"""Django settings for Fleet.
+
+Every value comes from an environment variable with a default that makes the
+one-machine demo work (SQLite, a file-system broker, the simulated Smartcar
+platform). With DEBUG off — production — secrets must be given explicitly, and a
+missing or malformed variable stops start-up with one line that names it.
+The README lists every variable.
+"""
+
+import secrets
+from pathlib import Path
+
+import dj_database_url
+from cryptography.fernet import Fernet
+from csp.constants import NONCE, NONE, SELF
+
+from fleet import env
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env.string("FLEET_VAR_DIR", str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+DEBUG = env.boolean("DEBUG", False)
+
+
+def _demo_secret(filename: str, make) -> str:
+    """A secret generated once for the demo and kept under var/."""
+    path = VAR_DIR / filename
+    if not path.exists():
+        path.write_text(make())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+# https://docs.djangoproject.com/en/5.2/ref/settings/#secret-key
+SECRET_KEY = env.string("SECRET_KEY")
+if not SECRET_KEY:
+    if DEBUG:
+        SECRET_KEY = _demo_secret("secret_key", lambda: secrets.token_urlsafe(50))
+    else:
+        env.require("SECRET_KEY", "", "when DEBUG is off (production)")
+
+ALLOWED_HOSTS = env.listing("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
+if not DEBUG and not ALLOWED_HOSTS:
+    env.require("ALLOWED_HOSTS", "", "when DEBUG is off (production): the host names this site answers to")
+CSRF_TRUSTED_ORIGINS = env.listing("CSRF_TRUSTED_ORIGINS")
+
+# --- Smartcar ---------------------------------------------------------------------------------
+# simulated: the embedded simulator (../simulator) answers every Smartcar call; live: the real API.
+SMARTCAR_MODE = env.choice("SMARTCAR_MODE", ("simulated", "live"), "simulated")
+SIMULATED = SMARTCAR_MODE == "simulated"
+
+if SIMULATED:
+    # Where the app reaches the simulator. Empty: in-process through httpx's WSGI transport (still
+    # a full HTTP request through Django); set it to a URL to use a simulator served elsewhere.
+    SMARTCAR_SIMULATOR_ORIGIN = env.string("SMARTCAR_SIMULATOR_ORIGIN").rstrip("/")
+    _sim = SMARTCAR_SIMULATOR_ORIGIN or "http://localhost"
+    _defaults = {
+        "SMARTCAR_API_URL": f"{_sim}/simulator/api/v2.0",
+        "SMARTCAR_AUTH_URL": f"{_sim}/simulator/oauth/token",
+        "SMARTCAR_CONNECT_URL": f"{SMARTCAR_SIMULATOR_ORIGIN}/simulator/connect/oauth/authorize",
+        "SMARTCAR_MANAGEMENT_URL": f"{_sim}/simulator/management/v2.0",
+        "SMARTCAR_CLIENT_ID": "fleet-demo-client",
+        "SMARTCAR_CLIENT_SECRET": "fleet-demo-secret",
+        "SMARTCAR_REDIRECT_URI": "http://127.0.0.1:8000/connect/callback/",
+        "SMARTCAR_MANAGEMENT_TOKEN": "fleet-demo-management-token",
+    }
+else:
+    SMARTCAR_SIMULATOR_ORIGIN = ""
+    _defaults = {
+        "SMARTCAR_API_URL": "https://api.smartcar.com/v2.0",
+        "SMARTCAR_AUTH_URL": "https://auth.smartcar.com/oauth/token",
+        "SMARTCAR_CONNECT_URL": "https://connect.smartcar.com/oauth/authorize",
+        "SMARTCAR_MANAGEMENT_URL": "https://management.smartcar.com/v2.0",
+    }
+SMARTCAR_API_URL = env.string("SMARTCAR_API_URL", _defaults["SMARTCAR_API_URL"])
+SMARTCAR_AUTH_URL = env.string("SMARTCAR_AUTH_URL", _defaults["SMARTCAR_AUTH_URL"])
+SMARTCAR_CONNECT_URL = env.string("SMARTCAR_CONNECT_URL", _defaults["SMARTCAR_CONNECT_URL"])
+SMARTCAR_MANAGEMENT_URL = env.string("SMARTCAR_MANAGEMENT_URL", _defaults["SMARTCAR_MANAGEMENT_URL"])
+SMARTCAR_CLIENT_ID = env.string("SMARTCAR_CLIENT_ID", _defaults.get("SMARTCAR_CLIENT_ID", ""))
+SMARTCAR_CLIENT_SECRET = env.string("SMARTCAR_CLIENT_SECRET", _defaults.get("SMARTCAR_CLIENT_SECRET", ""))
+SMARTCAR_REDIRECT_URI = env.string("SMARTCAR_REDIRECT_URI", _defaults.get("SMARTCAR_REDIRECT_URI", ""))
+SMARTCAR_MANAGEMENT_TOKEN = env.string("SMARTCAR_MANAGEMENT_TOKEN", _defaults.get("SMARTCAR_MANAGEMENT_TOKEN", ""))
+if not SIMULATED:
+    for _name in ("SMARTCAR_CLIENT_ID", "SMARTCAR_CLIENT_SECRET", "SMARTCAR_REDIRECT_URI"):
+        env.require(_name, globals()[_name], "when SMARTCAR_MODE is live")
+# The "mode" parameter of Connect: live, simulated (Smartcar's own simulated vehicles) or test.
+SMARTCAR_CONNECT_MODE = env.choice("SMARTCAR_CONNECT_MODE", ("live", "simulated", "test"), "live")
+SMARTCAR_SCOPE = env.listing(
+    "SMARTCAR_SCOPE",
+    [
+        "read_alerts", "read_battery", "read_charge", "read_charge_locations", "read_charge_records",
+        "read_charge_events", "read_climate", "read_compass", "read_diagnostics", "read_engine_oil",
+        "read_extended_vehicle_info", "read_fuel", "read_location", "read_odometer", "read_security",
+        "read_service_history", "read_speedometer", "read_thermometer", "read_tires",
+        "read_user_profile", "read_vehicle_info", "read_vin",
+        "control_security", "control_charge", "control_climate", "control_trunk",
+        "control_navigation", "control_pin",
+    ],
+)  # fmt: skip
+
+# Fernet keys that encrypt Smartcar tokens at rest, newest first; older keys still decrypt, so
+# keys rotate by prepending a new one and running `manage.py rotate_token_keys`.
+TOKEN_ENCRYPTION_KEYS = env.listing("TOKEN_ENCRYPTION_KEYS")
+if not TOKEN_ENCRYPTION_KEYS:
+    if DEBUG:
+        TOKEN_ENCRYPTION_KEYS = [_demo_secret("token_key", lambda: Fernet.generate_key().decode())]
+    else:
+        env.require("TOKEN_ENCRYPTION_KEYS", "", "when DEBUG is off (production): see README")
+for _key in TOKEN_ENCRYPTION_KEYS:
+    try:
+        Fernet(_key)
+    except ValueError:
+        env.problems.append("TOKEN_ENCRYPTION_KEYS: each key must be 32 url-safe base64-encoded bytes")
+        break
+
+# --- Django -----------------------------------------------------------------------------------
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "allauth",
+    "allauth.account",
+    "django_htmx",
+    "template_partials",
+    "csp",
+    "django_guid",
+    "fleet",
+    "connect",
+    "vehicles",
+    "charging",
+]
+if SIMULATED:
+    INSTALLED_APPS.append("simulator")
+
+MIDDLEWARE = [
+    "django_guid.middleware.guid_middleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+]
+
+ROOT_URLCONF = "fleet.urls"
+WSGI_APPLICATION = "fleet.wsgi.application"
+ASGI_APPLICATION = "fleet.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "csp.context_processors.nonce",
+                "fleet.context_processors.fleet_context",
+            ],
+        },
+    },
+]
+
+# https://github.com/jazzband/dj-database-url
+DATABASES = {
+    "default": dj_database_url.parse(
+        env.string("DATABASE_URL", f"sqlite:///{VAR_DIR / 'fleet.sqlite3'}"),
+        conn_max_age=env.integer("DATABASE_CONN_MAX_AGE", 60),
+        conn_health_checks=True,
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Web, worker and beat write at once in the demo: WAL, IMMEDIATE transactions and a busy
+    # timeout keep SQLite from answering "database is locked".
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+    }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "fleet.User"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(env.string("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+
+# --- Accounts (django-allauth) ----------------------------------------------------------------
+# https://docs.allauth.org/en/latest/account/configuration.html
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "home"
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_ADAPTER = "fleet.adapters.AccountAdapter"
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+ACCOUNT_SESSION_REMEMBER = None
+# Sign-up is closed: people join a fleet through an owner's invitation (see fleet/invitations.py).
+FLEET_OPEN_SIGNUP = env.boolean("FLEET_OPEN_SIGNUP", False)
+
+EMAIL_BACKEND = env.string("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env.string("EMAIL_HOST", "localhost")
+EMAIL_PORT = env.integer("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env.string("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env.string("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env.boolean("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = env.string("DEFAULT_FROM_EMAIL", "Fleet <fleet@localhost>")
+
+# --- Security ---------------------------------------------------------------------------------
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SESSION_COOKIE_HTTPONLY = True
+SECURE_SSL_REDIRECT = env.boolean("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = env.integer("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.boolean("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env.boolean("SECURE_HSTS_PRELOAD", False)
+if env.boolean("SECURE_PROXY_SSL_HEADER", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Preloading HSTS is a commitment an operator makes for their domain (SECURE_HSTS_PRELOAD).
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
+
+# https://django-csp.readthedocs.io/en/latest/configuration.html — everything from our own origin;
+# nothing inline but what carries the per-request nonce.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:", *env.listing("CSP_IMG_SRC")],
+        "connect-src": [SELF],
+        "form-action": [SELF, *env.listing("CSP_FORM_ACTION", ["https://connect.smartcar.com"])],
+        "frame-ancestors": [NONE],
+        "base-uri": [SELF],
+        "object-src": [NONE],
+    }
+}
+
+# --- Celery -----------------------------------------------------------------------------------
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html
+CELERY_BROKER_URL = env.string("CELERY_BROKER_URL", "filesystem://")
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    _broker_dir = VAR_DIR / "broker"
+    for _sub in ("queue", "processed"):
+        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+    }
+else:
+    # With Redis, a task whose ETA lies beyond the visibility timeout is delivered twice; long
+    # waits therefore live in the database (next_sync_at), never in the broker.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_TASK_ALWAYS_EAGER = env.boolean("CELERY_TASK_ALWAYS_EAGER", False)
+CELERY_TIMEZONE = "UTC"
+
+# --- Logging ----------------------------------------------------------------------------------
+# One line per event on stdout, each with the request id (django-guid) that the response also
+# carries in its X-Request-ID header.
+DJANGO_GUID = {"GUID_HEADER_NAME": "X-Request-ID", "RETURN_HEADER": True, "EXPOSE_HEADER": True}
+LOG_LEVEL = env.choice("LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"correlation_id": {"()": "django_guid.log_filters.CorrelationId"}},
+    "formatters": {
+        "line": {
+            "format": "%(asctime)s %(levelname)s [%(correlation_id)s] %(name)s: %(message)s",
+        }
+    },
+    "handlers": {
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "filters": ["correlation_id"],
+            "formatter": "line",
+        }
+    },
+    "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
+    "loggers": {
+        "django_guid": {"level": "WARNING"},
+        # httpx logs every request URL at INFO; URLs never carry secrets here, but keep it quiet.
+        "httpx": {"level": "WARNING"},
+    },
+}
+
+# --- Stop here if anything above is wrong -----------------------------------------------------
+if env.problems:
+    raise SystemExit("Fleet cannot start, configuration error: " + "; ".join(env.problems))

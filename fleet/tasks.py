@@ -1,0 +1,14 @@
+from celery import shared_task
+
+from fleet import services
+
+
+@shared_task
+def ping(value: str) -> str:
+    """Echoes its argument: lets /healthz and the tests prove a worker consumes the queue."""
+    return value
+
+
+@shared_task
+def invitations_prune() -> int:
+    return services.invitations_prune()

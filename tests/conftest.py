@@ -1,0 +1,82 @@
+import os
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from fleet.models import Fleet, Membership, Role, User
+from fleet.services import fleet_create
+
+
+def require_service(available: bool, what: str):
+    """Skips a test whose real service is absent — except on CI, where its absence is a failure."""
+    if available:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{what} must answer on CI")
+    pytest.skip(f"{what} does not answer here")
+
+
+@pytest.fixture
+def redis_url():
+    require_service(bool(settings.REDIS_URL), "Redis on 127.0.0.1:6379")
+    return settings.REDIS_URL
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _database_is_postgres_on_ci(django_db_setup, django_db_blocker):
+    if os.environ.get("CI"):
+        with django_db_blocker.unblock():
+            assert connection.vendor == "postgresql", "CI runs the suite on PostgreSQL"
+
+
+def make_user(email: str, password: str = "correct horse battery") -> User:
+    return User.objects.create_user(email=email, password=password)
+
+
+@pytest.fixture
+def owner(db):
+    return make_user("owner@example.com")
+
+
+@pytest.fixture
+def fleet(owner) -> Fleet:
+    return fleet_create(name="Acme Logistics", owner=owner, time_zone="Europe/Berlin")
+
+
+@pytest.fixture
+def manager(fleet):
+    user = make_user("manager@example.com")
+    Membership.objects.create(user=user, fleet=fleet, role=Role.MANAGER)
+    return user
+
+
+@pytest.fixture
+def viewer(fleet):
+    user = make_user("viewer@example.com")
+    Membership.objects.create(user=user, fleet=fleet, role=Role.VIEWER)
+    return user
+
+
+@pytest.fixture
+def other_fleet(db) -> Fleet:
+    """Another tenant, with its own owner: nothing of it may show through to ``fleet``'s people."""
+    return fleet_create(name="Globex Haulage", owner=make_user("globex@example.com"))
+
+
+@pytest.fixture
+def owner_client(client, owner):
+    client.force_login(owner)
+    return client
+
+
+@pytest.fixture
+def viewer_client(client, viewer):
+    client.force_login(viewer)
+    return client
+
+
+@pytest.fixture
+def manager_client(client, manager):
+    client.force_login(manager)
+    return client

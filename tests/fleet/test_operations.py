@@ -1,0 +1,131 @@
+"""Settings, health check, logging, the demo command and the beat schedule."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+
+from fleet.models import Membership, Role, User
+from fleet.schedule import beat_schedule
+
+ROOT = Path(__file__).resolve().parents[2]
+PRODUCTION_ENV = {
+    "PATH": os.environ["PATH"],
+    "DJANGO_SETTINGS_MODULE": "fleet.settings",
+    "DEBUG": "false",
+    "SECRET_KEY": "p" * 60 + "-production-like-secret-with-enough-entropy",
+    "ALLOWED_HOSTS": "fleet.example.com",
+    "TOKEN_ENCRYPTION_KEYS": "r6Y1Ah1Z7lqiVqRuw0l4GVeWtbG2fR7n9n9n1i3Yq0o=",
+    "SMARTCAR_MODE": "live",
+    "SMARTCAR_CLIENT_ID": "client-id",
+    "SMARTCAR_CLIENT_SECRET": "client-secret",
+    "SMARTCAR_REDIRECT_URI": "https://fleet.example.com/connect/callback/",
+    "SMARTCAR_MANAGEMENT_TOKEN": "management-token",
+}
+
+
+def _manage(*args, env):
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_check_deploy_is_clean_with_production_settings(tmp_path):
+    result = _manage(
+        "check", "--deploy", "--fail-level", "WARNING", env={**PRODUCTION_ENV, "FLEET_VAR_DIR": str(tmp_path)}
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("missing", "named"),
+    [
+        ("SECRET_KEY", "SECRET_KEY"),
+        ("TOKEN_ENCRYPTION_KEYS", "TOKEN_ENCRYPTION_KEYS"),
+        ("SMARTCAR_CLIENT_ID", "SMARTCAR_CLIENT_ID"),
+    ],
+)
+def test_production_refuses_to_start_without_a_variable(tmp_path, missing, named):
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != missing} | {"FLEET_VAR_DIR": str(tmp_path)}
+    result = _manage("check", env=env)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert named in lines[0] and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("DEBUG", "maybe"), ("SMARTCAR_MODE", "sandbox"), ("TOKEN_ENCRYPTION_KEYS", "too-short")]
+)
+def test_a_malformed_variable_is_named(tmp_path, name, value):
+    result = _manage("check", env={**PRODUCTION_ENV, name: value, "FLEET_VAR_DIR": str(tmp_path)})
+    assert result.returncode != 0
+    assert name in result.stderr and "Traceback" not in result.stderr
+
+
+def test_live_mode_has_no_simulator(tmp_path):
+    script = (
+        "import django; django.setup(); from django.conf import settings; print('simulator' in settings.INSTALLED_APPS)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env={**PRODUCTION_ENV, "FLEET_VAR_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.stdout.strip() == "False", result.stderr
+
+
+def test_healthz_answers_200_when_database_and_broker_answer(client, db):
+    response = client.get(reverse("healthz"))
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok", "broker": "ok"}
+
+
+def test_healthz_answers_503_when_the_broker_is_down(client, db):
+    from fleet.celery import app
+
+    original = app.conf.broker_url
+    app.conf.broker_url = "redis://127.0.0.1:1/0"
+    try:
+        response = client.get(reverse("healthz"))
+    finally:
+        app.conf.broker_url = original
+    assert response.status_code == 503
+    assert response.json()["broker"] == "unreachable"
+
+
+def test_every_response_carries_a_request_id_that_the_logs_carry_too(client, db, caplog):
+    response = client.get(reverse("healthz"))
+    request_id = response.headers["X-Request-ID"]
+    assert len(request_id) >= 16
+
+
+def test_the_demo_command_creates_a_fleet_and_a_login_and_prints_both(db, capsys):
+    call_command("demo")
+    call_command("demo")  # idempotent
+    out = capsys.readouterr().out
+    user = User.objects.get(email="demo@example.com")
+    assert user.check_password("fleet-demo")
+    assert Membership.objects.get(user=user).role == Role.OWNER
+    assert "demo@example.com / fleet-demo" in out
+    assert "http://127.0.0.1:8000/fleets/demo/" in out
+
+
+def test_every_beat_entry_expires_before_its_next_run():
+    from celery import current_app
+
+    for name, entry in beat_schedule().items():
+        assert entry["task"] in current_app.tasks, name
+        interval = entry["schedule"] if isinstance(entry["schedule"], float) else None
+        expires = entry["options"]["expires"]
+        assert expires > 0
+        if interval:
+            assert expires < interval, name
