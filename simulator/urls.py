@@ -1,3 +1,8 @@
-from django.urls import path  # noqa: F401
+"""The simulated Smartcar platform, each surface under its own prefix (mounted at /simulator/)."""
 
-urlpatterns: list = []
+from django.urls import include, path
+
+urlpatterns = [
+    path("api/v2.0/", include("simulator.api_urls")),
+    path("", include("simulator.platform_urls")),
+]

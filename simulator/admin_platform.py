@@ -1,0 +1,1 @@
+"""Admin for applications, users, connections, tokens (masked) and webhook deliveries."""

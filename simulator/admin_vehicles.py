@@ -1,0 +1,1 @@
+"""Admin for simulated vehicles, their state, fault settings and billing counters."""

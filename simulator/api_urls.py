@@ -1,0 +1,3 @@
+"""The vehicle API: /simulator/api/v2.0/…"""
+
+urlpatterns: list = []
