@@ -1,0 +1,48 @@
+"""The app talks to Smartcar only over HTTP; the simulator is written from the documentation.
+
+No app module imports the simulator, and the simulator imports none of the app's modules, so
+a mistake in one cannot hide in the other (DESIGN.md, "Boundaries").
+"""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+APP_PACKAGES = ["fleet", "connect", "vehicles", "charging"]
+
+
+def _imports(package: str) -> list[tuple[Path, str]]:
+    found = []
+    for path in (ROOT / package).rglob("*.py"):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                found += [(path, alias.name) for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                found.append((path, node.module))
+    return found
+
+
+def _top(module: str) -> str:
+    return module.split(".")[0]
+
+
+@pytest.mark.parametrize("package", APP_PACKAGES)
+def test_no_app_module_imports_the_simulator(package):
+    offending = [f"{p.relative_to(ROOT)}: {m}" for p, m in _imports(package) if _top(m) == "simulator"]
+    assert offending == []
+
+
+def test_the_simulator_imports_no_app_module():
+    # fleet.settings is configuration, not the app; reading it goes through django.conf.settings.
+    offending = [f"{p.relative_to(ROOT)}: {m}" for p, m in _imports("simulator") if _top(m) in APP_PACKAGES]
+    assert offending == []
+
+
+def test_the_boundary_check_sees_imports():
+    """Guards the guard: the scanner finds a known import, so an empty result above means something."""
+    assert any(m == "fleet.tenancy" for _, m in _imports("fleet")) or any(
+        _top(m) == "fleet" for _, m in _imports("fleet")
+    )
