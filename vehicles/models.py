@@ -19,6 +19,9 @@ class Vehicle(models.Model):
     permissions = models.JSONField(default=list, blank=True, help_text="Permissions granted for this vehicle")
     connected_at = models.DateTimeField(auto_now_add=True)
     disconnected_at = models.DateTimeField(null=True, blank=True)
+    # Webhooks first, polling as the backstop: set when the vehicle is subscribed to our webhook; the sync engine
+    # then polls it less often (see SYNC_WEBHOOK_INTERVAL_FACTOR).
+    webhook_subscribed = models.BooleanField(default=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -45,3 +48,254 @@ class Vehicle(models.Model):
     @property
     def is_connected(self) -> bool:
         return self.disconnected_at is None
+
+
+# --- Sync: what the background sync engine keeps per vehicle ---------------------------------------------------------
+# Written by vehicles/sync/ (the engine), read by the dashboard. Values are canonical metric (the client always asks
+# for metric): km, kPa, °C, litres, km/h; fractions from the API (0.3) are stored as percentages (30.0).
+
+
+class Activity(models.TextChoices):
+    """What the vehicle was doing at its last sync — drives the polling cadence."""
+
+    UNKNOWN = "unknown", "Unknown"
+    DRIVING = "driving", "Driving"
+    CHARGING = "charging", "Charging"
+    PARKED = "parked", "Parked"
+    ASLEEP = "asleep", "Asleep or unreachable"
+
+
+class SyncState(models.TextChoices):
+    NEVER = "never", "Not synced yet"
+    OK = "ok", "Up to date"
+    BACKING_OFF = "backing_off", "Backing off (asleep, unreachable or rate limited)"
+    RETRYING = "retrying", "Retrying after an error"
+    NEEDS_RECONNECT = "needs_reconnect", "Account needs reconnect"
+    PAUSED = "paused", "Polling paused for the fleet"
+
+
+class VehicleSync(models.Model):
+    """The scheduling row of one vehicle: when it is next due and who holds it right now.
+
+    Kept apart from Vehicle so that the dispatcher's frequent conditional UPDATEs touch a narrow row and never race
+    with edits of the vehicle itself (nickname, permissions).
+    """
+
+    vehicle = models.OneToOneField(Vehicle, on_delete=models.CASCADE, primary_key=True, related_name="sync")
+    # The earliest due time over the vehicle's endpoints (denormalised so the dispatcher reads one indexed column).
+    next_sync_at = models.DateTimeField(null=True, blank=True)
+    # No polling before this instant: asleep/unreachable back-off, 429 Retry-After.
+    backoff_until = models.DateTimeField(null=True, blank=True)
+    backoff_failures = models.PositiveSmallIntegerField(default=0, help_text="Consecutive back-offs (for the cap)")
+    # A lease with expiry: a crashed worker's vehicle becomes due again once lease_until passes.
+    lease_until = models.DateTimeField(null=True, blank=True)
+    lease_token = models.CharField(max_length=32, blank=True)
+    # Set by "Sync now" and webhook events: paths to fetch on the next round whatever their cadence.
+    requested_at = models.DateTimeField(null=True, blank=True)
+    # Pro-rata budget guard: billed calls spent by this vehicle in the current calendar month.
+    month = models.DateField(null=True, blank=True, help_text="First day of the month billed_calls_month counts")
+    billed_calls_month = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        # The dispatcher's query: vehicles whose next_sync_at has passed and whose lease has expired.
+        indexes = [models.Index(fields=["next_sync_at"], name="vehiclesync_next_sync_at")]
+
+    def __str__(self):
+        return f"sync of {self.vehicle_id}"
+
+
+class VehicleStatus(models.Model):
+    """The latest known value of everything the dashboard shows, typed, one row per vehicle."""
+
+    vehicle = models.OneToOneField(Vehicle, on_delete=models.CASCADE, primary_key=True, related_name="status")
+    # Battery and charge (Reference: smartcar-api/evs__get-battery-level.md, evs__get-charge-status.md)
+    battery_percent = models.FloatField(null=True, blank=True)
+    range_km = models.FloatField(null=True, blank=True)
+    charging_state = models.CharField(max_length=20, blank=True, help_text="CHARGING, FULLY_CHARGED or NOT_CHARGING")
+    is_plugged_in = models.BooleanField(null=True, blank=True)
+    charge_limit_percent = models.FloatField(null=True, blank=True)
+    charge_power_kw = models.FloatField(null=True, blank=True)
+    # Fuel (Reference: smartcar-api/get-fuel-tank.md)
+    fuel_percent = models.FloatField(null=True, blank=True)
+    fuel_amount_liters = models.FloatField(null=True, blank=True)
+    fuel_range_km = models.FloatField(null=True, blank=True)
+    # Security (Reference: smartcar-api/get-lock-status.md): open items as lists of their "type" names.
+    is_locked = models.BooleanField(null=True, blank=True)
+    doors_open = models.JSONField(default=list, blank=True)
+    windows_open = models.JSONField(default=list, blank=True)
+    sunroof_open = models.JSONField(default=list, blank=True)
+    storage_open = models.JSONField(default=list, blank=True)
+    charging_port_open = models.JSONField(default=list, blank=True)
+    # Position and motion
+    latitude = models.FloatField(null=True, blank=True)
+    longitude = models.FloatField(null=True, blank=True)
+    odometer_km = models.FloatField(null=True, blank=True)
+    speed_kph = models.FloatField(null=True, blank=True)
+    heading_degrees = models.FloatField(null=True, blank=True)
+    # Maintenance
+    oil_life_percent = models.FloatField(null=True, blank=True)
+    tire_pressure_front_left_kpa = models.FloatField(null=True, blank=True)
+    tire_pressure_front_right_kpa = models.FloatField(null=True, blank=True)
+    tire_pressure_back_left_kpa = models.FloatField(null=True, blank=True)
+    tire_pressure_back_right_kpa = models.FloatField(null=True, blank=True)
+    # Climate (Tesla thermometers)
+    exterior_temperature_c = models.FloatField(null=True, blank=True)
+    interior_temperature_c = models.FloatField(null=True, blank=True)
+    # Diagnostics: counts; details in DiagnosticTroubleCode / SystemStatus / the Tesla alerts reading.
+    active_dtc_count = models.PositiveIntegerField(null=True, blank=True)
+    system_alert_count = models.PositiveIntegerField(null=True, blank=True)
+    # What the vehicle is doing, as far as the last readings tell.
+    activity = models.CharField(max_length=10, choices=Activity.choices, default=Activity.UNKNOWN)
+    # Freshness and sync outcome
+    data_age = models.DateTimeField(null=True, blank=True, help_text="When the vehicle recorded its newest reading")
+    last_sync_at = models.DateTimeField(null=True, blank=True, help_text="End of the last sync round")
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    sync_state = models.CharField(max_length=16, choices=SyncState.choices, default=SyncState.NEVER)
+    last_error = models.CharField(max_length=500, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "vehicle statuses"
+
+    def __str__(self):
+        return f"status of {self.vehicle_id}"
+
+
+class EndpointState(models.Model):
+    """One endpoint of one vehicle: its cadence, its latest raw reading (make-specific ones included) and errors."""
+
+    vehicle = models.ForeignKey(Vehicle, on_delete=models.CASCADE, related_name="endpoint_states")
+    path = models.CharField(max_length=80, help_text="Relative to /vehicles/{id}, e.g. /battery or /tesla/charge")
+    next_sync_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    # The latest successful reading as the API gave it.
+    body = models.JSONField(null=True, blank=True)
+    data_age = models.DateTimeField(null=True, blank=True)
+    fetched_at = models.DateTimeField(null=True, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    # A 501 COMPATIBILITY parks the endpoint for days (the OEM may add support), never for ever.
+    parked_until = models.DateTimeField(null=True, blank=True)
+    # A 403 PERMISSION drops the endpoint until the vehicle's permissions change: the permissions seen then.
+    denied_with_permissions = models.JSONField(null=True, blank=True)
+    failures = models.PositiveSmallIntegerField(default=0, help_text="Consecutive failures (for jittered retry)")
+    last_error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["vehicle", "path"], name="endpointstate_unique_vehicle_path")]
+        ordering = ["vehicle", "path"]
+
+    def __str__(self):
+        return f"{self.vehicle_id} {self.path}"
+
+
+class StatusHistory(models.Model):
+    """A value of one status field, written only when it changed.
+
+    The unique key (vehicle, field, recorded_at) makes a re-delivered or replayed reading harmless: recorded_at is the
+    vehicle's data age (or the fetch time when the API gives none), the same on every delivery of the same reading.
+    """
+
+    vehicle = models.ForeignKey(Vehicle, on_delete=models.CASCADE, related_name="history")
+    field = models.CharField(max_length=40, help_text="A VehicleStatus field name, e.g. battery_percent")
+    number = models.FloatField(null=True, blank=True)
+    text = models.CharField(max_length=40, blank=True)
+    recorded_at = models.DateTimeField(help_text="Vehicle data age, or fetch time when the API gives none")
+    fetched_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["vehicle", "field", "recorded_at"], name="history_unique_vehicle_field_at")
+        ]
+        # The vehicle page's charts and the "last value" lookup read one field of one vehicle in time order; the
+        # unique constraint's index serves both. The retention prune deletes by fetched_at.
+        indexes = [models.Index(fields=["fetched_at"], name="history_fetched_at")]
+        verbose_name_plural = "status history"
+
+    def __str__(self):
+        return f"{self.vehicle_id} {self.field}={self.number if self.number is not None else self.text}"
+
+
+class DiagnosticTroubleCode(models.Model):
+    """A DTC as reported by /diagnostics/dtcs: seen first and last, cleared when it no longer appears."""
+
+    vehicle = models.ForeignKey(Vehicle, on_delete=models.CASCADE, related_name="dtcs")
+    code = models.CharField(max_length=16)
+    reported_at = models.DateTimeField(null=True, blank=True, help_text="The vehicle's own timestamp, if given")
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    cleared_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # One open occurrence per code; a code that comes back after being cleared is a new row.
+            models.UniqueConstraint(
+                fields=["vehicle", "code"], condition=models.Q(cleared_at=None), name="dtc_unique_open_code"
+            )
+        ]
+        ordering = ["-last_seen_at"]
+        verbose_name = "diagnostic trouble code"
+
+    def __str__(self):
+        return f"{self.code} on {self.vehicle_id}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.cleared_at is None
+
+
+class SystemStatus(models.Model):
+    """The latest status of one vehicle system (/diagnostics/system_status), with when it last changed."""
+
+    vehicle = models.ForeignKey(Vehicle, on_delete=models.CASCADE, related_name="system_statuses")
+    system_id = models.CharField(max_length=60)
+    status = models.CharField(max_length=20, help_text="OK or ALERT")
+    description = models.CharField(max_length=300, blank=True)
+    changed_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["vehicle", "system_id"], name="systemstatus_unique")]
+        ordering = ["vehicle", "system_id"]
+        verbose_name_plural = "system statuses"
+
+    def __str__(self):
+        return f"{self.system_id}={self.status} on {self.vehicle_id}"
+
+
+class FleetSync(models.Model):
+    """A fleet's sync settings and fleet-wide sync state (billing pause and its alert)."""
+
+    fleet = models.OneToOneField("fleet.Fleet", on_delete=models.CASCADE, primary_key=True, related_name="sync")
+    use_batch = models.BooleanField(
+        default=True, help_text="Batch is a paid-plan feature; off: each due path is its own call, in flight at once"
+    )
+    monthly_call_budget_per_vehicle = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Billed calls per vehicle per month; empty: unlimited"
+    )
+    # 430 BILLING pauses polling of the whole fleet until an owner resumes it (or the pause ends).
+    paused_until = models.DateTimeField(null=True, blank=True)
+    alert = models.CharField(max_length=500, blank=True, help_text="Shown to the fleet's owners and in admin")
+
+    class Meta:
+        verbose_name = "fleet sync settings"
+        verbose_name_plural = "fleet sync settings"
+
+    def __str__(self):
+        return f"sync of {self.fleet}"
+
+
+class SyncCounter(models.Model):
+    """Requests sent and calls billed (each path of a batch counts) per fleet per day."""
+
+    fleet = models.ForeignKey("fleet.Fleet", on_delete=models.CASCADE, related_name="sync_counters")
+    day = models.DateField()
+    requests = models.PositiveIntegerField(default=0)
+    billed_calls = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["fleet", "day"], name="synccounter_unique_fleet_day")]
+        ordering = ["-day"]
+
+    def __str__(self):
+        return f"{self.fleet_id} {self.day}: {self.requests} requests, {self.billed_calls} billed"
