@@ -6,15 +6,24 @@ product, reviewed and tested like the rest, and the same on every installation. 
 """
 
 from celery.schedules import crontab
+from django.conf import settings
 
 HOUR = 3600
 
 
 def beat_schedule() -> dict:
-    return {
+    schedule = {
         "invitations-prune": {
             "task": "fleet.tasks.invitations_prune",
             "schedule": crontab(minute=17, hour=3),
             "options": {"expires": HOUR},
         },
     }
+    if settings.SIMULATED:
+        # Webhook retries wait 25, 50 and 100 s; a 5 s tick keeps them close to those times.
+        schedule["simulator-webhook-deliveries-retry"] = {
+            "task": "simulator.tasks_webhooks.webhook_deliveries_retry",
+            "schedule": 5.0,
+            "options": {"expires": 4},
+        }
+    return schedule

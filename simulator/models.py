@@ -42,7 +42,8 @@ class Webhook(models.Model):
     application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="webhooks")
     webhook_id = models.CharField(max_length=36, unique=True, default=_uuid)
     name = models.CharField(max_length=100, default="Charging events")
-    callback_url = models.URLField(max_length=500)
+    # A full URL, or a path on this same site (delivered in-process in the embedded simulator).
+    callback_url = models.CharField(max_length=500)
     verified_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -128,6 +129,8 @@ class Token(models.Model):
     access_expires_at = models.DateTimeField()
     refresh_expires_at = models.DateTimeField()
     refresh_used_at = models.DateTimeField(null=True, blank=True)
+    # How the pair was obtained; counting "refresh_token" rows counts refresh calls.
+    grant_type = models.CharField(max_length=20, default="authorization_code")
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self):
@@ -159,6 +162,11 @@ class Delivery(models.Model):
     dropped_at = models.DateTimeField(null=True, blank=True)
     last_status = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "deliveries"
+        # The periodic retry task looks for due deliveries by next_attempt_at.
+        indexes = [models.Index(fields=["next_attempt_at"], name="sim_delivery_next_attempt")]
 
     def __str__(self):
         return f"{self.event_name} {self.event_id}"
