@@ -30,6 +30,13 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL") or ("redis://127.0.0.1:6379/15" if 
 
 from fleet.settings import *  # noqa: E402, F403
 
+# Each test run gets its own PostgreSQL test database, so that runs started at the same time on
+# one machine never drop each other's; subprocesses of a run inherit the name.
+os.environ.setdefault("FLEET_TEST_DATABASE", f"test_fleet_{os.getpid()}")
+DATABASES["default"].setdefault("TEST", {})["NAME"] = os.environ["FLEET_TEST_DATABASE"]  # noqa: F405
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    DATABASES["default"]["TEST"]["NAME"] = None  # noqa: F405 — in memory
+
 # Celery reads the CELERY_BROKER_URL environment variable before its settings: leave it unset.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "memory://")
 # Tasks run in the calling thread unless a test starts a real worker (tests/fleet/test_celery.py).
