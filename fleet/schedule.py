@@ -18,6 +18,17 @@ def beat_schedule() -> dict:
             "schedule": crontab(minute=17, hour=3),
             "options": {"expires": HOUR},
         },
+        # Vehicles sync (vehicles/tasks.py): lease due vehicles every few seconds; due times live in the database.
+        "vehicles-sync-dispatch": {
+            "task": "vehicles.tasks.sync_dispatch",
+            "schedule": float(settings.SYNC_DISPATCH_SECONDS),
+            "options": {"expires": max(1, settings.SYNC_DISPATCH_SECONDS - 1)},
+        },
+        "vehicles-history-prune": {
+            "task": "vehicles.tasks.history_prune",
+            "schedule": crontab(minute=43, hour=3),
+            "options": {"expires": HOUR},
+        },
     }
     if settings.SIMULATED:
         # Webhook retries wait 25, 50 and 100 s; a 5 s tick keeps them close to those times.

@@ -222,6 +222,55 @@ STORAGES = {
     },
 }
 
+# --- Sync (vehicles/sync.py) -------------------------------------------------------------------
+# How often each freshness class of endpoint (vehicles/catalogue.py) is polled, in seconds, per what the vehicle is
+# doing. Each value can be overridden by SYNC_INTERVAL_<CLASS>_<ACTIVITY>, e.g. SYNC_INTERVAL_FAST_DRIVING=120.
+_sync_interval_defaults = {
+    "fast": {"driving": 240, "charging": 300, "parked": 1800, "asleep": 6 * 3600, "unknown": 600},
+    "medium": {"driving": 1800, "charging": 1800, "parked": 3 * 3600, "asleep": 12 * 3600, "unknown": 1800},
+    "slow": {"driving": 6 * 3600, "charging": 2 * 3600, "parked": 6 * 3600, "asleep": 24 * 3600, "unknown": 6 * 3600},
+    "daily": {"driving": 86400, "charging": 86400, "parked": 86400, "asleep": 86400, "unknown": 86400},
+}
+SYNC_INTERVALS = {
+    freshness: {
+        activity: env.integer(f"SYNC_INTERVAL_{freshness.upper()}_{activity.upper()}", seconds)
+        for activity, seconds in by_activity.items()
+    }
+    for freshness, by_activity in _sync_interval_defaults.items()
+}
+# Brand limits: the least time between two sync rounds of one vehicle of a make (Hyundai and Kia allow about 20
+# requests a day per vehicle: 86400 / 20 = 4320 s). Override as SYNC_MAKE_MIN_INTERVALS=HYUNDAI:4320,KIA:4320.
+SYNC_MAKE_MIN_INTERVALS = {
+    make.strip().upper(): int(seconds)
+    for make, _, seconds in (
+        item.partition(":") for item in env.listing("SYNC_MAKE_MIN_INTERVALS", ["HYUNDAI:4320", "KIA:4320"])
+    )
+    if seconds.strip().isdigit()
+}
+# A vehicle subscribed to webhooks gets its events pushed: its polling intervals are multiplied by this factor.
+SYNC_WEBHOOK_INTERVAL_FACTOR = env.integer("SYNC_WEBHOOK_INTERVAL_FACTOR", 3)
+# Asleep/unreachable back-off: base doubled per consecutive answer, with ±25 % jitter, capped.
+SYNC_BACKOFF_BASE_SECONDS = env.integer("SYNC_BACKOFF_BASE_SECONDS", 900)
+SYNC_BACKOFF_MAX_SECONDS = env.integer("SYNC_BACKOFF_MAX_SECONDS", 6 * 3600)
+# Server-side errors (5xx, UPSTREAM, timeouts): retry after this, doubled per failure with jitter, capped.
+SYNC_RETRY_BASE_SECONDS = env.integer("SYNC_RETRY_BASE_SECONDS", 60)
+SYNC_RETRY_MAX_SECONDS = env.integer("SYNC_RETRY_MAX_SECONDS", 3600)
+# A 501 COMPATIBILITY parks an endpoint of a vehicle for this many days (support may come later).
+SYNC_COMPATIBILITY_PARK_DAYS = env.integer("SYNC_COMPATIBILITY_PARK_DAYS", 7)
+# A 430 BILLING pauses the fleet's polling this long unless an owner resumes it earlier in admin.
+SYNC_BILLING_PAUSE_HOURS = env.integer("SYNC_BILLING_PAUSE_HOURS", 24)
+# Dispatch: how often beat looks for due vehicles, how many it leases per look, how many go in one task.
+SYNC_DISPATCH_SECONDS = env.integer("SYNC_DISPATCH_SECONDS", 5)
+SYNC_DISPATCH_LIMIT = env.integer("SYNC_DISPATCH_LIMIT", 2000)
+SYNC_TASK_VEHICLES = env.integer("SYNC_TASK_VEHICLES", 100)
+# A lease outlives the longest round (Smartcar documents vehicle round trips of up to 300 s); a crashed worker's
+# vehicles are due again once it passes.
+SYNC_LEASE_SECONDS = env.integer("SYNC_LEASE_SECONDS", 400)
+# Vehicles in flight at once inside one worker process (threads, each with one request outstanding).
+SYNC_WORKER_CONCURRENCY = env.integer("SYNC_WORKER_CONCURRENCY", 100)
+# History older than this is pruned daily.
+SYNC_HISTORY_RETENTION_DAYS = env.integer("SYNC_HISTORY_RETENTION_DAYS", 365)
+
 # --- Accounts (django-allauth) ----------------------------------------------------------------
 # https://docs.allauth.org/en/latest/account/configuration.html
 LOGIN_URL = "account_login"

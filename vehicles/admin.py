@@ -1,0 +1,170 @@
+"""Admin for operators: vehicles with their sync state, fleet sync settings (and the billing alert), counters.
+
+Tokens never appear here: vehicles show their account only by its id and status.
+"""
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.utils.html import format_html_join
+
+from vehicles import sync
+from vehicles.models import (
+    DiagnosticTroubleCode,
+    EndpointState,
+    FleetSync,
+    StatusHistory,
+    SyncCounter,
+    SystemStatus,
+    Vehicle,
+    VehicleStatus,
+    VehicleSync,
+)
+
+STATUS_SYNC_FIELDS = ["sync_state", "activity", "last_sync_at", "last_success_at", "data_age", "last_error"]
+
+
+class VehicleStatusInline(admin.StackedInline):
+    model = VehicleStatus
+    can_delete = False
+    extra = 0
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in VehicleStatus._meta.fields]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class VehicleSyncInline(admin.StackedInline):
+    model = VehicleSync
+    can_delete = False
+    extra = 0
+    readonly_fields = [
+        "next_sync_at",
+        "backoff_until",
+        "backoff_failures",
+        "lease_until",
+        "requested_at",
+        "month",
+        "billed_calls_month",
+    ]
+    exclude = ["lease_token"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class EndpointStateInline(admin.TabularInline):
+    model = EndpointState
+    extra = 0
+    can_delete = False
+    fields = ["path", "next_sync_at", "last_success_at", "data_age", "parked_until", "failures", "last_error"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Vehicle)
+class VehicleAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "fleet", "make", "vin", "sync_state", "last_sync_at", "webhook_subscribed"]
+    list_filter = ["fleet", "make", "status__sync_state", "webhook_subscribed"]
+    search_fields = ["vin", "smartcar_id", "nickname", "model"]
+    list_select_related = ["fleet", "status"]
+    readonly_fields = ["smartcar_id", "account", "connected_at", "disconnected_at", "updated_at"]
+    inlines = [VehicleStatusInline, VehicleSyncInline, EndpointStateInline]
+    actions = ["sync_now"]
+
+    @admin.display(description="Sync state", ordering="status__sync_state")
+    def sync_state(self, vehicle):
+        status = getattr(vehicle, "status", None)
+        return status.get_sync_state_display() if status else "Not synced yet"
+
+    @admin.display(description="Last sync", ordering="status__last_sync_at")
+    def last_sync_at(self, vehicle):
+        status = getattr(vehicle, "status", None)
+        return status.last_sync_at if status else None
+
+    @admin.action(description="Sync now (every endpoint)")
+    def sync_now(self, request, queryset):
+        count = 0
+        for vehicle in queryset.filter(disconnected_at__isnull=True):
+            sync.vehicle_sync_now(vehicle=vehicle)
+            count += 1
+        self.message_user(request, f"Sync requested for {count} vehicle(s).", messages.SUCCESS)
+
+
+@admin.register(FleetSync)
+class FleetSyncAdmin(admin.ModelAdmin):
+    list_display = ["fleet", "use_batch", "monthly_call_budget_per_vehicle", "paused_until", "alert"]
+    fields = ["fleet", "use_batch", "monthly_call_budget_per_vehicle", "paused_until", "alert", "polling_intervals"]
+    readonly_fields = ["fleet", "alert", "polling_intervals"]
+    actions = ["resume_polling"]
+
+    def has_add_permission(self, request):
+        return False  # created on first sync of each fleet
+
+    @admin.display(description="Polling intervals (settings.SYNC_INTERVALS, seconds)")
+    def polling_intervals(self, obj):
+        rows = [
+            (freshness, ", ".join(f"{activity} {seconds}" for activity, seconds in by_activity.items()))
+            for freshness, by_activity in settings.SYNC_INTERVALS.items()
+        ]
+        rows += [
+            (f"minimum between rounds, {make}", seconds) for make, seconds in settings.SYNC_MAKE_MIN_INTERVALS.items()
+        ]
+        rows.append(("webhook-subscribed vehicles: intervals ×", settings.SYNC_WEBHOOK_INTERVAL_FACTOR))
+        return format_html_join("", "<div><strong>{}</strong>: {}</div>", rows)
+
+    @admin.action(description="Resume polling (after a billing pause)")
+    def resume_polling(self, request, queryset):
+        for fleet_sync in queryset:
+            sync.fleet_sync_resume(fleet_sync=fleet_sync)
+        self.message_user(request, "Polling resumed.", messages.SUCCESS)
+
+
+@admin.register(SyncCounter)
+class SyncCounterAdmin(admin.ModelAdmin):
+    list_display = ["day", "fleet", "requests", "billed_calls"]
+    list_filter = ["fleet"]
+    date_hierarchy = "day"
+    readonly_fields = ["fleet", "day", "requests", "billed_calls"]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(VehicleStatus)
+class VehicleStatusAdmin(admin.ModelAdmin):
+    list_display = ["vehicle", "battery_percent", "fuel_percent", "activity", *STATUS_SYNC_FIELDS[:1], "last_sync_at"]
+    list_filter = ["sync_state", "activity"]
+    list_select_related = ["vehicle"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in VehicleStatus._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(StatusHistory)
+class StatusHistoryAdmin(admin.ModelAdmin):
+    list_display = ["vehicle", "field", "number", "text", "recorded_at", "fetched_at"]
+    list_filter = ["field"]
+    readonly_fields = ["vehicle", "field", "number", "text", "recorded_at", "fetched_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(DiagnosticTroubleCode)
+class DiagnosticTroubleCodeAdmin(admin.ModelAdmin):
+    list_display = ["code", "vehicle", "first_seen_at", "last_seen_at", "cleared_at"]
+    readonly_fields = ["vehicle", "code", "reported_at", "first_seen_at", "last_seen_at", "cleared_at"]
+
+
+@admin.register(SystemStatus)
+class SystemStatusAdmin(admin.ModelAdmin):
+    list_display = ["system_id", "vehicle", "status", "description", "changed_at", "last_seen_at"]
+    list_filter = ["status"]
+    readonly_fields = ["vehicle", "system_id", "status", "description", "changed_at", "last_seen_at"]

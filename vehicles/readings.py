@@ -1,0 +1,237 @@
+"""From one endpoint's response body to typed VehicleStatus values — pure functions, no database.
+
+Each reader takes the body of one path (as the API returns it, metric units) and returns the VehicleStatus fields it
+tells, leaving out what the body does not say (Europe may answer ``null`` fields, get-fuel-tank.md). A body of the
+wrong shape raises ``UnreadableBody``; the engine logs it with the request id and stores the other paths of the batch.
+"""
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+
+class UnreadableBody(ValueError):
+    """The body is JSON but not the documented shape."""
+
+
+def _object(body: Any) -> Mapping:
+    if not isinstance(body, Mapping):
+        raise UnreadableBody(f"expected a JSON object, got {type(body).__name__}")
+    return body
+
+
+def _number(body: Mapping, key: str, scale: float = 1.0) -> float | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise UnreadableBody(f"{key} is not a number")
+    return round(float(value) * scale, 4)
+
+
+def _boolean(body: Mapping, key: str) -> bool | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, bool):
+        raise UnreadableBody(f"{key} is not true/false")
+    return value
+
+
+def _text(body: Mapping, key: str) -> str | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise UnreadableBody(f"{key} is not a string")
+    return value
+
+
+def _present(values: dict) -> dict:
+    return {key: value for key, value in values.items() if value is not None}
+
+
+# Reference: smartcar-api/evs__get-battery-level.md — percentRemaining is a fraction (0.3 = 30 %), range in km.
+def _battery(body) -> dict:
+    body = _object(body)
+    return _present({"battery_percent": _number(body, "percentRemaining", 100), "range_km": _number(body, "range")})
+
+
+# Reference: smartcar-api/evs__get-charge-status.md, tesla__get-charge.md, audi__get-charge.md
+def _charge(body) -> dict:
+    body = _object(body)
+    state = _text(body, "state") if "state" in body else _text(body, "chargingStatus")
+    values = {"charging_state": state, "is_plugged_in": _boolean(body, "isPluggedIn")}
+    if "socLimit" in body:
+        values["charge_limit_percent"] = _number(body, "socLimit", 100)
+    if "wattage" in body:
+        values["charge_power_kw"] = _number(body, "wattage")
+    return _present(values)
+
+
+# Reference: smartcar-api/evs__get-charge-limit.md
+def _charge_limit(body) -> dict:
+    return _present({"charge_limit_percent": _number(_object(body), "limit", 100)})
+
+
+# Reference: smartcar-api/tesla__get-charge-wattmeter.md
+def _wattmeter(body) -> dict:
+    return _present({"charge_power_kw": _number(_object(body), "wattage")})
+
+
+# Reference: smartcar-api/get-location.md
+def _location(body) -> dict:
+    body = _object(body)
+    return _present({"latitude": _number(body, "latitude"), "longitude": _number(body, "longitude")})
+
+
+# Reference: smartcar-api/get-odometer.md
+def _odometer(body) -> dict:
+    return _present({"odometer_km": _number(_object(body), "distance")})
+
+
+# Reference: smartcar-api/get-fuel-tank.md — Europe may answer null for some fields.
+def _fuel(body) -> dict:
+    body = _object(body)
+    return _present(
+        {
+            "fuel_percent": _number(body, "percentRemaining", 100),
+            "fuel_amount_liters": _number(body, "amountRemaining"),
+            "fuel_range_km": _number(body, "range"),
+        }
+    )
+
+
+def _open_items(body: Mapping, key: str) -> list[str]:
+    items = body.get(key) or []
+    if not isinstance(items, list):
+        raise UnreadableBody(f"{key} is not a list")
+    return sorted(str(item.get("type")) for item in items if isinstance(item, Mapping) and item.get("status") == "OPEN")
+
+
+# Reference: smartcar-api/get-lock-status.md — open-status arrays are empty when support is partial.
+def _security(body) -> dict:
+    body = _object(body)
+    return _present(
+        {
+            "is_locked": _boolean(body, "isLocked"),
+            "doors_open": _open_items(body, "doors"),
+            "windows_open": _open_items(body, "windows"),
+            "sunroof_open": _open_items(body, "sunroof"),
+            "storage_open": _open_items(body, "storage"),
+            "charging_port_open": _open_items(body, "chargingPort"),
+        }
+    )
+
+
+# Reference: smartcar-api/get-tire-pressure.md (kPa)
+def _tires(body) -> dict:
+    body = _object(body)
+    return _present(
+        {
+            "tire_pressure_front_left_kpa": _number(body, "frontLeft"),
+            "tire_pressure_front_right_kpa": _number(body, "frontRight"),
+            "tire_pressure_back_left_kpa": _number(body, "backLeft"),
+            "tire_pressure_back_right_kpa": _number(body, "backRight"),
+        }
+    )
+
+
+# Reference: smartcar-api/get-engine-oil-life.md
+def _oil(body) -> dict:
+    return _present({"oil_life_percent": _number(_object(body), "lifeRemaining", 100)})
+
+
+# Reference: smartcar-api/get-dtcs.md
+def _dtcs(body) -> dict:
+    codes = _object(body).get("activeCodes")
+    if not isinstance(codes, list):
+        raise UnreadableBody("activeCodes is not a list")
+    return {"active_dtc_count": len(codes)}
+
+
+# Reference: smartcar-api/get-system-status.md
+def _system_status(body) -> dict:
+    systems = _object(body).get("systems")
+    if not isinstance(systems, list):
+        raise UnreadableBody("systems is not a list")
+    return {"system_alert_count": sum(1 for s in systems if isinstance(s, Mapping) and s.get("status") == "ALERT")}
+
+
+# Reference: smartcar-api/tesla__get-speedometer.md (km/h)
+def _speed(body) -> dict:
+    return _present({"speed_kph": _number(_object(body), "speed")})
+
+
+# Reference: smartcar-api/tesla__get-compass-heading.md
+def _compass(body) -> dict:
+    return _present({"heading_degrees": _number(_object(body), "heading")})
+
+
+# Reference: smartcar-api/tesla__get-exterior-temperature.md, tesla__get-interior-temperature.md (°C)
+def _exterior(body) -> dict:
+    return _present({"exterior_temperature_c": _number(_object(body), "temperature")})
+
+
+def _interior(body) -> dict:
+    return _present({"interior_temperature_c": _number(_object(body), "temperature")})
+
+
+def _kept_only(body) -> dict:
+    """Readings kept as they came (EndpointState.body) with no typed column: schedules, records, attributes…"""
+    if not isinstance(body, Mapping | list):
+        raise UnreadableBody("expected JSON")
+    return {}
+
+
+# Keyed by catalogue path template (vehicles/catalogue.py).
+READERS: dict[str, Callable[[Any], dict]] = {
+    "/battery": _battery,
+    "/charge": _charge,
+    "/charge/limit": _charge_limit,
+    "/location": _location,
+    "/odometer": _odometer,
+    "/fuel": _fuel,
+    "/security": _security,
+    "/tires/pressure": _tires,
+    "/engine/oil": _oil,
+    "/diagnostics/dtcs": _dtcs,
+    "/diagnostics/system_status": _system_status,
+    "/{make}/battery": _battery,
+    "/{make}/charge": _charge,
+    "/{make}/charge/wattmeter": _wattmeter,
+    "/{make}/speedometer": _speed,
+    "/{make}/compass": _compass,
+    "/{make}/thermometer/exterior": _exterior,
+    "/{make}/thermometer/interior": _interior,
+}
+
+
+def read(path_template: str, body: Any) -> dict:
+    return READERS.get(path_template, _kept_only)(body)
+
+
+# Fields whose changes are kept in StatusHistory (lists and counts of open doors are not charted).
+HISTORY_FIELDS = (
+    "battery_percent",
+    "range_km",
+    "charging_state",
+    "is_plugged_in",
+    "charge_limit_percent",
+    "charge_power_kw",
+    "fuel_percent",
+    "fuel_range_km",
+    "is_locked",
+    "latitude",
+    "longitude",
+    "odometer_km",
+    "speed_kph",
+    "oil_life_percent",
+    "tire_pressure_front_left_kpa",
+    "tire_pressure_front_right_kpa",
+    "tire_pressure_back_left_kpa",
+    "tire_pressure_back_right_kpa",
+    "exterior_temperature_c",
+    "interior_temperature_c",
+    "active_dtc_count",
+    "system_alert_count",
+)

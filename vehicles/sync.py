@@ -1,0 +1,789 @@
+"""The background sync engine: lease due vehicles, fetch their due paths, store what came back.
+
+Flow of one round (``vehicles_sync``, run by the ``vehicles.tasks.sync_vehicles`` task):
+
+1. *Plan* (database, calling thread): for each leased vehicle, its poll set (vehicles/catalogue.py) minus parked and
+   denied endpoints, the paths due now, trimmed to the monthly budget (vehicles/cadence.py).
+2. *Fetch* (HTTP only, a pool of threads): one batch per vehicle — or one call per path when the fleet turned batch
+   off — with many vehicles in flight at once (settings.SYNC_WORKER_CONCURRENCY). The threads do no parsing beyond
+   the client's and touch no database, so they stay free for the network (the calibration in issue 5: httpx's sync
+   client in a thread pool was the cheapest client side).
+3. *Store* (database, calling thread, as each vehicle's answer arrives): one transaction per vehicle writes the
+   endpoint states, the typed status, history rows for changed values, DTCs and system statuses, and the vehicle's
+   next due time — and releases its lease. A failing vehicle only affects its own transaction.
+
+Leases: ``vehicles_lease_due`` claims rows with a conditional UPDATE … WHERE lease is free, which is atomic on
+PostgreSQL and SQLite alike, so several dispatchers or workers never hold the same vehicle. A lease expires
+(settings.SYNC_LEASE_SECONDS), so a crashed worker's vehicles become due again; a re-delivered task (late ack)
+carries the same lease token and simply runs the round again — the unique keys make its writes harmless.
+"""
+
+import logging
+import secrets
+import threading
+from collections import defaultdict
+from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from connect.client import ApiResponse, SmartcarClient
+from connect.errors import (
+    AuthenticationError,
+    BillingError,
+    CompatibilityError,
+    PermissionDeniedError,
+    RateLimitError,
+    SmartcarError,
+    VehicleStateError,
+)
+from connect.models import AccountStatus, SmartcarAccount
+from fleet.models import Membership, Role
+from vehicles import cadence
+from vehicles.catalogue import Endpoint, Freshness, endpoint_by_path, endpoints_for
+from vehicles.models import (
+    Activity,
+    DiagnosticTroubleCode,
+    EndpointState,
+    FleetSync,
+    StatusHistory,
+    SyncCounter,
+    SyncState,
+    SystemStatus,
+    Vehicle,
+    VehicleStatus,
+    VehicleSync,
+)
+from vehicles.readings import HISTORY_FIELDS, UnreadableBody, read
+
+logger = logging.getLogger(__name__)
+
+# VEHICLE_STATE codes that mean "the vehicle cannot be reached now": back off the whole vehicle.
+UNAVAILABLE_CODES = {"ASLEEP", "UNREACHABLE", "VEHICLE_OFFLINE_FOR_SERVICE"}
+# Endpoints due within this much of the round's start join the round: one batch instead of two a minute apart.
+ROUND_GATHER = timedelta(seconds=90)
+# Moved farther than this between two location readings: driving.
+DRIVING_DISTANCE_DEGREES = 0.001  # ≈ 100 m
+
+
+# --- Leases ---------------------------------------------------------------------------------------------------------
+
+
+def vehicles_ensure_sync_rows() -> int:
+    """A scheduling row for every connected vehicle that has none yet (new connections become due at once)."""
+    missing = Vehicle.objects.filter(sync__isnull=True, disconnected_at__isnull=True).values_list("pk", flat=True)
+    rows = [VehicleSync(vehicle_id=pk) for pk in missing]
+    VehicleSync.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)
+
+
+def _lease_free(now: datetime) -> Q:
+    return Q(lease_until__isnull=True) | Q(lease_until__lt=now)
+
+
+def _syncable(now: datetime) -> Q:
+    """Connected vehicles of active accounts in fleets whose polling is not paused."""
+    return (
+        Q(vehicle__disconnected_at__isnull=True)
+        & Q(vehicle__account__status=AccountStatus.ACTIVE)
+        & ~Q(vehicle__fleet__sync__paused_until__gt=now)
+    )
+
+
+def vehicles_lease(*, vehicle_ids: Iterable[int], now: datetime | None = None) -> tuple[str, list[int]]:
+    """Claim these vehicles if nobody holds them: (lease token, the ids actually claimed)."""
+    now = now or timezone.now()
+    token = secrets.token_hex(8)
+    ids = list(vehicle_ids)
+    if not ids:
+        return token, []
+    # The conditional UPDATE is the claim: on PostgreSQL a concurrent UPDATE of the same row waits and then
+    # re-checks the WHERE clause, so exactly one claimant's row count includes the row.
+    VehicleSync.objects.filter(_lease_free(now), vehicle_id__in=ids).update(
+        lease_until=now + timedelta(seconds=settings.SYNC_LEASE_SECONDS), lease_token=token
+    )
+    claimed = list(VehicleSync.objects.filter(lease_token=token).values_list("vehicle_id", flat=True))
+    return token, claimed
+
+
+def vehicles_lease_due(*, now: datetime | None = None, limit: int | None = None) -> tuple[str, list[int]]:
+    """Claim up to ``limit`` vehicles that have something due, oldest due first."""
+    now = now or timezone.now()
+    limit = limit or settings.SYNC_DISPATCH_LIMIT
+    vehicles_ensure_sync_rows()
+    due = (
+        VehicleSync.objects.filter(_syncable(now), _lease_free(now))
+        .filter(Q(next_sync_at__isnull=True) | Q(next_sync_at__lte=now))
+        .order_by(F("next_sync_at").asc(nulls_first=True))
+        .values_list("vehicle_id", flat=True)[:limit]
+    )
+    return vehicles_lease(vehicle_ids=list(due), now=now)
+
+
+def _hold(vehicle_ids: list[int], token: str, now: datetime) -> list[int]:
+    """Renew our lease on these vehicles; the ones another claimant took since are dropped from the round."""
+    VehicleSync.objects.filter(vehicle_id__in=vehicle_ids, lease_token=token).update(
+        lease_until=now + timedelta(seconds=settings.SYNC_LEASE_SECONDS)
+    )
+    return list(
+        VehicleSync.objects.filter(vehicle_id__in=vehicle_ids, lease_token=token).values_list("vehicle_id", flat=True)
+    )
+
+
+# --- Sync now ---------------------------------------------------------------------------------------------------------
+
+
+def vehicle_sync_now(*, vehicle: Vehicle, paths: Iterable[str] | None = None) -> None:
+    """Fetch these paths (default: the whole poll set) of the vehicle at once, whatever their cadence.
+
+    Used by the "Sync now" button and admin action, and by webhook events for a targeted sync. The fetch runs in a
+    task after the transaction commits; a back-off (asleep, rate limited) is still honoured, never a wake-up.
+    """
+    from vehicles.tasks import sync_vehicle_now
+
+    now = timezone.now()
+    VehicleSync.objects.get_or_create(vehicle=vehicle)
+    states = _ensure_endpoint_states(vehicle, endpoints_for(vehicle.make, vehicle.permissions))
+    wanted = set(paths) if paths is not None else None
+    due = [s.pk for s in states.values() if wanted is None or s.path in wanted]
+    EndpointState.objects.filter(pk__in=due).update(next_sync_at=now)
+    VehicleSync.objects.filter(vehicle=vehicle).update(next_sync_at=now, requested_at=now)
+    transaction.on_commit(lambda: sync_vehicle_now.delay(vehicle.pk))
+
+
+def fleet_sync_resume(*, fleet_sync: FleetSync) -> None:
+    """An owner resumes polling after a billing pause (e.g. after upgrading the plan)."""
+    FleetSync.objects.filter(pk=fleet_sync.pk).update(paused_until=None, alert="")
+    VehicleStatus.objects.filter(vehicle__fleet_id=fleet_sync.pk, sync_state=SyncState.PAUSED).update(
+        sync_state=SyncState.OK
+    )
+
+
+# --- One round ----------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Plan:
+    vehicle: Vehicle
+    sync: VehicleSync
+    status: VehicleStatus
+    states: dict[str, EndpointState]  # by concrete path
+    endpoints: dict[str, Endpoint]  # the poll set, by concrete path
+    paths: list[str]  # due now, to fetch
+    use_batch: bool
+    budget_wait: timedelta | None = None  # set when the budget left due paths out of this round
+    access_token: str = field(repr=False, default="")
+
+
+@dataclass
+class Outcome:
+    results: dict[str, ApiResponse | SmartcarError] = field(default_factory=dict)
+    requests: int = 0
+    error: SmartcarError | None = None  # the whole request failed (auth, rate limit, transport…)
+
+
+@dataclass
+class RoundReport:
+    leased: int = 0
+    synced: int = 0
+    skipped: int = 0
+    paths: int = 0
+    errors: int = 0
+
+
+_pool_lock = threading.Lock()
+_pool: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def _fetch_pool() -> ThreadPoolExecutor:
+    """One pool per process, sized by the per-worker concurrency setting (a fork gets its own pool)."""
+    import os
+
+    global _pool
+    with _pool_lock:
+        size = settings.SYNC_WORKER_CONCURRENCY
+        if _pool is None or _pool[0] != os.getpid() or _pool[1]._max_workers != size:
+            _pool = (os.getpid(), ThreadPoolExecutor(max_workers=size, thread_name_prefix="sync-fetch"))
+        return _pool[1]
+
+
+def _fetch_batch(smartcar_id: str, access_token: str, paths: list[str]) -> Outcome:
+    # Reference: smartcar-api/batch.md — "Each endpoint in the batch counts against your request limit".
+    try:
+        return Outcome(results=SmartcarClient(access_token).batch(smartcar_id, paths), requests=1)
+    except SmartcarError as exc:
+        return Outcome(requests=1, error=exc)
+
+
+def _fetch_one(smartcar_id: str, access_token: str, path: str) -> tuple[str, ApiResponse | SmartcarError]:
+    suffix = "" if path == "/" else path
+    try:
+        return path, SmartcarClient(access_token).request("GET", f"/vehicles/{smartcar_id}{suffix}")
+    except SmartcarError as exc:
+        return path, exc
+
+
+def _ensure_endpoint_states(vehicle: Vehicle, endpoints: list[Endpoint]) -> dict[str, EndpointState]:
+    paths = [e.path_for(vehicle.make) for e in endpoints]
+    existing = {s.path: s for s in EndpointState.objects.filter(vehicle=vehicle)}
+    missing = [EndpointState(vehicle=vehicle, path=p) for p in paths if p not in existing]
+    if missing:
+        EndpointState.objects.bulk_create(missing, ignore_conflicts=True)
+        existing = {s.path: s for s in EndpointState.objects.filter(vehicle=vehicle)}
+    return existing
+
+
+def _poll_set(vehicle: Vehicle, states: dict[str, EndpointState], now: datetime) -> dict[str, Endpoint]:
+    """Granted ∩ make's endpoints, minus those parked after a 501 or denied (403) under the current permissions."""
+    poll: dict[str, Endpoint] = {}
+    for endpoint in endpoints_for(vehicle.make, vehicle.permissions):
+        path = endpoint.path_for(vehicle.make)
+        state = states.get(path)
+        if state is not None:
+            if state.parked_until and state.parked_until > now:
+                continue
+            if state.denied_with_permissions is not None and sorted(state.denied_with_permissions) == sorted(
+                vehicle.permissions or []
+            ):
+                continue
+        poll[path] = endpoint
+    return poll
+
+
+def _plan(vehicle: Vehicle, fleet_sync: FleetSync, now: datetime) -> Plan | None:
+    sync = vehicle.sync
+    status, _ = VehicleStatus.objects.get_or_create(vehicle=vehicle)
+    all_endpoints = endpoints_for(vehicle.make, vehicle.permissions)
+    states = _ensure_endpoint_states(vehicle, all_endpoints)
+    poll = _poll_set(vehicle, states, now)
+    wanted = {
+        path: e
+        for path, e in poll.items()
+        if cadence.is_wanted_now(e, activity=status.activity, is_plugged_in=status.is_plugged_in)
+    }
+    requested = sync.requested_at is not None
+    due = [
+        p for p, _ in wanted.items() if states[p].next_sync_at is None or states[p].next_sync_at <= now + ROUND_GATHER
+    ]
+    # Brand limits: no more than one round per minimum interval, unless someone asked for this sync.
+    min_interval = cadence.make_min_interval(vehicle.make)
+    if not requested and min_interval and status.last_sync_at and status.last_sync_at + min_interval > now:
+        due = []
+    within = _within_budget(sync, fleet_sync, due, wanted, now)
+    plan = Plan(vehicle, sync, status, states, poll, within, fleet_sync.use_batch)
+    if len(within) < len(due):
+        budget = fleet_sync.monthly_call_budget_per_vehicle or 1
+        plan.budget_wait = timedelta(seconds=30 * 86400 / budget * (len(due) - len(within)))
+    return plan
+
+
+def _within_budget(sync: VehicleSync, fleet_sync: FleetSync, due: list[str], endpoints: dict, now: datetime) -> list:
+    budget = fleet_sync.monthly_call_budget_per_vehicle
+    if budget is None or not due:
+        return due
+    spent = sync.billed_calls_month if sync.month == cadence.month_start(now.date()) else 0
+    room = cadence.pro_rata_allowance(budget, now) - spent
+    if room >= len(due):
+        return due
+    if room <= 0:
+        return []
+    # Keep the paths that buy freshness; static data waits for the allowance to accrue.
+    rank = {freshness: i for i, freshness in enumerate(reversed(cadence.SHED_ORDER))}
+    return sorted(due, key=lambda p: rank[endpoints[p].freshness])[:room]
+
+
+def vehicles_sync(*, vehicle_ids: Iterable[int], lease_token: str) -> RoundReport:
+    """Run one round for the leased vehicles: plan, fetch concurrently, store each as it arrives."""
+    now = timezone.now()
+    report = RoundReport()
+    held = _hold(list(vehicle_ids), lease_token, now)
+    report.leased = len(held)
+    vehicles = list(Vehicle.objects.filter(pk__in=held).select_related("sync", "account", "fleet").order_by("pk"))
+    plans: list[Plan] = []
+    tokens: dict[int, str | None] = {}
+    for vehicle in vehicles:
+        fleet_sync = _fleet_sync(vehicle.fleet_id)
+        if fleet_sync.paused_until and fleet_sync.paused_until > now:
+            _finish_skipped(vehicle, lease_token, SyncState.PAUSED, fleet_sync.alert)
+            report.skipped += 1
+            continue
+        account = vehicle.account
+        if account is None or account.status != AccountStatus.ACTIVE or vehicle.disconnected_at:
+            _finish_skipped(vehicle, lease_token, SyncState.NEEDS_RECONNECT, "The Smartcar account needs reconnect.")
+            report.skipped += 1
+            continue
+        if account.pk not in tokens:
+            tokens[account.pk] = _access_token(account)
+        if tokens[account.pk] is None:
+            _finish_skipped(vehicle, lease_token, SyncState.NEEDS_RECONNECT, "The Smartcar account needs reconnect.")
+            report.skipped += 1
+            continue
+        plan = _plan(vehicle, fleet_sync, now)
+        plan.access_token = tokens[account.pk]
+        if not plan.paths:
+            _store(plan, Outcome(), lease_token, now)
+            report.skipped += 1
+            continue
+        plans.append(plan)
+
+    pool = _fetch_pool()
+    futures: dict[Future, Plan] = {}
+    partial: dict[int, Outcome] = {}
+    waiting: dict[int, int] = {}
+    for plan in plans:
+        if plan.use_batch:
+            futures[pool.submit(_fetch_batch, plan.vehicle.smartcar_id, plan.access_token, plan.paths)] = plan
+        else:
+            # Batch is a paid-plan feature: without it each due path is its own call, all in flight at once.
+            partial[plan.vehicle.pk] = Outcome()
+            waiting[plan.vehicle.pk] = len(plan.paths)
+            for path in plan.paths:
+                futures[pool.submit(_fetch_one, plan.vehicle.smartcar_id, plan.access_token, path)] = plan
+    counts: dict[int, list[int]] = defaultdict(lambda: [0, 0])  # fleet id → [requests, billed calls]
+    for future in as_completed(futures):
+        plan = futures[future]
+        if plan.use_batch:
+            outcome = future.result()
+        else:
+            path, result = future.result()
+            outcome = partial[plan.vehicle.pk]
+            outcome.results[path] = result
+            outcome.requests += 1
+            waiting[plan.vehicle.pk] -= 1
+            if waiting[plan.vehicle.pk]:
+                continue
+        counts[plan.vehicle.fleet_id][0] += outcome.requests
+        counts[plan.vehicle.fleet_id][1] += len(plan.paths)
+        try:
+            _store(plan, outcome, lease_token, timezone.now())
+            report.synced += 1
+            report.paths += len(plan.paths)
+            report.errors += outcome.error is not None or any(
+                isinstance(r, SmartcarError) for r in outcome.results.values()
+            )
+        except Exception:
+            # One vehicle's unexpected failure must not cost the others their round; its lease expires and it
+            # is tried again.
+            logger.exception("sync of vehicle %s failed while storing", plan.vehicle.pk)
+            report.errors += 1
+    _count(counts, now)
+    return report
+
+
+def _fleet_sync(fleet_id: int) -> FleetSync:
+    fleet_sync, _ = FleetSync.objects.get_or_create(fleet_id=fleet_id)
+    return fleet_sync
+
+
+def _access_token(account: SmartcarAccount) -> str | None:
+    from connect.services import account_access_token
+
+    try:
+        return account_access_token(account=account)
+    except SmartcarError as exc:
+        logger.warning("account %s: no access token (%s); its vehicles are skipped", account.pk, exc.code or exc.type)
+        if exc.needs_reconnect:
+            _account_needs_reconnect(account.pk, exc)
+        return None
+
+
+def _account_needs_reconnect(account_id: int, exc: SmartcarError) -> None:
+    SmartcarAccount.objects.filter(pk=account_id).update(
+        status=AccountStatus.NEEDS_RECONNECT, last_error=str(exc.user_message)[:500]
+    )
+
+
+def _count(counts: dict[int, list[int]], now: datetime) -> None:
+    day = now.date()
+    for fleet_id, (requests, billed) in counts.items():
+        SyncCounter.objects.get_or_create(fleet_id=fleet_id, day=day)
+        SyncCounter.objects.filter(fleet_id=fleet_id, day=day).update(
+            requests=F("requests") + requests, billed_calls=F("billed_calls") + billed
+        )
+
+
+def _finish_skipped(vehicle: Vehicle, lease_token: str, state: str, message: str) -> None:
+    with transaction.atomic():
+        VehicleStatus.objects.update_or_create(vehicle=vehicle, defaults={"sync_state": state, "last_error": message})
+        # Re-checked at the next dispatch: the account may be reconnected or the fleet resumed.
+        VehicleSync.objects.filter(vehicle=vehicle, lease_token=lease_token).update(
+            lease_until=None, lease_token="", next_sync_at=timezone.now() + timedelta(minutes=5)
+        )
+
+
+# --- Storing a vehicle's answers ------------------------------------------------------------------------------------
+
+
+def _activity(plan: Plan, values: dict, bodies: dict[str, object], previous: dict) -> str:
+    """What the vehicle is doing, judged from this round's readings; unchanged when they say nothing about it."""
+    make = plan.vehicle.make
+    status_body = bodies.get(f"/{make.lower()}/status")
+    if isinstance(status_body, dict) and status_body.get("status") == "ASLEEP":
+        return Activity.ASLEEP
+    charging = values.get("charging_state", previous.get("charging_state"))
+    if charging == "CHARGING":
+        return Activity.CHARGING
+    if isinstance(status_body, dict) and status_body.get("gear") in ("DRIVE", "REVERSE"):
+        return Activity.DRIVING
+    if values.get("speed_kph"):
+        return Activity.DRIVING
+    moved = False
+    if "latitude" in values and previous.get("latitude") is not None:
+        moved = (
+            abs(values["latitude"] - previous["latitude"]) > DRIVING_DISTANCE_DEGREES
+            or abs(values.get("longitude", 0) - (previous.get("longitude") or 0)) > DRIVING_DISTANCE_DEGREES
+        )
+    if "odometer_km" in values and previous.get("odometer_km") is not None:
+        moved = moved or values["odometer_km"] - previous["odometer_km"] > 0.1
+    if moved:
+        return Activity.DRIVING
+    if {"latitude", "charging_state", "odometer_km", "speed_kph"} & values.keys():
+        return Activity.PARKED
+    return plan.status.activity
+
+
+def _history_value(value) -> tuple[float | None, str]:
+    if isinstance(value, bool):
+        return None, "true" if value else "false"
+    if isinstance(value, int | float):
+        return float(value), ""
+    return None, str(value)[:40]
+
+
+def _store(plan: Plan, outcome: Outcome, lease_token: str, now: datetime) -> None:
+    vehicle, status = plan.vehicle, plan.status
+    values: dict = {}
+    bodies: dict[str, object] = {}
+    recorded: dict[str, tuple[datetime, datetime]] = {}  # field → (recorded_at, fetched_at)
+    changed_states: list[EndpointState] = []
+    errors: list[str] = []
+    backoff: timedelta | None = None
+    reconnect: SmartcarError | None = None
+    billing: SmartcarError | None = None
+    results = dict(outcome.results)
+    if outcome.error is not None:
+        results = dict.fromkeys(plan.paths, outcome.error)
+    dtc_body = system_body = None
+    retried: set[str] = set()  # paths whose next attempt _retry_endpoint already scheduled
+
+    for path in plan.paths:
+        state = plan.states[path]
+        endpoint = plan.endpoints[path]
+        result = results.get(path)
+        state.last_attempt_at = now
+        if isinstance(result, ApiResponse):
+            try:
+                path_values = read(endpoint.path, result.body)
+            except UnreadableBody as exc:
+                logger.warning(
+                    "vehicle %s %s: unreadable body (%s) [request %s]", vehicle.pk, path, exc, result.request_id
+                )
+                _retry_endpoint(state, f"Unreadable answer: {exc}", now)
+                retried.add(path)
+                errors.append(f"{path}: unreadable answer")
+                changed_states.append(state)
+                continue
+            data_age = result.data_age or now
+            state.body = result.body
+            state.data_age = result.data_age
+            state.fetched_at = result.fetched_at or now
+            state.request_id = (result.request_id or "")[:64]
+            state.last_success_at = now
+            state.failures = 0
+            state.last_error = ""
+            state.parked_until = None
+            state.denied_with_permissions = None
+            values.update(path_values)
+            bodies[path] = result.body
+            for name in path_values:
+                recorded[name] = (data_age, now)
+            if endpoint.path == "/diagnostics/dtcs":
+                dtc_body = result.body
+            elif endpoint.path == "/diagnostics/system_status":
+                system_body = result.body
+            elif endpoint.path == "/permissions" and isinstance(result.body, dict):
+                granted = result.body.get("permissions")
+                if isinstance(granted, list) and sorted(granted) != sorted(vehicle.permissions or []):
+                    Vehicle.objects.filter(pk=vehicle.pk).update(permissions=granted)
+            changed_states.append(state)
+            continue
+        error = result if isinstance(result, SmartcarError) else None
+        if error is None:
+            _retry_endpoint(state, "No answer for this path", now)
+            retried.add(path)
+            changed_states.append(state)
+            continue
+        summary = f"{path}: {error.type or error.__class__.__name__}:{error.code or ''}"
+        state.last_error = str(error)[:300]
+        if isinstance(error, RateLimitError):
+            backoff = max(
+                backoff or timedelta(0), timedelta(seconds=error.retry_after or settings.SYNC_RETRY_BASE_SECONDS)
+            )
+        elif isinstance(error, VehicleStateError) and error.code in UNAVAILABLE_CODES:
+            failures = plan.sync.backoff_failures + 1
+            backoff = max(
+                backoff or timedelta(0),
+                cadence.exponential(settings.SYNC_BACKOFF_BASE_SECONDS, settings.SYNC_BACKOFF_MAX_SECONDS, failures),
+            )
+        elif isinstance(error, AuthenticationError) or error.needs_reconnect:
+            reconnect = error
+        elif isinstance(error, PermissionDeniedError):
+            state.denied_with_permissions = list(vehicle.permissions or [])
+        elif isinstance(error, BillingError):
+            billing = error
+        elif isinstance(error, CompatibilityError):
+            state.parked_until = now + timedelta(days=settings.SYNC_COMPATIBILITY_PARK_DAYS)
+        elif isinstance(error, VehicleStateError):
+            # e.g. CHARGING_PLUG_NOT_CONNECTED: a normal answer in this state; ask again at the usual cadence.
+            state.failures = 0
+        else:
+            _retry_endpoint(state, str(error), now)
+            retried.add(path)
+        errors.append(summary)
+        changed_states.append(state)
+
+    previous = {name: getattr(status, name) for name in (*HISTORY_FIELDS, "activity")}
+    activity = _activity(plan, values, bodies, previous) if values else plan.status.activity
+    webhook = vehicle.webhook_subscribed
+    fleet_sync = _fleet_sync(vehicle.fleet_id)
+    stretch = cadence.budget_stretch(
+        list(plan.endpoints.values()),
+        monthly_budget=fleet_sync.monthly_call_budget_per_vehicle,
+        webhook_subscribed=webhook,
+    )
+    succeeded = {p for p in plan.paths if isinstance(results.get(p), ApiResponse)}
+    plugged_in = values.get("is_plugged_in", status.is_plugged_in)
+    wanted_next = [
+        path
+        for path, endpoint in plan.endpoints.items()
+        if cadence.is_wanted_now(endpoint, activity=activity, is_plugged_in=plugged_in)
+    ]
+    for path in wanted_next:
+        endpoint, state = plan.endpoints[path], plan.states[path]
+        seconds = cadence.interval_for(endpoint, activity=activity, webhook_subscribed=webhook, stretch=stretch)
+        interval = timedelta(seconds=seconds)
+        if path in plan.paths:
+            if path not in retried:
+                state.next_sync_at = now + interval
+        elif state.next_sync_at is None:
+            state.next_sync_at = now  # new to the poll set (e.g. charging started): due at once
+        elif activity != plan.status.activity and state.next_sync_at > now + interval:
+            # Just started driving or charging: bring the fast signals forward to the new, shorter interval.
+            state.next_sync_at = now + interval
+        else:
+            continue
+        if state not in changed_states:
+            changed_states.append(state)
+
+    history = []
+    for name in HISTORY_FIELDS:
+        if name in values and values[name] != previous.get(name):
+            number, text = _history_value(values[name])
+            recorded_at, fetched_at = recorded[name]
+            history.append(
+                StatusHistory(
+                    vehicle=vehicle,
+                    field=name,
+                    number=number,
+                    text=text,
+                    recorded_at=recorded_at,
+                    fetched_at=fetched_at,
+                )
+            )
+
+    due_times = [plan.states[p].next_sync_at for p in wanted_next if plan.states[p].next_sync_at is not None]
+    next_sync_at = min(due_times) if due_times else now + timedelta(hours=1)
+    if plan.budget_wait is not None:
+        # Paths were left out to stay within the budget: come back when the allowance has grown.
+        next_sync_at = max(next_sync_at, now + plan.budget_wait)
+    sync_state = SyncState.OK if not errors else SyncState.RETRYING
+    backoff_failures = 0
+    if backoff is not None:
+        backoff_until = now + backoff
+        next_sync_at = max(next_sync_at, backoff_until)
+        sync_state = SyncState.BACKING_OFF
+        backoff_failures = plan.sync.backoff_failures + 1
+    min_interval = cadence.make_min_interval(vehicle.make)
+    last_round = now if plan.paths else status.last_sync_at
+    if min_interval and last_round:
+        next_sync_at = max(next_sync_at, last_round + min_interval)
+    if not plan.paths:
+        # Nothing was fetched (brand limit, budget): never come straight back for the same answer.
+        next_sync_at = max(next_sync_at, now + ROUND_GATHER)
+    if reconnect is not None:
+        sync_state = SyncState.NEEDS_RECONNECT
+    if billing is not None:
+        sync_state = SyncState.PAUSED
+
+    with transaction.atomic():
+        EndpointState.objects.bulk_update(
+            changed_states,
+            [
+                "next_sync_at",
+                "last_attempt_at",
+                "last_success_at",
+                "body",
+                "data_age",
+                "fetched_at",
+                "request_id",
+                "parked_until",
+                "denied_with_permissions",
+                "failures",
+                "last_error",
+            ],
+        )
+        if history:
+            StatusHistory.objects.bulk_create(history, ignore_conflicts=True)
+        if dtc_body is not None:
+            _store_dtcs(vehicle, dtc_body, now)
+        if system_body is not None:
+            _store_system_status(vehicle, system_body, now)
+        for name, value in values.items():
+            setattr(status, name, value)
+        status.activity = activity
+        data_ages = [plan.states[p].data_age for p in succeeded if plan.states[p].data_age]
+        if data_ages:
+            status.data_age = max([*data_ages, *([status.data_age] if status.data_age else [])])
+        status.last_sync_at = now if plan.paths else status.last_sync_at
+        if succeeded:
+            status.last_success_at = now
+        if plan.paths:
+            status.sync_state = sync_state
+            status.last_error = "; ".join(errors)[:500]
+        status.save()
+        month = cadence.month_start(now.date())
+        spent = len(plan.paths)
+        sync_update = {
+            "next_sync_at": next_sync_at,
+            "lease_until": None,
+            "lease_token": "",
+            "requested_at": None,
+            "backoff_until": now + backoff if backoff is not None else None,
+            "backoff_failures": backoff_failures,
+        }
+        if plan.sync.month == month:
+            sync_update["billed_calls_month"] = F("billed_calls_month") + spent
+        else:
+            sync_update.update(month=month, billed_calls_month=spent)
+        VehicleSync.objects.filter(vehicle=vehicle, lease_token=lease_token).update(**sync_update)
+    if reconnect is not None and vehicle.account_id:
+        _account_needs_reconnect(vehicle.account_id, reconnect)
+    if billing is not None:
+        fleet_billing_pause(fleet_id=vehicle.fleet_id, error=billing, now=now)
+
+
+def _retry_endpoint(state: EndpointState, message: str, now: datetime) -> None:
+    state.failures = min(state.failures + 1, 30)
+    state.last_error = message[:300]
+    state.next_sync_at = now + cadence.exponential(
+        settings.SYNC_RETRY_BASE_SECONDS, settings.SYNC_RETRY_MAX_SECONDS, state.failures
+    )
+
+
+def _store_dtcs(vehicle: Vehicle, body, now: datetime) -> None:
+    # Reference: smartcar-api/get-dtcs.md
+    from django.utils.dateparse import parse_datetime
+
+    reported = {}
+    for item in body.get("activeCodes") or []:
+        if isinstance(item, dict) and item.get("code"):
+            try:
+                at = parse_datetime(item["timestamp"]) if item.get("timestamp") else None
+            except (TypeError, ValueError):
+                at = None
+            reported[str(item["code"])[:16]] = at
+    open_codes = {d.code: d for d in DiagnosticTroubleCode.objects.filter(vehicle=vehicle, cleared_at__isnull=True)}
+    DiagnosticTroubleCode.objects.filter(vehicle=vehicle, cleared_at__isnull=True).exclude(
+        code__in=list(reported)
+    ).update(cleared_at=now)
+    DiagnosticTroubleCode.objects.filter(vehicle=vehicle, cleared_at__isnull=True, code__in=list(reported)).update(
+        last_seen_at=now
+    )
+    new = [
+        DiagnosticTroubleCode(vehicle=vehicle, code=code, reported_at=at, first_seen_at=now, last_seen_at=now)
+        for code, at in reported.items()
+        if code not in open_codes
+    ]
+    DiagnosticTroubleCode.objects.bulk_create(new, ignore_conflicts=True)
+
+
+def _store_system_status(vehicle: Vehicle, body, now: datetime) -> None:
+    # Reference: smartcar-api/get-system-status.md
+    current = {s.system_id: s for s in SystemStatus.objects.filter(vehicle=vehicle)}
+    for item in body.get("systems") or []:
+        if not isinstance(item, dict) or not item.get("systemId"):
+            continue
+        system_id = str(item["systemId"])[:60]
+        status = str(item.get("status") or "")[:20]
+        description = str(item.get("description") or "")[:300]
+        row = current.get(system_id)
+        if row is None:
+            SystemStatus.objects.get_or_create(
+                vehicle=vehicle,
+                system_id=system_id,
+                defaults={"status": status, "description": description, "changed_at": now, "last_seen_at": now},
+            )
+        elif (row.status, row.description) != (status, description):
+            SystemStatus.objects.filter(pk=row.pk).update(
+                status=status, description=description, changed_at=now, last_seen_at=now
+            )
+        else:
+            SystemStatus.objects.filter(pk=row.pk).update(last_seen_at=now)
+
+
+# --- Fleet-wide states ---------------------------------------------------------------------------------------------
+
+
+def fleet_billing_pause(*, fleet_id: int, error: SmartcarError, now: datetime | None = None) -> None:
+    """430 BILLING: pause the whole fleet's polling and tell its owners (once per pause)."""
+    now = now or timezone.now()
+    alert = (
+        f"Polling paused: Smartcar answered a billing error ({error.code or error.type}). {error.user_message} "
+        "Resume polling in admin once the plan allows it."
+    )[:500]
+    FleetSync.objects.get_or_create(fleet_id=fleet_id)
+    newly = FleetSync.objects.filter(Q(paused_until__isnull=True) | Q(paused_until__lt=now), fleet_id=fleet_id).update(
+        paused_until=now + timedelta(hours=settings.SYNC_BILLING_PAUSE_HOURS), alert=alert
+    )
+    if not newly:
+        return
+    logger.warning("fleet %s: polling paused after a billing error [request %s]", fleet_id, error.request_id)
+    owners = list(Membership.objects.filter(fleet_id=fleet_id, role=Role.OWNER).values_list("user__email", flat=True))
+    if owners:
+        send_mail("Fleet: vehicle polling paused", alert, None, owners, fail_silently=True)
+
+
+def history_prune(*, now: datetime | None = None) -> int:
+    """Delete history older than the retention setting; returns the number of rows deleted."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.SYNC_HISTORY_RETENTION_DAYS)
+    deleted, _ = StatusHistory.objects.filter(fetched_at__lt=cutoff).delete()
+    return deleted
+
+
+def vehicles_due_count(*, now: datetime | None = None) -> int:
+    now = now or timezone.now()
+    return (
+        VehicleSync.objects.filter(_syncable(now))
+        .filter(Q(next_sync_at__isnull=True) | Q(next_sync_at__lte=now))
+        .count()
+    )
+
+
+__all__ = [
+    "Freshness",
+    "endpoint_by_path",
+    "fleet_billing_pause",
+    "fleet_sync_resume",
+    "history_prune",
+    "vehicle_sync_now",
+    "vehicles_lease",
+    "vehicles_lease_due",
+    "vehicles_sync",
+]
