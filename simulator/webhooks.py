@@ -15,7 +15,7 @@ import hmac
 import json
 import logging
 import secrets
-from datetime import timedelta
+from datetime import UTC, timedelta
 from urllib.parse import urlsplit
 
 import httpx
@@ -46,7 +46,7 @@ def signature(body: bytes | str, management_token: str) -> str:
 
 
 def _iso(moment) -> str:
-    return moment.astimezone(timezone.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def queue_event(vehicle, event_name: str, data: dict | None = None) -> None:

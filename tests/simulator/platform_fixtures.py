@@ -1,7 +1,10 @@
 """Building blocks for the simulated platform's tests: accounts, vehicles, connections and credentials."""
 
 import base64
+import http.server
 import itertools
+import threading
+import time
 
 from django.conf import settings
 
@@ -61,3 +64,44 @@ def make_code(application: Application, user: SmartcarUser, redirect_uri: str | 
     return authorization_code_issue(
         application=application, user=user, redirect_uri=redirect_uri or settings.SMARTCAR_REDIRECT_URI
     )
+
+
+class CallbackServer:
+    """A real HTTP server on 127.0.0.1 standing in for an application's webhook callback URL.
+
+    ``answer(request_body: bytes) -> (status, body_bytes)`` decides each reply; every request is recorded.
+    """
+
+    def __init__(self, answer=None, delay: float = 0.0):
+        self.requests: list[dict] = []
+        self.answer = answer or (lambda body: (200, b"{}"))
+        self.delay = delay
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                server.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+                time.sleep(server.delay)
+                status, reply = server.answer(body)
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+
+            def log_message(self, *args):
+                pass
+
+        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}/webhooks/smartcar"
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._httpd.shutdown()
+        self._httpd.server_close()
