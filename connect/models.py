@@ -23,6 +23,10 @@ class SmartcarAccount(models.Model):
     refresh_expires_at = models.DateTimeField()
     status = models.CharField(max_length=16, choices=AccountStatus.choices, default=AccountStatus.ACTIVE)
     last_error = models.TextField(blank=True)
+    last_refreshed_at = models.DateTimeField(null=True, blank=True)
+    # Databases without row locks (SQLite) serialise refreshes with this claim instead of select_for_update:
+    # a conditional UPDATE sets it, and the worker holding it is the only one calling the token endpoint.
+    refresh_claimed_until = models.DateTimeField(null=True, blank=True, editable=False)
     connected_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -40,3 +44,7 @@ class SmartcarAccount(models.Model):
     @property
     def needs_reconnect(self) -> bool:
         return self.status == AccountStatus.NEEDS_RECONNECT
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == AccountStatus.ACTIVE

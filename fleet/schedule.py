@@ -24,6 +24,12 @@ def beat_schedule() -> dict:
             "schedule": float(settings.SYNC_DISPATCH_SECONDS),
             "options": {"expires": max(1, settings.SYNC_DISPATCH_SECONDS - 1)},
         },
+        # Token vault (connect/tasks.py): refresh tokens nearing their 60-day end are renewed before they lapse.
+        "connect-accounts-refresh-ending": {
+            "task": "connect.tasks.accounts_refresh_ending",
+            "schedule": crontab(minute=29, hour="*/6"),
+            "options": {"expires": HOUR},
+        },
         "vehicles-history-prune": {
             "task": "vehicles.tasks.history_prune",
             "schedule": crontab(minute=43, hour=3),

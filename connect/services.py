@@ -1,0 +1,291 @@
+"""Connecting and disconnecting Smartcar accounts and their vehicles.
+
+``connect_complete`` is the one code path of a finished Connect attempt — used by the browser callback and by
+``manage.py demo`` alike. It does every Smartcar call first and then writes the account and its vehicles in one
+transaction, so a failure anywhere leaves nothing half-connected.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.utils import timezone
+
+from connect import client, tokens
+from connect.errors import (
+    OAuthError,
+    PermissionDeniedError,
+    ResourceNotFoundError,
+    SmartcarError,
+)
+from connect.models import AccountStatus, SmartcarAccount
+from fleet.models import Fleet
+from vehicles.models import Vehicle
+
+logger = logging.getLogger(__name__)
+
+# Concurrent reads of vehicle attributes and permissions during Connect (a dozen vehicles, three reads each).
+CONNECT_READ_WORKERS = 6
+
+
+class ConnectError(Exception):
+    """A Connect attempt that cannot complete, with words for the fleet manager."""
+
+    def __init__(self, reason: str, user_message: str):
+        self.reason = reason
+        self.user_message = user_message
+        super().__init__(reason)
+
+
+# Connect's own errors, sent back to the redirect URI as ?error=… (changelog 2023-03-14 and Smartcar's Connect
+# error guide): what the fleet manager reads for each.
+_CONNECT_ERROR_MESSAGES = {
+    "access_denied": "The connection was cancelled: access to the vehicles was not granted.",
+    "no_vehicles": "No vehicles were found in that car maker account, so nothing was connected.",
+    "invalid_subscription": (
+        "The vehicle's connected-services subscription with its car maker is not active. Activate it in the "
+        "car maker's app, then connect again."
+    ),
+    "configuration_error": (
+        "Smartcar reported a configuration problem with this installation (for example its redirect URI or "
+        "client id). Ask the administrator to check the Smartcar settings."
+    ),
+    "server_error": "Smartcar had a problem completing the connection. Please try again in a few minutes.",
+}
+
+
+def connect_error_message(params) -> str:
+    """Plain words for the ``error`` query parameters Connect redirected back with."""
+    error = params.get("error", "")
+    if error == "vehicle_incompatible":
+        vehicle = " ".join(part for part in (params.get("year"), params.get("make"), params.get("model")) if part)
+        vin = params.get("vin")
+        described = f"{vehicle or 'The vehicle'}{f' (VIN {vin})' if vin else ''}"
+        return f"{described} is not compatible with Smartcar, so it was not connected."
+    return _CONNECT_ERROR_MESSAGES.get(
+        error, "The connection could not be completed. Please try again, or contact the administrator."
+    )
+
+
+@dataclass
+class VehicleFacts:
+    smartcar_id: str
+    make: str
+    model: str
+    year: int | None
+    vin: str
+    permissions: list[str]
+
+
+@dataclass
+class ConnectOutcome:
+    account: SmartcarAccount
+    created: list[Vehicle] = field(default_factory=list)
+    updated: list[Vehicle] = field(default_factory=list)
+    refused: list[VehicleFacts] = field(default_factory=list)
+
+    @property
+    def summary(self) -> str:
+        parts = []
+        if self.created:
+            parts.append(f"{len(self.created)} vehicle{'s' if len(self.created) != 1 else ''} connected")
+        if self.updated:
+            parts.append(f"{len(self.updated)} already connected and brought up to date")
+        text = (", ".join(parts) or "No vehicles connected") + "."
+        for facts in self.refused:
+            text += (
+                f" {_describe(facts)} is already connected to another fleet and was not added; it can be in one "
+                "fleet only."
+            )
+        return text
+
+
+def _describe(facts: VehicleFacts) -> str:
+    name = " ".join(str(p) for p in (facts.year, facts.make.replace("_", " ").title(), facts.model) if p)
+    return f"{name or 'A vehicle'}{f' (VIN {facts.vin})' if facts.vin else ''}"
+
+
+def _smartcar_failure(exc: SmartcarError, step: str) -> ConnectError:
+    logger.warning("connect: %s failed: %s", step, exc)
+    if isinstance(exc, OAuthError):
+        if exc.error == "invalid_grant":
+            return ConnectError(
+                f"{step}: {exc.error}",
+                "That Connect answer was already used or has expired. Please connect again.",
+            )
+        return ConnectError(
+            f"{step}: {exc.error}",
+            "Smartcar did not accept this installation's credentials. Ask the administrator to check the "
+            "Smartcar client id and secret.",
+        )
+    if exc.type == "BILLING":
+        return ConnectError(f"{step}: {exc.type}", exc.user_message)
+    if exc.type == "CONNECTED_SERVICES_ACCOUNT" and exc.code == "SUBSCRIPTION":
+        return ConnectError(f"{step}: {exc.code}", _CONNECT_ERROR_MESSAGES["invalid_subscription"])
+    return ConnectError(
+        f"{step}: {exc.__class__.__name__}",
+        "Smartcar could not be reached or did not answer properly, so nothing was connected. "
+        "Please try again in a few minutes.",
+    )
+
+
+def _read_vehicle(smartcar: client.SmartcarClient, vehicle_id: str) -> VehicleFacts:
+    # Reference: smartcar-api/get-vehicle-info.md, smartcar-api/application-permissions.md, smartcar-api/get-vin.md
+    attributes = smartcar.attributes(vehicle_id).body or {}
+    permissions = smartcar.permissions(vehicle_id)
+    vin = ""
+    if "read_vin" in permissions:
+        try:
+            vin = str((smartcar.vin(vehicle_id).body or {}).get("vin") or "")
+        except (PermissionDeniedError, ResourceNotFoundError):
+            vin = ""  # granted yet refused by this make: the vehicle is still worth connecting
+    year = attributes.get("year")
+    return VehicleFacts(
+        smartcar_id=vehicle_id,
+        make=str(attributes.get("make") or "").upper(),
+        model=str(attributes.get("model") or ""),
+        year=year if isinstance(year, int) else None,
+        vin=vin[:17],
+        permissions=sorted(str(p) for p in permissions),
+    )
+
+
+def connect_complete(*, fleet: Fleet, user, code: str) -> ConnectOutcome:
+    """Exchanges Connect's code and registers the Smartcar user's account and vehicles in ``fleet``.
+
+    Connecting the same Smartcar user again updates the account and its vehicles (a reconnect); a vehicle
+    already in another fleet is refused, the others are connected.
+    """
+    if not code:
+        raise ConnectError("missing code", "The answer from Smartcar had no authorization code. Please try again.")
+    try:
+        pair = client.exchange_code(code)
+    except SmartcarError as exc:
+        raise _smartcar_failure(exc, "code exchange") from exc
+    smartcar = client.SmartcarClient(pair.access_token)
+    try:
+        # Reference: smartcar-api/user.md — the stable id under which the token pair is stored.
+        user_body = smartcar.user().body
+        smartcar_user_id = str(user_body.get("id") or "") if isinstance(user_body, dict) else ""
+        if not smartcar_user_id:
+            raise ConnectError("user without id", "Smartcar did not say whose vehicles these are. Please try again.")
+        vehicle_ids = smartcar.vehicles()
+        if not vehicle_ids:
+            raise ConnectError("no vehicles", _CONNECT_ERROR_MESSAGES["no_vehicles"])
+        with ThreadPoolExecutor(max_workers=CONNECT_READ_WORKERS) as pool:
+            facts = list(pool.map(lambda vid: _read_vehicle(smartcar, vid), vehicle_ids))
+    except SmartcarError as exc:
+        raise _smartcar_failure(exc, "reading the vehicles") from exc
+    return _connect_save(fleet=fleet, user=user, smartcar_user_id=smartcar_user_id, pair=pair, facts=facts)
+
+
+@transaction.atomic
+def _connect_save(*, fleet, user, smartcar_user_id: str, pair: client.TokenPair, facts: list[VehicleFacts]):
+    account = SmartcarAccount.objects.select_for_update().filter(fleet=fleet, smartcar_user_id=smartcar_user_id).first()
+    if account is None:
+        account = SmartcarAccount(fleet=fleet, smartcar_user_id=smartcar_user_id)
+    tokens.account_store_tokens(account=account, pair=pair)
+    account.status = AccountStatus.ACTIVE
+    account.last_error = ""
+    account.refresh_claimed_until = None
+    account.connected_by = user
+    account.save()
+    outcome = ConnectOutcome(account=account)
+    existing = {
+        v.smartcar_id: v
+        for v in Vehicle.objects.select_for_update().filter(smartcar_id__in=[f.smartcar_id for f in facts])
+    }
+    for fact in facts:
+        vehicle = existing.get(fact.smartcar_id)
+        if vehicle is not None and vehicle.fleet_id != fleet.pk:
+            outcome.refused.append(fact)
+            logger.info("connect: vehicle %s refused, it belongs to another fleet", fact.smartcar_id)
+            continue
+        if vehicle is None:
+            vehicle = Vehicle(fleet=fleet, smartcar_id=fact.smartcar_id)
+            outcome.created.append(vehicle)
+        else:
+            outcome.updated.append(vehicle)
+        vehicle.account = account
+        vehicle.make, vehicle.model, vehicle.year = fact.make, fact.model, fact.year
+        vehicle.vin = fact.vin or vehicle.vin
+        vehicle.permissions = fact.permissions
+        vehicle.disconnected_at = None
+        vehicle.save()
+    if not outcome.created and not outcome.updated:
+        # Every vehicle belongs to another fleet: raising rolls the account back, no tokens are kept for nothing.
+        raise ConnectError("all vehicles in other fleets", "Nothing was connected." + outcome.summary.split(".", 1)[1])
+    logger.info(
+        "connect: account %s in fleet %s: %d new, %d updated, %d refused",
+        account.pk,
+        fleet.pk,
+        len(outcome.created),
+        len(outcome.updated),
+        len(outcome.refused),
+    )
+    return outcome
+
+
+# --- Disconnect -------------------------------------------------------------------------------------------------
+
+
+class DisconnectError(Exception):
+    def __init__(self, user_message: str):
+        self.user_message = user_message
+        super().__init__(user_message)
+
+
+def _delete_connection(**which) -> None:
+    # Reference: smartcar-api/management__delete-vehicle-connections.md
+    try:
+        client.connections_delete(**which)
+    except ResourceNotFoundError:
+        pass  # already gone at Smartcar: disconnecting here is still right
+    except SmartcarError as exc:
+        logger.warning("disconnect: management API failed: %s", exc)
+        raise DisconnectError(
+            "Smartcar could not be reached to end the connection, so nothing was changed. Please try again."
+        ) from exc
+
+
+def vehicle_disconnect(*, vehicle: Vehicle, delete_history: bool) -> None:
+    """Ends Smartcar's access to one vehicle; keeps it (disconnected, with its history) or deletes it."""
+    _delete_connection(vehicle_id=vehicle.smartcar_id)
+    with transaction.atomic():
+        if delete_history:
+            vehicle.delete()
+        else:
+            Vehicle.objects.filter(pk=vehicle.pk).update(disconnected_at=timezone.now(), updated_at=timezone.now())
+        account = vehicle.account
+        if account is not None and not account.vehicles.filter(disconnected_at__isnull=True).exists():
+            SmartcarAccount.objects.filter(pk=account.pk).update(status=AccountStatus.DISCONNECTED)
+    logger.info("disconnect: vehicle %s (history %s)", vehicle.pk, "deleted" if delete_history else "kept")
+
+
+def account_disconnect(*, account: SmartcarAccount, delete_history: bool) -> None:
+    """Ends Smartcar's access to every vehicle of the account in its fleet."""
+    vehicles = list(account.vehicles.filter(fleet=account.fleet_id))
+    shared_user = (
+        SmartcarAccount.objects.filter(smartcar_user_id=account.smartcar_user_id).exclude(pk=account.pk).exists()
+    )
+    if shared_user:
+        # The same Smartcar user also connected another fleet: deleting by user id would cut that fleet off too.
+        for vehicle in vehicles:
+            if vehicle.is_connected:
+                _delete_connection(vehicle_id=vehicle.smartcar_id)
+    else:
+        _delete_connection(user_id=account.smartcar_user_id)
+    with transaction.atomic():
+        if delete_history:
+            Vehicle.objects.filter(pk__in=[v.pk for v in vehicles]).delete()
+            account.delete()
+        else:
+            now = timezone.now()
+            Vehicle.objects.filter(pk__in=[v.pk for v in vehicles], disconnected_at__isnull=True).update(
+                disconnected_at=now, updated_at=now
+            )
+            SmartcarAccount.objects.filter(pk=account.pk).update(status=AccountStatus.DISCONNECTED, updated_at=now)
+    logger.info("disconnect: account %s (history %s)", account.pk, "deleted" if delete_history else "kept")

@@ -1,0 +1,31 @@
+from celery import shared_task
+from django.utils import timezone
+
+from connect import tokens
+from connect.errors import TransportError
+from connect.models import AccountStatus, SmartcarAccount
+
+
+@shared_task
+def accounts_refresh_ending() -> int:
+    """Fans out one refresh per account whose refresh token would otherwise reach its 60-day end unused."""
+    horizon = timezone.now() + tokens.REFRESH_TOKEN_RENEW_BEFORE
+    ids = list(
+        SmartcarAccount.objects.filter(status=AccountStatus.ACTIVE, refresh_expires_at__lte=horizon).values_list(
+            "pk", flat=True
+        )
+    )
+    for account_id in ids:
+        account_refresh_if_ending.delay(account_id)
+    return len(ids)
+
+
+@shared_task(autoretry_for=(TransportError,), retry_backoff=60, max_retries=5)
+def account_refresh_if_ending(account_id: int) -> bool:
+    account = SmartcarAccount.objects.filter(pk=account_id).first()
+    if account is None:
+        return False
+    try:
+        return tokens.account_refresh_if_ending(account=account)
+    except tokens.ReconnectRequired:
+        return False  # recorded on the account; the owner is asked to reconnect

@@ -1,0 +1,135 @@
+"""Connect vehicles, the Connect callback, and the fleet's connected accounts (reconnect, disconnect)."""
+
+from __future__ import annotations
+
+import logging
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from connect import client, oauth_state, services
+from connect.forms import DisconnectForm
+from connect.models import SmartcarAccount
+from fleet.models import Membership
+from fleet.tenancy import FleetRequest, fleet_view, get_fleet_object_or_404
+from vehicles.models import Vehicle
+
+logger = logging.getLogger(__name__)
+
+
+def _safe_next(request: HttpRequest, url: str | None) -> str | None:
+    """A ``next`` that stays on this site, else None: Connect must never become an open redirect."""
+    if url and url_has_allowed_host_and_scheme(
+        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return url
+    return None
+
+
+def _send_to_connect(request: FleetRequest, *, account: SmartcarAccount | None = None):
+    state = oauth_state.state_issue(
+        request.session,
+        fleet_id=request.fleet.pk,
+        user_id=request.user.pk,
+        account_id=account.pk if account else None,
+        next_url=_safe_next(request, request.POST.get("next")),
+    )
+    logger.info(
+        "connect: started for fleet %s%s", request.fleet.pk, f" (reconnect account {account.pk})" if account else ""
+    )
+    return redirect(client.authorize_url(state=state, force_prompt=account is not None))
+
+
+@require_POST
+@fleet_view(write=True)
+def connect_start(request: FleetRequest):
+    """ "Connect vehicles": off to Smartcar Connect with a fresh state bound to this session."""
+    return _send_to_connect(request)
+
+
+@require_POST
+@fleet_view(write=True)
+def account_reconnect(request: FleetRequest, account_id: int):
+    """One-click reconnect of an account that needs it: Connect again, the callback updates the same account."""
+    account = get_fleet_object_or_404(request, SmartcarAccount.objects, pk=account_id)
+    return _send_to_connect(request, account=account)
+
+
+@never_cache
+@require_GET
+@login_required
+def connect_callback(request: HttpRequest):
+    """Where Smartcar Connect sends the browser back, with ``code`` and ``state`` or with ``error``."""
+    try:
+        pending = oauth_state.state_consume(request.session, request.GET.get("state"), user_id=request.user.pk)
+    except oauth_state.StateError as exc:
+        logger.warning("connect callback refused: %s", exc.reason)
+        return render(request, "connect/callback_failed.html", {"message": exc.user_message}, status=400)
+    membership = Membership.objects.select_related("fleet").filter(user=request.user, fleet_id=pending.fleet_id).first()
+    if membership is None:
+        raise Http404("No such fleet")
+    if not membership.can_write:
+        raise PermissionDenied("Viewers can look but not change anything.")
+    fleet = membership.fleet
+    destination = _safe_next(request, pending.next_url) or fleet.get_absolute_url()
+    error = request.GET.get("error")
+    if error:
+        logger.info("connect: Smartcar Connect answered %s for fleet %s", error[:64], fleet.pk)
+        messages.error(request, services.connect_error_message(request.GET))
+        return redirect(destination)
+    try:
+        outcome = services.connect_complete(fleet=fleet, user=request.user, code=request.GET.get("code", ""))
+    except services.ConnectError as exc:
+        logger.warning("connect: failed for fleet %s: %s", fleet.pk, exc.reason)
+        messages.error(request, exc.user_message)
+        return redirect(destination)
+    (messages.warning if outcome.refused else messages.success)(request, outcome.summary)
+    return redirect(destination)
+
+
+@fleet_view
+def accounts(request: FleetRequest):
+    """The fleet's Smartcar accounts: status, token expiry (never the tokens), vehicles, reconnect, disconnect."""
+    fleet_accounts = SmartcarAccount.objects.filter(fleet=request.fleet).prefetch_related("vehicles").order_by("pk")
+    return render(request, "connect/accounts.html", {"accounts": fleet_accounts})
+
+
+@require_http_methods(["GET", "POST"])
+@fleet_view(owner=True)
+def account_disconnect(request: FleetRequest, account_id: int):
+    account = get_fleet_object_or_404(request, SmartcarAccount.objects, pk=account_id)
+    form = DisconnectForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.account_disconnect(account=account, delete_history=form.cleaned_data["delete_history"])
+        except services.DisconnectError as exc:
+            messages.error(request, exc.user_message)
+        else:
+            messages.success(request, "The account and its vehicles are disconnected; Fleet no longer reads them.")
+        return redirect("connect_accounts", request.fleet.slug)
+    vehicles = account.vehicles.filter(fleet=request.fleet)
+    context = {"form": form, "account": account, "vehicles": vehicles, "subject": "this account"}
+    return render(request, "connect/disconnect.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@fleet_view(owner=True)
+def vehicle_disconnect(request: FleetRequest, vehicle_id: int):
+    vehicle = get_fleet_object_or_404(request, Vehicle.objects, pk=vehicle_id)
+    form = DisconnectForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.vehicle_disconnect(vehicle=vehicle, delete_history=form.cleaned_data["delete_history"])
+        except services.DisconnectError as exc:
+            messages.error(request, exc.user_message)
+        else:
+            messages.success(request, f"{vehicle} is disconnected; Fleet no longer reads it.")
+        return redirect("connect_accounts", request.fleet.slug)
+    context = {"form": form, "vehicle": vehicle, "vehicles": [vehicle], "subject": str(vehicle)}
+    return render(request, "connect/disconnect.html", context)
