@@ -177,6 +177,7 @@ class Plan:
     endpoints: dict[str, Endpoint]  # the poll set, by concrete path
     paths: list[str]  # due now, to fetch
     use_batch: bool
+    fleet_sync: FleetSync
     budget_wait: timedelta | None = None  # set when the budget left due paths out of this round
     access_token: str = field(repr=False, default="")
 
@@ -276,7 +277,7 @@ def _plan(vehicle: Vehicle, fleet_sync: FleetSync, now: datetime) -> Plan | None
     if not requested and min_interval and status.last_sync_at and status.last_sync_at + min_interval > now:
         due = []
     within = _within_budget(sync, fleet_sync, due, wanted, now)
-    plan = Plan(vehicle, sync, status, states, poll, within, fleet_sync.use_batch)
+    plan = Plan(vehicle, sync, status, states, poll, within, fleet_sync.use_batch, fleet_sync)
     if len(within) < len(due):
         budget = fleet_sync.monthly_call_budget_per_vehicle or 1
         plan.budget_wait = timedelta(seconds=30 * 86400 / budget * (len(due) - len(within)))
@@ -307,8 +308,11 @@ def vehicles_sync(*, vehicle_ids: Iterable[int], lease_token: str) -> RoundRepor
     vehicles = list(Vehicle.objects.filter(pk__in=held).select_related("sync", "account", "fleet").order_by("pk"))
     plans: list[Plan] = []
     tokens: dict[int, str | None] = {}
+    fleet_syncs: dict[int, FleetSync] = {}
     for vehicle in vehicles:
-        fleet_sync = _fleet_sync(vehicle.fleet_id)
+        if vehicle.fleet_id not in fleet_syncs:
+            fleet_syncs[vehicle.fleet_id] = _fleet_sync(vehicle.fleet_id)
+        fleet_sync = fleet_syncs[vehicle.fleet_id]
         if fleet_sync.paused_until and fleet_sync.paused_until > now:
             _finish_skipped(vehicle, lease_token, SyncState.PAUSED, fleet_sync.alert)
             report.skipped += 1
@@ -321,7 +325,12 @@ def vehicles_sync(*, vehicle_ids: Iterable[int], lease_token: str) -> RoundRepor
         if account.pk not in tokens:
             tokens[account.pk] = _access_token(account)
         if tokens[account.pk] is None:
-            _finish_skipped(vehicle, lease_token, SyncState.NEEDS_RECONNECT, "The Smartcar account needs reconnect.")
+            if account.status == AccountStatus.ACTIVE:
+                _finish_skipped(vehicle, lease_token, SyncState.RETRYING, "Smartcar's token endpoint did not answer.")
+            else:
+                _finish_skipped(
+                    vehicle, lease_token, SyncState.NEEDS_RECONNECT, "The Smartcar account needs reconnect."
+                )
             report.skipped += 1
             continue
         plan = _plan(vehicle, fleet_sync, now)
@@ -382,21 +391,24 @@ def _fleet_sync(fleet_id: int) -> FleetSync:
 
 
 def _access_token(account: SmartcarAccount) -> str | None:
-    from connect.services import account_access_token
+    from connect.tokens import ReconnectRequired, account_access_token
 
     try:
         return account_access_token(account=account)
+    except ReconnectRequired:
+        return None
     except SmartcarError as exc:
-        logger.warning("account %s: no access token (%s); its vehicles are skipped", account.pk, exc.code or exc.type)
-        if exc.needs_reconnect:
-            _account_needs_reconnect(account.pk, exc)
+        # The token endpoint is down or answered nonsense: the vault keeps the old state; try again next round.
+        logger.warning("account %s: no access token (%s); its vehicles wait", account.pk, exc.code or exc.type)
         return None
 
 
 def _account_needs_reconnect(account_id: int, exc: SmartcarError) -> None:
-    SmartcarAccount.objects.filter(pk=account_id).update(
-        status=AccountStatus.NEEDS_RECONNECT, last_error=str(exc.user_message)[:500]
-    )
+    from connect.tokens import account_mark_needs_reconnect
+
+    account = SmartcarAccount.objects.filter(pk=account_id).first()
+    if account is not None:
+        account_mark_needs_reconnect(account=account, reason=exc.user_message)
 
 
 def _count(counts: dict[int, list[int]], now: datetime) -> None:
@@ -551,7 +563,7 @@ def _store(plan: Plan, outcome: Outcome, lease_token: str, now: datetime) -> Non
     previous = {name: getattr(status, name) for name in (*HISTORY_FIELDS, "activity")}
     activity = _activity(plan, values, bodies, previous) if values else plan.status.activity
     webhook = vehicle.webhook_subscribed
-    fleet_sync = _fleet_sync(vehicle.fleet_id)
+    fleet_sync = plan.fleet_sync
     stretch = cadence.budget_stretch(
         list(plan.endpoints.values()),
         monthly_budget=fleet_sync.monthly_call_budget_per_vehicle,
