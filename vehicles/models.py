@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
@@ -299,3 +300,87 @@ class SyncCounter(models.Model):
 
     def __str__(self):
         return f"{self.fleet_id} {self.day}: {self.requests} requests, {self.billed_calls} billed"
+
+
+# --- Dashboard: remote commands and acknowledgements (vehicles/commands.py, fleet/dashboard.py) ---------------------
+
+
+class CommandStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Sent to the vehicle"
+    DONE = "done", "Done"
+    ERROR = "error", "Failed"
+
+
+class Command(models.Model):
+    """One remote command and its audit record: who asked what of which vehicle, when, and how it ended.
+
+    Rows are never deleted by the app; the user's e-mail is copied so the record survives the user's removal.
+    """
+
+    vehicle = models.ForeignKey(Vehicle, on_delete=models.CASCADE, related_name="commands")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    user_email = models.EmailField(blank=True)
+    kind = models.CharField(max_length=32, help_text="A key of vehicles.commands.COMMANDS, e.g. lock")
+    params = models.JSONField(default=dict, blank=True, help_text="What was sent (secrets such as a PIN masked)")
+    old_value = models.CharField(max_length=80, blank=True, help_text="The value before, when it was known")
+    new_value = models.CharField(max_length=80, blank=True)
+    status = models.CharField(max_length=8, choices=CommandStatus.choices, default=CommandStatus.PENDING)
+    error_message = models.CharField(max_length=500, blank=True)
+    error_resolution = models.CharField(max_length=300, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        # The vehicle page's audit log: one vehicle's newest commands first.
+        indexes = [models.Index(fields=["vehicle", "-created_at"], name="command_vehicle_created")]
+
+    def __str__(self):
+        return f"{self.kind} on {self.vehicle_id} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (CommandStatus.DONE, CommandStatus.ERROR)
+
+
+class DiagnosticAcknowledgement(models.Model):
+    """A fleet manager's note on an active DTC or system alert: seen, by whom, when, and what is being done.
+
+    A system alert is acknowledged as of its ``changed_at``: if the system goes back to OK and alerts again, the
+    new alert needs a new acknowledgement.
+    """
+
+    dtc = models.OneToOneField(
+        DiagnosticTroubleCode, null=True, blank=True, on_delete=models.CASCADE, related_name="acknowledgement"
+    )
+    system_status = models.ForeignKey(
+        SystemStatus, null=True, blank=True, on_delete=models.CASCADE, related_name="acknowledgements"
+    )
+    system_changed_at = models.DateTimeField(null=True, blank=True)
+    note = models.CharField(max_length=500, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    acknowledged_by_email = models.EmailField(blank=True)
+    acknowledged_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(dtc__isnull=False, system_status__isnull=True)
+                | models.Q(dtc__isnull=True, system_status__isnull=False),
+                name="acknowledgement_one_subject",
+            ),
+            models.UniqueConstraint(
+                fields=["system_status", "system_changed_at"], name="acknowledgement_unique_system_alert"
+            ),
+        ]
+
+    def __str__(self):
+        subject = f"DTC {self.dtc_id}" if self.dtc_id else f"system {self.system_status_id}"
+        return f"{subject} acknowledged by {self.acknowledged_by_email}"
