@@ -50,7 +50,11 @@ def _expected_daily_calls(endpoints: list[Endpoint], fast_factor: float, other_f
     per_class = {"fast": 0.0, "other": 0.0, "daily": 0.0}
     for endpoint in endpoints:
         for activity, hours in EXPECTED_DAY_HOURS.items():
-            interval = base_interval(endpoint.freshness, activity) * webhook
+            if endpoint.only_when and activity != Activity.CHARGING:
+                continue  # conditional endpoints are asked only while charging (or plugged in)
+            interval = base_interval(endpoint.freshness, activity)
+            if endpoint.freshness != Freshness.DAILY:
+                interval *= webhook
             calls = hours * 3600 / interval
             if endpoint.freshness == Freshness.DAILY:
                 per_class["daily"] += calls
@@ -65,12 +69,13 @@ def _expected_daily_calls(endpoints: list[Endpoint], fast_factor: float, other_f
 class Stretch:
     fast: float = 1.0
     other: float = 1.0
+    daily: float = 1.0
 
     def factor(self, freshness: Freshness) -> float:
         if freshness == Freshness.FAST:
             return self.fast
         if freshness == Freshness.DAILY:
-            return 1.0
+            return self.daily
         return self.other
 
 
@@ -90,15 +95,16 @@ def budget_stretch(endpoints: list[Endpoint], *, monthly_budget: int | None, web
         return Stretch(other=cost["other"] / (left_for_fast_and_other - cost["fast"]))
     left_for_fast = left_for_fast_and_other - cost["other"] / OTHER_STRETCH_CAP
     if left_for_fast <= 0:
-        # Even static data alone is too much: stretch everything alike; the enforced guard keeps the total right.
+        # A budget too small even for the static data: stretch everything alike.
         scale = (cost["fast"] + cost["other"] + cost["daily"]) / max(allowance, 0.01)
-        return Stretch(fast=scale, other=max(scale, OTHER_STRETCH_CAP))
+        return Stretch(fast=scale, other=scale, daily=scale)
     return Stretch(fast=max(1.0, cost["fast"] / left_for_fast), other=OTHER_STRETCH_CAP)
 
 
 def interval_for(endpoint: Endpoint, *, activity: str, webhook_subscribed: bool, stretch: Stretch) -> float:
     interval = base_interval(endpoint.freshness, activity) * stretch.factor(endpoint.freshness)
     if webhook_subscribed and endpoint.freshness != Freshness.DAILY:
+        # Pushed events cover what changes; daily data is not pushed and keeps its cadence.
         interval *= settings.SYNC_WEBHOOK_INTERVAL_FACTOR
     return interval
 

@@ -137,8 +137,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("/{make}/charge/schedule", "read_charge", _makes("NISSAN"), S, "nissan__get-charge-schedule.md"),
     Endpoint("/{make}/alerts", "read_alerts", TESLA, M, "tesla__get-alerts.md"),
     Endpoint("/{make}/attributes", "read_extended_vehicle_info", TESLA, D, "tesla__get-ext-vehicle-info.md"),
-    Endpoint("/{make}/battery", "read_battery", TESLA, F, "tesla__get-battery.md"),
-    Endpoint("/{make}/charge", "read_charge", TESLA, F, "tesla__get-charge.md"),
+    # The core /battery and /charge carry the fast signals; Tesla's detailed pages add slower-moving detail.
+    Endpoint("/{make}/battery", "read_battery", TESLA, M, "tesla__get-battery.md"),
+    Endpoint("/{make}/charge", "read_charge", TESLA, M, "tesla__get-charge.md"),
     Endpoint(
         "/{make}/charge/completion", "read_charge", TESLA, S, "tesla__get-charge-completion-time.md", WHEN_CHARGING
     ),
@@ -149,7 +150,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("/{make}/climate/cabin", "read_climate", TESLA, M, "tesla__get-cabin.md"),
     Endpoint("/{make}/climate/defroster", "read_climate", TESLA, M, "tesla__get-defroster.md"),
     Endpoint("/{make}/climate/steering_wheel", "read_climate", TESLA, M, "tesla__get-steering-heater.md"),
-    Endpoint("/{make}/compass", "read_compass", TESLA, F, "tesla__get-compass-heading.md"),
+    Endpoint("/{make}/compass", "read_compass", TESLA, M, "tesla__get-compass-heading.md"),
     Endpoint("/{make}/migration", "read_vehicle_info", TESLA, D, "tesla__get-migration-status.md"),
     Endpoint("/{make}/speedometer", "read_speedometer", TESLA, F, "tesla__get-speedometer.md"),
     # "If the vehicle is asleep, this request will not wake the vehicle": the cheap way to learn it is asleep.
