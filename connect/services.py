@@ -11,10 +11,12 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.http import Http404
 from django.utils import timezone
 
-from connect import client, tokens
+from connect import client, oauth_state, tokens
 from connect.errors import (
     OAuthError,
     PermissionDeniedError,
@@ -22,7 +24,7 @@ from connect.errors import (
     SmartcarError,
 )
 from connect.models import AccountStatus, SmartcarAccount
-from fleet.models import Fleet
+from fleet.models import Fleet, Membership
 from vehicles.models import Vehicle
 
 logger = logging.getLogger(__name__)
@@ -227,6 +229,41 @@ def _connect_save(*, fleet, user, smartcar_user_id: str, pair: client.TokenPair,
         len(outcome.refused),
     )
     return outcome
+
+
+@dataclass
+class CallbackResult:
+    fleet: Fleet
+    next_url: str | None
+    outcome: ConnectOutcome | None = None
+    error_message: str | None = None
+
+
+def connect_callback(*, session, user, params) -> CallbackResult:
+    """Everything Connect's redirect back means, for the browser callback and the demo alike.
+
+    Verifies and spends the state (raises ``oauth_state.StateError``), checks that the user may still connect
+    vehicles to the fleet the state was issued for (Http404 / PermissionDenied), turns Connect's ``error``
+    into words, or completes the connection with the code.
+    """
+    pending = oauth_state.state_consume(session, params.get("state"), user_id=user.pk)
+    membership = Membership.objects.select_related("fleet").filter(user=user, fleet_id=pending.fleet_id).first()
+    if membership is None:
+        raise Http404("No such fleet")
+    if not membership.can_write:
+        raise PermissionDenied("Viewers can look but not change anything.")
+    result = CallbackResult(fleet=membership.fleet, next_url=pending.next_url)
+    error = params.get("error")
+    if error:
+        logger.info("connect: Smartcar Connect answered %s for fleet %s", str(error)[:64], result.fleet.pk)
+        result.error_message = connect_error_message(params)
+        return result
+    try:
+        result.outcome = connect_complete(fleet=result.fleet, user=user, code=params.get("code", ""))
+    except ConnectError as exc:
+        logger.warning("connect: failed for fleet %s: %s", result.fleet.pk, exc.reason)
+        result.error_message = exc.user_message
+    return result
 
 
 # --- Disconnect -------------------------------------------------------------------------------------------------

@@ -6,8 +6,7 @@ import logging
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest
+from django.http import HttpRequest
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
@@ -16,7 +15,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from connect import client, oauth_state, services
 from connect.forms import DisconnectForm
 from connect.models import SmartcarAccount
-from fleet.models import Membership
 from fleet.tenancy import FleetRequest, fleet_view, get_fleet_object_or_404
 from vehicles.models import Vehicle
 
@@ -67,29 +65,17 @@ def account_reconnect(request: FleetRequest, account_id: int):
 def connect_callback(request: HttpRequest):
     """Where Smartcar Connect sends the browser back, with ``code`` and ``state`` or with ``error``."""
     try:
-        pending = oauth_state.state_consume(request.session, request.GET.get("state"), user_id=request.user.pk)
+        result = services.connect_callback(session=request.session, user=request.user, params=request.GET)
     except oauth_state.StateError as exc:
         logger.warning("connect callback refused: %s", exc.reason)
         return render(request, "connect/callback_failed.html", {"message": exc.user_message}, status=400)
-    membership = Membership.objects.select_related("fleet").filter(user=request.user, fleet_id=pending.fleet_id).first()
-    if membership is None:
-        raise Http404("No such fleet")
-    if not membership.can_write:
-        raise PermissionDenied("Viewers can look but not change anything.")
-    fleet = membership.fleet
-    destination = _safe_next(request, pending.next_url) or fleet.get_absolute_url()
-    error = request.GET.get("error")
-    if error:
-        logger.info("connect: Smartcar Connect answered %s for fleet %s", error[:64], fleet.pk)
-        messages.error(request, services.connect_error_message(request.GET))
-        return redirect(destination)
-    try:
-        outcome = services.connect_complete(fleet=fleet, user=request.user, code=request.GET.get("code", ""))
-    except services.ConnectError as exc:
-        logger.warning("connect: failed for fleet %s: %s", fleet.pk, exc.reason)
-        messages.error(request, exc.user_message)
-        return redirect(destination)
-    (messages.warning if outcome.refused else messages.success)(request, outcome.summary)
+    destination = _safe_next(request, result.next_url) or result.fleet.get_absolute_url()
+    if result.error_message:
+        messages.error(request, result.error_message)
+    elif result.outcome.refused:
+        messages.warning(request, result.outcome.summary)
+    else:
+        messages.success(request, result.outcome.summary)
     return redirect(destination)
 
 
