@@ -543,8 +543,15 @@ def _store(plan: Plan, outcome: Outcome, lease_token: str, now: datetime) -> Non
                 backoff or timedelta(0),
                 cadence.exponential(settings.SYNC_BACKOFF_BASE_SECONDS, settings.SYNC_BACKOFF_MAX_SECONDS, failures),
             )
-        elif isinstance(error, AuthenticationError) or error.needs_reconnect:
+        elif isinstance(error, AuthenticationError) or (error.needs_reconnect and outcome.error is not None):
+            # 401, or the whole request refused with REAUTHENTICATE: the grant is gone, only Connect helps.
             reconnect = error
+        elif error.needs_reconnect:
+            # One path refused with REAUTHENTICATE (e.g. CONNECTED_SERVICES_ACCOUNT:VIRTUAL_KEY_REQUIRED on a Tesla
+            # page) concerns that feature of that vehicle, not the account's grant: the other paths answered. Ask
+            # again later, less and less often, and show the owner's message on the vehicle.
+            _retry_endpoint(state, error.user_message, now)
+            retried.add(path)
         elif isinstance(error, PermissionDeniedError):
             state.denied_with_permissions = list(vehicle.permissions or [])
         elif isinstance(error, BillingError):
