@@ -30,5 +30,10 @@ lint: $(VENV)/.installed
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
 
+# Sync engine figures (docs/benchmarks.md): needs PostgreSQL on 127.0.0.1:5432; takes several minutes.
+bench: $(VENV)/.installed
+	$(PY) tests/bench/bench_sync.py throughput
+	$(PY) tests/bench/bench_sync.py budget
+
 clean:
 	rm -rf var staticfiles
