@@ -257,11 +257,34 @@ def _poll_set(vehicle: Vehicle, states: dict[str, EndpointState], now: datetime)
     return poll
 
 
-def _plan(vehicle: Vehicle, fleet_sync: FleetSync, now: datetime) -> Plan | None:
+def _prefetch(vehicles: list[Vehicle]) -> tuple[dict[int, VehicleStatus], dict[int, dict[str, EndpointState]]]:
+    """Status rows and endpoint states of all the round's vehicles in a few queries (created where missing)."""
+    ids = [v.pk for v in vehicles]
+    statuses = {s.vehicle_id: s for s in VehicleStatus.objects.filter(vehicle_id__in=ids)}
+    missing_status = [VehicleStatus(vehicle=v) for v in vehicles if v.pk not in statuses]
+    if missing_status:
+        VehicleStatus.objects.bulk_create(missing_status, ignore_conflicts=True)
+        statuses = {s.vehicle_id: s for s in VehicleStatus.objects.filter(vehicle_id__in=ids)}
+    states: dict[int, dict[str, EndpointState]] = defaultdict(dict)
+    for state in EndpointState.objects.filter(vehicle_id__in=ids):
+        states[state.vehicle_id][state.path] = state
+    missing = [
+        EndpointState(vehicle=v, path=e.path_for(v.make))
+        for v in vehicles
+        for e in endpoints_for(v.make, v.permissions)
+        if e.path_for(v.make) not in states[v.pk]
+    ]
+    if missing:
+        EndpointState.objects.bulk_create(missing, ignore_conflicts=True)
+        for state in EndpointState.objects.filter(vehicle_id__in={m.vehicle_id for m in missing}):
+            states[state.vehicle_id].setdefault(state.path, state)
+    return statuses, states
+
+
+def _plan(
+    vehicle: Vehicle, fleet_sync: FleetSync, status: VehicleStatus, states: dict[str, EndpointState], now: datetime
+) -> Plan:
     sync = vehicle.sync
-    status, _ = VehicleStatus.objects.get_or_create(vehicle=vehicle)
-    all_endpoints = endpoints_for(vehicle.make, vehicle.permissions)
-    states = _ensure_endpoint_states(vehicle, all_endpoints)
     poll = _poll_set(vehicle, states, now)
     wanted = {
         path: e
@@ -306,9 +329,13 @@ def vehicles_sync(*, vehicle_ids: Iterable[int], lease_token: str) -> RoundRepor
     held = _hold(list(vehicle_ids), lease_token, now)
     report.leased = len(held)
     vehicles = list(Vehicle.objects.filter(pk__in=held).select_related("sync", "account", "fleet").order_by("pk"))
-    plans: list[Plan] = []
+    statuses, states = _prefetch(vehicles)
     tokens: dict[int, str | None] = {}
     fleet_syncs: dict[int, FleetSync] = {}
+    pool = _fetch_pool()
+    futures: dict[Future, Plan] = {}
+    partial: dict[int, Outcome] = {}
+    waiting: dict[int, int] = {}
     for vehicle in vehicles:
         if vehicle.fleet_id not in fleet_syncs:
             fleet_syncs[vehicle.fleet_id] = _fleet_sync(vehicle.fleet_id)
@@ -333,19 +360,13 @@ def vehicles_sync(*, vehicle_ids: Iterable[int], lease_token: str) -> RoundRepor
                 )
             report.skipped += 1
             continue
-        plan = _plan(vehicle, fleet_sync, now)
+        plan = _plan(vehicle, fleet_sync, statuses[vehicle.pk], states[vehicle.pk], now)
         plan.access_token = tokens[account.pk]
         if not plan.paths:
             _store(plan, Outcome(), lease_token, now)
             report.skipped += 1
             continue
-        plans.append(plan)
-
-    pool = _fetch_pool()
-    futures: dict[Future, Plan] = {}
-    partial: dict[int, Outcome] = {}
-    waiting: dict[int, int] = {}
-    for plan in plans:
+        # Submitted as soon as planned: the first vehicles are on the wire while the rest are planned.
         if plan.use_batch:
             futures[pool.submit(_fetch_batch, plan.vehicle.smartcar_id, plan.access_token, plan.paths)] = plan
         else:
