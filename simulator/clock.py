@@ -49,13 +49,16 @@ def is_pinned() -> bool:
     return _pinned is not None
 
 
-def speed() -> float:
+def speed(fault_settings=None) -> float:
+    """Simulated seconds per real second; pass the FaultSettings row when already loaded."""
     configured = getattr(settings, "SIMULATOR_CLOCK_SPEED", None)
     if configured is not None:
         return float(configured)
-    from simulator.models import FaultSettings
+    if fault_settings is None:
+        from simulator import faults
 
-    return float(FaultSettings.current().clock_speed)
+        fault_settings = faults.fault_settings()
+    return float(fault_settings.clock_speed)
 
 
 def now(*, clock_speed: float | None = None) -> datetime:

@@ -207,7 +207,7 @@ def _initial_state(vehicle, model, rng, vseed, city, depot, now) -> dict:
         "deep_sleep": False,
         # GM vehicles fall into deep sleep after this many idle hours (3–4 days).
         "deep_sleep_after_h": rng.randint(72, 96),
-        "trip_chance": {"commute": 0.5, "delivery": 1.0, "parked": 0.25}[vehicle.routine],
+        "trip_chance": {"commute": 0.92, "delivery": 1.0, "parked": 0.25}[vehicle.routine],
         "dtc_rate": 0.6,
         "dtcs": [],
         "alerts": [],
@@ -226,6 +226,7 @@ def _initial_state(vehicle, model, rng, vseed, city, depot, now) -> dict:
         "color": rng.choice(["SolidBlack", "PearlWhite", "MidnightSilver", "DeepBlue", "RedMulticoat"]),
         "access_type": "OWNER" if rng.random() < 0.85 else "DRIVER",
         "virtual_key": rng.random() < 0.9,
+        "os_version": 8 if vehicle.year >= 2021 else 7,
     }
     if has_tank(vehicle):
         state["fuel"] = {
@@ -310,11 +311,12 @@ def advance(vehicle: Vehicle, until: datetime | None = None) -> list[tuple[str, 
     if last >= step - 1 and (vehicle.simulated_at is None or until > vehicle.simulated_at):
         vehicle.simulated_at = until
     if events:
-        _announce(vehicle, events)
+        announce(vehicle, events)
     return events
 
 
-def _announce(vehicle: Vehicle, events: list[tuple[str, datetime]]) -> None:
+def announce(vehicle: Vehicle, events: list[tuple[str, datetime]]) -> None:
+    """Queue webhook deliveries for charging events (sent once the surrounding transaction commits)."""
     from simulator import webhooks
 
     for name, moment in events:
@@ -506,6 +508,35 @@ def _plug(vehicle: Vehicle, state: dict, charger: dict, now: datetime, events: l
     _charge_tick(vehicle, state, now, 0, events)
 
 
+def charge_tick(vehicle: Vehicle, now: datetime, events: list) -> None:
+    """Re-evaluate charging right now, after a command changed the limit, a schedule or start/stop."""
+    if vehicle.state.get("ev"):
+        _charge_tick(vehicle, vehicle.state, now, 0, events)
+
+
+def wake(vehicle: Vehicle, now: datetime) -> None:
+    """A request reached the vehicle: it stays awake for a while and reports fresh data."""
+    state = vehicle.state
+    state["asleep"] = False
+    state["awake_until"] = _iso(now + timedelta(minutes=20))
+    state["recorded_at"] = _iso(now)
+
+
+def ford_location_here(state: dict) -> dict | None:
+    return _ford_location(state)
+
+
+def ford_saved_location(state: dict, latitude: float, longitude: float) -> dict | None:
+    for location in state.get("ford_locations", []):
+        if _distance_km(latitude, longitude, location["latitude"], location["longitude"]) < 0.2:
+            return location
+    return None
+
+
+def distance_km(lat0: float, lon0: float, lat1: float, lon1: float) -> float:
+    return _distance_km(lat0, lon0, lat1, lon1)
+
+
 def _ford_location(state: dict, *, create: bool = False) -> dict | None:
     """The saved charging location the vehicle stands at (Ford/Lincoln keep one per place charged at)."""
     lat, lon = state["location"]
@@ -654,7 +685,8 @@ def _park(vehicle: Vehicle, state: dict, step: int, now: datetime, events: list)
     charging = state.get("ev", {}).get("charging") == "CHARGING"
     idle = now - parse_time(state["parked_since"])
     busy = charging or state["cabin"]["status"] == "ON"
-    if not busy and idle > timedelta(minutes=20):
+    awake_until = state.get("awake_until")
+    if not busy and idle > timedelta(minutes=20) and (not awake_until or now >= parse_time(awake_until)):
         state["asleep"] = True
     if is_gm(vehicle) and not charging and idle > timedelta(hours=state["deep_sleep_after_h"]):
         state["deep_sleep"] = True
