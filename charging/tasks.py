@@ -1,0 +1,21 @@
+"""Celery tasks: they take ids, load the rows and call a service."""
+
+from celery import shared_task
+
+from charging import bulk, services
+from charging.models import BulkScheduleRun
+from vehicles.models import Command
+
+
+@shared_task(acks_late=True)
+def charging_change(command_id: int) -> None:
+    command = Command.objects.select_related("vehicle__account").filter(pk=command_id).first()
+    if command is not None:
+        services.command_execute(command=command)
+
+
+@shared_task(acks_late=True)
+def bulk_schedule_apply(run_id: int) -> None:
+    run = BulkScheduleRun.objects.filter(pk=run_id).first()
+    if run is not None:
+        bulk.bulk_run_execute(run=run)
