@@ -347,6 +347,13 @@ class Command(models.Model):
     def is_finished(self) -> bool:
         return self.status in (CommandStatus.DONE, CommandStatus.ERROR)
 
+    @property
+    def label(self) -> str:
+        from vehicles.commands import COMMANDS  # the catalogue of commands imports this module
+
+        spec = COMMANDS.get(self.kind)
+        return spec.label if spec else self.kind
+
 
 class DiagnosticAcknowledgement(models.Model):
     """A fleet manager's note on an active DTC or system alert: seen, by whom, when, and what is being done.

@@ -1,3 +1,14 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from vehicles import views
+
+urlpatterns = [
+    path("fleets/<slug:fleet_slug>/vehicles/<int:pk>/", views.vehicle_detail, name="vehicle_detail"),
+    path("fleets/<slug:fleet_slug>/vehicles/<int:pk>/commands/", views.vehicle_command, name="vehicle_command"),
+    path(
+        "fleets/<slug:fleet_slug>/vehicles/<int:pk>/commands/<int:command_id>/",
+        views.command_status,
+        name="vehicle_command_status",
+    ),
+    path("fleets/<slug:fleet_slug>/vehicles/<int:pk>/sync/", views.vehicle_sync, name="vehicle_sync"),
+]

@@ -1,0 +1,61 @@
+// The vehicle page's charts (uPlot) and map (Leaflet), drawn from JSON the server put in the page
+// (json_script), so that no inline script is needed under the Content-Security-Policy.
+(function () {
+  "use strict";
+
+  function readJson(id) {
+    var element = document.getElementById(id);
+    return element ? JSON.parse(element.textContent) : null;
+  }
+
+  function drawCharts() {
+    var charts = readJson("chart-data");
+    if (!charts || !window.uPlot) return;
+    document.querySelectorAll("[data-chart]").forEach(function (figure) {
+      var chart = charts[figure.getAttribute("data-chart")];
+      if (!chart) return;
+      var width = Math.max(280, figure.clientWidth || 320);
+      new window.uPlot(
+        {
+          width: width,
+          height: 180,
+          legend: { show: false },
+          series: [{}, { label: chart.label, stroke: "#1f6feb", width: 2, fill: "rgba(31,111,235,0.08)" }],
+          axes: [{}, { size: 60 }],
+        },
+        chart.data,
+        figure
+      );
+    });
+  }
+
+  function drawMap() {
+    var container = document.getElementById("map");
+    if (!container || !window.L) return;
+    var track = readJson("track-data") || [];
+    var position = readJson("position-data");
+    var tiles = readJson("map-tiles") || {};
+    var map = window.L.map(container, { attributionControl: !!tiles.url });
+    if (tiles.url) {
+      window.L.tileLayer(tiles.url, { attribution: tiles.attribution || "", maxZoom: 19 }).addTo(map);
+    }
+    var points = track.map(function (p) { return [p[0], p[1]]; });
+    if (position && (!points.length || points[points.length - 1][0] !== position[0])) points.push(position);
+    if (points.length > 1) {
+      window.L.polyline(points, { color: "#1f6feb", weight: 3, opacity: 0.8 }).addTo(map);
+    }
+    points.forEach(function (point, index) {
+      var last = index === points.length - 1;
+      window.L.circleMarker(point, {
+        radius: last ? 8 : 3, color: last ? "#cf222e" : "#1f6feb", fillOpacity: last ? 0.9 : 0.5,
+      }).addTo(map);
+    });
+    if (points.length === 1) map.setView(points[0], 13);
+    else if (points.length) map.fitBounds(points, { padding: [20, 20] });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    drawCharts();
+    drawMap();
+  });
+})();

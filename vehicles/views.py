@@ -1,0 +1,426 @@
+"""The vehicle page (every latest value, history charts, map, diagnostics, sync state), its commands and "Sync now".
+
+Everything here reads what the sync engine stored; only a command (vehicles/commands.py, through a Celery task) and
+"Sync now" (vehicles/sync.py) lead to Smartcar calls.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseStopPolling
+
+from fleet import env, units
+from fleet.templatetags import dashboard as fmt
+from fleet.tenancy import FleetRequest, fleet_view, get_fleet_object_or_404
+from vehicles import commands, obd
+from vehicles.catalogue import endpoint_by_path
+from vehicles.models import (
+    Command,
+    EndpointState,
+    StatusHistory,
+    SyncState,
+    SystemStatus,
+    Vehicle,
+    VehicleStatus,
+    VehicleSync,
+)
+
+# The map's tile server ({z}/{x}/{y} template) and its attribution. Empty: the map draws the vehicle's track on a
+# plain background, and the page lists the positions as text — nothing is fetched from a third party by default.
+# A tile host must also be allowed by CSP_IMG_SRC. Set in fleet/settings.py as MAP_TILE_URL, or from the environment.
+MAP_TILE_URL = getattr(settings, "MAP_TILE_URL", None) or env.string("MAP_TILE_URL")
+MAP_TILE_ATTRIBUTION = getattr(settings, "MAP_TILE_ATTRIBUTION", None) or env.string("MAP_TILE_ATTRIBUTION")
+
+CHART_DAYS = 30
+CHART_POINTS = 1000
+TRACK_DAYS = 7
+TRACK_POINTS = 300
+COMMAND_LOG_SIZE = 25
+
+# Which group of the page each endpoint (as vehicles/catalogue.py names it) belongs to.
+GROUPS = [
+    ("energy", "Energy", ("/battery", "/fuel", "/{make}/battery", "/battery/nominal_capacity")),
+    (
+        "charging",
+        "Charging",
+        (
+            "/charge", "/charge/limit", "/{make}/charge", "/{make}/charge/completion", "/{make}/charge/voltmeter",
+            "/{make}/charge/wattmeter", "/{make}/charge/schedule", "/{make}/charge/schedule_by_location",
+            "/{make}/charge/records", "/{make}/charge/records/billing",
+        ),
+    ),
+    ("location", "Location", ("/location", "/{make}/compass", "/{make}/speedometer")),
+    ("security", "Security", ("/security",)),
+    ("tires", "Tires", ("/tires/pressure",)),
+    ("engine", "Engine", ("/engine/oil", "/odometer")),
+    (
+        "climate",
+        "Climate",
+        (
+            "/{make}/climate/cabin", "/{make}/climate/defroster", "/{make}/climate/steering_wheel",
+            "/{make}/thermometer/exterior", "/{make}/thermometer/interior",
+        ),
+    ),
+    ("diagnostics", "Diagnostics", ("/diagnostics/dtcs", "/diagnostics/system_status", "/{make}/alerts")),
+    ("service", "Service", ("/service/history",)),
+    (
+        "info",
+        "Vehicle info",
+        (
+            "/", "/vin", "/permissions", "/{make}/attributes", "/{make}/status", "/{make}/migration",
+            "/{make}/virtual_key", "/{make}/user/access", "/{make}/user/info",
+        ),
+    ),
+]  # fmt: skip
+_GROUP_OF = {path: key for key, _, paths in GROUPS for path in paths}
+
+
+def _yes_no(value: bool | None, yes: str = "Yes", no: str = "No") -> str:
+    return "—" if value is None else (yes if value else no)
+
+
+def _listing(items: list | None) -> str:
+    return ", ".join(str(i).replace("_", " ").lower() for i in items) if items else "none"
+
+
+def typed_values(status: VehicleStatus, system: str) -> dict[str, list[tuple[str, str]]]:
+    """The typed latest values, in words and the fleet's units, per group (only those the vehicle reported)."""
+    s = status
+
+    def some(*pairs):
+        return [(label, text) for label, value, text in pairs if value is not None and value != ""]
+
+    return {
+        "energy": some(
+            ("Battery", s.battery_percent, fmt.percent(s.battery_percent)),
+            ("Range (battery)", s.range_km, fmt.distance(s.range_km, system)),
+            ("Fuel", s.fuel_percent, fmt.percent(s.fuel_percent)),
+            ("Fuel in tank", s.fuel_amount_liters, fmt.volume(s.fuel_amount_liters, system)),
+            ("Range (fuel)", s.fuel_range_km, fmt.distance(s.fuel_range_km, system)),
+        ),
+        "charging": some(
+            ("State", s.charging_state or None, s.charging_state.replace("_", " ").capitalize()),
+            ("Plugged in", s.is_plugged_in, _yes_no(s.is_plugged_in)),
+            ("Charge limit", s.charge_limit_percent, fmt.percent(s.charge_limit_percent)),
+            ("Charging power", s.charge_power_kw, f"{s.charge_power_kw or 0:.1f} kW"),
+        ),
+        "location": some(
+            ("Position", s.latitude, f"{s.latitude or 0:.5f}, {s.longitude or 0:.5f}"),
+            ("Speed", s.speed_kph, fmt.speed(s.speed_kph, system)),
+            ("Heading", s.heading_degrees, f"{s.heading_degrees or 0:.0f}°"),
+            ("Activity", s.activity, s.get_activity_display()),
+        ),
+        "security": some(
+            ("Locks", s.is_locked, _yes_no(s.is_locked, "Locked", "Unlocked")),
+            ("Doors open", s.doors_open if s.is_locked is not None else None, _listing(s.doors_open)),
+            ("Windows open", s.windows_open if s.is_locked is not None else None, _listing(s.windows_open)),
+            ("Sunroof open", s.sunroof_open if s.is_locked is not None else None, _listing(s.sunroof_open)),
+            ("Trunks open", s.storage_open if s.is_locked is not None else None, _listing(s.storage_open)),
+            ("Charge port open", s.charging_port_open or None, _listing(s.charging_port_open)),
+        ),
+        "tires": some(
+            ("Front left", s.tire_pressure_front_left_kpa, fmt.pressure(s.tire_pressure_front_left_kpa, system)),
+            ("Front right", s.tire_pressure_front_right_kpa, fmt.pressure(s.tire_pressure_front_right_kpa, system)),
+            ("Back left", s.tire_pressure_back_left_kpa, fmt.pressure(s.tire_pressure_back_left_kpa, system)),
+            ("Back right", s.tire_pressure_back_right_kpa, fmt.pressure(s.tire_pressure_back_right_kpa, system)),
+        ),
+        "engine": some(
+            ("Odometer", s.odometer_km, fmt.distance(s.odometer_km, system)),
+            ("Oil life", s.oil_life_percent, fmt.percent(s.oil_life_percent)),
+        ),
+        "climate": some(
+            ("Outside", s.exterior_temperature_c, fmt.temperature(s.exterior_temperature_c, system)),
+            ("Inside", s.interior_temperature_c, fmt.temperature(s.interior_temperature_c, system)),
+        ),
+        "diagnostics": some(
+            ("Active DTCs", s.active_dtc_count, str(s.active_dtc_count)),
+            ("System alerts", s.system_alert_count, str(s.system_alert_count)),
+        ),
+    }
+
+
+def _flatten(body: Any, prefix: str = "", out: list | None = None, limit: int = 40) -> list[tuple[str, str]]:
+    """Any reading as label/value lines, so that make-specific endpoints show every field they answered."""
+    out = [] if out is None else out
+    if len(out) >= limit:
+        return out
+    if isinstance(body, dict):
+        for key, value in body.items():
+            _flatten(value, f"{prefix}{key}" if not prefix else f"{prefix} › {key}", out, limit)
+    elif isinstance(body, list):
+        if not body:
+            out.append((prefix or "items", "none"))
+        for index, item in enumerate(body[:10]):
+            _flatten(item, f"{prefix} {index + 1}".strip(), out, limit)
+    else:
+        out.append((prefix or "value", "—" if body is None else str(body)[:120]))
+    return out
+
+
+def _endpoint_groups(vehicle: Vehicle, states: list[EndpointState]) -> dict[str, list[dict]]:
+    grouped: dict[str, list[dict]] = {}
+    for state in states:
+        endpoint = endpoint_by_path(vehicle.make, state.path)
+        template = endpoint.path if endpoint else state.path
+        grouped.setdefault(_GROUP_OF.get(template, "info"), []).append(
+            {
+                "path": state.path,
+                "doc": endpoint.doc if endpoint else "",
+                "fields": _flatten(state.body) if state.body is not None else [],
+                "data_age": state.data_age or state.fetched_at,
+                "error": state.last_error,
+                "parked_until": state.parked_until,
+            }
+        )
+    return grouped
+
+
+def sync_explanation(vehicle: Vehicle, status: VehicleStatus | None, sync: VehicleSync | None) -> dict[str, str]:
+    """The vehicle's sync state in plain words, with what happens next or what to do."""
+    zone = vehicle.fleet.zone
+
+    def at(moment: datetime | None) -> str:
+        if moment is None:
+            return "shortly"
+        local = moment.astimezone(zone)
+        today = timezone.now().astimezone(zone).date()
+        return f"at {local:%H:%M}" if local.date() == today else f"on {local:%d %b %H:%M}"
+
+    if (vehicle.account is not None and vehicle.account.needs_reconnect) or (
+        status and status.sync_state == SyncState.NEEDS_RECONNECT
+    ):
+        return {
+            "tone": "bad",
+            "headline": "Smartcar no longer accepts this vehicle's connection",
+            "detail": (status.last_error if status else "") or (vehicle.account.last_error if vehicle.account else ""),
+            "resolution": "Ask the owner to reconnect: Connections page → Reconnect. Syncing resumes by itself.",
+        }
+    if not vehicle.is_connected:
+        return {"tone": "", "headline": "Disconnected", "detail": "", "resolution": "Connect the vehicle again."}
+    if status is None or status.sync_state == SyncState.NEVER:
+        return {
+            "tone": "info",
+            "headline": "Not synced yet",
+            "detail": "Fleet reads each vehicle in the background; the first reading usually arrives in a few minutes.",
+            "resolution": f"First sync {at(sync.next_sync_at if sync else None)}.",
+        }
+    if status.sync_state == SyncState.BACKING_OFF:
+        return {
+            "tone": "warn",
+            "headline": "The vehicle is asleep, out of reach or rate limited",
+            "detail": status.last_error or "Fleet never wakes a vehicle to read it; it waits.",
+            "resolution": f"Retrying {at(sync.backoff_until if sync else None)}.",
+        }
+    if status.sync_state == SyncState.RETRYING:
+        return {
+            "tone": "warn",
+            "headline": "The last sync failed",
+            "detail": status.last_error,
+            "resolution": f"Retrying {at(sync.next_sync_at if sync else None)}.",
+        }
+    if status.sync_state == SyncState.PAUSED:
+        return {
+            "tone": "bad",
+            "headline": "Polling is paused for the whole fleet",
+            "detail": status.last_error or "Smartcar refused further calls under this installation's plan.",
+            "resolution": "An owner can resume polling in admin (fleet sync settings) after checking the plan.",
+        }
+    return {
+        "tone": "ok",
+        "headline": "Up to date",
+        "detail": status.last_error and f"Some values could not be read: {status.last_error}",
+        "resolution": f"Next sync {at(sync.next_sync_at if sync else None)}.",
+    }
+
+
+def _history(vehicle: Vehicle, fields: list[str], since: datetime, limit: int) -> dict[str, list]:
+    rows = (
+        StatusHistory.objects.filter(vehicle=vehicle, field__in=fields, recorded_at__gte=since, number__isnull=False)
+        .order_by("-recorded_at")
+        .values_list("field", "recorded_at", "number")[: limit * len(fields)]
+    )
+    series: dict[str, list] = {f: [] for f in fields}
+    for field, recorded_at, number in rows:
+        if len(series[field]) < limit:
+            series[field].append((recorded_at, number))
+    return {f: list(reversed(points)) for f, points in series.items()}
+
+
+def charts_data(vehicle: Vehicle, status: VehicleStatus | None) -> dict:
+    """Battery (or fuel), range and odometer over the last CHART_DAYS days, in the fleet's units, for uPlot."""
+    system = vehicle.fleet.unit_system
+    since = timezone.now() - timedelta(days=CHART_DAYS)
+    fields = ["battery_percent", "fuel_percent", "range_km", "fuel_range_km", "odometer_km"]
+    history = _history(vehicle, fields, since, CHART_POINTS)
+
+    def series(points, convert=lambda v: v):
+        return [[int(t.timestamp()) for t, _ in points], [round(convert(v), 1) for _, v in points]]
+
+    electric = bool(history["battery_percent"]) or (status is not None and status.battery_percent is not None)
+    energy = history["battery_percent"] if electric else history["fuel_percent"]
+    range_points = history["range_km"] if electric else history["fuel_range_km"]
+    distance_unit = units.label("distance", system)
+
+    def to_distance(km):
+        return units.distance(km, system)
+
+    charts = [
+        ("energy", "Battery (%)" if electric else "Fuel (%)", series(energy)),
+        ("range", f"Range ({distance_unit})", series(range_points, to_distance)),
+        ("odometer", f"Odometer ({distance_unit})", series(history["odometer_km"], to_distance)),
+    ]
+    return {key: {"label": label, "data": data} for key, label, data in charts if data[0]}
+
+
+def track_data(vehicle: Vehicle) -> list[list[float]]:
+    """Recent positions, oldest first: latitude and longitude history rows paired by the reading they came from."""
+    since = timezone.now() - timedelta(days=TRACK_DAYS)
+    history = _history(vehicle, ["latitude", "longitude"], since, TRACK_POINTS)
+    longitudes = dict(history["longitude"])
+    return [
+        [round(lat, 5), round(longitudes[at], 5), int(at.timestamp())]
+        for at, lat in history["latitude"]
+        if at in longitudes
+    ]
+
+
+def _vehicle_for(request: FleetRequest, pk: int) -> Vehicle:
+    return get_fleet_object_or_404(request, Vehicle.objects.select_related("fleet", "account", "status", "sync"), pk=pk)
+
+
+def _one_to_one(vehicle: Vehicle, name: str):
+    try:
+        return getattr(vehicle, name)
+    except (VehicleStatus.DoesNotExist, VehicleSync.DoesNotExist):
+        return None
+
+
+def _body(states: list[EndpointState], path: str):
+    return next((s.body for s in states if s.path == path and s.body is not None), None)
+
+
+def _records(body, *keys: str) -> list:
+    for key in keys:
+        if isinstance(body, dict) and isinstance(body.get(key), list):
+            return body[key]
+    return body if isinstance(body, list) else []
+
+
+@require_GET
+@fleet_view
+def vehicle_detail(request: FleetRequest, pk: int):
+    vehicle = _vehicle_for(request, pk)
+    status, sync = _one_to_one(vehicle, "status"), _one_to_one(vehicle, "sync")
+    system = request.fleet.unit_system
+    states = list(EndpointState.objects.filter(vehicle=vehicle).order_by("path"))
+    endpoints = _endpoint_groups(vehicle, states)
+    values = typed_values(status, system) if status else {}
+    groups = []
+    for key, label, _ in GROUPS:
+        group_endpoints = endpoints.get(key, [])
+        ages = [e["data_age"] for e in group_endpoints if e["data_age"]]
+        if values.get(key) or group_endpoints:
+            groups.append(
+                {
+                    "key": key,
+                    "label": label,
+                    "values": values.get(key, []),
+                    "endpoints": group_endpoints,
+                    "data_age": max(ages) if ages else None,
+                }
+            )
+    make = vehicle.make_slug
+    available = commands.commands_available(vehicle)
+    context = {
+        "vehicle": vehicle,
+        "status": status,
+        "sync_state": sync_explanation(vehicle, status, sync),
+        "groups": groups,
+        "charts": charts_data(vehicle, status),
+        "track": track_data(vehicle),
+        "current_position": [status.latitude, status.longitude] if status and status.latitude is not None else None,
+        "map_tiles": {"url": MAP_TILE_URL, "attribution": MAP_TILE_ATTRIBUTION},
+        "dtcs": vehicle.dtcs.filter(cleared_at__isnull=True).select_related("acknowledgement"),
+        "cleared_dtcs": vehicle.dtcs.filter(cleared_at__isnull=False).order_by("-cleared_at")[:10],
+        "system_statuses": SystemStatus.objects.filter(vehicle=vehicle).order_by("-status", "system_id"),
+        "service_records": _records(_body(states, "/service/history"), "records", "serviceRecords")[:20],
+        "charge_records": _records(
+            _body(states, f"/{make}/charge/records") or _body(states, f"/{make}/charge/records/billing"),
+            "records",
+            "data",
+        )[:20],
+        "charging_sessions": vehicle.charging_sessions.order_by("-started_at")[:10],
+        "tesla_alerts": _records(_body(states, f"/{make}/alerts"), "alerts", "data")[:20],
+        "command_groups": [
+            (label, specs)
+            for key, label in commands.GROUP_LABELS.items()
+            if (specs := [c for c in available if c.group == key])
+        ],
+        "commands_unavailable": commands.commands_unavailable_reason(vehicle),
+        "command_log": Command.objects.filter(vehicle=vehicle).select_related("vehicle__fleet")[:COMMAND_LOG_SIZE],
+        "describe": obd.describe,
+    }
+    for dtc in context["dtcs"]:
+        dtc.description = obd.describe(dtc.code)
+    return render(request, "vehicles/detail.html", context)
+
+
+@require_POST
+@fleet_view(write=True)
+def vehicle_command(request: FleetRequest, pk: int):
+    """Queues a command (after confirmation). Without htmx, an unconfirmed command gets a confirmation page."""
+    vehicle = _vehicle_for(request, pk)
+    kind = request.POST.get("kind", "")
+    spec = commands.COMMANDS.get(kind)
+    if spec is not None and request.POST.get("confirmed") != "yes":
+        context = {"vehicle": vehicle, "spec": spec, "params": request.POST}
+        if spec.params_form is not None:
+            context["form"] = spec.params_form(request.POST or None)
+        return render(request, "vehicles/command_confirm.html", context)
+    params = {k: v for k, v in request.POST.items() if k not in ("kind", "confirmed", "csrfmiddlewaretoken")}
+    try:
+        command = commands.command_submit(vehicle=vehicle, user=request.user, kind=kind, params=params)
+    except commands.CommandRefused as exc:
+        if request.htmx:
+            # 200, not 4xx: htmx swaps only successful answers, and the refusal belongs in the log where it was asked.
+            return render(request, "vehicles/detail.html#command_refused", {"message": exc.user_message})
+        messages.error(request, exc.user_message)
+        return redirect(vehicle)
+    if request.htmx:
+        context = {"command": command, "vehicle": vehicle, "submitted": True}
+        return render(request, "vehicles/detail.html#command_row", context)
+    messages.info(request, f"{spec.label}: sent. The result appears in the command log below.")
+    return redirect(vehicle)
+
+
+@require_GET
+@fleet_view
+def command_status(request: FleetRequest, pk: int, command_id: int):
+    """One audit row, polled by htmx while the command is pending; 286 stops the polling once it has finished."""
+    vehicle = _vehicle_for(request, pk)  # the tenant check: another fleet's vehicle is a 404, so are its commands
+    command = get_object_or_404(Command, vehicle=vehicle, pk=command_id)
+    context = {"command": command, "vehicle": vehicle}
+    if command.is_finished:
+        html = render_to_string("vehicles/detail.html#command_row", context, request=request)
+        return HttpResponseStopPolling(html)
+    return render(request, "vehicles/detail.html#command_row", context)
+
+
+@require_POST
+@fleet_view(write=True)
+def vehicle_sync(request: FleetRequest, pk: int):
+    """ "Sync now": every endpoint of the vehicle is due at once (a back-off still holds: cars are never woken)."""
+    from vehicles.sync import vehicle_sync_now
+
+    vehicle = _vehicle_for(request, pk)
+    vehicle_sync_now(vehicle=vehicle)
+    messages.info(request, "Sync requested; fresh values appear here within a minute unless the vehicle is asleep.")
+    return redirect(vehicle)
