@@ -10,6 +10,7 @@ from celery import shared_task
 from django.conf import settings
 
 from vehicles import sync
+from vehicles.commands import command_run  # noqa: F401 — registers the remote-command task with workers
 
 logger = logging.getLogger(__name__)
 
