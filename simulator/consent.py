@@ -3,21 +3,16 @@
 Reference: smartcar-api/permissions.md (optional and ``required:`` permissions)
 Reference: smartcar-api/CAPABILITIES.md (which makes serve which endpoint)
 
-A permission is granted for a vehicle only when its make can serve at least one endpoint behind it; a
-``required:`` permission that a vehicle cannot serve makes that vehicle incompatible. Decisions where the
-documentation is ambiguous (CAPABILITIES.md §5):
-- engine oil and fuel are not offered for battery-electric vehicles (the pages name no make restriction, but
-  a BEV has neither), fuel never for Tesla (permissions.md);
-- battery and charge permissions only for plug-in vehicles (BEV, PHEV);
-- service history: "Volkswagen (US)" restricts Volkswagen only; the other makes in the list in every region;
-- lock status: Lincoln, Toyota and Lexus only in the US, as the 2023-09-06 changelog says;
-- diagnostics for the GM and FCA makes (DTCs or system status; both use ``read_diagnostics``).
+A permission is granted for a vehicle only when the vehicle can serve at least one endpoint behind it, as
+the vehicle API's own table (simulator/endpoints.py) decides, so Connect and the API never disagree; a
+``required:`` permission that a vehicle cannot serve makes that vehicle incompatible.
 """
 
 from dataclasses import dataclass
 
 from django.db import transaction
 
+from simulator import endpoints
 from simulator.models import Application, AuthorizationCode, Connection, SmartcarUser, Vehicle
 from simulator.oauth import authorization_code_issue
 
@@ -52,60 +47,21 @@ PERMISSIONS = {
     "control_trunk": "Open or close the trunk and frunk",
 }
 
-_EVERY_VEHICLE = {
-    "read_vehicle_info",
-    "read_vin",
-    "read_odometer",
-    "read_location",
-    "read_tires",
-    "control_security",
-    "control_navigation",
-}
-_TESLA_ONLY = {
-    "read_alerts",
-    "read_climate",
-    "control_climate",
-    "read_compass",
-    "read_extended_vehicle_info",
-    "read_speedometer",
-    "read_thermometer",
-    "read_user_profile",
-    "control_pin",
-    "control_trunk",
-}
-_LOCK_STATUS_GLOBAL = {"TESLA", "FORD", "KIA", "JAGUAR", "LAND_ROVER", "BMW", "MINI", "AUDI", "MG"}
-_LOCK_STATUS_US = {"LINCOLN", "TOYOTA", "LEXUS"}
-_DIAGNOSTICS = {"CHEVROLET", "GMC", "BUICK", "CADILLAC", "RAM", "JEEP", "CHRYSLER", "DODGE", "FIAT", "ALFA_ROMEO"}
-_SERVICE_HISTORY = {"FORD", "LINCOLN", "TOYOTA", "LEXUS", "MAZDA"}
-_CHARGE_LOCATIONS = {"FORD", "LINCOLN"}
-_CHARGE_RECORDS = {"BMW", "MINI", "TESLA"}
-_CHARGE_EVENTS = {"FORD", "TESLA", "TOYOTA"}
+# Webhook events only, no endpoint: charging events for Ford, Tesla and Toyota plug-ins (changelog 2022-04-13).
+_CHARGE_EVENT_MAKES = {"FORD", "TESLA", "TOYOTA"}
 
 
 def vehicle_permissions(vehicle: Vehicle) -> set[str]:
-    """Every permission this vehicle can serve at least one endpoint for."""
-    make, plug_in = vehicle.make, vehicle.engine_type in ("BEV", "PHEV")
-    granted = set(_EVERY_VEHICLE)
-    if make == "TESLA":
-        granted |= _TESLA_ONLY
-    if vehicle.engine_type != "BEV":
-        granted.add("read_engine_oil")
-        if make != "TESLA":
-            granted.add("read_fuel")
-    if plug_in:
-        granted |= {"read_battery", "read_charge", "control_charge"}
-        if make in _CHARGE_LOCATIONS:
-            granted.add("read_charge_locations")
-        if make in _CHARGE_RECORDS:
-            granted.add("read_charge_records")
-        if make in _CHARGE_EVENTS:
-            granted.add("read_charge_events")
-    if make in _LOCK_STATUS_GLOBAL or (make in _LOCK_STATUS_US and vehicle.region == "US"):
-        granted.add("read_security")
-    if make in _DIAGNOSTICS:
-        granted.add("read_diagnostics")
-    if make in _SERVICE_HISTORY or (make == "VOLKSWAGEN" and vehicle.region == "US"):
-        granted.add("read_service_history")
+    """Every permission for which this vehicle can serve at least one endpoint of the vehicle API's table."""
+    make = vehicle.make.lower()
+    granted = set()
+    for endpoint in endpoints.CORE + endpoints.MAKE_SPECIFIC:
+        if not endpoint.permission or (endpoint.makes and make not in endpoint.makes):
+            continue
+        if endpoint.supports(vehicle) is None:
+            granted.add(endpoint.permission)
+    if vehicle.make in _CHARGE_EVENT_MAKES and vehicle.engine_type in ("BEV", "PHEV"):
+        granted.add("read_charge_events")
     return granted
 
 
