@@ -43,4 +43,10 @@ def beat_schedule() -> dict:
             "schedule": 5.0,
             "options": {"expires": 4},
         }
+        # Simulated vehicles drive and charge between requests too, so charging webhooks fire unasked.
+        schedule["simulator-vehicles-advance"] = {
+            "task": "simulator.tasks.vehicles_advance",
+            "schedule": 30.0,
+            "options": {"expires": 25},
+        }
     return schedule

@@ -803,3 +803,27 @@ def interior_temperature(vehicle: Vehicle, moment: datetime) -> float:
 def is_unreachable(state: dict) -> bool:
     """A flat 12 V battery leaves the telematics unit unreachable until the car is driven or charged."""
     return state["aux_v"] < 11.75
+
+
+# ------------------------------------------------------------------------------------------------
+# Services
+
+
+def vehicle_advance(*, vehicle_id: int, until: datetime | None = None) -> list[tuple[str, datetime]]:
+    """Advance one stored vehicle to ``until`` (default: simulated now) under a row lock, and save it."""
+    from django.db import transaction
+
+    with transaction.atomic():
+        vehicle = Vehicle.objects.select_for_update().get(pk=vehicle_id)
+        events = advance(vehicle, until)
+        vehicle.save(update_fields=["state", "simulated_at"])
+    return events
+
+
+def vehicles_advance(*, until: datetime | None = None) -> int:
+    """Advance every vehicle, so charging completes (and its webhook fires) with nobody asking."""
+    until = until or clock.now()
+    ids = list(Vehicle.objects.order_by("pk").values_list("pk", flat=True))
+    for vehicle_id in ids:
+        vehicle_advance(vehicle_id=vehicle_id, until=until)
+    return len(ids)
