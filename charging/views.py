@@ -118,7 +118,9 @@ def _labelled(request: FleetRequest, locations):
 def _submit(context: dict, key: str, problem_key: str, **change) -> None:
     """Hands the change to the audited machinery; a refusal (make, permission, connection) is shown instead."""
     try:
-        context[key] = services.charging_change_submit(**change)
+        command = services.charging_change_submit(**change)
+        command.refresh_from_db()  # a worker may have finished it already (eager tasks, a fast vehicle)
+        context[key] = command
     except READ_FAILURES as exc:
         context[problem_key] = problem_from(exc)
 

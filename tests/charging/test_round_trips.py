@@ -1,0 +1,157 @@
+"""Schedules edited through the pages reach the simulated vehicles (re-read through the API), for all three makes.
+
+Everything runs for real: the Django test client, the charging views, the Smartcar client over HTTP to the
+in-process simulator, the Celery task (eager in tests) and the audit log.
+"""
+
+from django.urls import reverse
+
+from charging import services
+from tests.charging.conftest import simulated_state
+from vehicles.models import Command, CommandStatus
+
+
+def hx(client, url, data):
+    return client.post(url, data, HTTP_HX_REQUEST="true")
+
+
+def test_a_ford_location_schedule_is_stored_on_the_vehicle(manager_client, manager, fleet, connected):
+    ford = connected("FORD")
+    page = manager_client.get(reverse("charging_vehicle", args=[fleet.slug, ford.pk]))
+    assert page.status_code == 200
+    form = page.context["ford_form"]
+    location = page.context["ford_location"]
+    data = {
+        "location": location.key,
+        "limit_percent": "90",
+        "read_fingerprint": form.initial["read_fingerprint"],
+        "weekday-TOTAL_FORMS": "1",
+        "weekday-INITIAL_FORMS": "0",
+        "weekday-0-start": "22:00",
+        "weekday-0-end": "06:00",
+        "weekend-TOTAL_FORMS": "0",
+        "weekend-INITIAL_FORMS": "0",
+    }
+    response = hx(manager_client, reverse("charging_ford_schedule", args=[fleet.slug, ford.pk]), data)
+    assert response.status_code == 200, response.content.decode()[:2000]
+    assert "Done:" in response.content.decode()
+
+    (saved,) = services.ford_schedule_read(vehicle=ford).locations
+    assert saved.charge_limit == 0.9
+    assert [window.label for window in saved.weekday] == ["22:00–06:00"]
+    assert saved.weekend == ()
+    command = Command.objects.get(vehicle=ford)
+    assert (command.kind, command.status, command.user_email) == ("ford_schedule", CommandStatus.DONE, manager.email)
+    assert "weekdays none" in command.old_value
+    assert command.new_value == "90 %, weekdays 22:00–06:00, weekends none"
+
+
+def test_a_nissan_schedule_is_converted_to_utc_and_back(manager_client, fleet, connected):
+    # India keeps UTC+05:30 all year: a window starting after local midnight starts the day before in UTC.
+    fleet.time_zone = "Asia/Kolkata"
+    fleet.save()
+    nissan = connected("NISSAN")
+    page = manager_client.get(reverse("charging_vehicle", args=[fleet.slug, nissan.pk]))
+    fingerprint = page.context["nissan_form"].initial["read_fingerprint"]
+    data = {
+        "read_fingerprint": fingerprint,
+        "nissan-TOTAL_FORMS": "1",
+        "nissan-INITIAL_FORMS": "0",
+        "nissan-0-start": "00:30",
+        "nissan-0-end": "05:00",
+        "nissan-0-days": ["MONDAY", "SATURDAY"],
+    }
+    response = hx(manager_client, reverse("charging_nissan_schedule", args=[fleet.slug, nissan.pk]), data)
+    assert "Done:" in response.content.decode(), response.content.decode()[:2000]
+
+    (stored,) = services.nissan_schedule_read(vehicle=nissan)
+    assert stored.to_wire() == {"start": "19:00", "end": "23:30", "days": ["FRIDAY", "SUNDAY"]}
+    assert simulated_state(nissan)["nissan_schedules"][0]["days"] == ["FRIDAY", "SUNDAY"]
+    page = manager_client.get(reverse("charging_vehicle", args=[fleet.slug, nissan.pk]))
+    shown = page.context["nissan_formset"].initial
+    assert shown == [{"start": "00:30", "end": "05:00", "days": ["MONDAY", "SATURDAY"]}]
+
+
+def test_a_tesla_schedule_switches_type_with_only_one_enabled(manager_client, fleet, connected):
+    tesla = connected("TESLA")
+    url = reverse("charging_tesla_schedule", args=[fleet.slug, tesla.pk])
+
+    def save(data):
+        page = manager_client.get(reverse("charging_vehicle", args=[fleet.slug, tesla.pk]))
+        fingerprint = page.context["tesla_form"].initial["read_fingerprint"]
+        return hx(manager_client, url, {**data, "read_fingerprint": fingerprint})
+
+    assert "Done:" in save({"mode": "START_TIME", "start_time": "23:30"}).content.decode()
+    assert services.tesla_schedule_read(vehicle=tesla).mode == "START_TIME"
+    switched = save({"mode": "DEPARTURE_TIME", "start_time": "23:30", "departure_time": "07:15"})
+    assert "Done:" in switched.content.decode()
+    schedule = services.tesla_schedule_read(vehicle=tesla)
+    assert (schedule.start_enabled, schedule.departure_enabled) == (False, True)
+    assert schedule.departure_time == 7 * 60 + 15
+    assert list(Command.objects.filter(vehicle=tesla).values_list("new_value", flat=True)) == [
+        "departure at 07:15",
+        "start at 23:30",
+    ]
+
+
+def test_a_schedule_changed_on_the_vehicle_since_the_form_opened_is_not_overwritten_silently(
+    manager_client, fleet, connected
+):
+    tesla = connected("TESLA")
+    page = manager_client.get(reverse("charging_vehicle", args=[fleet.slug, tesla.pk]))
+    stale = page.context["tesla_form"].initial["read_fingerprint"]
+    # Someone changes the schedule in the car (here: through the API) after the manager opened the form.
+    services.charging_change_run(
+        vehicle=tesla,
+        user=None,
+        kind="tesla_schedule",
+        params={"requests": [{"type": "START_TIME", "enable": True, "time": "01:00"}], "wanted": {}},
+        old_value=None,
+    )
+    url = reverse("charging_tesla_schedule", args=[fleet.slug, tesla.pk])
+    data = {"mode": "START_TIME", "start_time": "22:00", "read_fingerprint": stale}
+    response = hx(manager_client, url, data)
+    html = response.content.decode()
+    assert "changed on the vehicle since you opened this form" in html
+    assert services.tesla_schedule_read(vehicle=tesla).start_time == 60  # untouched
+    # Saving again (the form now carries the fresh state and the overwrite confirmation) goes through.
+    confirm = response.context["tesla_form"].data
+    response = hx(manager_client, url, confirm)
+    assert "Done:" in response.content.decode()
+    assert services.tesla_schedule_read(vehicle=tesla).start_time == 22 * 60
+
+
+def test_an_api_error_after_submission_is_shown_with_its_resolution_and_nothing_changes(
+    manager_client, fleet, connected
+):
+    tesla = connected("TESLA")
+    from simulator.models import Vehicle as SimulatedVehicle
+
+    # Unplugged: the amperage endpoint answers a vehicle state error.
+    simulated = SimulatedVehicle.objects.get(vehicle_id=tesla.smartcar_id)
+    simulated.state["ev"]["plugged"] = False
+    simulated.state["ev"]["charging"] = "NOT_CHARGING"
+    simulated.save()
+    response = hx(manager_client, reverse("charging_amperage", args=[fleet.slug, tesla.pk]), {"amperage": 16})
+    html = response.content.decode()
+    assert "Not changed:" in html, html[:2000]
+    command = Command.objects.get(vehicle=tesla)
+    assert command.status == CommandStatus.ERROR
+    assert command.error_message
+    assert simulated_state(tesla)["ev"]["amps_requested"] is None
+
+
+def test_unknown_location_coordinates_are_refused_before_the_put(manager_client, fleet, connected):
+    ford = connected("FORD")
+    data = {
+        "location": "1.0,2.0",
+        "limit_percent": "80",
+        "weekday-TOTAL_FORMS": "0",
+        "weekday-INITIAL_FORMS": "0",
+        "weekend-TOTAL_FORMS": "0",
+        "weekend-INITIAL_FORMS": "0",
+    }
+    response = hx(manager_client, reverse("charging_ford_schedule", args=[fleet.slug, ford.pk]), data)
+    assert response.status_code == 422
+    assert "no saved charging location at these coordinates" in response.content.decode()
+    assert not Command.objects.exists()
