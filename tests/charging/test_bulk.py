@@ -1,0 +1,74 @@
+"""One schedule applied to many vehicles: choose, preview, run as a task, progress and per-vehicle results."""
+
+from django.urls import reverse
+
+from charging import services
+from charging.models import BulkScheduleRun, TargetStatus
+from vehicles.models import Command, CommandStatus
+
+
+def force_error(vehicle, error: str):
+    from simulator.models import Vehicle as SimulatedVehicle
+
+    simulated = SimulatedVehicle.objects.get(vehicle_id=vehicle.smartcar_id)
+    simulated.state["force_error"] = error
+    simulated.save()
+
+
+def test_bulk_apply_of_a_nissan_schedule_with_some_vehicles_failing(manager_client, fleet, connected):
+    fine, asleep, fine_too = connected("NISSAN"), connected("NISSAN"), connected("NISSAN")
+    tesla = connected("TESLA")
+    force_error(asleep, "VEHICLE_STATE:ASLEEP")
+    url = reverse("charging_bulk_new", args=[fleet.slug])
+
+    choose = manager_client.get(url, {"make": "NISSAN"})
+    offered = {vehicle.pk for vehicle in choose.context["form"].vehicles.fields["vehicles"].queryset}
+    assert offered == {fine.pk, asleep.pk, fine_too.pk}  # only the make chosen
+
+    data = {
+        "make": "NISSAN",
+        "vehicles": [fine.pk, asleep.pk, fine_too.pk],
+        "nissan-TOTAL_FORMS": "1",
+        "nissan-INITIAL_FORMS": "0",
+        "nissan-0-start": "23:00",
+        "nissan-0-end": "05:00",
+        "nissan-0-days": ["MONDAY", "TUESDAY"],
+    }
+    preview = manager_client.post(url, data)
+    assert preview.status_code == 200
+    assert "Preview:" in preview.content.decode()
+    assert not BulkScheduleRun.objects.exists()  # a preview changes nothing
+
+    started = manager_client.post(url, {**data, "confirm": "1"})
+    run = BulkScheduleRun.objects.get()
+    assert started.status_code == 302
+    assert started["Location"] == reverse("charging_bulk_run", args=[fleet.slug, run.pk])
+
+    # The task ran (eagerly in tests); polling the progress fragment ends the polling with htmx's 286.
+    progress = manager_client.get(started["Location"], HTTP_HX_REQUEST="true")
+    assert progress.status_code == 286
+    html = progress.content.decode()
+    assert "Finished: 2 applied, 1 failed" in html
+    assert "asleep" in html
+    statuses = dict(run.targets.values_list("vehicle_id", "status"))
+    applied, failed = TargetStatus.APPLIED, TargetStatus.FAILED
+    assert statuses == {fine.pk: applied, asleep.pk: failed, fine_too.pk: applied}
+
+    force_error(asleep, "")
+    for vehicle in (fine, fine_too):
+        assert [window.to_wire() for window in services.nissan_schedule_read(vehicle=vehicle)] == run.payload[
+            "chargeSchedules"
+        ]
+    assert services.nissan_schedule_read(vehicle=asleep) == []
+    # Each change sent is in its vehicle's audit log; the asleep vehicle failed at the fresh read, before any change
+    # was sent, so its log has nothing — its failure is in the run's result list.
+    assert Command.objects.filter(kind="nissan_schedule", status=CommandStatus.DONE).count() == 2
+    assert not Command.objects.filter(vehicle__in=[asleep, tesla]).exists()
+
+
+def test_bulk_apply_needs_at_least_one_vehicle(manager_client, fleet, connected):
+    connected("TESLA")
+    url = reverse("charging_bulk_new", args=[fleet.slug])
+    response = manager_client.post(url, {"make": "TESLA", "mode": "START_TIME", "start_time": "23:00"})
+    assert "Choose at least one vehicle." in response.content.decode()
+    assert not BulkScheduleRun.objects.exists()
