@@ -1,0 +1,120 @@
+"""Charging history: car-maker records fetched by date range and page, sessions derived from synced readings."""
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from charging import history
+from charging.models import ChargingSession, SessionSource
+from vehicles.models import EndpointState, StatusHistory, Vehicle
+
+
+def add_records(vehicle, count: int, *, public: bool = True):
+    from simulator import clock
+    from simulator.models import Vehicle as SimulatedVehicle
+
+    simulated = SimulatedVehicle.objects.get(vehicle_id=vehicle.smartcar_id)
+    now = clock.now()
+    records = []
+    for index in range(count):
+        start = now - timedelta(days=count - index, hours=3)
+        records.append(
+            {
+                "chargeStart": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "chargeEnd": (start + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "location": "Supercharger Springfield",
+                "energy": 20.0 + index,
+                "isPublic": public,
+                "startPercentRemaining": 0.3,
+                "endPercentRemaining": 0.8,
+                "chargingType": "DC",
+                "recordId": f"record-{index}",
+            }
+        )
+    simulated.state["charge_records"] = records
+    simulated.save()
+    return records
+
+
+def test_tesla_billing_records_are_paged_with_has_more_data(owner_client, fleet, connected):
+    tesla = connected("TESLA")
+    add_records(tesla, 12)
+    url = reverse("charging_records", args=[fleet.slug, tesla.pk])
+    first = owner_client.get(url, {"start_date": "", "end_date": "", "page": "1"})
+    assert first.status_code == 200
+    assert len(first.context["records"]) == 10
+    assert first.context["has_more"] is True
+    assert "Next page" in first.content.decode()
+    second = owner_client.get(url, {"start_date": "", "end_date": "", "page": "2"}, HTTP_HX_REQUEST="true")
+    assert len(second.context["records"]) == 2
+    assert "Next page" not in second.content.decode()
+    sessions = ChargingSession.objects.filter(vehicle=tesla, source=SessionSource.BILLING_RECORD)
+    assert sessions.count() == 12
+    newest = sessions.get(external_id="record-11")
+    # The simulator prices public charging at 0.45 a kWh, in the vehicle's region's currency.
+    assert (newest.energy_kwh, newest.cost_energy, newest.cost_total, newest.currency) == (
+        31.0,
+        Decimal("13.95"),
+        Decimal("13.95"),
+        "USD",
+    )
+    # Fetching the same page again updates the rows instead of adding to them.
+    owner_client.get(url, {"page": "1"})
+    assert sessions.count() == 12
+
+
+def test_bmw_charge_records_for_a_date_range(owner_client, fleet, connected):
+    bmw = connected("BMW")
+    records = add_records(bmw, 3, public=False)
+    url = reverse("charging_records", args=[fleet.slug, bmw.pk])
+    response = owner_client.get(url, {"start_date": records[1]["chargeStart"][:10], "end_date": ""})
+    assert response.status_code == 200
+    assert len(response.context["records"]) == 2
+    stored = ChargingSession.objects.filter(vehicle=bmw, source=SessionSource.CHARGE_RECORD).order_by("started_at")
+    assert [(s.start_percent, s.end_percent, s.charger_type, s.is_public) for s in stored] == [
+        (30.0, 80.0, "DC", False),
+        (30.0, 80.0, "DC", False),
+    ]
+
+
+def test_records_of_a_make_without_them_are_refused(owner_client, fleet, connected):
+    nissan = connected("NISSAN")
+    response = owner_client.get(reverse("charging_records", args=[fleet.slug, nissan.pk]), {"start_date": ""})
+    assert "available for Bmw and Mini only" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_sessions_are_derived_from_synced_charging_state(fleet):
+    vehicle = Vehicle.objects.create(fleet=fleet, smartcar_id="v", make="KIA", model="EV6")
+    EndpointState.objects.create(
+        vehicle=vehicle, path="/battery/nominal_capacity", body={"capacity": {"nominal": 80.0, "source": "SMARTCAR"}}
+    )
+    t0 = datetime(2026, 11, 2, 18, tzinfo=UTC)
+
+    def reading(field, minutes, number=None, text=""):
+        at = t0 + timedelta(minutes=minutes)
+        StatusHistory.objects.create(
+            vehicle=vehicle, field=field, number=number, text=text, recorded_at=at, fetched_at=at
+        )
+
+    reading("latitude", -30, 52.52)
+    reading("longitude", -30, 13.40)
+    reading("battery_percent", -5, 40)
+    reading("charging_state", 0, text="CHARGING")
+    reading("battery_percent", 60, 65)
+    reading("battery_percent", 110, 80)
+    reading("charging_state", 120, text="FULLY_CHARGED")
+    reading("charging_state", 600, text="NOT_CHARGING")
+    reading("charging_state", 900, text="CHARGING")  # still charging
+
+    assert history.charging_sessions_derive(vehicle=vehicle) == 2
+    assert history.charging_sessions_derive(vehicle=vehicle) == 2  # idempotent
+    first, ongoing = ChargingSession.objects.filter(vehicle=vehicle, source=SessionSource.SYNC).order_by("started_at")
+    assert (first.started_at, first.ended_at) == (t0, t0 + timedelta(minutes=120))
+    assert (first.start_percent, first.end_percent, first.energy_kwh) == (40, 80, 32.0)
+    assert (first.latitude, first.longitude) == (52.52, 13.40)
+    assert ongoing.ended_at is None and ongoing.energy_kwh is None
+    weeks = history.totals_per_week(history.fleet_sessions(fleet=fleet), fleet.zone)
+    assert [(row["week"].isoformat(), row["sessions"], row["energy_kwh"]) for row in weeks] == [("2026-11-02", 2, 32.0)]
