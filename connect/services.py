@@ -144,12 +144,14 @@ def _read_vehicle(smartcar: client.SmartcarClient, vehicle_id: str) -> VehicleFa
             vin = str((smartcar.vin(vehicle_id).body or {}).get("vin") or "")
         except (PermissionDeniedError, ResourceNotFoundError):
             vin = ""  # granted yet refused by this make: the vehicle is still worth connecting
+    # get-vehicle-info.md's example sends the year as a string ("2014"); accept a number as well.
     year = attributes.get("year")
+    year = int(year) if isinstance(year, int) or (isinstance(year, str) and year.isdigit()) else None
     return VehicleFacts(
         smartcar_id=vehicle_id,
         make=str(attributes.get("make") or "").upper(),
         model=str(attributes.get("model") or ""),
-        year=year if isinstance(year, int) else None,
+        year=year,
         vin=vin[:17],
         permissions=sorted(str(p) for p in permissions),
     )
@@ -291,6 +293,7 @@ def _delete_connection(**which) -> None:
 def vehicle_disconnect(*, vehicle: Vehicle, delete_history: bool) -> None:
     """Ends Smartcar's access to one vehicle; keeps it (disconnected, with its history) or deletes it."""
     _delete_connection(vehicle_id=vehicle.smartcar_id)
+    vehicle_pk = vehicle.pk
     with transaction.atomic():
         if delete_history:
             vehicle.delete()
@@ -299,7 +302,7 @@ def vehicle_disconnect(*, vehicle: Vehicle, delete_history: bool) -> None:
         account = vehicle.account
         if account is not None and not account.vehicles.filter(disconnected_at__isnull=True).exists():
             SmartcarAccount.objects.filter(pk=account.pk).update(status=AccountStatus.DISCONNECTED)
-    logger.info("disconnect: vehicle %s (history %s)", vehicle.pk, "deleted" if delete_history else "kept")
+    logger.info("disconnect: vehicle %s (history %s)", vehicle_pk, "deleted" if delete_history else "kept")
 
 
 def account_disconnect(*, account: SmartcarAccount, delete_history: bool) -> None:

@@ -11,7 +11,7 @@ from django.db import connection, connections
 from django.test import override_settings
 from django.utils import timezone
 
-from connect import tokens, vault
+from connect import client, tokens, vault
 from connect.errors import MalformedResponseError, TransportError
 from connect.models import AccountStatus, SmartcarAccount
 from connect.tasks import accounts_refresh_ending
@@ -24,17 +24,36 @@ def _expire_access(account: SmartcarAccount) -> None:
     account.refresh_from_db()
 
 
-def test_tokens_in_the_database_are_not_readable_without_the_key(account, simulated_grant):
+@pytest.fixture
+def stored(fleet):
+    """An account whose pair never reaches Smartcar: for what happens at rest."""
+    pair = client.TokenPair(
+        access_token="access-" + "a" * 40,
+        refresh_token="refresh-" + "r" * 40,
+        access_expires_at=timezone.now() + timedelta(hours=2),
+        refresh_expires_at=timezone.now() + timedelta(days=60),
+    )
+    account = SmartcarAccount(fleet=fleet, smartcar_user_id="e0514ef4-5226-11e8-8c13-8f6e8f02e27e")
+    tokens.account_store_tokens(account=account, pair=pair)
+    account.save()
+    return account, pair
+
+
+def test_tokens_in_the_database_are_not_readable_without_the_key(stored):
+    account, pair = stored
     row = SmartcarAccount.objects.filter(pk=account.pk).values().get()
-    stored = " ".join(str(value) for value in row.values())
-    assert simulated_grant.access_token not in stored
-    assert simulated_grant.refresh_token not in stored
+    at_rest = " ".join(str(value) for value in row.values())
+    assert pair.access_token not in at_rest
+    assert pair.refresh_token not in at_rest
+    assert "a" * 40 not in at_rest
     with pytest.raises(InvalidToken):
         Fernet(Fernet.generate_key()).decrypt(row["access_token_encrypted"].encode())
-    assert vault.decrypt(row["refresh_token_encrypted"]) == simulated_grant.refresh_token
+    assert vault.decrypt(row["refresh_token_encrypted"]) == pair.refresh_token
+    assert pair.access_token not in repr(pair)
 
 
-def test_rotating_keys_reencrypts_every_token_with_the_newest(account, simulated_grant, settings):
+def test_rotating_keys_reencrypts_every_token_with_the_newest(stored, settings):
+    account, simulated_grant = stored
     old_key = settings.TOKEN_ENCRYPTION_KEYS[0]
     new_key = Fernet.generate_key().decode()
     before = SmartcarAccount.objects.values_list("access_token_encrypted", flat=True).get(pk=account.pk)
