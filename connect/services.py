@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import connection, transaction
 from django.http import Http404
 from django.utils import timezone
 
@@ -179,7 +179,9 @@ def connect_complete(*, fleet: Fleet, user, code: str) -> ConnectOutcome:
         vehicle_ids = smartcar.vehicles()
         if not vehicle_ids:
             raise ConnectError("no vehicles", _CONNECT_ERROR_MESSAGES["no_vehicles"])
-        with ThreadPoolExecutor(max_workers=CONNECT_READ_WORKERS) as pool:
+        # One at a time on SQLite: it has a single writer, and the in-process simulator writes on every call.
+        workers = 1 if connection.vendor == "sqlite" else CONNECT_READ_WORKERS
+        with ThreadPoolExecutor(max_workers=workers) as pool:
             facts = list(pool.map(lambda vid: _read_vehicle(smartcar, vid), vehicle_ids))
     except SmartcarError as exc:
         raise _smartcar_failure(exc, "reading the vehicles") from exc
