@@ -295,6 +295,9 @@ def _vehicle_request(request: HttpRequest, vehicle_id: str, rest: str, units: Un
         vehicle = _lock(connection.vehicle_id)
         now = _now(settings)
         world.advance(vehicle, now)
+        events: list = []
+        # A plugged-in car below its limit charges now, not at the next step (e.g. after an admin edit).
+        world.charge_tick(vehicle, now, events)
         _gate(vehicle, endpoint)
         quota = faults.quota_left(vehicle)
         if quota == 0:
@@ -302,7 +305,13 @@ def _vehicle_request(request: HttpRequest, vehicle_id: str, rest: str, units: Un
         if endpoint.wakes:
             world.wake(vehicle, now)
         ctx = endpoints.Ctx(
-            vehicle=vehicle, units=units, now=now, body=body, query=request.GET, user_email=token.user.email
+            vehicle=vehicle,
+            units=units,
+            now=now,
+            body=body,
+            query=request.GET,
+            user_email=token.user.email,
+            events=events,
         )
         answer = endpoint.handler(ctx)
         world.announce(vehicle, ctx.events)
@@ -336,8 +345,9 @@ def _batch(request: HttpRequest, vehicle_id: str, request_id: str, units: Units)
         connection.vehicle = vehicle
         now = _now(settings)
         world.advance(vehicle, now)
-        quota = faults.quota_left(vehicle)
         events: list = []
+        world.charge_tick(vehicle, now, events)
+        quota = faults.quota_left(vehicle)
         for path in paths:
             try:
                 endpoint = endpoints.resolve(vehicle, "GET", path)
