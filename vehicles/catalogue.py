@@ -29,6 +29,8 @@ Decisions on the documentation's ambiguities (CAPABILITIES.md §5), made here on
 - Endpoints that answer a vehicle-state error unless charging or plugged in (GM/Tesla completion, wattmeter,
   voltmeter) are polled only while the vehicle is in that state (``only_when``), not to spend calls on known errors.
 - Account-level GETs (``/vehicles``, ``/user``, compatibility, management) are not per-vehicle and are not polled.
+- ``/permissions`` is not polled: it is paged and not a vehicle reading; Connect stores the grant on every
+  (re)connection, and an endpoint dropped after a 403 comes back when that stored grant changes.
 """
 
 from dataclasses import dataclass
@@ -118,8 +120,6 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         D,
         "get-service-records.md",
     ),
-    # Which permissions the owner granted: polled daily so that a change re-enables endpoints dropped after a 403.
-    Endpoint("/permissions", None, ALL_MAKES, D, "application-permissions.md"),
     # --- Make-specific (CAPABILITIES.md §1b) ------------------------------------------------------------------------
     Endpoint("/{make}/charge", "read_charge", _makes("AUDI"), F, "audi__get-charge.md"),
     Endpoint("/{make}/charge/records", "read_charge_records", _makes("BMW", "MINI"), D, "bmw__get-charge-records.md"),

@@ -40,6 +40,7 @@ from connect.errors import (
     CompatibilityError,
     PermissionDeniedError,
     RateLimitError,
+    ResourceNotFoundError,
     SmartcarError,
     VehicleStateError,
 )
@@ -540,10 +541,6 @@ def _store(plan: Plan, outcome: Outcome, lease_token: str, now: datetime) -> Non
                 dtc_body = result.body
             elif endpoint.path == "/diagnostics/system_status":
                 system_body = result.body
-            elif endpoint.path == "/permissions" and isinstance(result.body, dict):
-                granted = result.body.get("permissions")
-                if isinstance(granted, list) and sorted(granted) != sorted(vehicle.permissions or []):
-                    Vehicle.objects.filter(pk=vehicle.pk).update(permissions=granted)
             changed_states.append(state)
             continue
         error = result if isinstance(result, SmartcarError) else None
@@ -555,33 +552,37 @@ def _store(plan: Plan, outcome: Outcome, lease_token: str, now: datetime) -> Non
         summary = f"{path}: {error.type or error.__class__.__name__}:{error.code or ''}"
         state.last_error = str(error)[:300]
         if isinstance(error, RateLimitError):
-            backoff = max(
-                backoff or timedelta(0), timedelta(seconds=error.retry_after or settings.SYNC_RETRY_BASE_SECONDS)
-            )
+            retry_after = timedelta(seconds=error.retry_after or settings.SYNC_RETRY_BASE_SECONDS)
+            backoff = max(backoff or timedelta(0), retry_after)
         elif isinstance(error, VehicleStateError) and error.code in UNAVAILABLE_CODES:
             failures = plan.sync.backoff_failures + 1
             backoff = max(
                 backoff or timedelta(0),
                 cadence.exponential(settings.SYNC_BACKOFF_BASE_SECONDS, settings.SYNC_BACKOFF_MAX_SECONDS, failures),
             )
-        elif isinstance(error, AuthenticationError) or (error.needs_reconnect and outcome.error is not None):
+        elif isinstance(error, AuthenticationError) or (
+            error.needs_reconnect and outcome.error is not None and not isinstance(error, PermissionDeniedError)
+        ):
             # 401, or the whole request refused with REAUTHENTICATE: the grant is gone, only Connect helps.
             reconnect = error
+        elif isinstance(error, PermissionDeniedError):
+            # Not granted for this vehicle: drop the endpoint until the vehicle's permissions change (reconnect).
+            state.denied_with_permissions = list(vehicle.permissions or [])
+        elif isinstance(error, BillingError):
+            billing = error
+        elif isinstance(error, CompatibilityError | ResourceNotFoundError):
+            # 501: this vehicle cannot serve it (yet); 404: the platform does not know the path for it. Either way
+            # asking again soon only spends budget: park it for days, then probe once.
+            state.parked_until = now + timedelta(days=settings.SYNC_COMPATIBILITY_PARK_DAYS)
+        elif isinstance(error, VehicleStateError):
+            # e.g. CHARGING_PLUG_NOT_CONNECTED: a normal answer in this state; ask again at the usual cadence.
+            state.failures = 0
         elif error.needs_reconnect:
             # One path refused with REAUTHENTICATE (e.g. CONNECTED_SERVICES_ACCOUNT:VIRTUAL_KEY_REQUIRED on a Tesla
             # page) concerns that feature of that vehicle, not the account's grant: the other paths answered. Ask
             # again later, less and less often, and show the owner's message on the vehicle.
             _retry_endpoint(state, error.user_message, now)
             retried.add(path)
-        elif isinstance(error, PermissionDeniedError):
-            state.denied_with_permissions = list(vehicle.permissions or [])
-        elif isinstance(error, BillingError):
-            billing = error
-        elif isinstance(error, CompatibilityError):
-            state.parked_until = now + timedelta(days=settings.SYNC_COMPATIBILITY_PARK_DAYS)
-        elif isinstance(error, VehicleStateError):
-            # e.g. CHARGING_PLUG_NOT_CONNECTED: a normal answer in this state; ask again at the usual cadence.
-            state.failures = 0
         else:
             _retry_endpoint(state, str(error), now)
             retried.add(path)
@@ -612,7 +613,9 @@ def _store(plan: Plan, outcome: Outcome, lease_token: str, now: datetime) -> Non
             if path not in retried:
                 state.next_sync_at = now + interval
         elif state.next_sync_at is None:
-            state.next_sync_at = now  # new to the poll set (e.g. charging started): due at once
+            # New to the poll set (e.g. charging started, so the wattmeter is worth asking): it joins the next round
+            # of its class rather than forcing a round of its own right now.
+            state.next_sync_at = now + interval
         elif activity != plan.status.activity and state.next_sync_at > now + interval:
             # Just started driving or charging: bring the fast signals forward to the new, shorter interval.
             state.next_sync_at = now + interval
@@ -642,7 +645,7 @@ def _store(plan: Plan, outcome: Outcome, lease_token: str, now: datetime) -> Non
     if plan.budget_wait is not None:
         # Paths were left out to stay within the budget: come back when the allowance has grown.
         next_sync_at = max(next_sync_at, now + plan.budget_wait)
-    sync_state = SyncState.OK if not errors else SyncState.RETRYING
+    sync_state = SyncState.RETRYING if retried else SyncState.OK
     backoff_failures = 0
     if backoff is not None:
         backoff_until = now + backoff

@@ -40,7 +40,7 @@ def test_diagnostics_follow_the_documented_brand_lists():
 
 def test_the_poll_set_is_limited_to_granted_permissions():
     granted = paths("TESLA", ["read_battery", "read_location"])
-    assert granted == {"/battery", "/tesla/battery", "/location", "/battery/nominal_capacity", "/permissions"}
+    assert granted == {"/battery", "/tesla/battery", "/location", "/battery/nominal_capacity"}
 
 
 def test_fast_signals_are_the_ones_that_move_while_driving_or_charging():
