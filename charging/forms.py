@@ -98,13 +98,17 @@ class ChargeControlForm(forms.Form):
 
 class AmperageForm(forms.Form):
     # Reference: smartcar-api/tesla__set-charge-ammeter.md — the page gives no bounds: a value above what the charger
-    # supports is capped by the vehicle (the capped value comes back in the message), so only a positive whole
-    # number of amperes is required here.
+    # supports is capped by the vehicle (the capped value comes back in the message). The bound of 80 A is the one the
+    # vehicle page's amperage command applies (vehicles/commands.py), which carries this change out.
     amperage = forms.IntegerField(
         label="Amperage for this session (A)",
         min_value=1,
-        max_value=1000,
-        error_messages={"min_value": "Enter at least 1 A.", "invalid": "Enter a whole number of amperes."},
+        max_value=80,
+        error_messages={
+            "min_value": "Enter at least 1 A.",
+            "max_value": "Enter at most 80 A.",
+            "invalid": "Enter a whole number of amperes.",
+        },
     )
 
     def to_wire(self) -> dict:

@@ -19,7 +19,8 @@ from charging.capabilities import FeatureUnavailable
 from charging.schedules import DayWindow, FordLocation, TeslaSchedule
 from connect.client import SmartcarClient
 from connect.errors import CONTACT_SUPPORT, REAUTHENTICATE, RETRY_LATER, MalformedResponseError, SmartcarError
-from connect.tokens import ReconnectRequired, account_access_token
+from connect.tokens import ReconnectRequired, account_access_token, account_mark_needs_reconnect
+from vehicles.commands import CommandRefused, command_submit
 from vehicles.models import Command, CommandStatus
 
 logger = logging.getLogger(__name__)
@@ -116,7 +117,14 @@ class ChangeFailed(Exception):
         super().__init__(self.user_message)
 
 
-EXPECTED_FAILURES = (SmartcarError, ReconnectRequired, FeatureUnavailable, NoConnection, ChangeFailed)
+EXPECTED_FAILURES = (
+    SmartcarError,
+    ReconnectRequired,
+    FeatureUnavailable,
+    NoConnection,
+    ChangeFailed,
+    CommandRefused,
+)
 
 
 def problem_from(exc: Exception) -> dict:
@@ -135,8 +143,11 @@ def problem_from(exc: Exception) -> dict:
 
 
 # --- Changes -------------------------------------------------------------------------------------------------------
-# Every change is a vehicles.Command row — the one audit log of the app (who, what, old value, new value, result) —
-# carried out by a Celery task (charging.tasks.charging_change) or, inside a bulk run, in that run's task.
+# Every change is a vehicles.Command row — the one audit log of the app (who, what, old value, new value, result).
+# Charge limit, start/stop and amperage are the vehicle page's own commands and are submitted through
+# vehicles.commands.command_submit. Schedules are not single-call commands: they need a fresh read, the UTC
+# conversion, a sequence of POSTs (Tesla) and structured parameters, so they are recorded in the same audit table by
+# this module and carried out by charging.tasks.charging_change (or, in a bulk run, by that run's task).
 
 
 def _ford_schedule_set(client: SmartcarClient, vehicle, params: dict) -> Any:
@@ -169,26 +180,6 @@ def _tesla_schedule_set(client: SmartcarClient, vehicle, params: dict) -> Any:
     return response
 
 
-def _amperage_set(client: SmartcarClient, vehicle, params: dict) -> Any:
-    # Reference: smartcar-api/tesla__set-charge-ammeter.md — the answer names the amperage actually set.
-    return client.charge_ammeter_set(vehicle.smartcar_id, params["amperage"], make=vehicle.make_slug)
-
-
-def _charge_limit_set(client: SmartcarClient, vehicle, params: dict) -> Any:
-    # Reference: smartcar-api/evs__set-charge-limit.md
-    return client.charge_limit_set(vehicle.smartcar_id, params["limit"])
-
-
-def _charge_start(client: SmartcarClient, vehicle, params: dict) -> Any:
-    # Reference: smartcar-api/evs__control-charge.md
-    return client.charge_start(vehicle.smartcar_id)
-
-
-def _charge_stop(client: SmartcarClient, vehicle, params: dict) -> Any:
-    # Reference: smartcar-api/evs__control-charge.md
-    return client.charge_stop(vehicle.smartcar_id)
-
-
 @dataclass(frozen=True)
 class ChangeKind:
     feature: str
@@ -200,11 +191,17 @@ CHANGE_KINDS = {
     "ford_schedule": ChangeKind("ford_schedule", "Set charge schedule (location)", _ford_schedule_set),
     "nissan_schedule": ChangeKind("nissan_schedule", "Set charge schedule", _nissan_schedule_set),
     "tesla_schedule": ChangeKind("tesla_schedule", "Set charge schedule", _tesla_schedule_set),
-    "amperage": ChangeKind("amperage", "Set charging amperage", _amperage_set),
-    "charge_limit": ChangeKind("charge_limit", "Set charge limit", _charge_limit_set),
-    "charge_start": ChangeKind("charge_control", "Start charging", _charge_start),
-    "charge_stop": ChangeKind("charge_control", "Stop charging", _charge_stop),
 }
+
+# Single-call commands the vehicle page offers too go through its machinery (vehicles/commands.py), keyed by its
+# command kinds; the value is the charging feature checked first, for a precise refusal.
+DASHBOARD_KINDS = {
+    "charge_limit": "charge_limit",
+    "charge_start": "charge_control",
+    "charge_stop": "charge_control",
+    "charge_amperage": "amperage",
+}
+AUDITED_KINDS = (*CHANGE_KINDS, *DASHBOARD_KINDS)
 
 
 def change_summary(kind: str, value: Any) -> str:
@@ -226,12 +223,6 @@ def change_summary(kind: str, value: Any) -> str:
             f"{round(value['chargeLimit'] * 100)} %, weekdays {', '.join(value['weekday']) or 'none'}, "
             f"weekends {', '.join(value['weekend']) or 'none'}"
         )
-    if kind == "charge_limit":
-        return f"{round(value['limit'] * 100)} %"
-    if kind == "amperage":
-        return f"{value['amperage']} A"
-    if kind in ("charge_start", "charge_stop"):
-        return str(value.get("chargingState", ""))
     return str(value)
 
 
@@ -247,10 +238,6 @@ def _new_value(kind: str, params: dict) -> Any:
         return location.as_dict()
     if kind == "tesla_schedule":
         return params["wanted"]
-    if kind == "charge_start":
-        return {"chargingState": "CHARGING"}
-    if kind == "charge_stop":
-        return {"chargingState": "NOT_CHARGING"}
     return params
 
 
@@ -279,6 +266,12 @@ def charging_change_submit(*, vehicle, user, kind: str, params: dict, old_value:
         command = _record(vehicle=vehicle, user=user, kind=kind, params=params, old_value=old_value)
         transaction.on_commit(lambda: charging_change.delay(command.pk))
     return command
+
+
+def charging_command_submit(*, vehicle, user, kind: str, params: dict, old_value: str | None = None) -> Command:
+    """Charge limit, start/stop or amperage through the vehicle page's command machinery (raises CommandRefused)."""
+    capabilities.require(vehicle, DASHBOARD_KINDS[kind])
+    return command_submit(vehicle=vehicle, user=user, kind=kind, params=params, old_value=old_value)
 
 
 def charging_change_run(*, vehicle, user, kind: str, params: dict, old_value: Any) -> str:
@@ -316,6 +309,8 @@ def command_execute(*, command: Command) -> None:
     except Exception as exc:  # every failure is recorded on the row, none left "running"
         if not isinstance(exc, EXPECTED_FAILURES):
             logger.exception("charging change %s failed unexpectedly", command.pk)
+        if isinstance(exc, SmartcarError) and exc.needs_reconnect and vehicle.account is not None:
+            account_mark_needs_reconnect(account=vehicle.account, reason=str(exc))
         problem = problem_from(exc)
         outcome.update(
             status=CommandStatus.ERROR,
@@ -329,11 +324,11 @@ def command_execute(*, command: Command) -> None:
 
 def charging_commands(*, vehicle, limit: int = 10) -> list[Command]:
     """The vehicle's latest charging changes, for the audit list on its charging page."""
-    return list(Command.objects.filter(vehicle=vehicle, kind__in=CHANGE_KINDS)[:limit])
+    return list(Command.objects.filter(vehicle=vehicle, kind__in=AUDITED_KINDS)[:limit])
 
 
 def charging_command(*, vehicle, command_id: int) -> Command | None:
-    return Command.objects.filter(vehicle=vehicle, kind__in=CHANGE_KINDS, pk=command_id).first()
+    return Command.objects.filter(vehicle=vehicle, kind__in=AUDITED_KINDS, pk=command_id).first()
 
 
 def command_is_final(command: Command) -> bool:

@@ -115,10 +115,10 @@ def _labelled(request: FleetRequest, locations):
 # --- Schedule saves ------------------------------------------------------------------------------------------------
 
 
-def _submit(context: dict, key: str, problem_key: str, **change) -> None:
+def _submit(context: dict, key: str, problem_key: str, submit=services.charging_change_submit, **change) -> None:
     """Hands the change to the audited machinery; a refusal (make, permission, connection) is shown instead."""
     try:
-        command = services.charging_change_submit(**change)
+        command = submit(**change)
         command.refresh_from_db()  # a worker may have finished it already (eager tasks, a fast vehicle)
         context[key] = command
     except READ_FAILURES as exc:
@@ -280,16 +280,15 @@ def charge_limit_save(request: FleetRequest, vehicle_id: int):
     context["limit_form"] = form
     if not form.is_valid():
         return _render(request, "control", context, status=422)
-    status = context["status"]
     _submit(
         context,
         "control_submitted",
         "control_problem",
+        submit=services.charging_command_submit,
         vehicle=vehicle,
         user=request.user,
         kind="charge_limit",
-        params=form.to_wire(),
-        old_value={"limit": status.charge_limit_percent / 100} if status and status.charge_limit_percent else None,
+        params={"limit_percent": form.cleaned_data["limit_percent"]},
     )
     return _render(request, "control", context)
 
@@ -310,11 +309,11 @@ def charge_control(request: FleetRequest, vehicle_id: int):
         context,
         "control_submitted",
         "control_problem",
+        submit=services.charging_command_submit,
         vehicle=vehicle,
         user=request.user,
         kind="charge_start" if form.cleaned_data["action"] == "START" else "charge_stop",
         params={},
-        old_value={"chargingState": status.charging_state} if status and status.charging_state else None,
     )
     return _render(request, "control", context)
 
@@ -332,11 +331,11 @@ def amperage_save(request: FleetRequest, vehicle_id: int):
         context,
         "control_submitted",
         "control_problem",
+        submit=services.charging_command_submit,
         vehicle=vehicle,
         user=request.user,
-        kind="amperage",
+        kind="charge_amperage",
         params=form.to_wire(),
-        old_value=None,
     )
     return _render(request, "control", context)
 

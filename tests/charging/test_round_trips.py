@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from charging import services
 from tests.charging.conftest import simulated_state
-from vehicles.models import Command, CommandStatus
+from vehicles.models import Command, CommandStatus, VehicleStatus
 
 
 def hx(client, url, data):
@@ -155,3 +155,13 @@ def test_unknown_location_coordinates_are_refused_before_the_put(manager_client,
     assert response.status_code == 422
     assert "no saved charging location at these coordinates" in response.content.decode()
     assert not Command.objects.exists()
+
+
+def test_charge_limit_goes_through_the_vehicle_commands_audit(manager_client, fleet, connected):
+    tesla = connected("TESLA")
+    VehicleStatus.objects.create(vehicle=tesla, battery_percent=55, charge_limit_percent=80)
+    response = hx(manager_client, reverse("charging_limit", args=[fleet.slug, tesla.pk]), {"limit_percent": 70})
+    assert "Done:" in response.content.decode(), response.content.decode()[:1500]
+    assert simulated_state(tesla)["ev"]["limit"] == 0.7
+    command = Command.objects.get(vehicle=tesla)
+    assert (command.kind, command.old_value, command.new_value) == ("charge_limit", "80 %", "70 %")
