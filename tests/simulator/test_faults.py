@@ -1,0 +1,189 @@
+"""Limits and faults of the simulated vehicle API, and every documented error on demand."""
+
+import json
+import time
+from datetime import timedelta
+
+import pytest
+from django.test import RequestFactory
+
+from simulator import api as simulator_api
+from simulator import faults
+from simulator.errors import ERRORS
+from simulator.models import BillingCounter, FaultSettings
+
+from .test_vehicle_api import assert_error
+
+
+@pytest.fixture(autouse=True)
+def _fresh_fault_settings(db):
+    faults.forget_settings()
+    yield
+    faults.forget_settings()
+
+
+@pytest.mark.parametrize(("type_", "code"), sorted(ERRORS, key=lambda key: (key[0], key[1] or "")))
+def test_every_documented_error_can_be_produced_with_its_documented_body(api, sim_vehicle, type_, code):
+    vehicle = sim_vehicle("TESLA")
+    vehicle.state["force_error"] = f"{type_}:{code}" if code else type_
+    vehicle.save()
+    status = ERRORS[(type_, code)][0]
+    response = api.get(f"/vehicles/{vehicle.vehicle_id}/odometer")
+    body = assert_error(response, status, type_, code)
+    assert set(body) >= {"type", "code", "description", "docURL", "statusCode", "requestId", "resolution"}
+    assert ("detail" in body) == (type_ == "VALIDATION")
+
+
+def test_an_unknown_api_version_is_resource_not_found_version():
+    request = RequestFactory().get("/simulator/api/v1.0/vehicles")
+    response = simulator_api.unknown_version(request, version="v1.0", path="vehicles")
+    body = json.loads(response.content)
+    assert (response.status_code, body["type"], body["code"]) == (404, "RESOURCE_NOT_FOUND", "VERSION")
+
+
+def test_an_unexpected_failure_is_a_documented_server_error_not_a_debug_page(api, sim_vehicle):
+    vehicle = sim_vehicle("TESLA")
+    vehicle.state = {"seed": 1}  # a state the simulator cannot read
+    vehicle.save()
+    assert_error(api.get(f"/vehicles/{vehicle.vehicle_id}/odometer"), 500, "SERVER", "INTERNAL")
+
+
+def test_a_vehicle_over_its_rate_limit_gets_429_with_retry_after(api, sim_vehicle):
+    vehicle = sim_vehicle("TESLA")
+    vehicle.requests_per_minute = 2
+    vehicle.save()
+    url = f"/vehicles/{vehicle.vehicle_id}/odometer"
+    if time.time() % 60 > 57:  # keep the three requests inside one real minute
+        time.sleep(3.5)
+    assert api.get(url).status_code == 200
+    assert api.get(url).status_code == 200
+    response = api.get(url)
+    assert_error(response, 429, "RATE_LIMIT", "VEHICLE")
+    assert 1 <= int(response["Retry-After"]) <= 60
+
+
+def test_the_global_rate_limit_applies_per_vehicle(api, sim_vehicle, sim_faults):
+    sim_faults.requests_per_minute = 1
+    sim_faults.save()
+    first, second = sim_vehicle("TESLA"), sim_vehicle("FORD")
+    if time.time() % 60 > 57:
+        time.sleep(3.5)
+    assert api.get(f"/vehicles/{first.vehicle_id}/odometer").status_code == 200
+    assert api.get(f"/vehicles/{second.vehicle_id}/odometer").status_code == 200
+    assert api.get(f"/vehicles/{first.vehicle_id}/odometer").status_code == 429
+
+
+def test_fixed_latency_delays_the_answer(api, sim_vehicle):
+    vehicle = sim_vehicle("TESLA")
+    vehicle.latency_ms = 300
+    vehicle.save()
+    started = time.monotonic()
+    assert api.get(f"/vehicles/{vehicle.vehicle_id}/odometer").status_code == 200
+    assert time.monotonic() - started >= 0.3
+
+
+def test_realistic_latency_spreads_like_oem_round_trips(sim_vehicle, sim_faults):
+    sim_faults.realistic_latency = True
+    vehicle = sim_vehicle("TESLA")
+    draws = sorted(faults.latency_seconds(vehicle, sim_faults) for _ in range(2000))
+    median = draws[len(draws) // 2]
+    assert 6 < median < 13
+    assert draws[0] >= 1.5 and draws[-1] <= 300
+    assert sum(3 <= d <= 45 for d in draws) / len(draws) > 0.9
+
+
+@pytest.mark.parametrize(
+    ("field", "expected"),
+    [("upstream_rate", {"UPSTREAM"}), ("asleep_rate", {"VEHICLE_STATE"})],
+)
+def test_injected_errors_at_the_chosen_rate(api, sim_vehicle, sim_faults, field, expected):
+    setattr(sim_faults, field, 1.0)
+    sim_faults.save()
+    vehicle = sim_vehicle("TESLA")
+    response = api.get(f"/vehicles/{vehicle.vehicle_id}/odometer")
+    body = json.loads(response.content)
+    assert body["type"] in expected
+    assert response.status_code == (502 if field == "upstream_rate" else 409)
+    if field == "asleep_rate":
+        assert body["code"] in ("ASLEEP", "UNREACHABLE")
+
+
+def test_a_vehicles_fault_rate_overrides_the_global_rates(api, sim_vehicle):
+    vehicle = sim_vehicle("TESLA")
+    vehicle.fault_rate = 0.0
+    vehicle.save()
+    FaultSettings.objects.update_or_create(pk=1, defaults={"upstream_rate": 1.0})
+    faults.forget_settings()
+    assert api.get(f"/vehicles/{vehicle.vehicle_id}/odometer").status_code == 200
+
+
+def test_an_injected_timeout_hangs_then_reports_no_response(api, sim_vehicle, sim_faults, settings):
+    settings.SIMULATOR_TIMEOUT_SECONDS = 0.2
+    sim_faults.timeout_rate = 1.0
+    sim_faults.save()
+    vehicle = sim_vehicle("TESLA")
+    started = time.monotonic()
+    assert_error(api.get(f"/vehicles/{vehicle.vehicle_id}/odometer"), 502, "UPSTREAM", "NO_RESPONSE")
+    assert time.monotonic() - started >= 0.2
+
+
+def test_an_injected_malformed_body_is_not_json(api, sim_vehicle, sim_faults):
+    sim_faults.malformed_rate = 1.0
+    sim_faults.save()
+    vehicle = sim_vehicle("TESLA")
+    response = api.get(f"/vehicles/{vehicle.vehicle_id}/odometer")
+    assert response.status_code == 200
+    with pytest.raises(ValueError):
+        json.loads(response.content)
+
+
+def test_hyundai_and_kia_answer_about_twenty_requests_a_day(api, sim_vehicle):
+    vehicle = sim_vehicle("HYUNDAI", model="IONIQ 5")
+    url = f"/vehicles/{vehicle.vehicle_id}/odometer"
+    for _ in range(faults.DAILY_QUOTA):
+        assert api.get(url).status_code == 200
+    assert_error(api.get(url), 502, "UPSTREAM", "RATE_LIMIT")
+    batch = api.post(f"/vehicles/{vehicle.vehicle_id}/batch", {"requests": [{"path": "/odometer"}]})
+    assert json.loads(batch.content)["responses"][0]["body"]["code"] == "RATE_LIMIT"
+    assert BillingCounter.objects.get(vehicle=vehicle).calls == faults.DAILY_QUOTA
+    other = sim_vehicle("KIA", model="EV6")
+    assert api.get(f"/vehicles/{other.vehicle_id}/odometer").status_code == 200
+
+
+def test_a_batch_past_the_daily_quota_is_answered_partly(api, sim_vehicle):
+    vehicle = sim_vehicle("KIA", model="EV6")
+    BillingCounter.objects.create(vehicle=vehicle, day=faults.billing_day(), calls=faults.DAILY_QUOTA - 2)
+    paths = ["/odometer", "/battery", "/location", "/vin"]
+    answer = json.loads(
+        api.post(f"/vehicles/{vehicle.vehicle_id}/batch", {"requests": [{"path": p} for p in paths]}).content
+    )
+    assert [item["code"] for item in answer["responses"]] == [200, 200, 502, 502]
+
+
+def test_a_gm_vehicle_in_deep_sleep_answers_asleep_until_driven(api, sim_vehicle, sim_clock):
+    vehicle = sim_vehicle("CHEVROLET", model="Silverado", routine="parked")
+    vehicle.state["trip_chance"] = 0
+    vehicle.save()
+    url = f"/vehicles/{vehicle.vehicle_id}/odometer"
+    sim_clock.advance(timedelta(days=2))
+    assert api.get(url).status_code == 200
+    sim_clock.advance(timedelta(days=4))
+    assert_error(api.get(url), 409, "VEHICLE_STATE", "ASLEEP")
+    assert_error(api.post(f"/vehicles/{vehicle.vehicle_id}/security", {"action": "LOCK"}), 409, "VEHICLE_STATE",
+                 "ASLEEP")  # fmt: skip
+
+
+def test_a_flat_12v_battery_makes_the_vehicle_unreachable(api, sim_vehicle):
+    vehicle = sim_vehicle("FORD", model="Explorer")
+    vehicle.state["aux_v"] = 11.5
+    vehicle.save()
+    assert_error(api.get(f"/vehicles/{vehicle.vehicle_id}/odometer"), 409, "VEHICLE_STATE", "UNREACHABLE")
+
+
+def test_billed_calls_are_readable_from_code(api, sim_vehicle):
+    first, second = sim_vehicle("TESLA"), sim_vehicle("FORD")
+    api.get(f"/vehicles/{first.vehicle_id}/odometer")
+    api.post(f"/vehicles/{second.vehicle_id}/batch", {"requests": [{"path": "/odometer"}, {"path": "/location"}]})
+    assert faults.billed_calls(vehicle=first) == 1
+    assert faults.billed_calls(vehicle=second, day=faults.billing_day()) == 2
+    assert faults.billed_calls() == 3
