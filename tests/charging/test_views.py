@@ -154,3 +154,11 @@ def test_fleet_charging_page_totals_and_csv(owner_client, fleet, other_fleet):
 def test_the_charging_page_is_in_the_navigation(owner_client, fleet):
     page = owner_client.get(reverse("fleet_home", args=[fleet.slug]))
     assert reverse("charging_fleet", args=[fleet.slug]) in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_vehicle_page_and_the_charging_page_link_each_other(owner_client, fleet):
+    vehicle = vehicle_of(fleet, make="TOYOTA")
+    charging_url = reverse("charging_vehicle", args=[fleet.slug, vehicle.pk])
+    assert charging_url in owner_client.get(vehicle.get_absolute_url()).content.decode()
+    assert vehicle.get_absolute_url() in owner_client.get(charging_url).content.decode()
