@@ -70,3 +70,12 @@ def age_in_words(moment: datetime | None, now: datetime | None = None) -> str:
 @register.filter
 def age(moment):
     return age_in_words(moment)
+
+
+# Makes whose name is an abbreviation or styled (makes.md lists them in upper case with underscores).
+_MAKE_LABELS = {"BMW": "BMW", "GMC": "GMC", "MINI": "MINI", "MG": "MG", "RAM": "RAM", "KIA": "Kia"}
+
+
+@register.filter
+def make_label(make: str) -> str:
+    return _MAKE_LABELS.get(make, make.replace("_", " ").title())

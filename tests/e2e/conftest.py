@@ -1,0 +1,77 @@
+"""Browser tests: Debian's Chromium driven headless through Playwright's Python package, against the live server.
+
+No browser is ever downloaded: Playwright launches the system executable (``make test`` installs it where it runs
+as root on Debian). Where Chromium is missing the tests are skipped locally and fail on CI (tests/conftest.py).
+"""
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.db import connections
+from django.utils import timezone
+
+from tests.conftest import make_user, require_service
+
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def browser_settings(settings, live_server):
+    """The live server as the Connect redirect URI; cookies over plain http on loopback."""
+    settings.SMARTCAR_REDIRECT_URI = f"{live_server.url}/connect/callback/"
+    settings.SESSION_COOKIE_SECURE = False
+    settings.CSRF_COOKIE_SECURE = False
+    return settings
+
+
+HISTORY = timedelta(hours=6)
+
+
+@pytest.fixture
+def simulated_clock(transactional_db):
+    """Simulated time starts HISTORY ago and moves only when the test moves it (no code clears itself mid-test)."""
+    from simulator import clock
+
+    clock.pin(timezone.now() - HISTORY)
+    yield clock
+    clock.unpin()
+
+
+@pytest.fixture
+def page(browser_settings, monkeypatch):
+    require_service(CHROMIUM.exists(), f"Chromium at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop in this thread; the test's own ORM calls are still synchronous.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        context.set_default_timeout(15_000)
+        yield context.new_page()
+        context.close()
+        browser.close()
+        # Inside Playwright's context the test's ORM calls got database connections of their own (asgiref keys
+        # them by context, and an event loop was current): close them here, or the test database cannot be dropped.
+        connections.close_all()
+
+
+@pytest.fixture
+def fleet_owner(transactional_db):
+    from fleet.services import fleet_create
+
+    user = make_user("owner@e2e.example", PASSWORD)
+    fleet = fleet_create(name="Acme Logistics", owner=user, time_zone="Europe/Berlin")
+    return user, fleet
