@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -203,6 +203,17 @@ _pool_lock = threading.Lock()
 _pool: tuple[int, ThreadPoolExecutor] | None = None
 
 
+def _interleaves_writes() -> bool:
+    """Whether the database lets this thread write while the fetch threads' requests are being answered.
+
+    PostgreSQL does. SQLite has one writer at a time: when the simulator answers in-process, its request threads
+    write too (billing counters, vehicle state). A file database with WAL waits for the lock (busy timeout), but
+    the shared in-memory database of the SQLite test run answers "table is locked" at once. On SQLite the round
+    therefore plans everything, then fetches, then stores — never writing while a request is in flight.
+    """
+    return connection.vendor != "sqlite"
+
+
 def _fetch_pool() -> ThreadPoolExecutor:
     """One pool per process, sized by the per-worker concurrency setting (a fork gets its own pool)."""
     import os
@@ -210,6 +221,8 @@ def _fetch_pool() -> ThreadPoolExecutor:
     global _pool
     with _pool_lock:
         size = settings.SYNC_WORKER_CONCURRENCY
+        if connection.vendor == "sqlite" and "memory" in str(connection.settings_dict["NAME"]):
+            size = 1  # see _interleaves_writes: the simulator's own writes cannot overlap there either
         if _pool is None or _pool[0] != os.getpid() or _pool[1]._max_workers != size:
             _pool = (os.getpid(), ThreadPoolExecutor(max_workers=size, thread_name_prefix="sync-fetch"))
         return _pool[1]
@@ -337,6 +350,15 @@ def vehicles_sync(*, vehicle_ids: Iterable[int], lease_token: str) -> RoundRepor
     futures: dict[Future, Plan] = {}
     partial: dict[int, Outcome] = {}
     waiting: dict[int, int] = {}
+    interleave = _interleaves_writes()
+    deferred: list[tuple] = []
+
+    def submit(plan: Plan, function, *arguments):
+        if interleave:
+            futures[pool.submit(function, *arguments)] = plan
+        else:
+            deferred.append((plan, function, arguments))
+
     for vehicle in vehicles:
         if vehicle.fleet_id not in fleet_syncs:
             fleet_syncs[vehicle.fleet_id] = _fleet_sync(vehicle.fleet_id)
@@ -369,15 +391,19 @@ def vehicles_sync(*, vehicle_ids: Iterable[int], lease_token: str) -> RoundRepor
             continue
         # Submitted as soon as planned: the first vehicles are on the wire while the rest are planned.
         if plan.use_batch:
-            futures[pool.submit(_fetch_batch, plan.vehicle.smartcar_id, plan.access_token, plan.paths)] = plan
+            submit(plan, _fetch_batch, plan.vehicle.smartcar_id, plan.access_token, plan.paths)
         else:
             # Batch is a paid-plan feature: without it each due path is its own call, all in flight at once.
             partial[plan.vehicle.pk] = Outcome()
             waiting[plan.vehicle.pk] = len(plan.paths)
             for path in plan.paths:
-                futures[pool.submit(_fetch_one, plan.vehicle.smartcar_id, plan.access_token, path)] = plan
+                submit(plan, _fetch_one, plan.vehicle.smartcar_id, plan.access_token, path)
+    for plan, function, arguments in deferred:
+        futures[pool.submit(function, *arguments)] = plan
+    # On SQLite every answer is in before the first write (a list waits for all of them).
+    finished = as_completed(futures) if interleave else list(as_completed(futures))
     counts: dict[int, list[int]] = defaultdict(lambda: [0, 0])  # fleet id → [requests, billed calls]
-    for future in as_completed(futures):
+    for future in finished:
         plan = futures[future]
         if plan.use_batch:
             outcome = future.result()

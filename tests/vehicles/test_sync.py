@@ -1,0 +1,166 @@
+"""A sync round against the simulated platform, through the real client and HTTP stack."""
+
+import io
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.core import mail
+from django.core.management import call_command
+from django.utils import timezone
+
+from simulator import clock
+from simulator.models import Connection
+from tests.vehicles.conftest import connect_simulated
+from vehicles import sync
+from vehicles.models import (
+    EndpointState,
+    FleetSync,
+    StatusHistory,
+    SyncCounter,
+    SyncState,
+    VehicleStatus,
+    VehicleSync,
+)
+
+
+@pytest.fixture(autouse=True)
+def pinned_simulator_clock():
+    clock.pin(timezone.now())
+    yield
+    clock.unpin()
+
+
+def sync_all():
+    call_command("sync", "--all", stdout=io.StringIO())
+
+
+def test_sync_all_stores_typed_status_every_reading_and_counts_calls(fleet, transactional_db):
+    connected = connect_simulated(fleet, makes=["TESLA", "FORD", "CHEVROLET", "TOYOTA"])
+    sync_all()
+    statuses = {s.vehicle.make: s for s in VehicleStatus.objects.select_related("vehicle")}
+    assert set(statuses) == {"TESLA", "FORD", "CHEVROLET", "TOYOTA"}
+    for status in statuses.values():
+        assert status.last_success_at is not None
+        assert status.latitude is not None and status.odometer_km is not None
+        assert status.data_age is not None
+    tesla = statuses["TESLA"]
+    assert tesla.battery_percent is not None and 0 <= tesla.battery_percent <= 100
+    # Make-specific readings are kept as they came.
+    assert EndpointState.objects.get(vehicle__make="TESLA", path="/tesla/charge").body is not None
+    billed = sum(s.billed_calls_month for s in VehicleSync.objects.all())
+    counter = SyncCounter.objects.get(fleet=fleet)
+    assert counter.billed_calls == billed > 0
+    assert counter.requests == len(connected.vehicles)  # one batch per vehicle
+
+
+def test_unchanged_values_add_no_history_and_changed_ones_do(fleet, transactional_db):
+    connect_simulated(fleet, makes=["TESLA", "FORD"])
+    sync_all()
+    rows = StatusHistory.objects.count()
+    assert rows > 0
+    sync_all()  # the simulated clock is pinned: nothing changed
+    assert StatusHistory.objects.count() == rows
+    clock.advance(timedelta(hours=3))
+    sync_all()
+    assert StatusHistory.objects.count() > rows
+
+
+def test_without_batch_each_path_is_its_own_request(fleet, transactional_db):
+    connect_simulated(fleet, makes=["FORD"])
+    FleetSync.objects.create(fleet=fleet, use_batch=False)
+    sync_all()
+    counter = SyncCounter.objects.get(fleet=fleet)
+    assert counter.requests == counter.billed_calls > 1
+    assert VehicleStatus.objects.get().odometer_km is not None
+
+
+def test_after_a_round_nothing_is_due_until_the_fast_interval_passes(fleet, transactional_db, settings):
+    connect_simulated(fleet, makes=["FORD"])
+    token, leased = sync.vehicles_lease_due()
+    assert len(leased) == 1
+    assert sync.vehicles_sync(vehicle_ids=leased, lease_token=token).synced == 1
+    assert sync.vehicles_lease_due()[1] == []
+    later = timezone.now() + timedelta(seconds=max(settings.SYNC_INTERVALS["fast"].values()) + 60)
+    with time_machine.travel(later):
+        assert len(sync.vehicles_lease_due()[1]) == 1
+        due = set(EndpointState.objects.filter(next_sync_at__lte=timezone.now()).values_list("path", flat=True))
+        assert {"/location", "/charge"} & due
+        assert "/vin" not in due  # daily data is not due again after hours
+
+
+def test_a_revoked_permission_drops_the_endpoint_until_permissions_change(fleet, transactional_db):
+    connected = connect_simulated(fleet, makes=["FORD"])
+    sim_connection = Connection.objects.get()
+    sim_connection.permissions = [p for p in sim_connection.permissions if p != "read_odometer"]
+    sim_connection.save()
+    sync_all()
+    state = EndpointState.objects.get(path="/odometer")
+    assert state.denied_with_permissions is not None
+    vehicle = connected.vehicles[0]
+    vehicle.refresh_from_db()
+    assert "/odometer" not in sync._poll_set(
+        vehicle, {s.path: s for s in vehicle.endpoint_states.all()}, timezone.now()
+    )
+
+
+def test_a_revoked_grant_marks_the_account_for_reconnect_and_stops_its_vehicles(fleet, transactional_db):
+    from simulator.models import Token
+
+    connected = connect_simulated(fleet, makes=["FORD", "TESLA"])
+    Token.objects.all().delete()  # the simulator no longer knows the access token: 401
+    sync_all()
+    connected.account.refresh_from_db()
+    assert connected.account.needs_reconnect
+    assert set(VehicleStatus.objects.values_list("sync_state", flat=True)) == {SyncState.NEEDS_RECONNECT}
+    assert sync.vehicles_lease_due()[1] == []
+
+
+def test_a_billing_error_pauses_the_fleet_and_alerts_its_owners(fleet, owner, transactional_db):
+    from connect.errors import BillingError
+
+    connect_simulated(fleet, makes=["FORD"])
+    sync.fleet_billing_pause(
+        fleet_id=fleet.pk, error=BillingError("limit", type="BILLING", code="VEHICLE_REQUEST_LIMIT", status=430)
+    )
+    fleet_sync = FleetSync.objects.get(fleet=fleet)
+    assert fleet_sync.paused_until > timezone.now()
+    assert "billing" in fleet_sync.alert
+    assert [m.to for m in mail.outbox] == [[owner.email]]
+    assert sync.vehicles_lease_due()[1] == []
+    # A second billing error during the same pause does not mail again.
+    sync.fleet_billing_pause(fleet_id=fleet.pk, error=BillingError("limit", type="BILLING", status=430))
+    assert len(mail.outbox) == 1
+    sync.fleet_sync_resume(fleet_sync=fleet_sync)
+    assert len(sync.vehicles_lease_due()[1]) == 1
+
+
+def test_the_monthly_budget_is_never_exceeded_pro_rata(fleet, transactional_db):
+    connect_simulated(fleet, makes=["TESLA"])
+    FleetSync.objects.create(fleet=fleet, monthly_call_budget_per_vehicle=300)
+    for _ in range(5):
+        sync_all()
+    spent = VehicleSync.objects.get().billed_calls_month
+    from vehicles.cadence import pro_rata_allowance
+
+    assert 0 < spent <= pro_rata_allowance(300, timezone.now())
+
+
+def test_sync_now_fetches_only_the_requested_paths(fleet, transactional_db):
+    connected = connect_simulated(fleet, makes=["FORD"])
+    sync_all()
+    before = {s.path: s.last_attempt_at for s in EndpointState.objects.all()}
+    sync.vehicle_sync_now(vehicle=connected.vehicles[0], paths=["/location"])
+    after = {s.path: s.last_attempt_at for s in EndpointState.objects.all()}
+    assert after["/location"] > before["/location"]
+    assert after["/vin"] == before["/vin"]
+
+
+def test_history_is_pruned_after_the_retention_period(fleet, transactional_db, settings):
+    connect_simulated(fleet, makes=["FORD"])
+    sync_all()
+    assert StatusHistory.objects.exists()
+    settings.SYNC_HISTORY_RETENTION_DAYS = 30
+    assert sync.history_prune(now=timezone.now() + timedelta(days=29)) == 0
+    assert sync.history_prune(now=timezone.now() + timedelta(days=31)) > 0
+    assert not StatusHistory.objects.exists()
