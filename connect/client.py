@@ -31,7 +31,14 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from connect.errors import MalformedResponseError, SmartcarError, TransportError, error_from_body, error_from_response
+from connect.errors import (
+    RETRY_LATER,
+    MalformedResponseError,
+    SmartcarError,
+    TransportError,
+    error_from_body,
+    error_from_response,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -168,7 +175,7 @@ def _parse(response: httpx.Response) -> ApiResponse:
             type="MALFORMED",
             status=response.status_code,
             request_id=response.headers.get("sc-request-id"),
-            resolution="RETRY_LATER",
+            resolution=RETRY_LATER,
         ) from None
     return ApiResponse.from_parts(response.status_code, response.headers, body)
 
@@ -176,7 +183,9 @@ def _parse(response: httpx.Response) -> ApiResponse:
 def _transport_error(exc: httpx.HTTPError, what: str) -> TransportError:
     timed_out = isinstance(exc, httpx.TimeoutException)
     description = f"{what}: {'timed out' if timed_out else 'connection failed'} ({exc.__class__.__name__})"
-    return TransportError(description, type="TRANSPORT", code="TIMEOUT" if timed_out else "CONNECTION")
+    return TransportError(
+        description, type="TRANSPORT", code="TIMEOUT" if timed_out else "CONNECTION", resolution=RETRY_LATER
+    )
 
 
 def _safe_to_repeat(method: str, path: str) -> bool:
@@ -546,12 +555,14 @@ class SmartcarClient(_VehicleEndpoints):
     def vehicles(self) -> list[str]:
         """Every vehicle id of the user, across all pages."""
         # Reference: smartcar-api/all-vehicles.md
-        return _all_pages(lambda offset: self.vehicles_page(offset=offset), "vehicles")
+        return _all_pages(lambda offset: self.vehicles_page(limit=PAGE_SIZE_VEHICLES, offset=offset), "vehicles")
 
     def permissions(self, vehicle_id: str) -> list[str]:
         """Every permission granted for the vehicle, across all pages."""
         # Reference: smartcar-api/application-permissions.md
-        return _all_pages(lambda offset: self.permissions_page(vehicle_id, offset=offset), "permissions")
+        return _all_pages(
+            lambda offset: self.permissions_page(vehicle_id, limit=PAGE_SIZE_VEHICLES, offset=offset), "permissions"
+        )
 
     def batch(self, vehicle_id: str, paths: Iterable[str]) -> dict[str, ApiResponse | SmartcarError]:
         # Reference: smartcar-api/batch.md
@@ -611,11 +622,15 @@ class AsyncSmartcarClient(_VehicleEndpoints):
 
     async def vehicles(self) -> list[str]:
         # Reference: smartcar-api/all-vehicles.md
-        return await _all_pages_async(lambda offset: self.vehicles_page(offset=offset), "vehicles")
+        return await _all_pages_async(
+            lambda offset: self.vehicles_page(limit=PAGE_SIZE_VEHICLES, offset=offset), "vehicles"
+        )
 
     async def permissions(self, vehicle_id: str) -> list[str]:
         # Reference: smartcar-api/application-permissions.md
-        return await _all_pages_async(lambda offset: self.permissions_page(vehicle_id, offset=offset), "permissions")
+        return await _all_pages_async(
+            lambda offset: self.permissions_page(vehicle_id, limit=PAGE_SIZE_VEHICLES, offset=offset), "permissions"
+        )
 
     async def batch(self, vehicle_id: str, paths: Iterable[str]) -> dict[str, ApiResponse | SmartcarError]:
         # Reference: smartcar-api/batch.md
@@ -680,7 +695,7 @@ def _batch_results(response: ApiResponse, paths: list[str]) -> dict[str, ApiResp
                 type="MALFORMED",
                 status=response.status,
                 request_id=response.request_id,
-                resolution="RETRY_LATER",
+                resolution=RETRY_LATER,
             )
     return results
 

@@ -42,7 +42,8 @@ class SmartcarError(Exception):
         self.status = status
         self.description = description
         self.request_id = request_id
-        self.resolution = resolution
+        # A body without a resolution object still implies one for some types (a timeout: retry later).
+        self.resolution = resolution or _DEFAULT_RESOLUTION.get(self.__class__)
         self.retry_after = retry_after
         self.detail = detail
         self.doc_url = doc_url

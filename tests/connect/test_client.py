@@ -1,0 +1,97 @@
+"""The Smartcar client against the simulated platform, through the real HTTP stack."""
+
+import asyncio
+
+import pytest
+from django.test import override_settings
+
+from connect import client, vault
+from connect.client import ApiResponse, AsyncSmartcarClient, SmartcarClient
+from connect.errors import SmartcarError, TransportError
+from connect.models import SmartcarAccount
+from tests.connect.browser import connect
+from vehicles.models import Vehicle
+
+
+@pytest.fixture
+def five(owner_client, fleet, transactional_db):
+    """A Smartcar user with five vehicles of mixed makes, connected through Connect."""
+    from simulator.platform import ensure_default_application
+
+    ensure_default_application()
+    connect(owner_client, fleet, "5-vehicles@example.com")
+    account = SmartcarAccount.objects.get(fleet=fleet)
+    return SmartcarClient(vault.decrypt(account.access_token_encrypted)), account
+
+
+def test_the_client_reads_pages_meta_headers_make_specific_paths_and_batches(five, monkeypatch):
+    smartcar, account = five
+    vehicles = {v.smartcar_id: v for v in Vehicle.objects.all()}
+    monkeypatch.setattr(client, "PAGE_SIZE_VEHICLES", 2)
+    monkeypatch.setattr(client, "PAGE_SIZE_CONNECTIONS", 2)
+
+    # Every page of vehicles, permissions and management connections.
+    assert sorted(smartcar.vehicles()) == sorted(vehicles)
+    some_id = next(iter(vehicles))
+    assert sorted(smartcar.permissions(some_id)) == vehicles[some_id].permissions
+    connections = client.connections_list(user_id=account.smartcar_user_id)
+    assert sorted(c["vehicleId"] for c in connections) == sorted(vehicles)
+
+    # Meta headers, in metric.
+    odometer = smartcar.odometer(some_id)
+    assert isinstance(odometer, ApiResponse)
+    assert odometer.unit_system == "metric"
+    assert odometer.request_id
+    assert odometer.data_age is not None
+    assert odometer.body["distance"] >= 0
+
+    # Make-specific endpoints take the make as stored (upper case) and send it in lower case.
+    tesla = next(v for v in vehicles.values() if v.make == "TESLA")
+    assert smartcar.make_battery(tesla.smartcar_id, tesla.make).status == 200
+    with pytest.raises(SmartcarError) as upper_case:
+        smartcar.request("GET", f"/vehicles/{tesla.smartcar_id}/TESLA/battery")
+    assert upper_case.value.status in (400, 403, 404)
+
+    # A batch answers each path on its own: data where it could, a typed error where it could not.
+    results = smartcar.batch(tesla.smartcar_id, ["/odometer", "/location", "/fuel"])
+    assert isinstance(results["/odometer"], ApiResponse) and isinstance(results["/location"], ApiResponse)
+    assert isinstance(results["/fuel"], SmartcarError)  # a Tesla has no fuel tank
+    alone = smartcar.odometer(tesla.smartcar_id).body["distance"]
+    assert results["/odometer"].body["distance"] == pytest.approx(alone, rel=0.05)
+
+    # The async client, as the sync engine uses it.
+    async def read():
+        async_client = AsyncSmartcarClient(smartcar._access_token)
+        return await async_client.vehicles(), await async_client.batch(some_id, ["/odometer"])
+
+    ids, batch = asyncio.run(read())
+    assert sorted(ids) == sorted(vehicles)
+    assert isinstance(batch["/odometer"], ApiResponse)
+
+
+def test_reads_are_retried_after_a_connection_failure_and_commands_never(caplog):
+    smartcar = SmartcarClient("token-never-logged")
+    with override_settings(SMARTCAR_API_URL="http://127.0.0.1:9/v2.0"):
+        with pytest.raises(TransportError) as read:
+            smartcar.odometer("v1")
+        assert f"attempt {client.READ_ATTEMPTS - 1} of {client.READ_ATTEMPTS}" in caplog.text
+        caplog.clear()
+        with pytest.raises(TransportError) as command:
+            smartcar.lock("v1")
+        assert "attempt" not in caplog.text
+    assert read.value.code == command.value.code == "CONNECTION"
+    assert read.value.should_retry_later
+    assert "token-never-logged" not in caplog.text
+    assert "token-never-logged" not in str(read.value)
+
+
+def test_a_vehicle_that_does_not_answer_in_time_is_a_timeout(five, settings):
+    from simulator.models import FaultSettings
+
+    smartcar, _ = five
+    vehicle = Vehicle.objects.first()
+    FaultSettings.objects.update_or_create(pk=1, defaults={"latency_ms": 1500})
+    settings.SMARTCAR_VEHICLE_TIMEOUT_SECONDS = 0.3
+    with pytest.raises(TransportError) as timeout:
+        smartcar.odometer(vehicle.smartcar_id)
+    assert timeout.value.code == "TIMEOUT"
