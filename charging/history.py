@@ -218,6 +218,47 @@ def charging_sessions_derive(*, vehicle) -> int:
     return len(spans)
 
 
+# --- Sessions from charging webhook events --------------------------------------------------------------------------
+
+CHARGING_STARTED = "CHARGING_STARTED"
+CHARGING_ENDED = ("CHARGING_STOPPED", "CHARGING_COMPLETED")
+
+
+def charging_event_record(*, vehicle, event_type: str, event_time: datetime) -> ChargingSession | None:
+    """Opens or closes a session from one charging webhook event (changelog 2022-04-13: Ford, Tesla, Toyota).
+
+    For the webhook receiver to call once an event is verified and stored. The events carry only their time, so the
+    levels come from the synced battery readings at those moments. Idempotent: a re-delivered start updates the same
+    row, a re-delivered end finds its session already closed and changes nothing.
+    """
+    battery = list(StatusHistory.objects.filter(vehicle=vehicle, field="battery_percent").order_by("recorded_at"))
+    if event_type == CHARGING_STARTED:
+        return _upsert(
+            vehicle,
+            SessionSource.WEBHOOK,
+            event_time.isoformat(),
+            {"started_at": event_time, "start_percent": _value_at(battery, event_time)},
+        )
+    if event_type not in CHARGING_ENDED:
+        return None
+    session = (
+        ChargingSession.objects.filter(
+            vehicle=vehicle, source=SessionSource.WEBHOOK, ended_at=None, started_at__lte=event_time
+        )
+        .order_by("-started_at")
+        .first()
+    )
+    if session is None:
+        return None  # the start was missed; the synced readings still yield the session
+    session.ended_at = event_time
+    session.end_percent = _value_at(battery, event_time)
+    capacity = _nominal_capacity_kwh(vehicle)
+    if capacity and session.start_percent is not None and session.end_percent is not None:
+        session.energy_kwh = round(max(0.0, session.end_percent - session.start_percent) / 100 * capacity, 2)
+    session.save(update_fields=["ended_at", "end_percent", "energy_kwh", "updated_at"])
+    return session
+
+
 # --- Fleet totals --------------------------------------------------------------------------------------------------
 
 

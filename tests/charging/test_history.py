@@ -118,3 +118,23 @@ def test_sessions_are_derived_from_synced_charging_state(fleet):
     assert ongoing.ended_at is None and ongoing.energy_kwh is None
     weeks = history.totals_per_week(history.fleet_sessions(fleet=fleet), fleet.zone)
     assert [(row["week"].isoformat(), row["sessions"], row["energy_kwh"]) for row in weeks] == [("2026-11-02", 2, 32.0)]
+
+
+@pytest.mark.django_db
+def test_charging_webhook_events_open_and_close_a_session(fleet):
+    vehicle = Vehicle.objects.create(fleet=fleet, smartcar_id="t", make="TESLA", model="Model 3")
+    EndpointState.objects.create(vehicle=vehicle, path="/battery/nominal_capacity", body={"capacity": {"nominal": 60}})
+    t0 = datetime(2026, 11, 3, 21, tzinfo=UTC)
+    for minutes, level in ((-10, 20), (175, 70)):
+        at = t0 + timedelta(minutes=minutes)
+        StatusHistory.objects.create(
+            vehicle=vehicle, field="battery_percent", number=level, recorded_at=at, fetched_at=at
+        )
+    started = history.charging_event_record(vehicle=vehicle, event_type="CHARGING_STARTED", event_time=t0)
+    assert history.charging_event_record(vehicle=vehicle, event_type="CHARGING_STARTED", event_time=t0) == started
+    end = t0 + timedelta(hours=3)
+    closed = history.charging_event_record(vehicle=vehicle, event_type="CHARGING_COMPLETED", event_time=end)
+    assert (closed.pk, closed.start_percent, closed.end_percent, closed.energy_kwh) == (started.pk, 20, 70, 30.0)
+    # A re-delivered end changes nothing; an end without a start is ignored.
+    assert history.charging_event_record(vehicle=vehicle, event_type="CHARGING_STOPPED", event_time=end) is None
+    assert ChargingSession.objects.filter(vehicle=vehicle, source=SessionSource.WEBHOOK).count() == 1

@@ -162,3 +162,13 @@ def test_the_vehicle_page_and_the_charging_page_link_each_other(owner_client, fl
     charging_url = reverse("charging_vehicle", args=[fleet.slug, vehicle.pk])
     assert charging_url in owner_client.get(vehicle.get_absolute_url()).content.decode()
     assert vehicle.get_absolute_url() in owner_client.get(charging_url).content.decode()
+
+
+@pytest.mark.django_db
+def test_operators_see_sessions_and_bulk_runs_in_admin(admin_client, fleet):
+    van = vehicle_of(fleet, make="BMW", smartcar_id="bmw")
+    ChargingSession.objects.create(
+        vehicle=van, source=SessionSource.SYNC, external_id="x", started_at=datetime(2026, 11, 2, tzinfo=UTC)
+    )
+    for name in ("chargingsession", "bulkschedulerun", "charginglocationlabel"):
+        assert admin_client.get(reverse(f"admin:charging_{name}_changelist")).status_code == 200
