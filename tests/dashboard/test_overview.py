@@ -1,0 +1,187 @@
+"""The fleet overview: tiles, the vehicle table (sort, filter, search, pages), live refresh and CSV export."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from connect.models import AccountStatus
+from fleet.models import UnitSystem
+from tests.dashboard.factories import make_account, make_vehicles
+from vehicles.models import Activity, SyncState, Vehicle
+
+
+def overview(client, fleet, htmx: bool = False, **params):
+    headers = {"HX-Request": "true"} if htmx else {}
+    return client.get(reverse("fleet_home", args=[fleet.slug]), params, headers=headers)
+
+
+def shown(response) -> list[str]:
+    return [row.vehicle.vin for row in response.context["rows"]]
+
+
+@pytest.fixture
+def mixed_fleet(fleet):
+    """One vehicle in each interesting state, plus two that are just fine."""
+    account = make_account(fleet)
+    broken = make_account(fleet, status=AccountStatus.NEEDS_RECONNECT)
+    old = timezone.now() - timedelta(hours=5)
+    return {
+        "fine": make_vehicles(fleet, 2, account=account, start=0),
+        "driving": make_vehicles(fleet, 1, account=account, start=10, activity=Activity.DRIVING, is_locked=False)[0],
+        "charging": make_vehicles(fleet, 1, account=account, start=20, charging_state="CHARGING", is_plugged_in=True)[
+            0
+        ],
+        "low": make_vehicles(fleet, 1, account=account, start=30, battery_percent=12.0)[0],
+        "dtc": make_vehicles(fleet, 1, account=account, start=40, make="CHEVROLET", active_dtc_count=2)[0],
+        "unlocked": make_vehicles(fleet, 1, account=account, start=50, is_locked=False)[0],
+        "asleep": make_vehicles(fleet, 1, account=account, start=60, activity=Activity.ASLEEP, data_age=old)[0],
+        "reconnect": make_vehicles(fleet, 1, account=broken, start=70, sync_state=SyncState.NEEDS_RECONNECT)[0],
+    }
+
+
+def test_tiles_count_each_state(owner_client, fleet, mixed_fleet):
+    tiles = {tile["key"]: tile["count"] for tile in overview(owner_client, fleet).context["tiles"]}
+    assert tiles == {
+        "": 9,
+        "driving": 1,
+        "charging": 1,
+        "low": 1,
+        # The DTC vehicle and the one left unlocked while parked; the driving one is unlocked but not parked.
+        "attention": 2,
+        "asleep": 1,
+        "reconnect": 1,
+    }
+
+
+def test_a_tile_filters_the_table(owner_client, fleet, mixed_fleet):
+    response = overview(owner_client, fleet, state="attention")
+    assert sorted(shown(response)) == sorted([mixed_fleet["dtc"].vin, mixed_fleet["unlocked"].vin])
+    assert "unlocked while parked" in response.content.decode()
+    assert shown(overview(owner_client, fleet, state="low")) == [mixed_fleet["low"].vin]
+
+
+def test_it_searches_by_vin_and_name_and_filters_by_make(owner_client, fleet, mixed_fleet):
+    Vehicle.objects.filter(pk=mixed_fleet["charging"].pk).update(nickname="Depot van 7")
+    assert shown(overview(owner_client, fleet, q="depot VAN")) == [mixed_fleet["charging"].vin]
+    assert shown(overview(owner_client, fleet, q=mixed_fleet["low"].vin[-6:])) == [mixed_fleet["low"].vin]
+    assert shown(overview(owner_client, fleet, make="CHEVROLET")) == [mixed_fleet["dtc"].vin]
+
+
+def test_it_sorts_by_battery_both_ways(owner_client, fleet, mixed_fleet):
+    ascending = overview(owner_client, fleet, sort="energy")
+    assert shown(ascending)[0] == mixed_fleet["low"].vin
+    descending = overview(owner_client, fleet, sort="-energy")
+    assert shown(descending)[-1] == mixed_fleet["low"].vin
+
+
+def test_unknown_sort_filter_and_page_fall_back_to_defaults(owner_client, fleet, mixed_fleet):
+    default = shown(overview(owner_client, fleet))
+    odd = overview(owner_client, fleet, sort="password", state="on-fire", make="DELOREAN", page="abc")
+    assert odd.status_code == 200
+    assert shown(odd) == default
+    assert shown(overview(owner_client, fleet, page="999")) == default  # past the end: the last page
+
+
+def test_it_pages_fifty_vehicles_at_a_time(owner_client, fleet):
+    make_vehicles(fleet, 120, account=make_account(fleet))
+    first, last = overview(owner_client, fleet), overview(owner_client, fleet, page=3)
+    assert len(first.context["rows"]) == 50
+    assert len(last.context["rows"]) == 20
+    assert "Page 3 of 3" in last.content.decode()
+
+
+def test_values_are_shown_in_the_fleets_unit_system(owner_client, fleet):
+    make_vehicles(fleet, 1, account=make_account(fleet), range_km=320.0, odometer_km=16093.44)
+    assert "320 km" in overview(owner_client, fleet).content.decode()
+    fleet.unit_system = UnitSystem.IMPERIAL
+    fleet.save()
+    page = overview(owner_client, fleet).content.decode()
+    assert "199 mi" in page
+    assert "10,000 mi" in page
+
+
+def test_data_age_is_relative_and_old_data_is_marked_stale(owner_client, fleet):
+    account = make_account(fleet)
+    make_vehicles(fleet, 1, account=account, start=0)  # 4 minutes old
+    make_vehicles(fleet, 1, account=account, start=1, data_age=timezone.now() - timedelta(hours=5))
+    page = overview(owner_client, fleet).content.decode()
+    assert "4 min ago" in page
+    assert "5 h ago" in page
+    assert page.count(">stale</span>") == 1
+
+
+def test_the_htmx_refresh_is_only_the_live_fragment(owner_client, fleet, mixed_fleet):
+    response = overview(owner_client, fleet, htmx=True, state="charging")
+    body = response.content.decode()
+    assert "<html" not in body
+    assert body.lstrip().startswith('<div id="fleet-live"')
+    assert 'hx-trigger="every 30s' in body
+    assert "HX-Request" in response["Vary"]
+    assert mixed_fleet["charging"].vin in body
+    assert mixed_fleet["low"].vin not in body
+
+
+def test_every_hx_get_has_a_real_href(owner_client, fleet, mixed_fleet):
+    body = overview(owner_client, fleet).content.decode()
+    assert body.count("hx-get=") > 10
+    for chunk in body.split("<a ")[1:]:
+        tag = chunk.split(">", 1)[0]
+        if "hx-get=" in tag:
+            assert "href=" in tag, tag
+
+
+def test_an_empty_fleet_explains_itself_and_offers_connect(owner_client, viewer, client, fleet):
+    page = overview(owner_client, fleet).content.decode()
+    assert "No vehicles yet" in page
+    assert "Connect vehicles</button>" in page
+    client.force_login(viewer)
+    page = overview(client, fleet).content.decode()
+    assert "Ask a manager or the owner" in page
+    assert "Connect vehicles</button>" not in page
+
+
+def test_another_fleets_vehicles_never_show(owner_client, fleet, other_fleet):
+    make_vehicles(fleet, 1, account=make_account(fleet), start=0)
+    theirs = make_vehicles(other_fleet, 3, account=make_account(other_fleet), start=500)
+    response = overview(owner_client, fleet)
+    assert response.context["tiles"][0]["count"] == 1
+    assert theirs[0].vin not in response.content.decode()
+    csv_body = b"".join(owner_client.get(reverse("fleet_overview_csv", args=[fleet.slug])).streaming_content)
+    assert theirs[0].vin.encode() not in csv_body
+
+
+def test_csv_export_is_the_filtered_table_in_fleet_units(owner_client, fleet, mixed_fleet):
+    Vehicle.objects.filter(pk=mixed_fleet["low"].pk).update(nickname="=HYPERLINK(evil)")
+    fleet.unit_system = UnitSystem.IMPERIAL
+    fleet.save()
+    response = owner_client.get(reverse("fleet_overview_csv", args=[fleet.slug]), {"state": "low"})
+    assert response["Content-Type"].startswith("text/csv")
+    assert "attachment" in response["Content-Disposition"]
+    lines = b"".join(response.streaming_content).decode().strip().splitlines()
+    assert lines[0].split(",")[7] == "range_mi"
+    assert len(lines) == 2
+    assert lines[1].startswith("'=HYPERLINK(evil)")  # a spreadsheet shows it, never runs it
+    assert mixed_fleet["low"].vin in lines[1]
+
+
+def _queries(client, fleet, htmx: bool) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        response = overview(client, fleet, htmx=htmx)
+        assert response.status_code == 200
+    return len(captured)
+
+
+def test_the_page_and_its_refresh_run_the_same_queries_for_10_or_1000_vehicles(owner_client, fleet):
+    account = make_account(fleet)
+    make_vehicles(fleet, 10, account=account)
+    small = (_queries(owner_client, fleet, False), _queries(owner_client, fleet, True))
+    make_vehicles(fleet, 990, account=account, start=10, make="FORD", active_dtc_count=1)
+    large = (_queries(owner_client, fleet, False), _queries(owner_client, fleet, True))
+    assert small == large
+    fragment = overview(owner_client, fleet, htmx=True)
+    assert fragment.content.decode().count("<tr>") == 50 + 1  # the header row and a full page
+    assert len(fragment.content) <= 40 * 1024

@@ -1,0 +1,24 @@
+from fleet import units
+from fleet.templatetags.dashboard import age_in_words, distance, pressure, temperature
+
+
+def test_metric_values_convert_to_imperial_at_display():
+    assert round(units.distance(160.9344, "imperial"), 3) == 100
+    assert distance(160.9344, "imperial") == "100 mi"
+    assert distance(160.9344, "metric") == "161 km"
+    assert pressure(240, "imperial") == "35 psi"
+    assert temperature(20, "imperial") == "68.0 °F"
+    assert distance(None, "metric") == "—"
+
+
+def test_ages_read_like_people_say_them():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    now = timezone.now()
+    assert age_in_words(now - timedelta(seconds=20), now) == "just now"
+    assert age_in_words(now - timedelta(minutes=4, seconds=30), now) == "4 min ago"
+    assert age_in_words(now - timedelta(hours=3), now) == "3 h ago"
+    assert age_in_words(now - timedelta(days=1, hours=2), now) == "1 day ago"
+    assert age_in_words(None) == "never"

@@ -1,0 +1,93 @@
+"""The vehicle page: every value grouped with its age, sync state in plain words, history, and tenant isolation."""
+
+from datetime import timedelta
+
+from django.urls import reverse
+from django.utils import timezone
+
+from connect.models import AccountStatus
+from tests.dashboard.factories import make_account, make_vehicles
+from vehicles.models import EndpointState, StatusHistory, SyncState, VehicleStatus, VehicleSync
+
+
+def page(client, vehicle):
+    return client.get(reverse("vehicle_detail", args=[vehicle.fleet.slug, vehicle.pk]))
+
+
+def test_it_shows_each_group_with_its_values_and_data_age(owner_client, fleet):
+    vehicle = make_vehicles(fleet, 1, account=make_account(fleet), tire_pressure_front_left_kpa=180.0)[0]
+    EndpointState.objects.create(
+        vehicle=vehicle,
+        path="/tesla/charge/wattmeter",
+        body={"wattage": 7200, "amperage": 32},
+        data_age=timezone.now() - timedelta(minutes=9),
+    )
+    body = page(owner_client, vehicle).content.decode()
+    for heading in ("Energy", "Charging", "Location", "Security", "Tires", "Engine"):
+        assert f"<h2>{heading} <small" in body
+    assert "80 %" in body and "320 km" in body and "180 kPa" in body and "Locked" in body
+    # A make-specific reading shows every field it answered, with its own age.
+    assert "/tesla/charge/wattmeter" in body and "wattage" in body and "7200" in body and "9 min ago" in body
+
+
+def test_a_vehicle_never_synced_says_so(owner_client, fleet):
+    vehicle = make_vehicles(fleet, 1, account=make_account(fleet))[0]
+    VehicleStatus.objects.filter(vehicle=vehicle).delete()
+    body = page(owner_client, vehicle).content.decode()
+    assert "Not synced yet" in body
+    assert "No readings yet" in body
+
+
+def test_an_account_needing_reconnect_explains_what_to_do(owner_client, fleet):
+    account = make_account(fleet, status=AccountStatus.NEEDS_RECONNECT)
+    vehicle = make_vehicles(fleet, 1, account=account, sync_state=SyncState.NEEDS_RECONNECT)[0]
+    body = page(owner_client, vehicle).content.decode()
+    assert "no longer accepts this vehicle" in body
+    assert "Ask the owner to reconnect" in body
+    assert "renewed: ask the owner to reconnect" in body  # and commands say why they are not offered
+    assert 'data-command="lock"' not in body
+
+
+def test_a_vehicle_backing_off_says_when_it_retries(owner_client, fleet):
+    vehicle = make_vehicles(fleet, 1, account=make_account(fleet), sync_state=SyncState.BACKING_OFF)[0]
+    retry = timezone.now() + timedelta(minutes=40)
+    VehicleSync.objects.create(vehicle=vehicle, backoff_until=retry)
+    body = page(owner_client, vehicle).content.decode()
+    assert "asleep, out of reach or rate limited" in body
+    assert f"Retrying at {retry.astimezone(fleet.zone):%H:%M}" in body
+
+
+def test_history_feeds_the_charts_in_fleet_units_and_the_map(owner_client, fleet):
+    vehicle = make_vehicles(fleet, 1, account=make_account(fleet))[0]
+    now = timezone.now()
+    for hours, (battery, lat) in enumerate([(90.0, 52.50), (70.0, 52.52)]):
+        at = now - timedelta(hours=2 - hours)
+        StatusHistory.objects.create(
+            vehicle=vehicle, field="battery_percent", number=battery, recorded_at=at, fetched_at=at
+        )
+        StatusHistory.objects.create(vehicle=vehicle, field="latitude", number=lat, recorded_at=at, fetched_at=at)
+        StatusHistory.objects.create(vehicle=vehicle, field="longitude", number=13.4, recorded_at=at, fetched_at=at)
+    response = page(owner_client, vehicle)
+    assert response.context["charts"]["energy"]["data"][1] == [90.0, 70.0]
+    assert [p[:2] for p in response.context["track"]] == [[52.5, 13.4], [52.52, 13.4]]
+    body = response.content.decode()
+    assert 'id="chart-data"' in body and 'id="track-data"' in body
+
+
+def test_another_fleets_vehicle_is_a_404(owner_client, fleet, other_fleet):
+    theirs = make_vehicles(other_fleet, 1, account=make_account(other_fleet))[0]
+    url = reverse("vehicle_detail", args=[fleet.slug, theirs.pk])
+    assert owner_client.get(url).status_code == 404
+    command = reverse("vehicle_command", args=[fleet.slug, theirs.pk])
+    assert owner_client.post(command, {"kind": "lock", "confirmed": "yes"}).status_code == 404
+
+
+def test_viewers_see_no_command_buttons_and_are_refused(viewer_client, fleet):
+    vehicle = make_vehicles(fleet, 1, account=make_account(fleet))[0]
+    body = page(viewer_client, vehicle).content.decode()
+    assert "data-command=" not in body
+    response = viewer_client.post(
+        reverse("vehicle_command", args=[fleet.slug, vehicle.pk]), {"kind": "lock", "confirmed": "yes"}
+    )
+    assert response.status_code == 403
+    assert not vehicle.commands.exists()
