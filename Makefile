@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: run test lint format bench clean
+.PHONY: run test browser lint format bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,8 +19,17 @@ run: $(VENV)/.installed
 	$(PY) manage.py demo
 	PORT=$(PORT) $(VENV)/bin/honcho start --procfile Procfile
 
+# The browser of the end-to-end tests (tests/e2e/): Debian's Chromium, driven by Playwright's Python package.
+# Installed with apt where we run as root on Debian (as CI does); Playwright never downloads a browser.
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@if [ -x "$(CHROMIUM)" ]; then echo "browser: $(CHROMIUM)"; \
+	elif [ "$$(id -u)" = 0 ] && [ -f /etc/debian_version ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else echo "browser: $(CHROMIUM) is missing; install Debian's chromium package to run the browser tests"; fi
+
 # The whole suite: lint, migrations check, tests on PostgreSQL and Redis where they answer.
-test: $(VENV)/.installed
+test: $(VENV)/.installed browser
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	DEBUG=true $(PY) manage.py makemigrations --check --dry-run
