@@ -22,12 +22,11 @@ import logging
 import time
 import uuid
 
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from simulator import clock, compatibility, endpoints, faults, world
+from simulator import access, clock, compatibility, endpoints, faults, world
 from simulator.errors import ApiError, parameter, parse, validation
 from simulator.models import Application, Connection, Subscription, Token, Vehicle, Webhook
 from simulator.units import Units, for_request
@@ -227,14 +226,25 @@ def _json_body(request: HttpRequest) -> dict:
     return body
 
 
-def _check_access(connection: Connection, endpoint: endpoints.Endpoint) -> None:
-    if endpoint.permission and endpoint.permission not in connection.permissions:
+def _check_access(permissions: list, vehicle: Vehicle, endpoint: endpoints.Endpoint) -> None:
+    if endpoint.permission and endpoint.permission not in permissions:
         raise ApiError(
             "PERMISSION", None, f"Your application has not been granted {endpoint.permission} for this vehicle."
         )
-    error = endpoint.supports(connection.vehicle)
+    error = endpoint.supports(vehicle)
     if error:
         raise error
+
+
+def _load(request: HttpRequest, vehicle_id: str) -> access.Access:
+    status, found = access.load(_bearer(request), vehicle_id, faults.billing_day())
+    if status == "no-token":
+        raise ApiError("AUTHENTICATION")
+    if status == "no-vehicle":
+        # A vehicle this token was not granted (or that does not exist) is refused alike, so ids
+        # cannot be probed.
+        raise ApiError("PERMISSION", None, "This access token does not grant access to this vehicle.")
+    return found
 
 
 def _apply_faults(vehicle: Vehicle, settings) -> faults.Injected | None:
@@ -249,7 +259,7 @@ def _apply_faults(vehicle: Vehicle, settings) -> faults.Injected | None:
     return injected
 
 
-def _gate(vehicle: Vehicle, endpoint: endpoints.Endpoint) -> None:
+def _gate(vehicle: Vehicle) -> None:
     """States in which the vehicle, or its OEM, does not answer at all."""
     state = vehicle.state
     if state.get("force_error"):
@@ -268,10 +278,6 @@ def _forced(spec: str) -> ApiError:
         return ApiError("SERVER", "INTERNAL", f"Unknown forced error {spec!r} in the vehicle's state.")
 
 
-def _lock(vehicle_pk: int) -> Vehicle:
-    return Vehicle.objects.select_for_update().get(pk=vehicle_pk)
-
-
 def _now(settings):
     return clock.now(clock_speed=clock.speed(settings))
 
@@ -283,51 +289,69 @@ def _headers(response: HttpResponse, vehicle: Vehicle, now, units: Units) -> Htt
     return response
 
 
+def _prepare(found: access.Access, settings) -> tuple[Vehicle, object, list]:
+    """Bring the vehicle to the simulated now; returns (vehicle, now, events so far)."""
+    vehicle = found.vehicle
+    now = _now(settings)
+    world.advance(vehicle, now)
+    events: list = []
+    # A plugged-in car below its limit charges now, not at the next step (e.g. after an admin edit).
+    world.charge_tick(vehicle, now, events)
+    return vehicle, now, events
+
+
+def _quota_reached(vehicle: Vehicle, calls_today: int) -> bool:
+    return vehicle.make in faults.DAILY_QUOTA_MAKES and calls_today >= faults.DAILY_QUOTA
+
+
+# A request that loses the optimistic race reads the vehicle again and redoes its work.
+ATTEMPTS = 5
+
+
 def _vehicle_request(request: HttpRequest, vehicle_id: str, rest: str, units: Units) -> HttpResponse:
-    token = _token(request)
-    connection = _connection(token, vehicle_id)
-    endpoint = endpoints.resolve(connection.vehicle, request.method, rest)
-    _check_access(connection, endpoint)
+    found = _load(request, vehicle_id)
+    endpoint = endpoints.resolve(found.vehicle, request.method, rest)
+    _check_access(found.permissions, found.vehicle, endpoint)
     body = _json_body(request) if request.method in ("POST", "PUT") else None
     settings = faults.fault_settings()
-    injected = _apply_faults(connection.vehicle, settings)
-    with transaction.atomic():
-        vehicle = _lock(connection.vehicle_id)
-        now = _now(settings)
-        world.advance(vehicle, now)
-        events: list = []
-        # A plugged-in car below its limit charges now, not at the next step (e.g. after an admin edit).
-        world.charge_tick(vehicle, now, events)
-        _gate(vehicle, endpoint)
-        quota = faults.quota_left(vehicle)
-        if quota == 0:
-            raise ApiError("UPSTREAM", "RATE_LIMIT")
-        if endpoint.wakes:
-            world.wake(vehicle, now)
-        ctx = endpoints.Ctx(
-            vehicle=vehicle,
-            units=units,
-            now=now,
-            body=body,
-            query=request.GET,
-            user_email=token.user.email,
-            events=events,
-        )
-        answer = endpoint.handler(ctx)
-        world.announce(vehicle, ctx.events)
-        vehicle.save(update_fields=["state", "simulated_at"])
-        faults.bill(vehicle, 1)
+    injected = _apply_faults(found.vehicle, settings)
+    for attempt in range(ATTEMPTS):
+        if attempt:
+            found = _load(request, vehicle_id)
+        vehicle, now, events = _prepare(found, settings)
+        try:
+            _gate(vehicle)
+            if _quota_reached(vehicle, found.calls_today):
+                raise ApiError("UPSTREAM", "RATE_LIMIT")
+            if endpoint.wakes:
+                world.wake(vehicle, now)
+            ctx = endpoints.Ctx(
+                vehicle=vehicle,
+                units=units,
+                now=now,
+                body=body,
+                query=request.GET,
+                user_email=found.user_email,
+                events=events,
+            )
+            answer = endpoint.handler(ctx)
+        except ApiError:
+            # Keep how far the vehicle got, or every later request would replay the same time again.
+            if access.store(vehicle, found.read_simulated_at):
+                world.announce(vehicle, events)
+            raise
+        if access.store(vehicle, found.read_simulated_at, day=faults.billing_day(), calls=1):
+            break
+    else:
+        raise ApiError("SERVER", "INTERNAL", "The vehicle is busy with other requests; please retry.")
+    world.announce(vehicle, events)
     if injected and injected.kind == "malformed":
         return _headers(HttpResponse('{"status": "succ', content_type="application/json"), vehicle, now, units)
     return _headers(JsonResponse(answer, safe=False), vehicle, now, units)
 
 
-def _batch(request: HttpRequest, vehicle_id: str, request_id: str, units: Units) -> HttpResponse:
-    # Reference: smartcar-api/batch.md — GET endpoints only; each path counts as a request.
-    token = _token(request)
-    connection = _connection(token, vehicle_id)
-    body = _json_body(request)
-    requests = body.get("requests")
+def _batch_paths(request: HttpRequest) -> list[str]:
+    requests = _json_body(request).get("requests")
     if not isinstance(requests, list) or not requests:
         raise validation("requests", 'requests must be a non-empty list of {"path": ...} objects')
     paths = []
@@ -335,57 +359,64 @@ def _batch(request: HttpRequest, vehicle_id: str, request_id: str, units: Units)
         if not isinstance(item, dict) or not isinstance(item.get("path"), str) or not item["path"].startswith("/"):
             raise validation(f"requests[{index}].path", "each request needs a path starting with /")
         paths.append(item["path"])
+    return paths
+
+
+def _batch(request: HttpRequest, vehicle_id: str, request_id: str, units: Units) -> HttpResponse:
+    # Reference: smartcar-api/batch.md — GET endpoints only; each path counts as a request.
+    found = _load(request, vehicle_id)
+    paths = _batch_paths(request)
     settings = faults.fault_settings()
-    faults.check_rate_limit(connection.vehicle, settings)
-    faults.wait(faults.latency_seconds(connection.vehicle, settings))
+    faults.check_rate_limit(found.vehicle, settings)
+    faults.wait(faults.latency_seconds(found.vehicle, settings))
+    for attempt in range(ATTEMPTS):
+        if attempt:
+            found = _load(request, vehicle_id)
+        vehicle, now, events = _prepare(found, settings)
+        responses, billed = _batch_answers(vehicle, found, paths, now, events, units, settings, request_id)
+        if access.store(vehicle, found.read_simulated_at, day=faults.billing_day(), calls=billed):
+            break
+    else:
+        raise ApiError("SERVER", "INTERNAL", "The vehicle is busy with other requests; please retry.")
+    world.announce(vehicle, events)
+    body = json.dumps({"responses": responses})
+    return _headers(HttpResponse(body, content_type="application/json"), vehicle, now, units)
+
+
+def _batch_answers(vehicle, found, paths, now, events, units, settings, request_id) -> tuple[list, int]:
     responses = []
     billed = 0
-    with transaction.atomic():
-        vehicle = _lock(connection.vehicle_id)
-        connection.vehicle = vehicle
-        now = _now(settings)
-        world.advance(vehicle, now)
-        events: list = []
-        world.charge_tick(vehicle, now, events)
-        quota = faults.quota_left(vehicle)
-        for path in paths:
-            try:
-                endpoint = endpoints.resolve(vehicle, "GET", path)
-                _check_access(connection, endpoint)
-                injected = faults.draw_fault(vehicle, settings)
-                if injected and injected.error:
-                    raise injected.error
-                _gate(vehicle, endpoint)
-                if quota is not None:
-                    if quota <= 0:
-                        raise ApiError("UPSTREAM", "RATE_LIMIT")
-                    quota -= 1
-                if endpoint.wakes:
-                    world.wake(vehicle, now)
-                ctx = endpoints.Ctx(
-                    vehicle=vehicle, units=units, now=now, query={}, user_email=token.user.email, events=events
-                )
-                answer = endpoint.handler(ctx)
-            except ApiError as error:
-                responses.append({"path": path, "body": error.body(request_id), "code": error.status, "headers": {}})
-                continue
-            billed += 1
-            responses.append(
-                {
-                    "path": path,
-                    "body": answer,
-                    "code": 200,
-                    "headers": {
-                        "sc-data-age": vehicle.state.get("recorded_at"),
-                        "sc-fetched-at": world._iso(now),
-                        "sc-unit-system": units.system,
-                    },
-                }
+    fetched_at = world._iso(now)
+    awake = False
+    may_fault = faults.may_inject(vehicle, settings)
+    for path in paths:
+        try:
+            endpoint = endpoints.resolve(vehicle, "GET", path)
+            _check_access(found.permissions, vehicle, endpoint)
+            injected = faults.draw_fault(vehicle, settings) if may_fault else None
+            if injected and injected.error:
+                raise injected.error
+            _gate(vehicle)
+            if _quota_reached(vehicle, found.calls_today + billed):
+                raise ApiError("UPSTREAM", "RATE_LIMIT")
+            if endpoint.wakes and not awake:
+                world.wake(vehicle, now)
+                awake = True
+            ctx = endpoints.Ctx(
+                vehicle=vehicle, units=units, now=now, query={}, user_email=found.user_email, events=events
             )
-        world.announce(vehicle, events)
-        vehicle.save(update_fields=["state", "simulated_at"])
-        faults.bill(vehicle, billed)
-    return _headers(JsonResponse({"responses": responses}), vehicle, now, units)
+            answer = endpoint.handler(ctx)
+        except ApiError as error:
+            responses.append({"path": path, "body": error.body(request_id), "code": error.status, "headers": {}})
+            continue
+        billed += 1
+        headers = {
+            "sc-data-age": vehicle.state.get("recorded_at"),
+            "sc-fetched-at": fetched_at,
+            "sc-unit-system": units.system,
+        }
+        responses.append({"path": path, "body": answer, "code": 200, "headers": headers})
+    return responses, billed
 
 
 def cpu_seconds_of(call) -> tuple[float, object]:

@@ -15,6 +15,7 @@ Tests pin it: ``clock.pin(moment)``, ``clock.advance(timedelta(hours=1))``, ``cl
 import json
 import os
 import threading
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -77,7 +78,24 @@ def _anchor_path() -> Path:
     return Path(getattr(settings, "VAR_DIR", ".")) / _ANCHOR_FILE
 
 
+# The anchor as last read, and when: re-read every few seconds, so a speed change made by another
+# process is seen quickly without a file read on every request.
+_cached: tuple[float, tuple[datetime, datetime, float]] | None = None
+_CACHE_SECONDS = 2.0
+
+
 def _anchor(real: datetime, current_speed: float) -> tuple[datetime, datetime, float]:
+    global _cached
+    tick = time.monotonic()
+    cached = _cached
+    if cached and tick - cached[0] < _CACHE_SECONDS and cached[1][2] == current_speed and real >= cached[1][0]:
+        return cached[1]
+    anchor = _read_anchor(real, current_speed)
+    _cached = (tick, anchor)
+    return anchor
+
+
+def _read_anchor(real: datetime, current_speed: float) -> tuple[datetime, datetime, float]:
     path = _anchor_path()
     with _lock:
         try:

@@ -396,12 +396,12 @@ def charge_control(ctx: Ctx) -> dict:
     if action == "START":
         if ev["charging"] == "CHARGING":
             raise ApiError("VEHICLE_STATE", "CHARGING_IN_PROGRESS")
-        if vehicle.make in ("FORD", "LINCOLN") and _ford_location_has_schedule(state):
-            # "Issuing a start command while the vehicle has a schedule in place for its current charging
-            # location will result in the vehicle charging to 100%."
-            ev["forced_full"] = True
-        if ev["soc"] >= world.effective_limit(vehicle, state) - 0.001:
+        # "Issuing a start command while the vehicle has a schedule in place for its current charging
+        # location will result in the vehicle charging to 100%." (Ford and Lincoln)
+        to_full = vehicle.make in ("FORD", "LINCOLN") and _ford_location_has_schedule(state)
+        if ev["soc"] >= (1.0 if to_full else world.effective_limit(vehicle, state)) - 0.001:
             raise ApiError("VEHICLE_STATE", "FULLY_CHARGED")
+        ev["forced_full"] = ev["forced_full"] or to_full
         ev["user_stopped"] = False
         world.charge_tick(vehicle, ctx.now, ctx.events)
     else:

@@ -73,7 +73,7 @@ def check_rate_limit(vehicle: Vehicle, faults: FaultSettings) -> None:
         return
     now = time.time()
     minute = int(now // 60)
-    key = f"simulator:rpm:{vehicle.pk}:{minute}"
+    key = f"simulator:rpm:{vehicle.vehicle_id}:{minute}"
     cache.add(key, 0, timeout=120)
     try:
         count = cache.incr(key)
@@ -114,6 +114,12 @@ def wait(seconds: float) -> None:
 class Injected:
     kind: str  # "error", "timeout" or "malformed"
     error: ApiError | None = None
+
+
+def may_inject(vehicle: Vehicle, faults: FaultSettings) -> bool:
+    if vehicle.fault_rate is not None:
+        return vehicle.fault_rate > 0
+    return bool(faults.upstream_rate or faults.asleep_rate or faults.timeout_rate or faults.malformed_rate)
 
 
 def draw_fault(vehicle: Vehicle, faults: FaultSettings) -> Injected | None:
