@@ -2,9 +2,9 @@
 
 from celery import shared_task
 
-from charging import bulk, services
+from charging import bulk, history, services
 from charging.models import BulkScheduleRun
-from vehicles.models import Command
+from vehicles.models import Command, Vehicle
 
 
 @shared_task(acks_late=True)
@@ -19,3 +19,9 @@ def bulk_schedule_apply(run_id: int) -> None:
     run = BulkScheduleRun.objects.filter(pk=run_id).first()
     if run is not None:
         bulk.bulk_run_execute(run=run)
+
+
+@shared_task
+def fleet_sessions_derive(fleet_id: int) -> None:
+    for vehicle in Vehicle.objects.filter(fleet_id=fleet_id).iterator():
+        history.charging_sessions_derive(vehicle=vehicle)

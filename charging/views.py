@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 
+from django.contrib import messages
+from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -160,7 +162,7 @@ def ford_schedule_save(request: FleetRequest, vehicle_id: int):
         return _render(request, "schedule", context, status=422)
     current = form.cleaned_data["location"]
     if _changed_since_opened(form, services.ford_fingerprint(current)):
-        context["changed_on_vehicle"] = current.as_dict()
+        context["changed_on_vehicle"] = services.change_summary("ford_schedule", current.as_dict())
         return _render(request, "schedule", _guard_reopened(context, form, services.ford_fingerprint(current)))
     wanted = forms.ford_location_from_forms(form, weekday, weekend)
     _submit(
@@ -173,6 +175,7 @@ def ford_schedule_save(request: FleetRequest, vehicle_id: int):
         params={"latitude": wanted.latitude, "longitude": wanted.longitude, "body": wanted.to_wire()},
         old_value=current.as_dict(),
     )
+    _submitted_schedule(context, form, services.ford_fingerprint(wanted))
     return _render(request, "schedule", context)
 
 
@@ -187,10 +190,20 @@ def _with_extra_row(formset, data, prefix: str):
 
 def _guard_reopened(context: dict, form, fingerprint: str) -> dict:
     """The manager's entries stay; the form now carries the fresh fingerprint and asks to confirm the overwrite."""
+    _guard_reset(form, fingerprint, overwrite=True)
+    return context
+
+
+def _guard_reset(form, fingerprint: str, *, overwrite: bool = False) -> None:
     form.data = form.data.copy()
     form.data["read_fingerprint"] = fingerprint
-    form.data["overwrite"] = "on"
-    return context
+    form.data["overwrite"] = "on" if overwrite else ""
+
+
+def _submitted_schedule(context: dict, form, wanted_fingerprint: str) -> None:
+    """After a submission the form stands for what was sent, so saving it again does not warn about our own change."""
+    if "submitted" in context:
+        _guard_reset(form, wanted_fingerprint)
 
 
 @fleet_view(write=True)
@@ -215,7 +228,8 @@ def nissan_schedule_save(request: FleetRequest, vehicle_id: int):
     fingerprint = services.nissan_fingerprint(current)
     if _changed_since_opened(form, fingerprint):
         offset = services.fleet_offset_minutes(request.fleet)
-        context["changed_on_vehicle"] = [schedules.nissan_utc_to_local(w, offset).label for w in current]
+        local = [schedules.nissan_utc_to_local(window, offset).label for window in current]
+        context["changed_on_vehicle"] = "; ".join(local) or "no schedules"
         return _render(request, "schedule", _guard_reopened(context, form, fingerprint))
     offset = services.fleet_offset_minutes(request.fleet)
     utc = [schedules.nissan_local_to_utc(window, offset) for window in formset.windows()]
@@ -229,6 +243,7 @@ def nissan_schedule_save(request: FleetRequest, vehicle_id: int):
         params=schedules.nissan_wire(utc),
         old_value=schedules.nissan_wire(current),
     )
+    _submitted_schedule(context, form, services.nissan_fingerprint(utc))
     return _render(request, "schedule", context)
 
 
@@ -249,7 +264,7 @@ def tesla_schedule_save(request: FleetRequest, vehicle_id: int):
     context["tesla_schedule"] = current
     fingerprint = services.tesla_fingerprint(current)
     if _changed_since_opened(form, fingerprint):
-        context["changed_on_vehicle"] = current.as_dict()
+        context["changed_on_vehicle"] = services.change_summary("tesla_schedule", current.as_dict())
         return _render(request, "schedule", _guard_reopened(context, form, fingerprint))
     requests = schedules.tesla_requests(current, form.wanted())
     if not requests:
@@ -265,6 +280,7 @@ def tesla_schedule_save(request: FleetRequest, vehicle_id: int):
         params={"requests": requests, "wanted": form.wanted().as_dict()},
         old_value=current.as_dict(),
     )
+    _submitted_schedule(context, form, services.tesla_fingerprint(form.wanted()))
     return _render(request, "schedule", context)
 
 
@@ -463,9 +479,12 @@ def fleet_charging_csv(request: FleetRequest):
 @fleet_view(write=True)
 @require_POST
 def fleet_sessions_derive(request: FleetRequest):
-    """Re-derives sessions from the synced readings of every vehicle of the fleet."""
-    for vehicle in Vehicle.objects.filter(fleet=request.fleet):
-        history.charging_sessions_derive(vehicle=vehicle)
+    """Re-derives sessions from the synced readings of every vehicle of the fleet, in a worker."""
+    from charging.tasks import fleet_sessions_derive as derive
+
+    fleet_id = request.fleet.pk
+    transaction.on_commit(lambda: derive.delay(fleet_id))
+    messages.info(request, "Charging sessions are being updated from the synced readings; reload in a moment.")
     return redirect("charging_fleet", request.fleet.slug)
 
 

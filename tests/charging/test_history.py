@@ -138,3 +138,18 @@ def test_charging_webhook_events_open_and_close_a_session(fleet):
     # A re-delivered end changes nothing; an end without a start is ignored.
     assert history.charging_event_record(vehicle=vehicle, event_type="CHARGING_STOPPED", event_time=end) is None
     assert ChargingSession.objects.filter(vehicle=vehicle, source=SessionSource.WEBHOOK).count() == 1
+
+
+def test_the_fleet_page_updates_sessions_from_synced_readings(
+    manager_client, fleet, django_capture_on_commit_callbacks
+):
+    vehicle = Vehicle.objects.create(fleet=fleet, smartcar_id="k", make="KIA", model="EV6")
+    t0 = datetime(2026, 11, 4, 8, tzinfo=UTC)
+    for minutes, text in ((0, "CHARGING"), (90, "NOT_CHARGING")):
+        at = t0 + timedelta(minutes=minutes)
+        StatusHistory.objects.create(vehicle=vehicle, field="charging_state", text=text, recorded_at=at, fetched_at=at)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = manager_client.post(reverse("charging_sessions_derive", args=[fleet.slug]))
+    assert response.status_code == 302
+    session = ChargingSession.objects.get(vehicle=vehicle, source=SessionSource.SYNC)
+    assert session.ended_at == t0 + timedelta(minutes=90)

@@ -75,15 +75,17 @@ def test_a_nissan_schedule_is_converted_to_utc_and_back(manager_client, fleet, c
 def test_a_tesla_schedule_switches_type_with_only_one_enabled(manager_client, fleet, connected):
     tesla = connected("TESLA")
     url = reverse("charging_tesla_schedule", args=[fleet.slug, tesla.pk])
+    page = manager_client.get(reverse("charging_vehicle", args=[fleet.slug, tesla.pk]))
+    fingerprint = page.context["tesla_form"].initial["read_fingerprint"]
 
-    def save(data):
-        page = manager_client.get(reverse("charging_vehicle", args=[fleet.slug, tesla.pk]))
-        fingerprint = page.context["tesla_form"].initial["read_fingerprint"]
-        return hx(manager_client, url, {**data, "read_fingerprint": fingerprint})
-
-    assert "Done:" in save({"mode": "START_TIME", "start_time": "23:30"}).content.decode()
+    first = hx(manager_client, url, {"mode": "START_TIME", "start_time": "23:30", "read_fingerprint": fingerprint})
+    assert "Done:" in first.content.decode()
     assert services.tesla_schedule_read(vehicle=tesla).mode == "START_TIME"
-    switched = save({"mode": "DEPARTURE_TIME", "start_time": "23:30", "departure_time": "07:15"})
+    # Saving again from the form the answer re-rendered: our own change is not taken for someone else's.
+    again = first.context["tesla_form"].data.copy()
+    again.update({"mode": "DEPARTURE_TIME", "departure_time": "07:15"})
+    switched = hx(manager_client, url, again)
+    assert "changed on the vehicle" not in switched.content.decode()
     assert "Done:" in switched.content.decode()
     schedule = services.tesla_schedule_read(vehicle=tesla)
     assert (schedule.start_enabled, schedule.departure_enabled) == (False, True)
