@@ -20,6 +20,7 @@ import base64
 import logging
 import os
 import threading
+import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -114,7 +115,7 @@ class TokenPair:
 
 _pool_lock = threading.Lock()
 _sync_client: tuple[int, httpx.Client] | None = None
-_async_clients: dict[tuple[int, int], httpx.AsyncClient] = {}
+_async_clients: dict[tuple[int, int], tuple[weakref.ref, httpx.AsyncClient]] = {}
 
 
 def _in_process_mounts(asynchronous: bool) -> dict:
@@ -139,16 +140,20 @@ def http_client() -> httpx.Client:
 
 
 def async_http_client() -> httpx.AsyncClient:
-    """The pooled async client of this process and event loop (an AsyncClient is bound to its loop)."""
+    """The pooled async client of this process and event loop (its sockets belong to the loop that opened them)."""
     import asyncio
 
-    key = (os.getpid(), id(asyncio.get_running_loop()))
+    loop = asyncio.get_running_loop()
+    key = (os.getpid(), id(loop))
     with _pool_lock:
-        client = _async_clients.get(key)
-        if client is None or client.is_closed:
-            client = httpx.AsyncClient(mounts=_in_process_mounts(True), follow_redirects=False)
-            _async_clients[key] = client
-        return client
+        # Forget clients of loops that have closed (asyncio.run makes a new loop each time; ids get reused).
+        for stale in [k for k, (ref, _) in _async_clients.items() if ref() is None or ref().is_closed()]:
+            del _async_clients[stale]
+        entry = _async_clients.get(key)
+        if entry is None or entry[0]() is not loop or entry[1].is_closed:
+            entry = (weakref.ref(loop), httpx.AsyncClient(mounts=_in_process_mounts(True), follow_redirects=False))
+            _async_clients[key] = entry
+        return entry[1]
 
 
 def _basic(user: str, password: str) -> str:
