@@ -45,6 +45,8 @@ def _environment(origin: str = "") -> dict:
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "SECURE_SSL_REDIRECT": "false",
         "LOG_LEVEL": "WARNING",
+        # Hundreds of server threads must not each keep a PostgreSQL connection open (max_connections is 100).
+        "DATABASE_CONN_MAX_AGE": "0",
         "FLEET_VAR_DIR": str(ROOT / "var" / "bench"),
         "DJANGO_SETTINGS_MODULE": "fleet.settings",
     }
@@ -131,9 +133,24 @@ def _wait_for(port: int, seconds: float = 30) -> None:
     raise SystemExit(f"nothing answers on port {port}")
 
 
+def _process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of a process and its children so far, from /proc."""
+    total = 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(child) for child in children.read_text().split()]
+    for each in pids:
+        fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
 def _round(vehicle_ids):
     from vehicles import sync
 
+    sync.vehicles_ensure_sync_rows()
     token, claimed = sync.vehicles_lease(vehicle_ids=vehicle_ids)
     return sync.vehicles_sync(vehicle_ids=claimed, lease_token=token)
 
@@ -150,6 +167,8 @@ def throughput(args) -> None:
     from vehicles.models import EndpointState, StatusHistory, Vehicle, VehicleStatus
 
     settings.SYNC_WORKER_CONCURRENCY = args.concurrency
+    if args.switch_interval:
+        sys.setswitchinterval(args.switch_interval)
     fleet, _ = _connect_fleet(args.vehicles)
     faults = FaultSettings.current()
     faults.latency_ms = args.latency_ms
@@ -179,17 +198,29 @@ def throughput(args) -> None:
         print(f"{len(ids)} vehicles, {paths} endpoint paths in their poll sets, latency {args.latency_ms} ms")
         threads = f"{args.server_workers}×{args.server_threads}"
         print(f"worker concurrency {args.concurrency}; simulator: gunicorn gthread {threads}")
+        server_cpu0 = _process_cpu(server.pid)
         cpu0, wall0 = time.process_time(), time.monotonic()
-        report = _round(ids)
+        if args.profile:
+            import cProfile
+            import pstats
+
+            profiler = cProfile.Profile()
+            report = profiler.runcall(_round, ids)
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
+        else:
+            report = _round(ids)
         wall, cpu = time.monotonic() - wall0, time.process_time() - cpu0
+        server_cpu = _process_cpu(server.pid) - server_cpu0
         bound = len(ids) * args.latency_ms / 1000 / args.concurrency
         ok = VehicleStatus.objects.filter(vehicle__fleet=fleet, last_success_at__isnull=False).count()
         fetched = EndpointState.objects.filter(vehicle__fleet=fleet, last_success_at__isnull=False).count()
         print(f"round: {report.synced} vehicles synced ({report.paths} paths, {report.errors} with an error)")
         print(f"  vehicles with data stored: {ok}; endpoint readings stored: {fetched}")
         rate = len(ids) / wall
-        print(f"  wall {wall:.2f} s → {rate:.1f} vehicles/s; lower bound {bound:.1f} s; ratio {wall / bound:.2f}")
+        ratio = wall / bound if bound else float("nan")
+        print(f"  wall {wall:.2f} s → {rate:.1f} vehicles/s; lower bound {bound:.1f} s; ratio {ratio:.2f}")
         print(f"  CPU of the sync process: {cpu:.1f} s = {cpu / len(ids) * 1000:.1f} ms per vehicle")
+        print(f"  CPU of the simulator server: {server_cpu:.1f} s = {server_cpu / len(ids) * 1000:.1f} ms per vehicle")
         print(f"  history rows: {StatusHistory.objects.filter(vehicle__fleet=fleet).count()}")
         if args.naive:
             naive_ids = ids[: args.naive]
@@ -321,6 +352,8 @@ def main() -> None:
     t.add_argument("--server-threads", type=int, default=200)
     t.add_argument("--server-workers", type=int, default=1)
     t.add_argument("--naive", type=int, default=20, help="vehicles for the naive baseline (0: skip)")
+    t.add_argument("--profile", action="store_true", help="print where the sync process spends its CPU")
+    t.add_argument("--switch-interval", type=float, default=0)
     b = sub.add_parser("budget")
     b.add_argument("--vehicles", type=int, default=100)
     b.add_argument("--days", type=float, default=7)
