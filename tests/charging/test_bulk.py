@@ -1,10 +1,11 @@
 """One schedule applied to many vehicles: choose, preview, run as a task, progress and per-vehicle results."""
 
+import pytest
 from django.urls import reverse
 
 from charging import services
 from charging.models import BulkScheduleRun, TargetStatus
-from vehicles.models import Command, CommandStatus
+from vehicles.models import Command, CommandStatus, Vehicle
 
 
 def force_error(vehicle, error: str):
@@ -66,8 +67,11 @@ def test_bulk_apply_of_a_nissan_schedule_with_some_vehicles_failing(manager_clie
     assert not Command.objects.filter(vehicle__in=[asleep, tesla]).exists()
 
 
-def test_bulk_apply_needs_at_least_one_vehicle(manager_client, fleet, connected):
-    connected("TESLA")
+@pytest.mark.django_db
+def test_bulk_apply_needs_at_least_one_vehicle(manager_client, fleet):
+    Vehicle.objects.create(
+        fleet=fleet, smartcar_id="t", make="TESLA", model="3", permissions=["read_charge", "control_charge"]
+    )
     url = reverse("charging_bulk_new", args=[fleet.slug])
     response = manager_client.post(url, {"make": "TESLA", "mode": "START_TIME", "start_time": "23:00"})
     assert "Choose at least one vehicle." in response.content.decode()

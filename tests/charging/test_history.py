@@ -79,8 +79,11 @@ def test_bmw_charge_records_for_a_date_range(owner_client, fleet, connected):
     ]
 
 
-def test_records_of_a_make_without_them_are_refused(owner_client, fleet, connected):
-    nissan = connected("NISSAN")
+@pytest.mark.django_db
+def test_records_of_a_make_without_them_are_refused(owner_client, fleet):
+    nissan = Vehicle.objects.create(
+        fleet=fleet, smartcar_id="n", make="NISSAN", model="Leaf", permissions=["read_charge_records"]
+    )
     response = owner_client.get(reverse("charging_records", args=[fleet.slug, nissan.pk]), {"start_date": ""})
     assert "available for Bmw and Mini only" in response.content.decode()
 
