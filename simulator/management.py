@@ -43,6 +43,12 @@ def connections(request):
     )
 
 
+@csrf_exempt
+def unknown_path(request, path: str = ""):
+    """Any other path under the management API: the documented RESOURCE_NOT_FOUND body, not an HTML page."""
+    return api_error(404, "RESOURCE_NOT_FOUND", "PATH", "No management endpoint at this path.")
+
+
 def _authenticated_application(request) -> Application | None:
     credentials = basic_credentials(request)
     if credentials is None:

@@ -16,4 +16,5 @@ urlpatterns = [
     re_path(
         r"^management/v2\.0/management/connections/?$", management.connections, name="simulator_management_connections"
     ),
+    re_path(r"^management/(?P<path>.*)$", management.unknown_path),
 ]

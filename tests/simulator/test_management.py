@@ -176,3 +176,12 @@ def test_other_methods_get_a_documented_error(client, connections):
 
     assert response.status_code == 404
     assert response.json()["type"] == "RESOURCE_NOT_FOUND"
+
+
+@pytest.mark.parametrize("path", ["/simulator/management/v2.0/management/other", "/simulator/management/v1.0/x"])
+def test_unknown_management_paths_get_the_documented_error_body(client, db, path):
+    response = client.get(path, HTTP_AUTHORIZATION=management_auth())
+
+    assert response.status_code == 404
+    assert response.json()["type"] == "RESOURCE_NOT_FOUND"
+    assert response.json()["code"] == "PATH"

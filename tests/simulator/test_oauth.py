@@ -213,3 +213,16 @@ def test_settings_changes_reach_the_registered_application(db, settings):
     assert "https://added-in-admin.example/cb" in application.redirect_uri_list
     assert "http://localhost:8000/connect/callback/" in application.redirect_uri_list
     assert "http://127.0.0.1:8000/connect/callback/" in application.redirect_uri_list
+
+
+def test_an_access_token_opens_the_vehicle_api_for_two_hours(client, code):
+    body = exchange(client, code).json()
+    bearer = f"Bearer {body['access_token']}"
+
+    assert client.get("/simulator/api/v2.0/user", HTTP_AUTHORIZATION=bearer).status_code == 200
+    with time_machine.travel(timezone.now() + timedelta(hours=1, minutes=59)):
+        assert client.get("/simulator/api/v2.0/user", HTTP_AUTHORIZATION=bearer).status_code == 200
+    with time_machine.travel(timezone.now() + timedelta(hours=2, seconds=1)):
+        expired = client.get("/simulator/api/v2.0/user", HTTP_AUTHORIZATION=bearer)
+    assert expired.status_code == 401
+    assert expired.json()["type"] == "AUTHENTICATION"
