@@ -691,22 +691,7 @@ def _store(plan: Plan, outcome: Outcome, lease_token: str, now: datetime) -> Non
         sync_state = SyncState.PAUSED
 
     with transaction.atomic():
-        EndpointState.objects.bulk_update(
-            changed_states,
-            [
-                "next_sync_at",
-                "last_attempt_at",
-                "last_success_at",
-                "body",
-                "data_age",
-                "fetched_at",
-                "request_id",
-                "parked_until",
-                "denied_with_permissions",
-                "failures",
-                "last_error",
-            ],
-        )
+        _write_states(changed_states)
         if history:
             StatusHistory.objects.bulk_create(history, ignore_conflicts=True)
         if dtc_body is not None:
@@ -745,6 +730,57 @@ def _store(plan: Plan, outcome: Outcome, lease_token: str, now: datetime) -> Non
         _account_needs_reconnect(vehicle.account_id, reconnect)
     if billing is not None:
         fleet_billing_pause(fleet_id=vehicle.fleet_id, error=billing, now=now)
+
+
+STATE_FIELDS = (
+    "next_sync_at",
+    "last_attempt_at",
+    "last_success_at",
+    "body",
+    "data_age",
+    "fetched_at",
+    "request_id",
+    "parked_until",
+    "denied_with_permissions",
+    "failures",
+    "last_error",
+)
+
+
+def _write_states(states: list[EndpointState]) -> None:
+    """Save a vehicle's changed endpoint rows in one statement.
+
+    Django's bulk_update builds a CASE expression per field per row, which cost more CPU than the HTTP round trip
+    it follows (profiled: most of a round's CPU). On PostgreSQL one UPDATE … FROM (VALUES …) does the same work
+    with plain parameters; elsewhere bulk_update is kept.
+    """
+    if not states:
+        return
+    if connection.vendor != "postgresql":
+        EndpointState.objects.bulk_update(states, STATE_FIELDS)
+        return
+    import json
+
+    table = EndpointState._meta.db_table
+    columns = ", ".join(f"{name} = v.{name}" for name in STATE_FIELDS)
+    casts = (
+        "timestamptz", "timestamptz", "timestamptz", "jsonb", "timestamptz", "timestamptz", "text", "timestamptz",
+        "jsonb", "integer", "text",
+    )  # fmt: skip
+    row = "(%s::bigint, " + ", ".join(f"%s::{cast}" for cast in casts) + ")"
+    values, parameters = [], []
+    for state in states:
+        values.append(row)
+        parameters.append(state.pk)
+        for name in STATE_FIELDS:
+            value = getattr(state, name)
+            if name in ("body", "denied_with_permissions"):
+                value = None if value is None else json.dumps(value)
+            parameters.append(value)
+    names = ", ".join(("id", *STATE_FIELDS))
+    sql = f"UPDATE {table} AS t SET {columns} FROM (VALUES {', '.join(values)}) AS v({names}) WHERE t.id = v.id"  # noqa: S608 (fixed identifiers, values are parameters)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, parameters)
 
 
 def _retry_endpoint(state: EndpointState, message: str, now: datetime) -> None:

@@ -261,7 +261,13 @@ def charts_data(vehicle: Vehicle, status: VehicleStatus | None) -> dict:
     fields = ["battery_percent", "fuel_percent", "range_km", "fuel_range_km", "odometer_km"]
     history = _history(vehicle, fields, since, CHART_POINTS)
 
+    # History holds a row only when a value changed: the last value still held at the last successful sync, so the
+    # line runs on to then (an odometer parked all week is a flat line, not a lone dot).
+    held_until = status.last_success_at if status else None
+
     def series(points, convert=lambda v: v):
+        if points and held_until and points[-1][0] < held_until:
+            points = [*points, (held_until, points[-1][1])]
         return [[int(t.timestamp()) for t, _ in points], [round(convert(v), 1) for _, v in points]]
 
     electric = bool(history["battery_percent"]) or (status is not None and status.battery_percent is not None)
