@@ -47,7 +47,7 @@ def test_a_manager_connects_watches_and_acts(page, live_server, fleet_owner, sim
 
     # The background sync reads them as the hours pass (workers' rounds); then a trouble code appears.
     vehicles = list(Vehicle.objects.filter(fleet=fleet))
-    rounds = 13 if SCREENSHOTS else 2
+    rounds = 49 if SCREENSHOTS else 2
     sync_rounds(vehicles, simulated_clock, rounds=rounds, step=HISTORY / (rounds - 1))
     simulated_clock.pin(timezone.now())
     chevrolet = next(v for v in vehicles if v.make == "CHEVROLET")
@@ -79,9 +79,12 @@ def test_a_manager_connects_watches_and_acts(page, live_server, fleet_owner, sim
     page.reload()
     expect(page.locator("#group-security")).to_contain_text("Locked")
     expect(page.locator("#command-log")).to_contain_text(user.email)
-    if SCREENSHOTS:
+    if SCREENSHOTS:  # the vehicle that moved most: a track on the map and lines in the charts
+        travelled = max(vehicles, key=lambda v: v.history.filter(field="latitude").count())
+        page.goto(f"{live_server.url}{travelled.get_absolute_url()}")
         page.wait_for_timeout(500)  # charts and map draw after load
         page.screenshot(path=str(Path(SCREENSHOTS) / "screenshot-vehicle.png"), full_page=True)
+        page.go_back()
 
     # The trouble code is on the diagnostics board; acknowledge it with a note.
     page.get_by_role("link", name="Diagnostics").first.click()
