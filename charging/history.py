@@ -360,22 +360,14 @@ def week_start(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
-def week_chart(weeks: list[dict], *, height: int = 120, bar_width: int = 28, gap: int = 8) -> dict:
-    """Bars of energy per week as plain numbers for an inline SVG (no script, nothing from a CDN)."""
-    peak = max((row["energy_kwh"] or 0 for row in weeks), default=0) or 1
-    bars = []
-    for index, row in enumerate(weeks):
-        energy = row["energy_kwh"] or 0
-        bar_height = round(energy / peak * (height - 20))
-        bars.append(
-            {
-                "x": index * (bar_width + gap),
-                "y": height - bar_height,
-                "height": bar_height,
-                "width": bar_width,
-                "label_x": index * (bar_width + gap) + bar_width // 2,
-                "week": row["week"],
-                "energy_kwh": energy,
-            }
-        )
-    return {"bars": bars, "width": max(len(bars) * (bar_width + gap), bar_width), "height": height + 16}
+def week_chart(weeks: list[dict], zone) -> dict:
+    """Energy per week as the vehicle page's charts take it (static/js/vehicle.js draws it with the vendored uPlot).
+
+    Keyed like the vehicle page's charts: {key: {"label", "data": [[unix seconds…], [values…]]}}.
+    """
+    times, values = [], []
+    for row in weeks:
+        week = row["week"]
+        times.append(int(datetime(week.year, week.month, week.day, tzinfo=zone).timestamp()))
+        values.append(round(row["energy_kwh"] or 0, 1))
+    return {"energy": {"label": "Energy charged per week (kWh)", "data": [times, values]}} if times else {}

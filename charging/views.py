@@ -455,7 +455,7 @@ def fleet_charging(request: FleetRequest):
         "end": end - timedelta(days=1),
         "per_vehicle": history.totals_per_vehicle(sessions),
         "per_week": weeks,
-        "chart": history.week_chart(weeks),
+        "charts": history.week_chart(weeks, request.fleet.zone),
         "sessions": sessions[:100],
         "session_count": sessions.count(),
         "export_query": request.GET.urlencode(),

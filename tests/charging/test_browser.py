@@ -1,9 +1,13 @@
 """In a real browser: a manager edits a Ford location schedule, a Nissan schedule and a Tesla schedule (htmx inline)."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from charging import services
+from charging.models import ChargingSession, SessionSource
 from tests.e2e.conftest import PASSWORD, browser_settings, page  # noqa: F401 — the e2e fixtures, reused
 
 pytestmark = pytest.mark.e2e
@@ -57,3 +61,12 @@ def test_a_manager_edits_one_schedule_of_each_kind(page, live_server, owner, fle
     expect(page.locator("#charge-schedule")).to_contain_text("Done:", timeout=20_000)
     stored = services.tesla_schedule_read(vehicle=tesla)
     assert (stored.mode, stored.departure_time) == ("DEPARTURE_TIME", 7 * 60 + 30)
+
+    # The fleet's charging page draws energy per week with the vendored chart library.
+    started = timezone.now() - timedelta(days=2)
+    ChargingSession.objects.create(
+        vehicle=tesla, source=SessionSource.SYNC, external_id="s", started_at=started, energy_kwh=18.5
+    )
+    page.goto(f"{live_server.url}/fleets/{fleet.slug}/charging/")
+    expect(page.locator("figure.chart canvas")).to_be_visible()
+    expect(page.locator("main")).to_contain_text("18.5")
