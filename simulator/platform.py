@@ -37,9 +37,16 @@ def ensure_default_application() -> Application:
     """
     client_id = settings.SMARTCAR_CLIENT_ID
     wanted_uris = _redirect_uri_variants(settings.SMARTCAR_REDIRECT_URI)
-    application = Application.objects.filter(client_id=client_id).first()
-    if application is None:
-        application = Application(name=DEFAULT_APPLICATION_NAME, client_id=client_id, redirect_uris="")
+    # get_or_create survives two first requests racing to register it (it re-reads after an IntegrityError).
+    application, _ = Application.objects.get_or_create(
+        client_id=client_id,
+        defaults={
+            "name": DEFAULT_APPLICATION_NAME,
+            "redirect_uris": "\n".join(wanted_uris),
+            "client_secret": settings.SMARTCAR_CLIENT_SECRET,
+            **({"management_token": settings.SMARTCAR_MANAGEMENT_TOKEN} if settings.SMARTCAR_MANAGEMENT_TOKEN else {}),
+        },
+    )
     uris = application.redirect_uri_list
     uris += [uri for uri in wanted_uris if uri not in uris]
     changed = {
@@ -47,7 +54,7 @@ def ensure_default_application() -> Application:
         "management_token": settings.SMARTCAR_MANAGEMENT_TOKEN or application.management_token,
         "redirect_uris": "\n".join(uris),
     }
-    if application.pk is None or any(getattr(application, field) != value for field, value in changed.items()):
+    if any(getattr(application, field) != value for field, value in changed.items()):
         for field, value in changed.items():
             setattr(application, field, value)
         application.save()
