@@ -247,16 +247,17 @@ def _load(request: HttpRequest, vehicle_id: str) -> access.Access:
     return found
 
 
-def _apply_faults(vehicle: Vehicle, settings) -> faults.Injected | None:
+def _apply_faults(vehicle: Vehicle, settings) -> tuple[bool, faults.Injected | None]:
+    """Rate limit, latency and injected faults; returns (whether it waited, the fault to apply later)."""
     faults.check_rate_limit(vehicle, settings)
-    faults.wait(faults.latency_seconds(vehicle, settings))
-    injected = faults.draw_fault(vehicle, settings)
+    slept = faults.wait(faults.latency_seconds(vehicle, settings))
+    injected = faults.draw_fault(vehicle, settings) if faults.may_inject(vehicle, settings) else None
     if injected and injected.kind == "timeout":
         faults.wait(faults.timeout_seconds())
         raise ApiError("UPSTREAM", "NO_RESPONSE")
     if injected and injected.kind == "error":
         raise injected.error
-    return injected
+    return slept, injected
 
 
 def _gate(vehicle: Vehicle) -> None:
@@ -314,10 +315,10 @@ def _vehicle_request(request: HttpRequest, vehicle_id: str, rest: str, units: Un
     _check_access(found.permissions, found.vehicle, endpoint)
     body = _json_body(request) if request.method in ("POST", "PUT") else None
     settings = faults.fault_settings()
-    injected = _apply_faults(found.vehicle, settings)
+    slept, injected = _apply_faults(found.vehicle, settings)
     for attempt in range(ATTEMPTS):
-        if attempt:
-            found = _load(request, vehicle_id)
+        if attempt or slept:
+            found = _load(request, vehicle_id)  # what we read before waiting is stale by now
         vehicle, now, events = _prepare(found, settings)
         try:
             _gate(vehicle)
@@ -368,10 +369,10 @@ def _batch(request: HttpRequest, vehicle_id: str, request_id: str, units: Units)
     paths = _batch_paths(request)
     settings = faults.fault_settings()
     faults.check_rate_limit(found.vehicle, settings)
-    faults.wait(faults.latency_seconds(found.vehicle, settings))
+    slept = faults.wait(faults.latency_seconds(found.vehicle, settings))
     for attempt in range(ATTEMPTS):
-        if attempt:
-            found = _load(request, vehicle_id)
+        if attempt or slept:
+            found = _load(request, vehicle_id)  # what we read before waiting is stale by now
         vehicle, now, events = _prepare(found, settings)
         responses, billed = _batch_answers(vehicle, found, paths, now, events, units, settings, request_id)
         if access.store(vehicle, found.read_simulated_at, day=faults.billing_day(), calls=billed):
