@@ -74,7 +74,8 @@ def queue_event(vehicle, event_name: str, data: dict | None = None) -> None:
                 "version": "2.0",
                 "webhookId": webhook.webhook_id,
                 "eventName": "eventBased",
-                "mode": "test" if connection and connection.mode == "test" else "live",
+                # The documented body knows "test|live"; simulated mode (which replaced test in 2024) reads as test.
+                "mode": "live" if connection is None or connection.mode == "live" else "test",
                 "payload": payload,
             }
         )
