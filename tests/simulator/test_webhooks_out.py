@@ -231,3 +231,17 @@ def test_a_wrong_verify_answer_leaves_the_webhook_unverified(db, over_the_networ
 
     webhook.refresh_from_db()
     assert webhook.verified_at is None
+
+
+@pytest.mark.parametrize(("connection_mode", "body_mode"), [("live", "live"), ("test", "test"), ("simulated", "test")])
+def test_the_body_carries_the_connections_mode(
+    db, over_the_network, django_capture_on_commit_callbacks, connection_mode, body_mode
+):
+    vehicle = make_vehicle(make_user(), make="TESLA")
+    make_connection(default_application(), vehicle, mode=connection_mode)
+    with CallbackServer() as receiver:
+        subscribe(vehicle, receiver.url)
+        with django_capture_on_commit_callbacks(execute=True):
+            webhooks.queue_event(vehicle, "CHARGING_STOPPED")
+
+    assert json.loads(receiver.requests[0]["body"])["mode"] == body_mode
