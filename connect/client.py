@@ -31,6 +31,7 @@ import httpx
 from django.conf import settings
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.views.decorators.debug import sensitive_variables
 
 from connect.errors import (
     RETRY_LATER,
@@ -156,6 +157,7 @@ def async_http_client() -> httpx.AsyncClient:
         return entry[1]
 
 
+@sensitive_variables()
 def _basic(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
@@ -198,6 +200,7 @@ def _safe_to_repeat(method: str, path: str) -> bool:
     return method == "GET" or (method == "POST" and path.endswith("/batch"))
 
 
+@sensitive_variables()
 def _send(method: str, url: str, *, what: str, retry: bool, **kwargs) -> httpx.Response:
     attempts = READ_ATTEMPTS if retry else 1
     for attempt in range(1, attempts + 1):
@@ -213,6 +216,7 @@ def _send(method: str, url: str, *, what: str, retry: bool, **kwargs) -> httpx.R
     raise AssertionError("unreachable")
 
 
+@sensitive_variables()
 async def _send_async(method: str, url: str, *, what: str, retry: bool, **kwargs) -> httpx.Response:
     attempts = READ_ATTEMPTS if retry else 1
     for attempt in range(1, attempts + 1):
@@ -708,6 +712,7 @@ def _batch_results(response: ApiResponse, paths: list[str]) -> dict[str, ApiResp
 # --- Compatibility API (client credentials) ---------------------------------------------------------------------
 
 
+@sensitive_variables()
 def _client_credentials_get(path: str, params: Mapping) -> ApiResponse:
     # The compatibility pages leave their Headers section empty; Smartcar authenticates them with the
     # application's client id and secret (Basic), as the official SDKs do.
@@ -743,6 +748,7 @@ def compatibility_matrix(
 # --- Token endpoint ---------------------------------------------------------------------------------------------
 
 
+@sensitive_variables()
 def _token_request(form: dict[str, str], what: str) -> TokenPair:
     response = _send(
         "POST",
@@ -778,6 +784,7 @@ def _token_request(form: dict[str, str], what: str) -> TokenPair:
     )
 
 
+@sensitive_variables()
 def exchange_code(code: str) -> TokenPair:
     """Trades the code from the Connect redirect for a token pair."""
     # Reference: smartcar-api/authorization__auth-code-exchange.md
@@ -785,6 +792,7 @@ def exchange_code(code: str) -> TokenPair:
     return _token_request(form, "code exchange")
 
 
+@sensitive_variables()
 def refresh_tokens(refresh_token: str) -> TokenPair:
     """A new pair for a refresh token; the old refresh token is spent (it rotates)."""
     # Reference: smartcar-api/authorization__token-refresh.md
@@ -794,6 +802,7 @@ def refresh_tokens(refresh_token: str) -> TokenPair:
 # --- Management API ---------------------------------------------------------------------------------------------
 
 
+@sensitive_variables()
 def _management(method: str, params: Mapping) -> ApiResponse:
     response = _send(
         method,

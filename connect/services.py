@@ -15,6 +15,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
 from django.http import Http404
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from connect import client, oauth_state, tokens
 from connect.errors import (
@@ -157,6 +158,7 @@ def _read_vehicle(smartcar: client.SmartcarClient, vehicle_id: str) -> VehicleFa
     )
 
 
+@sensitive_variables()
 def connect_complete(*, fleet: Fleet, user, code: str) -> ConnectOutcome:
     """Exchanges Connect's code and registers the Smartcar user's account and vehicles in ``fleet``.
 
@@ -189,6 +191,7 @@ def connect_complete(*, fleet: Fleet, user, code: str) -> ConnectOutcome:
 
 
 @transaction.atomic
+@sensitive_variables()
 def _connect_save(*, fleet, user, smartcar_user_id: str, pair: client.TokenPair, facts: list[VehicleFacts]):
     account = SmartcarAccount.objects.select_for_update().filter(fleet=fleet, smartcar_user_id=smartcar_user_id).first()
     if account is None:

@@ -22,6 +22,7 @@ from datetime import timedelta
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from connect import client, vault
 from connect.errors import OAuthError, SmartcarError, TransportError
@@ -50,6 +51,7 @@ class ReconnectRequired(Exception):
         super().__init__(f"Smartcar account {account.pk} needs reconnect")
 
 
+@sensitive_variables()
 def account_store_tokens(*, account: SmartcarAccount, pair: client.TokenPair) -> None:
     """Puts a new pair on the instance, encrypted (the caller saves it)."""
     account.access_token_encrypted = vault.encrypt(pair.access_token)
@@ -80,6 +82,7 @@ def _refresh_token_is_ending(account: SmartcarAccount) -> bool:
     return account.refresh_expires_at <= timezone.now() + REFRESH_TOKEN_RENEW_BEFORE
 
 
+@sensitive_variables()
 def account_access_token(*, account: SmartcarAccount) -> str:
     """A valid access token for the account, refreshing it first when it is about to expire.
 
@@ -102,6 +105,7 @@ def account_refresh_if_ending(*, account: SmartcarAccount) -> bool:
     return account.refresh_token_encrypted != before
 
 
+@sensitive_variables()
 def account_refresh(*, account: SmartcarAccount, needed: Callable[[SmartcarAccount], bool] = lambda a: True) -> str:
     """Refreshes the pair unless, once the account is held exclusively, ``needed`` says it no longer is.
 
@@ -112,6 +116,7 @@ def account_refresh(*, account: SmartcarAccount, needed: Callable[[SmartcarAccou
     return _refresh_under_claim(account, needed)
 
 
+@sensitive_variables()
 def _refresh_under_row_lock(account: SmartcarAccount, needed) -> str:
     lost_grant: OAuthError | SmartcarError | None = None
     with transaction.atomic():
@@ -141,6 +146,7 @@ def _refresh_under_row_lock(account: SmartcarAccount, needed) -> str:
     raise ReconnectRequired(account) from lost_grant
 
 
+@sensitive_variables()
 def _refresh_under_claim(account: SmartcarAccount, needed) -> str:
     deadline = time.monotonic() + CLAIM_FOR.total_seconds()
     while True:

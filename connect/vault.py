@@ -12,6 +12,7 @@ from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
+from django.views.decorators.debug import sensitive_variables
 
 
 class VaultError(Exception):
@@ -27,10 +28,12 @@ def _current() -> MultiFernet:
     return _fernet(tuple(settings.TOKEN_ENCRYPTION_KEYS))
 
 
+@sensitive_variables()
 def encrypt(token: str) -> str:
     return _current().encrypt(token.encode()).decode()
 
 
+@sensitive_variables()
 def decrypt(ciphertext: str) -> str:
     try:
         return _current().decrypt(ciphertext.encode()).decode()
@@ -38,6 +41,7 @@ def decrypt(ciphertext: str) -> str:
         raise VaultError("A stored Smartcar token cannot be decrypted with the configured keys") from None
 
 
+@sensitive_variables()
 def reencrypt(ciphertext: str) -> str:
     """The same token encrypted with the newest key (MultiFernet.rotate)."""
     try:

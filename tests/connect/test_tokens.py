@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django.db import connection, connections
 from django.test import override_settings
 from django.utils import timezone
+from django.views.debug import ExceptionReporter
 
 from connect import client, tokens, vault
 from connect.errors import MalformedResponseError, TransportError
@@ -143,8 +144,13 @@ def test_a_broken_token_endpoint_keeps_the_account_as_it_was(account, simulated_
         ("http://127.0.0.1:9/oauth/token", TransportError),  # nothing listens: the token endpoint is down
         ("http://localhost/healthz", MalformedResponseError),  # answers, but not an OAuth token body
     ):
-        with override_settings(SMARTCAR_AUTH_URL=auth_url), pytest.raises(expected):
+        with override_settings(SMARTCAR_AUTH_URL=auth_url), pytest.raises(expected) as failure:
             tokens.account_access_token(account=account)
+        # An error report (the DEBUG page, the e-mail to admins) shows every frame's locals: never the tokens.
+        report = ExceptionReporter(None, failure.type, failure.value, failure.tb).get_traceback_html()
+        assert "_refresh_under" in report
+        assert simulated_grant.refresh_token not in report
+        assert simulated_grant.access_token not in report
         after = SmartcarAccount.objects.values().get(pk=account.pk)
         assert after["status"] == AccountStatus.ACTIVE
         assert after["refresh_token_encrypted"] == before["refresh_token_encrypted"]
