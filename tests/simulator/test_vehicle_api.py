@@ -149,6 +149,10 @@ def test_imperial_units_convert_distance_pressure_temperature_and_volume(api, si
     assert _json(api.get(f"{base}/tires/pressure", **imperial))["frontLeft"] == pytest.approx(kpa / 6.894757, abs=0.01)
     celsius = _json(api.get(f"{base}/tesla/climate/cabin"))["temperature"]
     assert _json(api.get(f"{base}/tesla/climate/cabin", **imperial))["temperature"] == pytest.approx(celsius * 1.8 + 32)
+    tesla.state.update(activity="driving", speed=100.0, trip={"from": [0, 0], "to": [1, 1], "to_place": None,
+                                                              "steps": 99, "done": 1})  # fmt: skip
+    tesla.save()
+    assert _json(api.get(f"{base}/tesla/speedometer", **imperial)) == {"speed": 62.14}
     ford = sim_vehicle("FORD", model="Explorer")
     litres = _json(api.get(f"/vehicles/{ford.vehicle_id}/fuel"))["amountRemaining"]
     gallons = _json(api.get(f"/vehicles/{ford.vehicle_id}/fuel", **imperial))["amountRemaining"]
