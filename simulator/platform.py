@@ -15,7 +15,7 @@ from django.http import JsonResponse
 
 from simulator.models import Application
 
-DEFAULT_APPLICATION_NAME = "Fleet (from settings)"
+DEFAULT_APPLICATION_NAME = "Fleet"
 
 # Reference: smartcar-api/api-errors.md — the docURL of each error type's guide.
 _ERROR_DOC_PAGES = {
