@@ -117,10 +117,6 @@ def bulk_run_start(*, fleet, user, preview: BulkPreview) -> BulkScheduleRun:
     return run
 
 
-def _tesla_schedule_from_dict(data: dict) -> schedules.TeslaSchedule:
-    return schedules.tesla_schedule_from_wire(data)
-
-
 def _apply_one(run: BulkScheduleRun, target: BulkScheduleTarget) -> str:
     """Applies the run's schedule to one vehicle through the audited change machinery; returns its message."""
     vehicle = target.vehicle
@@ -134,7 +130,7 @@ def _apply_one(run: BulkScheduleRun, target: BulkScheduleTarget) -> str:
             old_value=schedules.nissan_wire(current),
         )
     current = services.tesla_schedule_read(vehicle=vehicle)
-    wanted = _tesla_schedule_from_dict(run.payload["wanted"])
+    wanted = schedules.tesla_schedule_from_wire(run.payload["wanted"])
     requests = schedules.tesla_requests(current, wanted)
     if not requests:
         return "Already set."

@@ -151,7 +151,7 @@ class FordLocation:
         }
 
 
-def _windows_from_wire(items: Any) -> tuple[HourWindow, ...]:
+def windows_from_wire(items: Any) -> tuple[HourWindow, ...]:
     if not isinstance(items, list):
         raise ScheduleFormatError("a window list is not a list")
     windows = []
@@ -181,8 +181,8 @@ def ford_locations_from_wire(body: Any) -> list[FordLocation]:
                 latitude=float(where["latitude"]),
                 longitude=float(where["longitude"]),
                 charge_limit=float(item.get("chargeLimit", 1)),
-                weekday=_windows_from_wire(schedules.get("weekday", [])),
-                weekend=_windows_from_wire(schedules.get("weekend", [])),
+                weekday=windows_from_wire(schedules.get("weekday", [])),
+                weekend=windows_from_wire(schedules.get("weekend", [])),
             )
         )
     return locations

@@ -20,7 +20,7 @@ from charging.schedules import DayWindow, FordLocation, TeslaSchedule
 from connect.client import SmartcarClient
 from connect.errors import CONTACT_SUPPORT, REAUTHENTICATE, RETRY_LATER, MalformedResponseError, SmartcarError
 from connect.tokens import ReconnectRequired, account_access_token, account_mark_needs_reconnect
-from vehicles.commands import CommandRefused, command_submit
+from vehicles.commands import COMMANDS, CommandRefused, command_submit
 from vehicles.models import Command, CommandStatus
 
 logger = logging.getLogger(__name__)
@@ -232,8 +232,8 @@ def _new_value(kind: str, params: dict) -> Any:
             latitude=params["latitude"],
             longitude=params["longitude"],
             charge_limit=params["body"]["chargingLocation"]["chargeLimit"],
-            weekday=schedules._windows_from_wire(params["body"]["chargingLocation"]["chargingWindows"]["weekday"]),
-            weekend=schedules._windows_from_wire(params["body"]["chargingLocation"]["chargingWindows"]["weekend"]),
+            weekday=schedules.windows_from_wire(params["body"]["chargingLocation"]["chargingWindows"]["weekday"]),
+            weekend=schedules.windows_from_wire(params["body"]["chargingLocation"]["chargingWindows"]["weekend"]),
         )
         return location.as_dict()
     if kind == "tesla_schedule":
@@ -322,9 +322,19 @@ def command_execute(*, command: Command) -> None:
     Command.objects.filter(pk=command.pk).update(**outcome)
 
 
+def change_label(kind: str) -> str:
+    if kind in CHANGE_KINDS:
+        return CHANGE_KINDS[kind].label
+    spec = COMMANDS.get(kind)
+    return spec.label if spec else kind
+
+
 def charging_commands(*, vehicle, limit: int = 10) -> list[Command]:
-    """The vehicle's latest charging changes, for the audit list on its charging page."""
-    return list(Command.objects.filter(vehicle=vehicle, kind__in=AUDITED_KINDS)[:limit])
+    """The vehicle's latest charging changes for its charging page's audit list, each with an ``audit_label``."""
+    commands = list(Command.objects.filter(vehicle=vehicle, kind__in=AUDITED_KINDS)[:limit])
+    for command in commands:
+        command.audit_label = change_label(command.kind)
+    return commands
 
 
 def charging_command(*, vehicle, command_id: int) -> Command | None:

@@ -94,6 +94,9 @@ def test_a_tesla_schedule_switches_type_with_only_one_enabled(manager_client, fl
         "departure at 07:15",
         "start at 23:30",
     ]
+    audit = manager_client.get(reverse("charging_vehicle", args=[fleet.slug, tesla.pk])).content.decode()
+    assert "<td>Set charge schedule</td>" in audit
+    assert "start at 23:30" in audit
 
 
 def test_a_schedule_changed_on_the_vehicle_since_the_form_opened_is_not_overwritten_silently(
