@@ -21,9 +21,10 @@ carries the same lease token and simply runs the round again — the unique keys
 import logging
 import secrets
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Iterable
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -69,6 +70,8 @@ logger = logging.getLogger(__name__)
 UNAVAILABLE_CODES = {"ASLEEP", "UNREACHABLE", "VEHICLE_OFFLINE_FOR_SERVICE"}
 # Endpoints due within this much of the round's start join the round: one batch instead of two a minute apart.
 ROUND_GATHER = timedelta(seconds=90)
+# Vehicles whose answers are stored in one transaction.
+STORE_GROUP = 50
 # Moved farther than this between two location readings: driving.
 DRIVING_DISTANCE_DEGREES = 0.001  # ≈ 100 m
 
@@ -197,6 +200,8 @@ class RoundReport:
     skipped: int = 0
     paths: int = 0
     errors: int = 0
+    seconds: float = 0.0
+    store_seconds: float = 0.0
 
 
 _pool_lock = threading.Lock()
@@ -309,6 +314,9 @@ def _plan(
     due = [
         p for p, _ in wanted.items() if states[p].next_sync_at is None or states[p].next_sync_at <= now + ROUND_GATHER
     ]
+    if sync.backoff_until and sync.backoff_until > now:
+        # Asleep, unreachable or rate limited: not even "Sync now" asks before the back-off ends (never wake a car).
+        due = []
     # Brand limits: no more than one round per minimum interval, unless someone asked for this sync.
     min_interval = cadence.make_min_interval(vehicle.make)
     if not requested and min_interval and status.last_sync_at and status.last_sync_at + min_interval > now:
@@ -339,6 +347,7 @@ def _within_budget(sync: VehicleSync, fleet_sync: FleetSync, due: list[str], end
 def vehicles_sync(*, vehicle_ids: Iterable[int], lease_token: str) -> RoundReport:
     """Run one round for the leased vehicles: plan, fetch concurrently, store each as it arrives."""
     now = timezone.now()
+    started = time.monotonic()
     report = RoundReport()
     held = _hold(list(vehicle_ids), lease_token, now)
     report.leased = len(held)
@@ -400,10 +409,10 @@ def vehicles_sync(*, vehicle_ids: Iterable[int], lease_token: str) -> RoundRepor
                 submit(plan, _fetch_one, plan.vehicle.smartcar_id, plan.access_token, path)
     for plan, function, arguments in deferred:
         futures[pool.submit(function, *arguments)] = plan
-    # On SQLite every answer is in before the first write (a list waits for all of them).
-    finished = as_completed(futures) if interleave else list(as_completed(futures))
     counts: dict[int, list[int]] = defaultdict(lambda: [0, 0])  # fleet id → [requests, billed calls]
-    for future in finished:
+    ready: list[tuple[Plan, Outcome]] = []
+
+    def collect(future: Future) -> None:
         plan = futures[future]
         if plan.use_batch:
             outcome = future.result()
@@ -414,23 +423,68 @@ def vehicles_sync(*, vehicle_ids: Iterable[int], lease_token: str) -> RoundRepor
             outcome.requests += 1
             waiting[plan.vehicle.pk] -= 1
             if waiting[plan.vehicle.pk]:
-                continue
+                return
         counts[plan.vehicle.fleet_id][0] += outcome.requests
         counts[plan.vehicle.fleet_id][1] += len(plan.paths)
-        try:
-            _store(plan, outcome, lease_token, timezone.now())
-            report.synced += 1
-            report.paths += len(plan.paths)
-            report.errors += outcome.error is not None or any(
-                isinstance(r, SmartcarError) for r in outcome.results.values()
-            )
-        except Exception:
-            # One vehicle's unexpected failure must not cost the others their round; its lease expires and it
-            # is tried again.
-            logger.exception("sync of vehicle %s failed while storing", plan.vehicle.pk)
-            report.errors += 1
+        ready.append((plan, outcome))
+
+    remaining = set(futures)
+    while remaining:
+        if interleave:
+            # Store whatever has arrived, in one transaction per group: a commit per vehicle would make the
+            # database's flush the pace of the round.
+            done, remaining = wait(remaining, timeout=0.2, return_when=FIRST_COMPLETED)
+        else:
+            # SQLite: every answer is in before the first write.
+            done, remaining = wait(remaining).done, set()
+        for future in done:
+            collect(future)
+        while ready:
+            group, ready[:] = ready[:STORE_GROUP], ready[STORE_GROUP:]
+            store_started = time.monotonic()
+            _store_group(group, lease_token, report)
+            report.store_seconds += time.monotonic() - store_started
     _count(counts, now)
+    report.seconds = time.monotonic() - started
+    logger.info(
+        "sync round: %d vehicles, %d paths, %d with errors, %.1f s (%.1f s storing)",
+        report.synced,
+        report.paths,
+        report.errors,
+        report.seconds,
+        report.store_seconds,
+    )
     return report
+
+
+def _store_group(group: list[tuple["Plan", "Outcome"]], lease_token: str, report: "RoundReport") -> None:
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            for plan, outcome in group:
+                _store(plan, outcome, lease_token, now)
+    except Exception:
+        # One vehicle's unexpected failure must not cost the others their round: store them one by one; the
+        # failing one keeps its lease until it expires and is tried again.
+        logger.exception("storing a group of %d vehicles failed; storing them one by one", len(group))
+        for plan, outcome in group:
+            try:
+                with transaction.atomic():
+                    _store(plan, outcome, lease_token, now)
+            except Exception:
+                logger.exception("sync of vehicle %s failed while storing", plan.vehicle.pk)
+                report.errors += 1
+                continue
+            _count_stored(report, plan, outcome)
+        return
+    for plan, outcome in group:
+        _count_stored(report, plan, outcome)
+
+
+def _count_stored(report: "RoundReport", plan: "Plan", outcome: "Outcome") -> None:
+    report.synced += 1
+    report.paths += len(plan.paths)
+    report.errors += outcome.error is not None or any(isinstance(r, SmartcarError) for r in outcome.results.values())
 
 
 def _fleet_sync(fleet_id: int) -> FleetSync:
@@ -683,14 +737,15 @@ def _store(plan: Plan, outcome: Outcome, lease_token: str, now: datetime) -> Non
     if min_interval and last_round:
         next_sync_at = max(next_sync_at, last_round + min_interval)
     if not plan.paths:
-        # Nothing was fetched (brand limit, budget): never come straight back for the same answer.
-        next_sync_at = max(next_sync_at, now + ROUND_GATHER)
+        # Nothing was fetched (back-off, brand limit, budget): never come straight back for the same answer.
+        next_sync_at = max(next_sync_at, now + ROUND_GATHER, plan.sync.backoff_until or now)
     if reconnect is not None:
         sync_state = SyncState.NEEDS_RECONNECT
     if billing is not None:
         sync_state = SyncState.PAUSED
 
-    with transaction.atomic():
+    # No savepoint: inside a group's transaction a failure rolls the group back and it is stored one by one.
+    with transaction.atomic(savepoint=False):
         _write_states(changed_states)
         if history:
             StatusHistory.objects.bulk_create(history, ignore_conflicts=True)
@@ -718,9 +773,9 @@ def _store(plan: Plan, outcome: Outcome, lease_token: str, now: datetime) -> Non
             "lease_until": None,
             "lease_token": "",
             "requested_at": None,
-            "backoff_until": now + backoff if backoff is not None else None,
-            "backoff_failures": backoff_failures,
         }
+        if plan.paths:  # a round without requests learnt nothing about the back-off: keep it
+            sync_update.update(backoff_until=now + backoff if backoff else None, backoff_failures=backoff_failures)
         if plan.sync.month == month:
             sync_update["billed_calls_month"] = F("billed_calls_month") + spent
         else:

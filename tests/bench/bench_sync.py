@@ -215,6 +215,7 @@ def throughput(args) -> None:
         ok = VehicleStatus.objects.filter(vehicle__fleet=fleet, last_success_at__isnull=False).count()
         fetched = EndpointState.objects.filter(vehicle__fleet=fleet, last_success_at__isnull=False).count()
         print(f"round: {report.synced} vehicles synced ({report.paths} paths, {report.errors} with an error)")
+        print(f"  time the sync process spent storing answers: {report.store_seconds:.1f} s")
         print(f"  vehicles with data stored: {ok}; endpoint readings stored: {fetched}")
         rate = len(ids) / wall
         ratio = wall / bound if bound else float("nan")

@@ -164,3 +164,21 @@ def test_history_is_pruned_after_the_retention_period(fleet, transactional_db, s
     assert sync.history_prune(now=timezone.now() + timedelta(days=29)) == 0
     assert sync.history_prune(now=timezone.now() + timedelta(days=31)) > 0
     assert not StatusHistory.objects.exists()
+
+
+def test_an_asleep_vehicle_is_left_alone_until_its_back_off_ends_even_on_sync_now(fleet, faults, settings):
+    connected = connect_simulated(fleet, makes=["FORD"])
+    faults.asleep_rate = 1.0
+    faults.save()
+    sync_all()
+    vehicle_sync = VehicleSync.objects.get()
+    assert VehicleStatus.objects.get().sync_state == SyncState.BACKING_OFF
+    assert vehicle_sync.backoff_until > timezone.now() + timedelta(seconds=settings.SYNC_BACKOFF_BASE_SECONDS * 0.7)
+    attempts = dict(EndpointState.objects.values_list("path", "last_attempt_at"))
+    sync.vehicle_sync_now(vehicle=connected.vehicles[0])
+    assert dict(EndpointState.objects.values_list("path", "last_attempt_at")) == attempts
+    assert VehicleSync.objects.get().backoff_until == vehicle_sync.backoff_until
+    faults.asleep_rate = 0
+    faults.save()
+    with time_machine.travel(vehicle_sync.backoff_until + timedelta(seconds=1)):
+        assert len(sync.vehicles_lease_due()[1]) == 1
