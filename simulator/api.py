@@ -284,8 +284,8 @@ def _now(settings):
 
 
 def _headers(response: HttpResponse, vehicle: Vehicle, now, units: Units) -> HttpResponse:
-    response["SC-Data-Age"] = vehicle.state.get("recorded_at") or world._iso(now)
-    response["SC-Fetched-At"] = world._iso(now)
+    response["SC-Data-Age"] = vehicle.state.get("recorded_at") or world.iso(now)
+    response["SC-Fetched-At"] = world.iso(now)
     response["SC-Unit-System"] = units.system
     return response
 
@@ -387,7 +387,7 @@ def _batch(request: HttpRequest, vehicle_id: str, request_id: str, units: Units)
 def _batch_answers(vehicle, found, paths, now, events, units, settings, request_id) -> tuple[list, int]:
     responses = []
     billed = 0
-    fetched_at = world._iso(now)
+    fetched_at = world.iso(now)
     awake = False
     may_fault = faults.may_inject(vehicle, settings)
     for path in paths:

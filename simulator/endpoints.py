@@ -231,10 +231,6 @@ def _number(body: dict, name: str, *, minimum: float | None = None, maximum: flo
     return float(value)
 
 
-def _iso(moment: datetime) -> str:
-    return world._iso(moment)
-
-
 def completion_time(vehicle: Vehicle, now: datetime) -> datetime | None:
     state = vehicle.state
     ev = state.get("ev")
@@ -488,7 +484,7 @@ def audi_charge(ctx: Ctx) -> dict:
         "chargeType": charger.get("kind", "").lower() or None,
         "chargePortColor": "green" if charging else ("white" if ev["plugged"] else None),
         "chargePortLatch": "locked" if ev["plugged"] else "unlocked",
-        "completionTime": _iso(completion) if completion else None,
+        "completionTime": world.iso(completion) if completion else None,
         "chargeMode": "timer" if ctx.state.get("audi_timer") else "manual",
         "socLimit": ev["limit"],
         "externalPowerStatus": "active" if charging else ("ready" if ev["plugged"] else "unavailable"),
@@ -522,7 +518,7 @@ def bmw_charge_records(ctx: Ctx) -> dict:
 def charge_completion(ctx: Ctx) -> dict:
     # Reference: smartcar-api/gm__get-charge-completion-time.md, tesla__get-charge-completion-time.md
     _require_charging(ctx)
-    return {"time": _iso(completion_time(ctx.vehicle, ctx.now))}
+    return {"time": world.iso(completion_time(ctx.vehicle, ctx.now))}
 
 
 def charge_voltmeter(ctx: Ctx) -> dict:
@@ -706,7 +702,7 @@ def tesla_charge(ctx: Ctx) -> dict:
     max_charger = charger["max_amps"] if charger else 48
     return {
         "amperage": amperage,
-        "completionTime": _iso(completion) if completion else None,
+        "completionTime": world.iso(completion) if completion else None,
         "wattage": power,
         "voltage": charger["volts"] if charger else 1,
         "isPluggedIn": ev["plugged"],

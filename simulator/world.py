@@ -55,7 +55,7 @@ def noise(seed: int, step: int, salt: int) -> float:
     return _mix(_mix(seed * 1_000_003 + salt) ^ step) / 2**64
 
 
-def _iso(moment: datetime) -> str:
+def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -192,7 +192,7 @@ def _initial_state(vehicle, model, rng, vseed, city, depot, now) -> dict:
         "speed": 0.0,
         "activity": "parked",
         "trip": None,
-        "parked_since": _iso(now),
+        "parked_since": iso(now),
         "odometer": round(age_years * rng.uniform(9000, 22000) + rng.uniform(5, 500), 2),
         "locked": True,
         "doors": {"frontLeft": "CLOSED", "frontRight": "CLOSED", "backLeft": "CLOSED", "backRight": "CLOSED"},
@@ -217,7 +217,7 @@ def _initial_state(vehicle, model, rng, vseed, city, depot, now) -> dict:
         "steering_heater": "OFF" if rng.random() < 0.8 else "UNAVAILABLE",
         "pin": None,
         "nav_destination": None,
-        "recorded_at": _iso(now),
+        "recorded_at": iso(now),
         "plan": None,
         "service_records": [],
         "charge_records": [],
@@ -320,7 +320,7 @@ def announce(vehicle: Vehicle, events: list[tuple[str, datetime]]) -> None:
     from simulator import webhooks
 
     for name, moment in events:
-        webhooks.queue_event(vehicle, name, {"eventTime": _iso(moment)})
+        webhooks.queue_event(vehicle, name, {"eventTime": iso(moment)})
 
 
 def _at(step: int) -> datetime:
@@ -342,7 +342,7 @@ def _step(vehicle: Vehicle, state: dict, step: int, events: list) -> None:
             _park(vehicle, state, step, now, events)
     _drift(vehicle, state, step, now, seed)
     if not state["asleep"] and not state["deep_sleep"]:
-        state["recorded_at"] = _iso(now)
+        state["recorded_at"] = iso(now)
 
 
 # --- plans --------------------------------------------------------------------------------------
@@ -474,7 +474,7 @@ def _arrive(vehicle: Vehicle, state: dict, step: int, now: datetime, events: lis
         place=trip["to_place"],
         trip=None,
         speed=0.0,
-        parked_since=_iso(now),
+        parked_since=iso(now),
         locked=noise(state["seed"], step, 21) < 0.95,
     )
     ev = state.get("ev")
@@ -518,8 +518,8 @@ def wake(vehicle: Vehicle, now: datetime) -> None:
     """A request reached the vehicle: it stays awake for a while and reports fresh data."""
     state = vehicle.state
     state["asleep"] = False
-    state["awake_until"] = _iso(now + timedelta(minutes=20))
-    state["recorded_at"] = _iso(now)
+    state["awake_until"] = iso(now + timedelta(minutes=20))
+    state["recorded_at"] = iso(now)
 
 
 def ford_location_here(state: dict) -> dict | None:
@@ -638,7 +638,7 @@ def _charge_tick(vehicle: Vehicle, state: dict, now: datetime, seconds: int, eve
         return
     if ev["charging"] != "CHARGING":
         ev["charging"] = "CHARGING"
-        ev["session"] = {"start": _iso(now), "start_soc": ev["soc"], "energy": 0.0, "range": 0.0}
+        ev["session"] = {"start": iso(now), "start_soc": ev["soc"], "energy": 0.0, "range": 0.0}
         state["asleep"] = state["deep_sleep"] = False
         events.append(("CHARGING_STARTED", now))
     if seconds:
@@ -660,7 +660,7 @@ def _end_session(vehicle: Vehicle, state: dict, now: datetime) -> None:
     charger = ev["charger"] or {}
     record = {
         "chargeStart": session["start"],
-        "chargeEnd": _iso(now),
+        "chargeEnd": iso(now),
         "location": f"Supercharger {state['city']}" if charger.get("public") else state["city"],
         "energy": session["energy"],
         "isPublic": bool(charger.get("public")),
@@ -669,7 +669,7 @@ def _end_session(vehicle: Vehicle, state: dict, now: datetime) -> None:
         "chargingType": charger.get("kind", "AC"),
         "recordId": f"{vehicle.vin[-8:]}-{int(now.timestamp())}",
     }
-    ev["last_session"] = {**session, "end": _iso(now)}
+    ev["last_session"] = {**session, "end": iso(now)}
     ev["session"] = None
     if session["energy"] > 0:
         state["charge_records"] = [*state["charge_records"][-59:], record]
@@ -711,7 +711,7 @@ def _drift(vehicle: Vehicle, state: dict, step: int, now: datetime, seed: int) -
         state["oil_life"] = 1.0
         state["service_records"] = [
             *state["service_records"][-19:],
-            {"date": _iso(now), "odometer": state["odometer"], "tasks": ["Oil and filter change", "Tire rotation"]},
+            {"date": iso(now), "odometer": state["odometer"], "tasks": ["Oil and filter change", "Tire rotation"]},
         ]
     if reports_dtcs(vehicle):
         _drift_dtcs(state, step, now, seed)
@@ -720,7 +720,7 @@ def _drift(vehicle: Vehicle, state: dict, step: int, now: datetime, seed: int) -
     if vehicle.make == "TESLA" and noise(seed, step, 41) < 1 / (288 * 4):
         name, text = TESLA_ALERTS[int(noise(seed, step, 42) * len(TESLA_ALERTS))]
         audience = ["customer"] if noise(seed, step, 43) < 0.7 else ["service-fix", "customer"]
-        alert = {"name": name, "dateTime": _iso(now), "audience": audience, "userText": text}
+        alert = {"name": name, "dateTime": iso(now), "audience": audience, "userText": text}
         state["alerts"] = [*state["alerts"][-9:], alert]
 
 
@@ -729,10 +729,10 @@ def _drift_dtcs(state: dict, step: int, now: datetime, seed: int) -> None:
     if noise(seed, step, 51) < state["dtc_rate"] / 288:
         code = GM_DTC_CODES[int(noise(seed, step, 52) * len(GM_DTC_CODES))]
         if all(entry["code"] != code for entry in active):
-            timestamp = _iso(now) if noise(seed, step, 53) < 0.9 else None  # some ECUs give no time
+            timestamp = iso(now) if noise(seed, step, 53) < 0.9 else None  # some ECUs give no time
             active.append({"code": code, "timestamp": timestamp})
     if state["aux_v"] < 11.9 and all(entry["code"] != "P0562" for entry in active):
-        active.append({"code": "P0562", "timestamp": _iso(now)})  # system voltage low
+        active.append({"code": "P0562", "timestamp": iso(now)})  # system voltage low
     if active and noise(seed, step, 54) < 1 / (288 * 2):
         active.pop(int(noise(seed, step, 55) * len(active)))
 
