@@ -2,8 +2,11 @@
 
 from datetime import timedelta
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from simulator import world
-from simulator.catalogue import vin_check_digit, vin_is_valid
+from simulator.catalogue import CATALOGUE, VIN_CHARACTERS, vin_build, vin_check_digit, vin_is_valid
 from simulator.models import SmartcarUser, Vehicle
 
 
@@ -147,3 +150,16 @@ def test_the_periodic_task_advances_every_vehicle(db, sim_clock):
     sim_clock.advance(timedelta(hours=3))
     assert vehicles_advance.delay().get() == 3
     assert all(v.simulated_at == sim_clock.now() for v in Vehicle.objects.all())
+
+
+@given(
+    wmi=st.sampled_from(sorted({wmi for wmi, _ in CATALOGUE.values()})),
+    descriptor=st.text(alphabet=VIN_CHARACTERS, min_size=5, max_size=5),
+    year=st.integers(min_value=2010, max_value=2039),
+    plant=st.sampled_from(VIN_CHARACTERS),
+    serial=st.integers(min_value=0, max_value=999_999),
+)
+def test_every_built_vin_has_a_valid_check_digit(wmi, descriptor, year, plant, serial):
+    vin = vin_build(wmi, descriptor, year, plant, f"{serial:06d}")
+    assert len(vin) == 17 and vin_is_valid(vin)
+    assert not vin_is_valid(vin[:8] + ("1" if vin[8] != "1" else "2") + vin[9:])
