@@ -234,6 +234,10 @@ def _check_access(permissions: list, vehicle: Vehicle, endpoint: endpoints.Endpo
     error = endpoint.supports(vehicle)
     if error:
         raise error
+    if endpoint.path in vehicle.state.get("conditional_not_capable", ()):
+        # Reference: smartcar-api/permissions.md — "In Europe, permissions can be conditional": granted in
+        # Connect, the vehicle turns out unable to serve it when asked.
+        raise ApiError("COMPATIBILITY", "VEHICLE_NOT_CAPABLE")
 
 
 def _load(request: HttpRequest, vehicle_id: str) -> access.Access:

@@ -227,6 +227,12 @@ def _initial_state(vehicle, model, rng, vseed, city, depot, now) -> dict:
         "access_type": "OWNER" if rng.random() < 0.85 else "DRIVER",
         "virtual_key": rng.random() < 0.9,
         "os_version": 8 if vehicle.year >= 2021 else 7,
+        # Europe's conditional permissions (permissions.md): granted, yet this vehicle cannot serve them.
+        "conditional_not_capable": (
+            [rng.choice(["tires/pressure", "location", "engine/oil"])]
+            if vehicle.region == "EU" and rng.random() < 0.3
+            else []
+        ),
     }
     if has_tank(vehicle):
         state["fuel"] = {

@@ -118,6 +118,15 @@ def test_european_fuel_readings_leave_out_what_the_make_does_not_report(api, sim
     assert fuel["range"] is not None and fuel["percentRemaining"] is not None
 
 
+def test_a_conditional_permission_in_europe_is_vehicle_not_capable(api, sim_vehicle):
+    vehicle = sim_vehicle("VOLKSWAGEN", model="ID.4", region="EU")
+    vehicle.state["conditional_not_capable"] = ["tires/pressure"]
+    vehicle.save()
+    assert_error(api.get(f"/vehicles/{vehicle.vehicle_id}/tires/pressure"), 501, "COMPATIBILITY",
+                 "VEHICLE_NOT_CAPABLE")  # fmt: skip
+    assert api.get(f"/vehicles/{vehicle.vehicle_id}/odometer").status_code == 200
+
+
 def test_lock_status_is_only_served_for_the_documented_makes(api, sim_vehicle):
     nissan = sim_vehicle("NISSAN")
     assert_error(api.get(f"/vehicles/{nissan.vehicle_id}/security"), 501, "COMPATIBILITY", "SMARTCAR_NOT_CAPABLE")
