@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django import forms as django_forms
 from django.db import transaction
 from django.utils import timezone
@@ -153,6 +154,8 @@ def bulk_run_execute(*, run: BulkScheduleRun) -> None:
         try:
             message = _apply_one(run, target)
             target.status, target.message = TargetStatus.APPLIED, message[:500]
+        except SoftTimeLimitExceeded:
+            raise  # the task goes on in a fresh one with the vehicles still pending (charging.tasks)
         except Exception as exc:  # one vehicle's failure must not stop the others
             if not isinstance(exc, services.EXPECTED_FAILURES):
                 logger.exception("bulk run %s: vehicle %s failed unexpectedly", run.pk, target.vehicle_id)

@@ -146,7 +146,11 @@ class HourWindowForm(forms.Form):
 
 
 class BaseHourWindowFormSet(forms.BaseFormSet):
-    """Weekday or weekend windows: any number (none clears the schedule), never two sharing an hour."""
+    """Weekday or weekend windows: any number (none clears the schedule), never two sharing an hour.
+
+    The API keeps the two lists apart ("weekday (Monday - Friday)", "weekend (Saturday - Sunday)"), so windows are
+    compared within one list only; a Friday-night window running into Saturday is the vehicle's to reconcile.
+    """
 
     def windows(self) -> list[HourWindow]:
         return [form.window() for form in self.forms if form.cleaned_data and not self._should_delete_form(form)]

@@ -1,6 +1,7 @@
 """Celery tasks: they take ids, load the rows and call a service."""
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 
 from charging import bulk, history, services
 from charging.models import BulkScheduleRun
@@ -17,8 +18,14 @@ def charging_change(command_id: int) -> None:
 @shared_task(acks_late=True)
 def bulk_schedule_apply(run_id: int) -> None:
     run = BulkScheduleRun.objects.filter(pk=run_id).first()
-    if run is not None:
+    if run is None:
+        return
+    try:
         bulk.bulk_run_execute(run=run)
+    except SoftTimeLimitExceeded:
+        # A long run (vehicle round trips take up to minutes) continues in a new task before the hard limit; the
+        # vehicle being changed at that moment is applied again, which is harmless for a schedule.
+        bulk_schedule_apply.delay(run_id)
 
 
 @shared_task
