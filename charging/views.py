@@ -497,6 +497,9 @@ def bulk_new(request: FleetRequest):
     make = (request.POST.get("make") or request.GET.get("make") or "").upper()
     form = bulk.bulk_form(request.fleet, make, request.POST if request.method == "POST" else None)
     context = {"form": form, "make": make, "makes": bulk.BULK_MAKES}
+    if form is not None and form.nissan is not None and "add_nissan" in request.POST:
+        form.nissan = _with_extra_row(form.nissan, request.POST, "nissan")
+        return render(request, "charging/bulk_new.html", context)
     if request.method == "POST" and form is not None and form.is_valid():
         preview = bulk.bulk_preview(fleet=request.fleet, form=form)
         if "confirm" in request.POST:

@@ -76,3 +76,21 @@ def test_bulk_apply_needs_at_least_one_vehicle(manager_client, fleet):
     response = manager_client.post(url, {"make": "TESLA", "mode": "START_TIME", "start_time": "23:00"})
     assert "Choose at least one vehicle." in response.content.decode()
     assert not BulkScheduleRun.objects.exists()
+
+
+@pytest.mark.django_db
+def test_bulk_nissan_form_adds_a_second_schedule_without_starting_anything(manager_client, fleet):
+    url = reverse("charging_bulk_new", args=[fleet.slug])
+    data = {
+        "make": "NISSAN",
+        "nissan-TOTAL_FORMS": "1",
+        "nissan-INITIAL_FORMS": "0",
+        "nissan-0-start": "23:00",
+        "nissan-0-end": "05:00",
+        "nissan-0-days": ["MONDAY"],
+        "add_nissan": "1",
+    }
+    response = manager_client.post(url, data)
+    assert response.context["form"].nissan.total_form_count() == 2
+    assert 'name="nissan-1-start"' in response.content.decode()
+    assert not BulkScheduleRun.objects.exists()
