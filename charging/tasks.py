@@ -32,3 +32,12 @@ def bulk_schedule_apply(run_id: int) -> None:
 def fleet_sessions_derive(fleet_id: int) -> None:
     for vehicle in Vehicle.objects.filter(fleet_id=fleet_id).iterator():
         history.charging_sessions_derive(vehicle=vehicle)
+
+
+@shared_task
+def sessions_derive_all() -> None:
+    """Fans out one derivation per fleet, so that charging sessions follow synced data by themselves."""
+    from fleet.models import Fleet
+
+    for fleet_id in Fleet.objects.values_list("pk", flat=True):
+        fleet_sessions_derive.delay(fleet_id)

@@ -30,6 +30,12 @@ def beat_schedule() -> dict:
             "schedule": crontab(minute=29, hour="*/6"),
             "options": {"expires": HOUR},
         },
+        # Charging sessions derived from synced readings (charging/history.py), one task per fleet.
+        "charging-sessions-derive": {
+            "task": "charging.tasks.sessions_derive_all",
+            "schedule": crontab(minute="*/15"),
+            "options": {"expires": 600},
+        },
         "vehicles-history-prune": {
             "task": "vehicles.tasks.history_prune",
             "schedule": crontab(minute=43, hour=3),

@@ -156,3 +156,19 @@ def test_the_fleet_page_updates_sessions_from_synced_readings(
     assert response.status_code == 302
     session = ChargingSession.objects.get(vehicle=vehicle, source=SessionSource.SYNC)
     assert session.ended_at == t0 + timedelta(minutes=90)
+
+
+@pytest.mark.django_db
+def test_the_periodic_task_derives_sessions_for_every_fleet(fleet, other_fleet):
+    from charging.tasks import sessions_derive_all
+
+    at = datetime(2026, 11, 2, 18, tzinfo=UTC)
+    for owner_fleet in (fleet, other_fleet):
+        vehicle = Vehicle.objects.create(fleet=owner_fleet, smartcar_id=f"v-{owner_fleet.pk}", make="KIA", model="EV6")
+        StatusHistory.objects.create(
+            vehicle=vehicle, field="charging_state", text="CHARGING", recorded_at=at, fetched_at=at
+        )
+
+    sessions_derive_all.delay()  # eager in tests: the fan-out and each fleet's task run here
+
+    assert set(ChargingSession.objects.values_list("vehicle__fleet", flat=True)) == {fleet.pk, other_fleet.pk}
