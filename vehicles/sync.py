@@ -461,8 +461,10 @@ def _store_group(group: list[tuple["Plan", "Outcome"]], lease_token: str, report
     now = timezone.now()
     try:
         with transaction.atomic():
+            writes = GroupWrites()
             for plan, outcome in group:
-                _store(plan, outcome, lease_token, now)
+                _store(plan, outcome, lease_token, now, writes)
+            writes.flush(lease_token)
     except Exception:
         # One vehicle's unexpected failure must not cost the others their round: store them one by one; the
         # failing one keeps its lease until it expires and is tried again.
@@ -570,7 +572,28 @@ def _history_value(value) -> tuple[float | None, str]:
     return None, str(value)[:40]
 
 
-def _store(plan: Plan, outcome: Outcome, lease_token: str, now: datetime) -> None:
+@dataclass
+class GroupWrites:
+    """Rows of several vehicles written together at the end of a group (one statement each)."""
+
+    states: list[EndpointState] = field(default_factory=list)
+    history: list[StatusHistory] = field(default_factory=list)
+    statuses: list[VehicleStatus] = field(default_factory=list)
+    syncs: list[VehicleSync] = field(default_factory=list)
+
+    def flush(self, lease_token: str = "") -> None:
+        _values_update(EndpointState, self.states, STATE_FIELDS)
+        if self.history:
+            StatusHistory.objects.bulk_create(self.history, ignore_conflicts=True)
+        for status in self.statuses:
+            status.updated_at = timezone.now()
+        _values_update(VehicleStatus, self.statuses, STATUS_FIELDS)
+        # Released only where our lease still holds: a vehicle another worker took over is its to write.
+        _values_update(VehicleSync, self.syncs, SYNC_FIELDS, lease_token=lease_token)
+        self.states, self.history, self.statuses, self.syncs = [], [], [], []
+
+
+def _store(plan: Plan, outcome: Outcome, lease_token: str, now: datetime, writes: GroupWrites | None = None) -> None:
     vehicle, status = plan.vehicle, plan.status
     values: dict = {}
     bodies: dict[str, object] = {}
@@ -746,9 +769,11 @@ def _store(plan: Plan, outcome: Outcome, lease_token: str, now: datetime) -> Non
 
     # No savepoint: inside a group's transaction a failure rolls the group back and it is stored one by one.
     with transaction.atomic(savepoint=False):
-        _write_states(changed_states)
-        if history:
-            StatusHistory.objects.bulk_create(history, ignore_conflicts=True)
+        if writes is not None:
+            writes.states += changed_states
+            writes.history += history
+        else:
+            GroupWrites(changed_states, history).flush()  # status and sync row follow below
         if dtc_body is not None:
             _store_dtcs(vehicle, dtc_body, now)
         if system_body is not None:
@@ -765,22 +790,25 @@ def _store(plan: Plan, outcome: Outcome, lease_token: str, now: datetime) -> Non
         if plan.paths:
             status.sync_state = sync_state
             status.last_error = "; ".join(errors)[:500]
-        status.save()
         month = cadence.month_start(now.date())
         spent = len(plan.paths)
-        sync_update = {
-            "next_sync_at": next_sync_at,
-            "lease_until": None,
-            "lease_token": "",
-            "requested_at": None,
-        }
+        sync_row = plan.sync
+        sync_row.next_sync_at = next_sync_at
+        sync_row.lease_until, sync_row.lease_token, sync_row.requested_at = None, "", None
         if plan.paths:  # a round without requests learnt nothing about the back-off: keep it
-            sync_update.update(backoff_until=now + backoff if backoff else None, backoff_failures=backoff_failures)
-        if plan.sync.month == month:
-            sync_update["billed_calls_month"] = F("billed_calls_month") + spent
+            sync_row.backoff_until = now + backoff if backoff else None
+            sync_row.backoff_failures = backoff_failures
+        # Only the lease holder changes these rows, so the count read at the round's start is current.
+        sync_row.billed_calls_month = (sync_row.billed_calls_month if sync_row.month == month else 0) + spent
+        sync_row.month = month
+        if writes is not None:
+            writes.statuses.append(status)
+            writes.syncs.append(sync_row)
         else:
-            sync_update.update(month=month, billed_calls_month=spent)
-        VehicleSync.objects.filter(vehicle=vehicle, lease_token=lease_token).update(**sync_update)
+            status.save()
+            VehicleSync.objects.filter(vehicle=vehicle, lease_token=lease_token).update(
+                **{name: getattr(sync_row, name) for name in SYNC_FIELDS}
+            )
     if reconnect is not None and vehicle.account_id:
         _account_needs_reconnect(vehicle.account_id, reconnect)
     if billing is not None:
@@ -802,38 +830,57 @@ STATE_FIELDS = (
 )
 
 
-def _write_states(states: list[EndpointState]) -> None:
-    """Save a vehicle's changed endpoint rows in one statement.
+STATUS_FIELDS = tuple(f.name for f in VehicleStatus._meta.concrete_fields if not f.primary_key)
+SYNC_FIELDS = (
+    "next_sync_at",
+    "lease_until",
+    "lease_token",
+    "requested_at",
+    "backoff_until",
+    "backoff_failures",
+    "billed_calls_month",
+    "month",
+)
+
+
+def _values_update(model, rows: list, field_names: Iterable[str], *, lease_token: str | None = None) -> None:
+    """Save these fields of many rows in one statement.
 
     Django's bulk_update builds a CASE expression per field per row, which cost more CPU than the HTTP round trip
-    it follows (profiled: most of a round's CPU). On PostgreSQL one UPDATE … FROM (VALUES …) does the same work
-    with plain parameters; elsewhere bulk_update is kept.
+    it follows (profiled: most of a round's CPU); a statement per row makes the database's round trips the pace of
+    the round. On PostgreSQL one UPDATE … FROM (VALUES …) does the work with plain parameters. Elsewhere rows are
+    saved one by one (SQLite, the demo database, has no such cost to save).
+    ``lease_token``: only rows still leased with it are written (VehicleSync).
     """
-    if not states:
+    if not rows:
         return
+    field_names = tuple(field_names)
     if connection.vendor != "postgresql":
-        EndpointState.objects.bulk_update(states, STATE_FIELDS)
+        for row in rows:
+            query = model.objects.filter(pk=row.pk)
+            if lease_token is not None:
+                query = query.filter(lease_token=lease_token)
+            query.update(**{name: getattr(row, name) for name in field_names})
         return
-    import json
-
-    table = EndpointState._meta.db_table
-    columns = ", ".join(f"{name} = v.{name}" for name in STATE_FIELDS)
-    casts = (
-        "timestamptz", "timestamptz", "timestamptz", "jsonb", "timestamptz", "timestamptz", "text", "timestamptz",
-        "jsonb", "integer", "text",
-    )  # fmt: skip
-    row = "(%s::bigint, " + ", ".join(f"%s::{cast}" for cast in casts) + ")"
-    values, parameters = [], []
-    for state in states:
-        values.append(row)
-        parameters.append(state.pk)
-        for name in STATE_FIELDS:
-            value = getattr(state, name)
-            if name in ("body", "denied_with_permissions"):
-                value = None if value is None else json.dumps(value)
-            parameters.append(value)
-    names = ", ".join(("id", *STATE_FIELDS))
-    sql = f"UPDATE {table} AS t SET {columns} FROM (VALUES {', '.join(values)}) AS v({names}) WHERE t.id = v.id"  # noqa: S608 (fixed identifiers, values are parameters)
+    quote = connection.ops.quote_name
+    pk = model._meta.pk
+    fields = [model._meta.get_field(name) for name in field_names]
+    placeholders = "(" + ", ".join(f"%s::{f.db_type(connection)}" for f in [pk, *fields]) + ")"
+    parameters: list = []
+    for row in rows:
+        parameters.append(pk.get_db_prep_save(row.pk, connection))
+        parameters += [f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields]
+    columns = [quote(f.column) for f in fields]
+    key = quote(pk.column)
+    assignments = ", ".join(f"{column} = v.{column}" for column in columns)
+    condition = f"t.{key} = v.{key}"
+    if lease_token is not None:
+        condition += " AND t.lease_token = %s"
+        parameters.append(lease_token)
+    sql = (
+        f"UPDATE {quote(model._meta.db_table)} AS t SET {assignments} "  # noqa: S608 (identifiers from models)
+        f"FROM (VALUES {', '.join([placeholders] * len(rows))}) AS v({key}, {', '.join(columns)}) WHERE {condition}"
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql, parameters)
 
@@ -874,8 +921,9 @@ def _store_dtcs(vehicle: Vehicle, body, now: datetime) -> None:
 
 
 def _store_system_status(vehicle: Vehicle, body, now: datetime) -> None:
-    # Reference: smartcar-api/get-system-status.md
+    # Reference: smartcar-api/get-system-status.md — a handful of queries whatever the number of systems.
     current = {s.system_id: s for s in SystemStatus.objects.filter(vehicle=vehicle)}
+    new, changed, seen = [], [], []
     for item in body.get("systems") or []:
         if not isinstance(item, dict) or not item.get("systemId"):
             continue
@@ -884,17 +932,27 @@ def _store_system_status(vehicle: Vehicle, body, now: datetime) -> None:
         description = str(item.get("description") or "")[:300]
         row = current.get(system_id)
         if row is None:
-            SystemStatus.objects.get_or_create(
-                vehicle=vehicle,
-                system_id=system_id,
-                defaults={"status": status, "description": description, "changed_at": now, "last_seen_at": now},
+            new.append(
+                SystemStatus(
+                    vehicle=vehicle,
+                    system_id=system_id,
+                    status=status,
+                    description=description,
+                    changed_at=now,
+                    last_seen_at=now,
+                )
             )
         elif (row.status, row.description) != (status, description):
-            SystemStatus.objects.filter(pk=row.pk).update(
-                status=status, description=description, changed_at=now, last_seen_at=now
-            )
+            row.status, row.description, row.changed_at, row.last_seen_at = status, description, now, now
+            changed.append(row)
         else:
-            SystemStatus.objects.filter(pk=row.pk).update(last_seen_at=now)
+            seen.append(row.pk)
+    if new:
+        SystemStatus.objects.bulk_create(new, ignore_conflicts=True)
+    if changed:
+        SystemStatus.objects.bulk_update(changed, ["status", "description", "changed_at", "last_seen_at"])
+    if seen:
+        SystemStatus.objects.filter(pk__in=seen).update(last_seen_at=now)
 
 
 # --- Fleet-wide states ---------------------------------------------------------------------------------------------

@@ -206,7 +206,7 @@ def throughput(args) -> None:
 
             profiler = cProfile.Profile()
             report = profiler.runcall(_round, ids)
-            pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats("vehicles|psycopg.connection|execute", 40)
         else:
             report = _round(ids)
         wall, cpu = time.monotonic() - wall0, time.process_time() - cpu0
