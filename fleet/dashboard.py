@@ -21,6 +21,7 @@ from django.db.models import Count, F, Q, QuerySet, Value
 from django.db.models.functions import Coalesce, Concat, Lower, NullIf
 from django.http import StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
@@ -28,6 +29,8 @@ from django.views.decorators.vary import vary_on_headers
 from connect.models import AccountStatus
 from fleet import units
 from fleet.models import Fleet
+from fleet.templatetags.dashboard import age_in_words
+from fleet.templatetags.dashboard import distance as format_distance
 from fleet.tenancy import FleetRequest, fleet_view
 from vehicles import obd
 from vehicles.models import (
@@ -111,7 +114,7 @@ STATE_CHOICES = [
 ]
 
 SORTS = {
-    "name": [F("sort_name").asc()],
+    "name": [F("sort_name").asc()],  # annotations from SORT_COLUMNS
     "make": [F("make").asc(), F("model").asc(), F("year").asc(nulls_last=True)],
     "energy": [F("energy_percent").asc(nulls_last=True)],
     "range": [F("range_value").asc(nulls_last=True)],
@@ -146,17 +149,21 @@ class TableQuery(forms.Form):
         }
 
 
-def _with_sort_columns(queryset: QuerySet) -> QuerySet:
-    return queryset.annotate(
-        sort_name=Lower(Coalesce(NullIf("nickname", Value("")), Concat("make", Value(" "), "model"))),
-        energy_percent=Coalesce("status__battery_percent", "status__fuel_percent"),
-        range_value=Coalesce("status__range_km", "status__fuel_range_km"),
-    )
+SORT_COLUMNS = {
+    "name": lambda: Lower(Coalesce(NullIf("nickname", Value("")), Concat("make", Value(" "), "model"))),
+    "energy": lambda: Coalesce("status__battery_percent", "status__fuel_percent"),
+    "range": lambda: Coalesce("status__range_km", "status__fuel_range_km"),
+}
+_SORT_ANNOTATION = {"name": "sort_name", "energy": "energy_percent", "range": "range_value"}
 
 
 def vehicles_table(*, fleet: Fleet, query: dict[str, str], now: datetime) -> QuerySet:
-    """The fleet's vehicles as filtered and sorted by the table's query (every row, for the page or the CSV)."""
-    vehicles = Vehicle.objects.filter(fleet=fleet).select_related("status", "account")
+    """The fleet's vehicles as filtered and sorted by the table's query (every row, for the page or the CSV).
+
+    Without select_related: the page first picks its 50 ids with this narrow query (it joins the status row only
+    when a filter or the sort needs it), then loads those rows whole (``vehicles_page``).
+    """
+    vehicles = Vehicle.objects.filter(fleet=fleet)
     if query["state"] == "disconnected":
         vehicles = vehicles.filter(disconnected_at__isnull=False)
     else:
@@ -171,11 +178,21 @@ def vehicles_table(*, fleet: Fleet, query: dict[str, str], now: datetime) -> Que
             Q(nickname__icontains=term) | Q(vin__icontains=term) | Q(model__icontains=term) | Q(make__icontains=term)
         )
     key = query["sort"].lstrip("-")
+    if key in SORT_COLUMNS:
+        vehicles = vehicles.annotate(**{_SORT_ANNOTATION[key]: SORT_COLUMNS[key]()})
     ordering = [o.copy() for o in SORTS[key]]
     if query["sort"].startswith("-"):
         for order in ordering:
             order.reverse_ordering()
-    return _with_sort_columns(vehicles).order_by(*ordering, "pk")
+    return vehicles.order_by(*ordering, "pk")
+
+
+def vehicles_page(*, table: QuerySet, number) -> tuple[Page, list[Vehicle]]:
+    """One page of the table in three constant queries: the count, the page's ids in order, then its rows whole."""
+    page = Paginator(table.values_list("pk", flat=True), PAGE_SIZE).get_page(number)
+    ids = list(page.object_list)
+    by_id = Vehicle.objects.select_related("status", "account").in_bulk(ids)
+    return page, [by_id[pk] for pk in ids if pk in by_id]
 
 
 def tile_counts(*, fleet: Fleet, now: datetime) -> dict[str, int]:
@@ -221,24 +238,49 @@ def attention_reasons(status: VehicleStatus | None) -> list[str]:
 
 @dataclass
 class Row:
+    """One table row with its cells already in words: formatting 50 rows in Python is several times cheaper than
+    running a template filter per cell (the 30-second refresh renders this for every open dashboard)."""
+
     vehicle: Vehicle
     status: VehicleStatus | None
+    url: str
+    energy: str
+    range: str
+    odometer: str
+    location: str
+    age: str
     attention: list[str]
     is_stale: bool
     needs_reconnect: bool
 
 
-def _rows(page: Page, fleet: Fleet, now: datetime) -> list[Row]:
+def _rows(vehicles: list[Vehicle], fleet: Fleet, now: datetime) -> list[Row]:
     stale_before = now - timedelta(minutes=fleet.stale_after_minutes)
+    system = fleet.unit_system
+    base_url = reverse("vehicle_detail", args=[fleet.slug, 0])[: -len("0/")]
     rows = []
-    for vehicle in page.object_list:
+    for vehicle in vehicles:
         status = _status(vehicle)
+        s = status or VehicleStatus()
+        if s.battery_percent is not None:
+            energy = f"{s.battery_percent:.0f} %"
+        elif s.fuel_percent is not None:
+            energy = f"{s.fuel_percent:.0f} % fuel"
+        else:
+            energy = "—"
+        range_km = s.range_km if s.range_km is not None else s.fuel_range_km
         rows.append(
             Row(
                 vehicle=vehicle,
                 status=status,
+                url=f"{base_url}{vehicle.pk}/",
+                energy=energy,
+                range=format_distance(range_km, system),
+                odometer=format_distance(s.odometer_km, system),
+                location="—" if s.latitude is None else f"{s.latitude:.4f}, {s.longitude:.4f}",
+                age=age_in_words(s.data_age, now),
                 attention=attention_reasons(status),
-                is_stale=bool(status and status.data_age and status.data_age < stale_before),
+                is_stale=bool(s.data_age and s.data_age < stale_before),
                 needs_reconnect=bool(
                     (vehicle.account and vehicle.account.needs_reconnect)
                     or (status and status.sync_state == SyncState.NEEDS_RECONNECT)
@@ -269,8 +311,9 @@ def fleet_overview(request: FleetRequest):
     makes = _fleet_makes(fleet)
     query = TableQuery(request.GET, makes=makes).values()
     counts = tile_counts(fleet=fleet, now=now)
-    paginator = Paginator(vehicles_table(fleet=fleet, query=query, now=now), PAGE_SIZE)
-    page = paginator.get_page(request.GET.get("page"))
+    page, vehicles = vehicles_page(
+        table=vehicles_table(fleet=fleet, query=query, now=now), number=request.GET.get("page")
+    )
     sort_key = query["sort"].lstrip("-")
     descending = query["sort"].startswith("-")
     context = {
@@ -288,7 +331,7 @@ def fleet_overview(request: FleetRequest):
             for key, label in TILES
         ],
         "page": page,
-        "rows": _rows(page, fleet, now),
+        "rows": _rows(vehicles, fleet, now),
         "sort_urls": {
             key: _url(query, sort=f"-{key}" if key == sort_key and not descending else key, page="") for key in SORTS
         },
@@ -330,7 +373,7 @@ def fleet_overview_csv(request: FleetRequest):
     """The table as filtered and sorted on screen, every page, values in the fleet's units."""
     fleet, now = request.fleet, timezone.now()
     query = TableQuery(request.GET, makes=_fleet_makes(fleet)).values()
-    vehicles = vehicles_table(fleet=fleet, query=query, now=now)
+    vehicles = vehicles_table(fleet=fleet, query=query, now=now).select_related("status")
     system, zone = fleet.unit_system, fleet.zone
     distance_unit = units.label("distance", system)
     stale_before = now - timedelta(minutes=fleet.stale_after_minutes)
