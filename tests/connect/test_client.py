@@ -59,6 +59,22 @@ def test_the_client_reads_pages_meta_headers_make_specific_paths_and_batches(fiv
     alone = smartcar.odometer(tesla.smartcar_id).body["distance"]
     assert results["/odometer"].body["distance"] == pytest.approx(alone, rel=0.05)
 
+    # Compatibility API, with the application's client credentials.
+    by_vin = client.compatibility_by_vin(vin=tesla.vin, scope=["read_odometer", "read_battery"])
+    assert by_vin.body["compatible"] is True
+    assert {c["permission"] for c in by_vin.body["capabilities"]} <= {"read_odometer", "read_battery"}
+    assert "TESLA" in client.compatibility_matrix(region="US", makes=["TESLA"]).body
+
+    # Webhooks: subscribe with the vehicle's token, unsubscribe with the management token.
+    from simulator.models import Application, Subscription, Webhook
+
+    webhook = Webhook.objects.create(application=Application.objects.get(), callback_url="http://localhost/hooks/")
+    answer = smartcar.webhook_subscribe(tesla.smartcar_id, webhook.webhook_id)
+    assert answer.body == {"vehicleId": tesla.smartcar_id, "webhookId": webhook.webhook_id}
+    assert Subscription.objects.filter(webhook=webhook).count() == 1
+    assert smartcar.webhook_unsubscribe(tesla.smartcar_id, webhook.webhook_id).body == {"status": "success"}
+    assert not Subscription.objects.filter(webhook=webhook).exists()
+
     # The async client, as the sync engine uses it.
     async def read():
         async_client = AsyncSmartcarClient(smartcar._access_token)
