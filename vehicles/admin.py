@@ -9,6 +9,8 @@ from django.utils.html import format_html_join
 
 from vehicles import sync
 from vehicles.models import (
+    Command,
+    DiagnosticAcknowledgement,
     DiagnosticTroubleCode,
     EndpointState,
     FleetSync,
@@ -168,3 +170,36 @@ class SystemStatusAdmin(admin.ModelAdmin):
     list_display = ["system_id", "vehicle", "status", "description", "changed_at", "last_seen_at"]
     list_filter = ["status"]
     readonly_fields = ["vehicle", "system_id", "status", "description", "changed_at", "last_seen_at"]
+
+
+# --- Dashboard: the remote-command audit log and diagnostic acknowledgements (read-only: an audit is not edited) ----
+
+
+@admin.register(Command)
+class CommandAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "vehicle", "user_email", "kind", "old_value", "new_value", "status", "error_message"]
+    list_filter = ["status", "kind", "vehicle__fleet"]
+    search_fields = ["vehicle__vin", "vehicle__nickname", "user_email", "request_id"]
+    list_select_related = ["vehicle"]
+    date_hierarchy = "created_at"
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in Command._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(DiagnosticAcknowledgement)
+class DiagnosticAcknowledgementAdmin(admin.ModelAdmin):
+    list_display = ["acknowledged_at", "acknowledged_by_email", "dtc", "system_status", "note"]
+    list_select_related = ["dtc", "system_status"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in DiagnosticAcknowledgement._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
