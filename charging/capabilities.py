@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vehicles.models import make_label
+
 FORD_MAKES = frozenset({"FORD", "LINCOLN"})
 ALL_MAKES = None  # the page names no make restriction
 
@@ -83,8 +85,10 @@ def missing_reason(vehicle, key: str) -> str | None:
     feature = FEATURES[key]
     make = (vehicle.make or "").upper()
     if feature.makes is not None and make not in feature.makes:
-        makes = " and ".join(sorted(m.title() for m in feature.makes))
-        return f"{feature.label} is available for {makes} only; this is a {make.title() or 'vehicle of unknown make'}."
+        makes = " and ".join(sorted(make_label(m) for m in feature.makes))
+        return (
+            f"{feature.label} is available for {makes} only; this is a {make_label(make) or 'vehicle of unknown make'}."
+        )
     granted = set(vehicle.permissions or [])
     missing = [permission for permission in feature.permissions if permission not in granted]
     if missing:

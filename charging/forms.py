@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 
 from charging import schedules
 from charging.schedules import DayWindow, FordLocation, HourWindow, ScheduleFormatError, TeslaSchedule
+from vehicles.models import make_label
 
 HOUR_CHOICES = [(f"{hour:02d}:00", f"{hour:02d}:00") for hour in range(24)]
 DAY_CHOICES = [(day, day.title()) for day in schedules.WEEKDAYS]
@@ -87,7 +88,7 @@ class ChargeControlForm(forms.Form):
             # "These vehicles require a minimum charge of 50% in order to be able to start or stop charging."
             # When the level is unknown the API is left to decide.
             raise ValidationError(
-                f"{self.vehicle.make.title()} vehicles need at least 50 % charge to start or stop charging "
+                f"{make_label(self.vehicle.make)} vehicles need at least 50 % charge to start or stop charging "
                 f"remotely; this one is at {self.battery_percent:.0f} %."
             )
         return action

@@ -26,7 +26,7 @@ from connect.errors import (
 )
 from connect.models import AccountStatus, SmartcarAccount
 from fleet.models import Fleet, Membership
-from vehicles.models import Vehicle
+from vehicles.models import Vehicle, make_label
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +89,7 @@ class ConnectOutcome:
     created: list[Vehicle] = field(default_factory=list)
     updated: list[Vehicle] = field(default_factory=list)
     refused: list[VehicleFacts] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def summary(self) -> str:
@@ -103,11 +104,11 @@ class ConnectOutcome:
                 f" {_describe(facts)} is already connected to another fleet and was not added; it can be in one "
                 "fleet only."
             )
-        return text
+        return " ".join([text, *self.notes])
 
 
 def _describe(facts: VehicleFacts) -> str:
-    name = " ".join(str(p) for p in (facts.year, facts.make.replace("_", " ").title(), facts.model) if p)
+    name = " ".join(str(p) for p in (facts.year, make_label(facts.make), facts.model) if p)
     return f"{name or 'A vehicle'}{f' (VIN {facts.vin})' if facts.vin else ''}"
 
 
@@ -270,6 +271,13 @@ def connect_callback(*, session, user, params) -> CallbackResult:
     except ConnectError as exc:
         logger.warning("connect: failed for fleet %s: %s", result.fleet.pk, exc.reason)
         result.error_message = exc.user_message
+        return result
+    if pending.account_id and result.outcome.account.pk != pending.account_id:
+        # A reconnect signed in to a different car-maker account: say so, the old account still needs one.
+        result.outcome.notes.append(
+            "You signed in with a different car maker account than the one that needed reconnecting; "
+            "that one still needs to be reconnected with its own sign-in."
+        )
     return result
 
 

@@ -35,7 +35,7 @@ from connect import client as smartcar
 from connect.errors import REAUTHENTICATE, RETRY_LATER, SmartcarError
 from connect.tokens import ReconnectRequired, account_access_token, account_mark_needs_reconnect
 from fleet.models import Membership, Role
-from vehicles.models import Command, CommandStatus, Vehicle, VehicleStatus
+from vehicles.models import Command, CommandStatus, Vehicle, VehicleStatus, make_label
 
 logger = logging.getLogger(__name__)
 
@@ -295,7 +295,7 @@ def _resolution(exc: SmartcarError, vehicle: Vehicle) -> str:
         wait = f" in about {max(1, round(exc.retry_after / 60))} min" if exc.retry_after else " in a few minutes"
         return f"Try again{wait}; the vehicle may be asleep, out of reach or busy."
     if exc.type == "COMPATIBILITY":
-        return f"{vehicle.make.title()} does not offer this command for this vehicle."
+        return f"{make_label(vehicle.make)} does not offer this command for this vehicle."
     if exc.type == "PERMISSION":
         return "The owner did not grant this; reconnecting lets them grant it."
     if exc.type == "BILLING":

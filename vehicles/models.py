@@ -2,6 +2,14 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
+# Makes whose name is an abbreviation or styled (makes.md lists every make in upper case with underscores).
+_MAKE_LABELS = {"BMW": "BMW", "GMC": "GMC", "MINI": "MINI", "MG": "MG", "RAM": "RAM", "DS": "DS"}
+
+
+def make_label(make: str) -> str:
+    """A make as people write it: TESLA → Tesla, MERCEDES_BENZ → Mercedes Benz, BMW → BMW."""
+    return _MAKE_LABELS.get(make, make.replace("_", " ").title())
+
 
 class Vehicle(models.Model):
     """A connected vehicle of a fleet, identified by its Smartcar vehicle id."""
@@ -39,7 +47,7 @@ class Vehicle(models.Model):
     def display_name(self) -> str:
         if self.nickname:
             return self.nickname
-        return " ".join(str(part) for part in (self.year, self.make.replace("_", " ").title(), self.model) if part)
+        return " ".join(str(part) for part in (self.year, make_label(self.make), self.model) if part)
 
     @property
     def make_slug(self) -> str:

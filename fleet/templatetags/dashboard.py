@@ -5,6 +5,7 @@ from datetime import datetime
 from django import template
 from django.utils import timezone
 
+import vehicles.models
 from fleet import units
 
 register = template.Library()
@@ -72,10 +73,6 @@ def age(moment):
     return age_in_words(moment)
 
 
-# Makes whose name is an abbreviation or styled (makes.md lists them in upper case with underscores).
-_MAKE_LABELS = {"BMW": "BMW", "GMC": "GMC", "MINI": "MINI", "MG": "MG", "RAM": "RAM", "KIA": "Kia"}
-
-
 @register.filter
 def make_label(make: str) -> str:
-    return _MAKE_LABELS.get(make, make.replace("_", " ").title())
+    return vehicles.models.make_label(make)

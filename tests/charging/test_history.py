@@ -85,7 +85,7 @@ def test_records_of_a_make_without_them_are_refused(owner_client, fleet):
         fleet=fleet, smartcar_id="n", make="NISSAN", model="Leaf", permissions=["read_charge_records"]
     )
     response = owner_client.get(reverse("charging_records", args=[fleet.slug, nissan.pk]), {"start_date": ""})
-    assert "available for Bmw and Mini only" in response.content.decode()
+    assert "available for BMW and MINI only" in response.content.decode()
 
 
 @pytest.mark.django_db
