@@ -48,3 +48,97 @@ class SmartcarAccount(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status == AccountStatus.ACTIVE
+
+
+# --- Webhooks (connect/webhooks.py) --------------------------------------------------------------------------------
+
+
+class Webhook(models.Model):
+    """A webhook configured for this application in Smartcar's Dashboard; deliveries arrive at its own URL.
+
+    Deliveries are signed with the application's management token (settings.SMARTCAR_MANAGEMENT_TOKEN), the key of
+    every webhook of the application, so no secret is stored here. The one named by settings.SMARTCAR_WEBHOOK_ID is
+    registered on first use.
+    """
+
+    smartcar_id = models.CharField("Smartcar webhook id", max_length=64, unique=True)
+    name = models.CharField(max_length=100, default="Charging events")
+    enabled = models.BooleanField(default=True, help_text="Vehicles are subscribed to enabled webhooks only")
+    verified_at = models.DateTimeField(null=True, blank=True, help_text="When the verify challenge was last answered")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        from django.urls import reverse
+
+        return reverse("webhook_receive", args=[self.smartcar_id])
+
+
+class EventStatus(models.TextChoices):
+    RECEIVED = "received", "Received, waiting for a worker"
+    PROCESSING = "processing", "Being processed"
+    PROCESSED = "processed", "Processed"
+    IGNORED = "ignored", "Ignored (nothing to do)"
+    FAILED = "failed", "Failed"
+
+
+class WebhookEvent(models.Model):
+    """One verified delivery, stored once: a redelivery with the same event id is acknowledged and ignored."""
+
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="events")
+    # payload.eventId for event-based deliveries; for deliveries without one, a digest of the raw body (so a
+    # redelivery of the same body is still recognised).
+    event_id = models.CharField(max_length=100, unique=True)
+    event_name = models.CharField(max_length=40, help_text="eventName: eventBased, schedule…")
+    event_type = models.CharField(max_length=40, blank=True, help_text="payload.eventType, e.g. CHARGING_STARTED")
+    smartcar_vehicle_id = models.CharField(max_length=64, blank=True)
+    vehicle = models.ForeignKey(
+        "vehicles.Vehicle", null=True, blank=True, on_delete=models.SET_NULL, related_name="webhook_events"
+    )
+    event_time = models.DateTimeField(null=True, blank=True)
+    mode = models.CharField(max_length=12, blank=True)
+    body = models.JSONField()
+    received_at = models.DateTimeField(auto_now_add=True)
+    status = models.CharField(max_length=12, choices=EventStatus.choices, default=EventStatus.RECEIVED)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-pk"]
+        # Admin's list and the vehicle's recent events, newest first.
+        indexes = [models.Index(fields=["vehicle", "-received_at"], name="webhookevent_vehicle_received")]
+
+    def __str__(self):
+        return f"{self.event_type or self.event_name} {self.event_id[:12]}"
+
+
+class SubscriptionStatus(models.TextChoices):
+    SUBSCRIBED = "subscribed", "Subscribed"
+    UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+    FAILED = "failed", "Subscribing failed"
+
+
+class WebhookSubscription(models.Model):
+    """Whether a vehicle is subscribed to a webhook at Smartcar, and what the last attempt said.
+
+    A row in "unsubscribed" remembers that someone chose to unsubscribe: automatic subscription leaves it alone.
+    """
+
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="subscriptions")
+    vehicle = models.ForeignKey("vehicles.Vehicle", on_delete=models.CASCADE, related_name="webhook_subscriptions")
+    status = models.CharField(max_length=12, choices=SubscriptionStatus.choices)
+    changed_at = models.DateTimeField()
+    last_error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["webhook", "vehicle"], name="webhooksubscription_unique_webhook_vehicle")
+        ]
+
+    def __str__(self):
+        return f"{self.vehicle_id} → {self.webhook} ({self.status})"

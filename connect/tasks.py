@@ -29,3 +29,30 @@ def account_refresh_if_ending(account_id: int) -> bool:
         return tokens.account_refresh_if_ending(account=account)
     except tokens.ReconnectRequired:
         return False  # recorded on the account; the owner is asked to reconnect
+
+
+@shared_task(ignore_result=True)
+def webhook_event_process(event_id: int) -> None:
+    """A stored webhook event, processed once (connect/webhook_events.py claims it)."""
+    from connect.webhook_events import webhook_event_process as process
+
+    process(event_id=event_id)
+
+
+@shared_task(ignore_result=True)
+def vehicle_webhooks_subscribe(vehicle_id: int) -> None:
+    """Admin's bulk action, one task per vehicle (a failure is recorded on its subscription row)."""
+    from connect.subscriptions import vehicle_webhooks_subscribe as subscribe
+    from vehicles.models import Vehicle
+
+    vehicle = Vehicle.objects.filter(pk=vehicle_id).select_related("account").first()
+    if vehicle is not None:
+        subscribe(vehicle=vehicle)
+
+
+@shared_task(ignore_result=True)
+def vehicles_subscribe_pending() -> int:
+    """Beat: vehicles of fleets that subscribe new vehicles automatically get subscribed (fleet/schedule.py)."""
+    from connect.subscriptions import vehicles_subscribe_pending as sweep
+
+    return sweep()

@@ -1,8 +1,20 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from connect import views
 
 urlpatterns = [
+    # One URL per webhook configured in Smartcar's Dashboard; ids are UUIDs, anything else never reaches the view.
+    re_path(r"^webhooks/(?P<webhook_id>[A-Za-z0-9-]{1,64})/$", views.webhook_receive, name="webhook_receive"),
+    path(
+        "fleets/<slug:fleet_slug>/vehicles/<int:vehicle_id>/webhooks/subscribe/",
+        views.vehicle_webhooks_subscribe,
+        name="vehicle_webhooks_subscribe",
+    ),
+    path(
+        "fleets/<slug:fleet_slug>/vehicles/<int:vehicle_id>/webhooks/unsubscribe/",
+        views.vehicle_webhooks_unsubscribe,
+        name="vehicle_webhooks_unsubscribe",
+    ),
     # The redirect URI registered with Smartcar (settings.SMARTCAR_REDIRECT_URI): one for every fleet, the fleet
     # travels in the session-bound state.
     path("connect/callback/", views.connect_callback, name="connect_callback"),

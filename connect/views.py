@@ -6,13 +6,14 @@ import logging
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest
+from django.http import HttpRequest, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from connect import client, oauth_state, services
+from connect import client, oauth_state, services, subscriptions, webhooks
 from connect.forms import DisconnectForm
 from connect.models import SmartcarAccount
 from fleet.tenancy import FleetRequest, fleet_view, get_fleet_object_or_404
@@ -72,7 +73,7 @@ def connect_callback(request: HttpRequest):
     destination = _safe_next(request, result.next_url) or result.fleet.get_absolute_url()
     if result.error_message:
         messages.error(request, result.error_message)
-    elif result.outcome.refused:
+    elif result.outcome.refused or result.outcome.notes:
         messages.warning(request, result.outcome.summary)
     else:
         messages.success(request, result.outcome.summary)
@@ -119,3 +120,52 @@ def vehicle_disconnect(request: FleetRequest, vehicle_id: int):
         return redirect("connect_accounts", request.fleet.slug)
     context = {"form": form, "vehicle": vehicle, "vehicles": [vehicle], "subject": str(vehicle)}
     return render(request, "connect/disconnect.html", context)
+
+
+# --- Webhooks ---------------------------------------------------------------------------------------------------
+
+
+@csrf_exempt  # Smartcar cannot send a CSRF token; every delivery but the verify challenge is signed instead
+@require_POST
+def webhook_receive(request: HttpRequest, webhook_id: str):
+    """Where Smartcar delivers a webhook's events (connect/webhooks.py checks and stores them)."""
+    try:
+        content_length = int(request.META.get("CONTENT_LENGTH") or 0) or None
+    except ValueError:
+        content_length = None
+    try:
+        receipt = webhooks.delivery_receive(
+            webhook_id=webhook_id,
+            content_type=request.content_type or "",
+            content_length=content_length,
+            read_body=request.read,
+            signature=request.headers.get(webhooks.SIGNATURE_HEADER, ""),
+        )
+    except webhooks.DeliveryRefused as exc:
+        logger.warning("webhook %s: delivery refused with %s: %s", webhook_id, exc.status, exc.reason)
+        return JsonResponse({"error": exc.reason}, status=exc.status)
+    return JsonResponse(receipt.body)
+
+
+@require_POST
+@fleet_view(write=True)
+def vehicle_webhooks_subscribe(request: FleetRequest, vehicle_id: int):
+    vehicle = get_fleet_object_or_404(request, Vehicle.objects.select_related("account"), pk=vehicle_id)
+    result = subscriptions.vehicle_webhooks_subscribe(vehicle=vehicle)
+    if result.errors:
+        messages.error(request, f"Subscribing {vehicle} to webhooks failed: {result.message}")
+    else:
+        messages.success(request, f"{vehicle} is subscribed to webhooks: its charging events arrive as they happen.")
+    return redirect(vehicle)
+
+
+@require_POST
+@fleet_view(write=True)
+def vehicle_webhooks_unsubscribe(request: FleetRequest, vehicle_id: int):
+    vehicle = get_fleet_object_or_404(request, Vehicle.objects.all(), pk=vehicle_id)
+    result = subscriptions.vehicle_webhooks_unsubscribe(vehicle=vehicle)
+    if result.errors:
+        messages.error(request, f"Unsubscribing {vehicle} failed: {result.message}")
+    else:
+        messages.success(request, f"{vehicle} is unsubscribed from webhooks; polling alone keeps it up to date.")
+    return redirect(vehicle)

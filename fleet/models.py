@@ -80,6 +80,12 @@ class Fleet(models.Model):
     stale_after_minutes = models.PositiveIntegerField(
         default=180, help_text="Data older than this is marked stale on the dashboard"
     )
+    # Webhooks push charging events between polls (connect/webhooks.py); the sweep subscribes new vehicles.
+    webhooks_subscribe_new_vehicles = models.BooleanField(
+        "Subscribe new vehicles to webhooks automatically",
+        default=True,
+        help_text="Vehicles someone unsubscribed stay unsubscribed",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -36,6 +36,12 @@ def beat_schedule() -> dict:
             "schedule": crontab(minute="*/15"),
             "options": {"expires": 600},
         },
+        # Webhooks (connect/subscriptions.py): vehicles of fleets that subscribe new vehicles automatically.
+        "connect-vehicles-subscribe-pending": {
+            "task": "connect.tasks.vehicles_subscribe_pending",
+            "schedule": 30.0,
+            "options": {"expires": 25},
+        },
         "vehicles-history-prune": {
             "task": "vehicles.tasks.history_prune",
             "schedule": crontab(minute=43, hour=3),

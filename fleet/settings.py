@@ -84,6 +84,16 @@ SMARTCAR_MANAGEMENT_TOKEN = env.string("SMARTCAR_MANAGEMENT_TOKEN", _defaults.ge
 if not SIMULATED:
     for _name in ("SMARTCAR_CLIENT_ID", "SMARTCAR_CLIENT_SECRET", "SMARTCAR_REDIRECT_URI"):
         env.require(_name, globals()[_name], "when SMARTCAR_MODE is live")
+# Webhooks (connect/webhooks.py). The webhook configured for this application in Smartcar's Dashboard: vehicles are
+# subscribed to it and its deliveries arrive at /webhooks/<id>/; more can be added in admin. Deliveries are signed
+# with SMARTCAR_MANAGEMENT_TOKEN. In the demo (simulated and DEBUG) the simulator registers the same webhook with
+# SMARTCAR_WEBHOOK_CALLBACK_URL as its callback, so charging events reach the app without any set-up.
+SMARTCAR_WEBHOOK_ID = env.string("SMARTCAR_WEBHOOK_ID", "9b6ae692-60cc-4b3e-89d8-71e7549cf805" if SIMULATED else "")
+SMARTCAR_WEBHOOK_CALLBACK_URL = env.string(
+    "SMARTCAR_WEBHOOK_CALLBACK_URL", f"/webhooks/{SMARTCAR_WEBHOOK_ID}/" if SIMULATED and DEBUG else ""
+)
+# Larger deliveries are refused (413) before their signature is even computed.
+WEBHOOK_MAX_BODY_BYTES = env.integer("WEBHOOK_MAX_BODY_BYTES", 256 * 1024)
 # The "mode" parameter of Connect: live, simulated (Smartcar's own simulated vehicles) or test.
 SMARTCAR_CONNECT_MODE = env.choice("SMARTCAR_CONNECT_MODE", ("live", "simulated", "test"), "live")
 SMARTCAR_SCOPE = env.listing(

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 from django.conf import settings
 from django.http import JsonResponse
 
-from simulator.models import Application
+from simulator.models import Application, Webhook
 
 DEFAULT_APPLICATION_NAME = "Fleet"
 
@@ -58,7 +58,23 @@ def ensure_default_application() -> Application:
         for field, value in changed.items():
             setattr(application, field, value)
         application.save()
+    _ensure_settings_webhook(application)
     return application
+
+
+def _ensure_settings_webhook(application: Application) -> None:
+    """The webhook the settings name (SMARTCAR_WEBHOOK_ID → SMARTCAR_WEBHOOK_CALLBACK_URL), as if added in Dashboard.
+
+    Lets the demo's charging events reach the app with nothing configured by hand; the app only ever learns of it
+    over HTTP (subscriptions and signed deliveries). A webhook edited in admin since keeps its callback.
+    """
+    webhook_id = getattr(settings, "SMARTCAR_WEBHOOK_ID", "")
+    callback_url = getattr(settings, "SMARTCAR_WEBHOOK_CALLBACK_URL", "")
+    if webhook_id and callback_url:
+        Webhook.objects.get_or_create(
+            webhook_id=webhook_id,
+            defaults={"application": application, "name": "Fleet charging events", "callback_url": callback_url},
+        )
 
 
 def _redirect_uri_variants(uri: str) -> list[str]:

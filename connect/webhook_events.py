@@ -1,0 +1,219 @@
+"""Processing a stored webhook event on a worker (connect/webhooks.py stored it and enqueued this).
+
+- ``CHARGING_STARTED`` / ``CHARGING_STOPPED`` / ``CHARGING_COMPLETED`` (changelog__2022.md, April 13, 2022): the
+  vehicle's charging state changes at once — the dashboard shows it without waiting for a poll —, the charging
+  session opens or closes (charging/history.py), and a targeted sync fetches the charge and battery readings.
+- Deliveries carrying vehicle data update the latest status as a sync round would: the same readers
+  (vehicles/readings.py), the same endpoint rows, history only for changed values. The pages in this folder do not
+  document such a body; the receiver follows the shape of Smartcar's v2.0 schedule deliveries, which is the batch
+  endpoint's (batch.md): ``payload.vehicles[] = {vehicleId, data: [{path, code, body, headers}]}``.
+
+Each event is processed once: a conditional UPDATE from "received" to "processing" is the claim, so a task that
+is delivered twice (late acknowledgement) finds nothing to do the second time.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from connect.models import EventStatus, WebhookEvent
+from vehicles.catalogue import endpoint_by_path, endpoints_for
+from vehicles.models import Activity, EndpointState, StatusHistory, Vehicle, VehicleStatus
+from vehicles.readings import HISTORY_FIELDS, UnreadableBody, read
+
+logger = logging.getLogger(__name__)
+
+# What the vehicle's charge status (evs__get-charge-status.md: CHARGING, FULLY_CHARGED, NOT_CHARGING) is after each
+# event.
+CHARGING_STATE_AFTER = {
+    "CHARGING_STARTED": "CHARGING",
+    "CHARGING_STOPPED": "NOT_CHARGING",
+    "CHARGING_COMPLETED": "FULLY_CHARGED",
+}
+# The targeted sync after a charging event fetches what those events change.
+CHARGING_PERMISSIONS = {"read_charge", "read_battery"}
+
+
+def webhook_event_process(*, event_id: int) -> str | None:
+    """Processes the event if nobody has; returns its final status (None: already claimed or done)."""
+    claimed = WebhookEvent.objects.filter(pk=event_id, status=EventStatus.RECEIVED).update(
+        status=EventStatus.PROCESSING
+    )
+    if not claimed:
+        return None
+    event = WebhookEvent.objects.get(pk=event_id)
+    try:
+        with transaction.atomic():
+            status, outcome = _process(event)
+            WebhookEvent.objects.filter(pk=event.pk).update(
+                status=status, outcome=outcome[:300], processed_at=timezone.now(), vehicle=event.vehicle
+            )
+    except Exception as exc:
+        logger.exception("webhook event %s: processing failed", event.event_id)
+        WebhookEvent.objects.filter(pk=event.pk).update(
+            status=EventStatus.FAILED, outcome=f"{exc.__class__.__name__}: {exc}"[:300], processed_at=timezone.now()
+        )
+        return EventStatus.FAILED
+    logger.info("webhook event %s: %s (%s)", event.event_id, status, outcome)
+    return status
+
+
+def webhook_event_retry(*, event: WebhookEvent) -> None:
+    """Admin's "process again": back to received, and a worker takes it up after commit."""
+    from connect.tasks import webhook_event_process as task
+
+    WebhookEvent.objects.filter(pk=event.pk).update(status=EventStatus.RECEIVED, outcome="", processed_at=None)
+    transaction.on_commit(lambda: task.delay(event.pk))
+
+
+def _connected_vehicle(smartcar_id: str) -> Vehicle | None:
+    return Vehicle.objects.filter(smartcar_id=smartcar_id, disconnected_at__isnull=True).first()
+
+
+def _process(event: WebhookEvent) -> tuple[str, str]:
+    payload = event.body.get("payload") if isinstance(event.body, dict) else None
+    if event.event_type in CHARGING_STATE_AFTER:
+        vehicle = _connected_vehicle(event.smartcar_vehicle_id)
+        if vehicle is None:
+            return EventStatus.IGNORED, "no connected vehicle with this Smartcar id"
+        event.vehicle = vehicle
+        return EventStatus.PROCESSED, _charging_event_apply(vehicle, event)
+    if isinstance(payload, dict) and isinstance(payload.get("vehicles"), list):
+        return _vehicle_data_apply(event, payload["vehicles"])
+    return EventStatus.IGNORED, f"nothing to do for {event.event_name} {event.event_type}".strip()
+
+
+# --- Charging events ------------------------------------------------------------------------------------------------
+
+
+def _charging_event_apply(vehicle: Vehicle, event: WebhookEvent) -> str:
+    from charging.history import charging_event_record
+    from vehicles.sync import vehicle_sync_now
+
+    now = timezone.now()
+    event_time = event.event_time or now
+    status, _ = VehicleStatus.objects.get_or_create(vehicle=vehicle)
+    newest = (
+        StatusHistory.objects.filter(vehicle=vehicle, field="charging_state")
+        .order_by("-recorded_at")
+        .values_list("recorded_at", flat=True)
+        .first()
+    )
+    # Deliveries are unordered and retried: an event older than the charging state already known says nothing new.
+    if newest is not None and newest > event_time:
+        outcome = "older than the known charging state; status unchanged"
+    else:
+        values: dict = {"charging_state": CHARGING_STATE_AFTER[event.event_type]}
+        if event.event_type in ("CHARGING_STARTED", "CHARGING_COMPLETED"):
+            values["is_plugged_in"] = True  # charging, or full and still on the charger
+        if event.event_type == "CHARGING_STARTED":
+            values["activity"] = Activity.CHARGING
+        elif status.activity == Activity.CHARGING:
+            values["activity"] = Activity.PARKED
+        _status_update(vehicle, status, values, dict.fromkeys(values, event_time), now)
+        outcome = f"charging state {values['charging_state']}"
+    session = charging_event_record(vehicle=vehicle, event_type=event.event_type, event_time=event_time)
+    paths = [
+        endpoint.path_for(vehicle.make)
+        for endpoint in endpoints_for(vehicle.make, vehicle.permissions)
+        if endpoint.permission in CHARGING_PERMISSIONS and endpoint.only_when is None
+    ]
+    if paths:
+        vehicle_sync_now(vehicle=vehicle, paths=paths)
+    return f"{outcome}; session {session.pk if session else 'unchanged'}; sync of {len(paths)} paths requested"
+
+
+def _history_value(value) -> tuple[float | None, str]:
+    # As the sync engine stores it (vehicles/sync.py): numbers as numbers, booleans and words as text.
+    if isinstance(value, bool):
+        return None, "true" if value else "false"
+    if isinstance(value, int | float):
+        return float(value), ""
+    return None, str(value)[:40]
+
+
+def _status_update(
+    vehicle: Vehicle, status: VehicleStatus, values: dict, recorded: dict[str, datetime], now: datetime
+) -> None:
+    """Writes changed values to the latest status and, as a sync round does, a history row per changed value."""
+    history = []
+    for name, value in values.items():
+        if name in HISTORY_FIELDS and getattr(status, name) != value:
+            number, text = _history_value(value)
+            history.append(
+                StatusHistory(
+                    vehicle=vehicle, field=name, number=number, text=text, recorded_at=recorded[name], fetched_at=now
+                )
+            )
+    newest = max(recorded.values(), default=None)
+    updates = dict(values)
+    if newest is not None and (status.data_age is None or newest > status.data_age):
+        updates["data_age"] = newest
+    VehicleStatus.objects.filter(pk=status.pk).update(**updates, updated_at=now)
+    # The unique key (vehicle, field, recorded_at) makes a replayed reading harmless.
+    StatusHistory.objects.bulk_create(history, ignore_conflicts=True)
+
+
+# --- Deliveries carrying vehicle data -------------------------------------------------------------------------------
+
+
+def _vehicle_data_apply(event: WebhookEvent, entries: list) -> tuple[str, str]:
+    now = timezone.now()
+    applied, unknown = 0, 0
+    for entry in entries:
+        if not isinstance(entry, dict) or not isinstance(entry.get("data"), list):
+            continue
+        vehicle = _connected_vehicle(str(entry.get("vehicleId") or ""))
+        if vehicle is None:
+            unknown += 1
+            continue
+        if event.vehicle is None:
+            event.vehicle = vehicle
+        applied += _readings_store(vehicle, entry["data"], now)
+    if not applied:
+        return EventStatus.IGNORED, f"no readable vehicle data ({unknown} unknown vehicles)"
+    return EventStatus.PROCESSED, f"{applied} readings stored ({unknown} unknown vehicles)"
+
+
+def _readings_store(vehicle: Vehicle, items: list, now: datetime) -> int:
+    status, _ = VehicleStatus.objects.get_or_create(vehicle=vehicle)
+    values: dict = {}
+    recorded: dict[str, datetime] = {}
+    stored = 0
+    for item in items:
+        if not isinstance(item, dict) or item.get("code") != 200 or not isinstance(item.get("path"), str):
+            continue
+        endpoint = endpoint_by_path(vehicle.make, item["path"])
+        if endpoint is None:
+            continue
+        try:
+            path_values = read(endpoint.path, item.get("body"))
+        except UnreadableBody:
+            logger.warning("webhook data for vehicle %s %s: unreadable body", vehicle.pk, item["path"])
+            continue
+        headers = item.get("headers") if isinstance(item.get("headers"), dict) else {}
+        lowered = {str(k).lower(): v for k, v in headers.items()}
+        data_age = parse_datetime(str(lowered.get("sc-data-age") or "")) or now
+        EndpointState.objects.update_or_create(
+            vehicle=vehicle,
+            path=item["path"],
+            defaults={
+                "body": item.get("body"),
+                "data_age": data_age,
+                "fetched_at": now,
+                "last_success_at": now,
+                "failures": 0,
+                "last_error": "",
+            },
+        )
+        values.update(path_values)
+        recorded.update(dict.fromkeys(path_values, data_age))
+        stored += 1
+    if values:
+        _status_update(vehicle, status, values, recorded, now)
+    return stored

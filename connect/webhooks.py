@@ -1,0 +1,194 @@
+"""Webhooks in: check a delivery, answer the verify challenge, store each event once, hand the work to a worker.
+
+Reference: smartcar-api/webhooks__callback-verification.md (the one-time ``verify`` challenge)
+Reference: smartcar-api/webhooks__payload-verification.md (``SC-Signature``: HMAC-SHA256 of the body, keyed by the
+application management token)
+Reference: smartcar-api/changelog__2022.md (April 13, 2022: the ``eventBased`` body)
+
+Smartcar drops a delivery that gets no 2xx within 15 s and retries only three times, so the receiver does nothing
+slow: it checks, stores the event row and enqueues its processing in one transaction (``transaction.on_commit``),
+and answers. Everything a vehicle's state needs happens in ``connect.webhook_events`` on a worker.
+
+Refusals, checked in this order so that nothing unauthenticated is ever parsed into work:
+
+- unknown webhook id in the URL → 404;
+- a Content-Type other than JSON → 415;
+- a body over settings.WEBHOOK_MAX_BODY_BYTES → 413 (before any HMAC is computed over it);
+- a signature that does not match the raw body → 401 (constant-time comparison);
+- a body that is not a JSON object, or lacks what its kind of event needs → 400.
+
+Each refusal is logged with the reason and the webhook id, never a secret or the body.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import re
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from connect.models import Webhook, WebhookEvent
+
+logger = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "SC-Signature"
+VERIFY = "verify"
+EVENT_BASED = "eventBased"
+# Smartcar's challenge is a random token. Answering only token-like challenges matters: the answer is the same HMAC
+# that signs deliveries, so echoing the HMAC of any string would let anyone obtain a valid signature for a body of
+# their choosing by sending it as a "challenge". A JSON body always contains characters this pattern refuses.
+CHALLENGE_PATTERN = re.compile(r"[A-Za-z0-9_.~-]{1,200}")
+
+
+class DeliveryRefused(Exception):
+    """A delivery answered with ``status`` and nothing stored."""
+
+    def __init__(self, status: int, reason: str):
+        self.status = status
+        self.reason = reason
+        super().__init__(reason)
+
+
+@dataclass
+class Receipt:
+    """What the receiver answers: the stored event (or the one stored before), or the challenge answer."""
+
+    body: dict
+    event: WebhookEvent | None = None
+    duplicate: bool = False
+
+
+def hmac_hex(message: bytes | str) -> str:
+    """Hex HMAC-SHA256 of ``message`` keyed with the application management token (signature and challenge alike)."""
+    if isinstance(message, str):
+        message = message.encode()
+    return hmac.new(settings.SMARTCAR_MANAGEMENT_TOKEN.encode(), message, hashlib.sha256).hexdigest()
+
+
+def signature_is_valid(body: bytes, signature: str) -> bool:
+    if not signature or not settings.SMARTCAR_MANAGEMENT_TOKEN:
+        return False
+    return hmac.compare_digest(hmac_hex(body).encode(), signature.strip().lower().encode())
+
+
+def webhook_for(smartcar_id: str) -> Webhook | None:
+    """The configured webhook with this id; the one named in settings is registered on first use."""
+    webhook = Webhook.objects.filter(smartcar_id=smartcar_id).first()
+    if webhook is None and smartcar_id and smartcar_id == settings.SMARTCAR_WEBHOOK_ID:
+        webhook, _ = Webhook.objects.get_or_create(smartcar_id=smartcar_id, defaults={"name": "Charging events"})
+    return webhook
+
+
+def _is_json(content_type: str) -> bool:
+    return content_type.split(";", 1)[0].strip().lower() == "application/json"
+
+
+def delivery_receive(*, webhook_id: str, content_type: str, content_length: int | None, read_body, signature: str):
+    """Checks one delivery and stores its event; raises ``DeliveryRefused`` with the status to answer.
+
+    ``read_body(limit)`` reads at most ``limit`` bytes of the request body (the size is checked on what was read
+    as well as on Content-Length: a chunked body announces none).
+    """
+    webhook = webhook_for(webhook_id)
+    if webhook is None:
+        raise DeliveryRefused(404, "unknown webhook id")
+    if not _is_json(content_type):
+        raise DeliveryRefused(415, "content type is not application/json")
+    limit = settings.WEBHOOK_MAX_BODY_BYTES
+    if content_length is not None and content_length > limit:
+        raise DeliveryRefused(413, f"body of {content_length} bytes is over the limit")
+    raw = read_body(limit + 1)
+    if len(raw) > limit:
+        raise DeliveryRefused(413, "body is over the limit")
+    signed = bool(signature)
+    if signed and not signature_is_valid(raw, signature):
+        raise DeliveryRefused(401, "signature does not match the body")
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise DeliveryRefused(400, "body is not JSON") from None
+    if not isinstance(body, dict):
+        raise DeliveryRefused(400, "body is not a JSON object")
+    if body.get("webhookId") not in (None, webhook.smartcar_id):
+        raise DeliveryRefused(400, "webhookId in the body is not the webhook of this URL")
+    if body.get("eventName") == VERIFY:
+        # The challenge is the one delivery Smartcar does not sign (callback-verification.md).
+        return Receipt(body={"challenge": _answer_challenge(webhook, body)})
+    if not signed:
+        raise DeliveryRefused(401, "no SC-Signature header")
+    return _store(webhook, body, raw)
+
+
+def _answer_challenge(webhook: Webhook, body: dict) -> str:
+    payload = body.get("payload")
+    challenge = payload.get("challenge") if isinstance(payload, dict) else None
+    if not isinstance(challenge, str) or not CHALLENGE_PATTERN.fullmatch(challenge):
+        raise DeliveryRefused(400, "verify challenge missing or not a plain token")
+    Webhook.objects.filter(pk=webhook.pk).update(verified_at=timezone.now())
+    logger.info("webhook %s: verify challenge answered", webhook.smartcar_id)
+    return hmac_hex(challenge)
+
+
+def _event_fields(body: dict, raw: bytes) -> dict:
+    """The columns of an event row; refuses a body that lacks what its kind of event needs."""
+    event_name = body.get("eventName")
+    if not isinstance(event_name, str) or not event_name:
+        raise DeliveryRefused(400, "eventName missing")
+    payload = body.get("payload")
+    if not isinstance(payload, dict):
+        raise DeliveryRefused(400, "payload missing")
+    mode = body.get("mode") if isinstance(body.get("mode"), str) else ""
+    fields = {"event_name": event_name[:40], "mode": mode[:12], "body": body}
+    if event_name == EVENT_BASED:
+        event_id, vehicle_id = payload.get("eventId"), payload.get("vehicleId")
+        event_type, event_time = payload.get("eventType"), payload.get("eventTime")
+        if not all(isinstance(v, str) and v for v in (event_id, vehicle_id, event_type, event_time)):
+            raise DeliveryRefused(400, "event lacks eventId, vehicleId, eventType or eventTime")
+        moment = parse_datetime(event_time)
+        if moment is None:
+            raise DeliveryRefused(400, "eventTime is not an ISO 8601 time")
+        return {
+            **fields,
+            "event_id": event_id[:100],
+            "event_type": event_type[:40],
+            "smartcar_vehicle_id": vehicle_id[:64],
+            "event_time": moment,
+        }
+    # Other deliveries (schedule deliveries carrying vehicle data, and kinds Smartcar may add) may have no event
+    # id: the digest of the exact body identifies a redelivery of the same one.
+    event_id = payload.get("eventId") if isinstance(payload.get("eventId"), str) else ""
+    return {**fields, "event_id": (event_id or "sha256:" + hashlib.sha256(raw).hexdigest())[:100]}
+
+
+def _store(webhook: Webhook, body: dict, raw: bytes) -> Receipt:
+    from connect.tasks import webhook_event_process
+
+    fields = _event_fields(body, raw)
+    try:
+        with transaction.atomic():
+            event = WebhookEvent.objects.create(webhook=webhook, **fields)
+            # The row and the enqueue commit together: a worker never looks for an event that is not there yet,
+            # and a rolled-back row never gets processed.
+            transaction.on_commit(lambda: webhook_event_process.delay(event.pk))
+    except IntegrityError:
+        # Unique event id: Smartcar redelivers (at least once); the first copy is the one that counts.
+        existing = WebhookEvent.objects.filter(event_id=fields["event_id"]).first()
+        if existing is None:
+            raise
+        logger.info("webhook %s: event %s delivered again, ignored", webhook.smartcar_id, existing.event_id)
+        return Receipt(body={"status": "duplicate"}, event=existing, duplicate=True)
+    logger.info(
+        "webhook %s: event %s (%s %s) stored",
+        webhook.smartcar_id,
+        event.event_id,
+        event.event_name,
+        event.event_type,
+    )
+    return Receipt(body={"status": "received"}, event=event)
