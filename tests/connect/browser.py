@@ -32,9 +32,9 @@ def form_with(response, field: str) -> dict:
     raise AssertionError(f"no form with {field!r} on the page:\n{response.content.decode()[:2000]}")
 
 
-def start(client, fleet, **data):
-    """Clicks "Connect vehicles"; returns the response of the simulated Connect page."""
-    response = client.post(reverse("connect_start", args=[fleet.slug]), data)
+def start(client, fleet, start_url: str | None = None, **data):
+    """Clicks "Connect vehicles" (or another button that starts Connect); returns the simulated Connect page."""
+    response = client.post(start_url or reverse("connect_start", args=[fleet.slug]), data)
     assert response.status_code == 302, response
     return client.get(response["Location"])
 

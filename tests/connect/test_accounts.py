@@ -80,13 +80,20 @@ def test_an_account_that_needs_reconnect_is_reconnected_in_one_click(owner_clien
     page = owner_client.get(reverse("connect_accounts", args=[fleet.slug])).content.decode()
     assert "Reconnect" in page
 
-    response = owner_client.post(reverse("connect_account_reconnect", args=[fleet.slug, connected.pk]))
+    reconnect = reverse("connect_account_reconnect", args=[fleet.slug, connected.pk])
+    response = owner_client.post(reconnect)
 
     assert response.status_code == 302
     assert "approval_prompt=force" in response["Location"]
-    connect(owner_client, fleet, "3-vehicles@example.com")
+    connect(owner_client, fleet, "3-vehicles@example.com", start_url=reconnect)
     assert SmartcarAccount.objects.get().status == AccountStatus.ACTIVE
     assert Vehicle.objects.count() == 3
+
+    # Reconnecting with another car-maker account connects that one and says the first still needs it.
+    SmartcarAccount.objects.filter(pk=connected.pk).update(status=AccountStatus.NEEDS_RECONNECT)
+    response = connect(owner_client, fleet, "1-vehicle@example.com", start_url=reconnect)
+    assert "still needs to be reconnected" in messages_of(response)
+    assert SmartcarAccount.objects.get(pk=connected.pk).status == AccountStatus.NEEDS_RECONNECT
 
 
 def test_only_owners_disconnect_viewers_never_reconnect_other_fleets_see_nothing(fleet, other_fleet, connected):
