@@ -16,11 +16,17 @@ from datetime import UTC, date, datetime, timedelta
 from django.db import connection
 from django.utils import timezone
 
-from simulator.models import BillingCounter, Connection, SmartcarUser, Token, Vehicle
+from simulator.models import BillingCounter, Connection, FaultSettings, SmartcarUser, Token, Vehicle
 
 _VEHICLE_COLUMNS = (
     "id", "vehicle_id", "owner_id", "make", "model", "year", "vin", "engine_type", "region", "routine", "state",
     "simulated_at", "latency_ms", "requests_per_minute", "fault_rate", "created_at",
+)  # fmt: skip
+
+
+_FAULT_COLUMNS = (
+    "latency_ms", "realistic_latency", "requests_per_minute", "upstream_rate", "asleep_rate", "timeout_rate",
+    "malformed_rate", "clock_speed",
 )  # fmt: skip
 
 
@@ -33,6 +39,7 @@ class Access:
     vehicle: Vehicle
     calls_today: int
     read_simulated_at: datetime | None
+    faults: FaultSettings
 
 
 def _json(value):
@@ -49,13 +56,17 @@ def _datetime(value) -> datetime | None:
 def _select_sql() -> str:
     token, user = Token._meta.db_table, SmartcarUser._meta.db_table
     link, vehicle, billing = Connection._meta.db_table, Vehicle._meta.db_table, BillingCounter._meta.db_table
+    fault_settings = FaultSettings._meta.db_table
     columns = ", ".join(f"v.{column}" for column in _VEHICLE_COLUMNS)
+    fault_columns = ", ".join(f"f.{column}" for column in _FAULT_COLUMNS)
+    # The global fault settings (one row) come along, so the request needs no query of its own for them.
     return (
-        f"SELECT t.user_id, u.email, t.application_id, c.permissions, b.calls, {columns} "  # noqa: S608 (table names)
+        f"SELECT t.user_id, u.email, t.application_id, c.permissions, b.calls, f.id, {fault_columns}, {columns} "  # noqa: S608 (table names)
         f"FROM {token} t JOIN {user} u ON u.id = t.user_id "
         f"LEFT JOIN {vehicle} v ON v.vehicle_id = %s "
         f"LEFT JOIN {link} c ON c.vehicle_id = v.id AND c.application_id = t.application_id AND c.user_id = t.user_id "
         f"LEFT JOIN {billing} b ON b.vehicle_id = v.id AND b.day = %s "
+        f"LEFT JOIN {fault_settings} f ON f.id = 1 "
         f"WHERE t.access_token = %s AND t.access_expires_at > %s"
     )
 
@@ -76,10 +87,16 @@ def load(access_token: str, vehicle_id: str, day: date) -> tuple[str, Access | N
         row = cursor.fetchone()
     if row is None:
         return "no-token", None
-    user_id, email, application_id, permissions, calls = row[:5]
+    user_id, email, application_id, permissions, calls, faults_id = row[:6]
     if permissions is None:
         return "no-vehicle", None
-    fields = dict(zip(_VEHICLE_COLUMNS, row[5:], strict=True))
+    width = len(_FAULT_COLUMNS)
+    if faults_id is None:
+        fault_settings = FaultSettings.current()
+    else:
+        fault_settings = FaultSettings(id=faults_id, **dict(zip(_FAULT_COLUMNS, row[6 : 6 + width], strict=True)))
+        fault_settings.realistic_latency = bool(fault_settings.realistic_latency)  # SQLite gives 0/1
+    fields = dict(zip(_VEHICLE_COLUMNS, row[6 + width :], strict=True))
     fields["state"] = _json(fields["state"])
     fields["simulated_at"] = _datetime(fields["simulated_at"])
     fields["created_at"] = _datetime(fields["created_at"])
@@ -93,6 +110,7 @@ def load(access_token: str, vehicle_id: str, day: date) -> tuple[str, Access | N
         vehicle=vehicle,
         calls_today=calls or 0,
         read_simulated_at=fields["simulated_at"],
+        faults=fault_settings,
     )
 
 

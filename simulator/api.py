@@ -19,7 +19,6 @@ import binascii
 import hmac
 import json
 import logging
-import time
 import uuid
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -318,7 +317,7 @@ def _vehicle_request(request: HttpRequest, vehicle_id: str, rest: str, units: Un
     endpoint = endpoints.resolve(found.vehicle, request.method, rest)
     _check_access(found.permissions, found.vehicle, endpoint)
     body = _json_body(request) if request.method in ("POST", "PUT") else None
-    settings = faults.fault_settings()
+    settings = found.faults
     slept, injected = _apply_faults(found.vehicle, settings)
     for attempt in range(ATTEMPTS):
         if attempt or slept:
@@ -371,7 +370,7 @@ def _batch(request: HttpRequest, vehicle_id: str, request_id: str, units: Units)
     # Reference: smartcar-api/batch.md — GET endpoints only; each path counts as a request.
     found = _load(request, vehicle_id)
     paths = _batch_paths(request)
-    settings = faults.fault_settings()
+    settings = found.faults
     faults.check_rate_limit(found.vehicle, settings)
     slept = faults.wait(faults.latency_seconds(found.vehicle, settings))
     for attempt in range(ATTEMPTS):
@@ -422,10 +421,3 @@ def _batch_answers(vehicle, found, paths, now, events, units, settings, request_
         }
         responses.append({"path": path, "body": answer, "code": 200, "headers": headers})
     return responses, billed
-
-
-def cpu_seconds_of(call) -> tuple[float, object]:
-    """(process CPU seconds, result) of ``call()``; what the benchmark command reports."""
-    started = time.process_time()
-    result = call()
-    return time.process_time() - started, result

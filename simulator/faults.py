@@ -11,7 +11,6 @@ days), not the simulated clock: they are what the app's request budget meets.
 
 import math
 import random
-import threading
 import time
 from dataclasses import dataclass
 
@@ -19,8 +18,6 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Sum
-from django.db.models.signals import post_save
-from django.dispatch import receiver
 from django.utils import timezone
 
 from simulator.errors import ApiError
@@ -34,33 +31,11 @@ DAILY_QUOTA = 20
 DEFAULT_TIMEOUT_SECONDS = 330.0
 
 _random = random.Random()  # noqa: S311 (fault injection, not security)
-_settings_lock = threading.Lock()
-_settings_cache: tuple[float, FaultSettings] | None = None
-_SETTINGS_TTL = 2.0
 
 
 def fault_settings() -> FaultSettings:
-    """The global fault settings, cached for two seconds (saves a query on every request)."""
-    global _settings_cache
-    now = time.monotonic()
-    with _settings_lock:
-        if _settings_cache and now - _settings_cache[0] < _SETTINGS_TTL:
-            return _settings_cache[1]
-    current = FaultSettings.current()
-    with _settings_lock:
-        _settings_cache = (now, current)
-    return current
-
-
-@receiver(post_save, sender=FaultSettings)
-def _forget_settings(**kwargs) -> None:
-    global _settings_cache
-    with _settings_lock:
-        _settings_cache = None
-
-
-def forget_settings() -> None:
-    _forget_settings()
+    """The global fault settings. (Vehicle requests read them in their one query: simulator/access.py.)"""
+    return FaultSettings.current()
 
 
 # --- rate limit ---------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-from simulator import clock, faults
+from simulator import clock
 from simulator.models import FaultSettings
 
 
@@ -15,7 +15,6 @@ def free_clock(sim_clock, settings, tmp_path):
     settings.VAR_DIR = tmp_path
     clock.unpin()
     clock._cached = None
-    faults.forget_settings()
     yield clock
     clock._cached = None
 
@@ -40,7 +39,6 @@ def test_simulated_time_runs_at_the_configured_speed(free_clock, settings):
 def test_speed_comes_from_the_fault_settings_unless_the_setting_overrides_it(free_clock, settings, db):
     del settings.SIMULATOR_CLOCK_SPEED
     FaultSettings.objects.update_or_create(pk=1, defaults={"clock_speed": 10})
-    faults.forget_settings()
     assert free_clock.speed() == 10
     settings.SIMULATOR_CLOCK_SPEED = 1
     assert free_clock.speed() == 1

@@ -15,13 +15,6 @@ from simulator.models import BillingCounter, FaultSettings
 from .test_vehicle_api import assert_error
 
 
-@pytest.fixture(autouse=True)
-def _fresh_fault_settings(db):
-    faults.forget_settings()
-    yield
-    faults.forget_settings()
-
-
 @pytest.mark.parametrize(("type_", "code"), sorted(ERRORS, key=lambda key: (key[0], key[1] or "")))
 def test_every_documented_error_can_be_produced_with_its_documented_body(api, sim_vehicle, type_, code):
     vehicle = sim_vehicle("TESLA")
@@ -113,7 +106,6 @@ def test_a_vehicles_fault_rate_overrides_the_global_rates(api, sim_vehicle):
     vehicle.fault_rate = 0.0
     vehicle.save()
     FaultSettings.objects.update_or_create(pk=1, defaults={"upstream_rate": 1.0})
-    faults.forget_settings()
     assert api.get(f"/vehicles/{vehicle.vehicle_id}/odometer").status_code == 200
 
 
