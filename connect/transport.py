@@ -17,6 +17,7 @@ import asyncio
 import threading
 
 import httpx
+from django.conf import settings
 from django.db import connections
 
 
@@ -30,6 +31,10 @@ class ThreadedWSGITransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         request.read()
+        if settings.SECURE_SSL_REDIRECT and request.url.scheme == "http":
+            # Django would answer a plain-http request with a redirect to https; in-process there is no TLS to
+            # terminate, so the request arrives as what it stands for, an https request.
+            request.url = request.url.copy_with(scheme="https")
         outcome: dict = {}
 
         def serve():

@@ -2,13 +2,16 @@
 
 import asyncio
 
+import httpx
 import pytest
+from django.conf import settings
 from django.test import override_settings
 
 from connect import client, vault
 from connect.client import ApiResponse, AsyncSmartcarClient, SmartcarClient
 from connect.errors import SmartcarError, TransportError
 from connect.models import SmartcarAccount
+from connect.transport import ThreadedWSGITransport
 from tests.connect.browser import connect
 from vehicles.models import Vehicle
 
@@ -44,6 +47,10 @@ def test_the_client_reads_pages_meta_headers_make_specific_paths_and_batches(fiv
     assert odometer.request_id
     assert odometer.data_age is not None
     assert odometer.body["distance"] >= 0
+    # With production's SECURE_SSL_REDIRECT, the in-process simulator is not redirected to https.
+    with override_settings(SECURE_SSL_REDIRECT=True), httpx.Client(transport=ThreadedWSGITransport()) as http:
+        url = f"{settings.SMARTCAR_API_URL}/vehicles/{some_id}/odometer"
+        assert http.get(url, headers={"Authorization": f"Bearer {smartcar._access_token}"}).status_code == 200
 
     # Make-specific endpoints take the make as stored (upper case) and send it in lower case.
     tesla = next(v for v in vehicles.values() if v.make == "TESLA")
