@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from django.core.exceptions import PermissionDenied
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.http import Http404
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
@@ -188,7 +188,13 @@ def connect_complete(*, fleet: Fleet, user, code: str) -> ConnectOutcome:
             facts = list(pool.map(lambda vid: _read_vehicle(smartcar, vid), vehicle_ids))
     except SmartcarError as exc:
         raise _smartcar_failure(exc, "reading the vehicles") from exc
-    return _connect_save(fleet=fleet, user=user, smartcar_user_id=smartcar_user_id, pair=pair, facts=facts)
+    try:
+        return _connect_save(fleet=fleet, user=user, smartcar_user_id=smartcar_user_id, pair=pair, facts=facts)
+    except IntegrityError as exc:
+        # Two callbacks saving the same account or vehicle at the same moment: the loser saves nothing.
+        raise ConnectError(
+            "concurrent save", "These vehicles were being connected at the same moment elsewhere. Please try again."
+        ) from exc
 
 
 @transaction.atomic
