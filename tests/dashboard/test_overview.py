@@ -57,6 +57,12 @@ def test_tiles_count_each_state(owner_client, fleet, mixed_fleet):
     }
 
 
+def test_vehicles_needing_reconnect_are_explained_with_what_to_do(owner_client, fleet, mixed_fleet):
+    body = overview(owner_client, fleet).content.decode()
+    assert "1 vehicle stopped syncing because Smartcar no longer accepts its connection" in body
+    assert reverse("connect_accounts", args=[fleet.slug]) in body
+
+
 def test_a_tile_filters_the_table(owner_client, fleet, mixed_fleet):
     response = overview(owner_client, fleet, state="attention")
     assert sorted(shown(response)) == sorted([mixed_fleet["dtc"].vin, mixed_fleet["unlocked"].vin])
