@@ -19,6 +19,8 @@ urlpatterns = [
     # travels in the session-bound state.
     path("connect/callback/", views.connect_callback, name="connect_callback"),
     path("fleets/<slug:fleet_slug>/connect/", views.connect_start, name="connect_start"),
+    path("fleets/<slug:fleet_slug>/compatibility/", views.compatibility_check, name="compatibility_check"),
+    path("fleets/<slug:fleet_slug>/compatibility/matrix/", views.compatibility_matrix, name="compatibility_matrix"),
     path("fleets/<slug:fleet_slug>/connections/", views.accounts, name="connect_accounts"),
     path(
         "fleets/<slug:fleet_slug>/connections/<int:account_id>/reconnect/",

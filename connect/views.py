@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, JsonResponse
@@ -13,7 +14,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from connect import client, oauth_state, services, subscriptions, webhooks
+from connect import client, compatibility, oauth_state, services, subscriptions, webhooks
+from connect.compatibility_forms import MatrixForm, VinCheckForm
+from connect.errors import SmartcarError
 from connect.forms import DisconnectForm
 from connect.models import SmartcarAccount
 from fleet.tenancy import FleetRequest, fleet_view, get_fleet_object_or_404
@@ -169,3 +172,46 @@ def vehicle_webhooks_unsubscribe(request: FleetRequest, vehicle_id: int):
     else:
         messages.success(request, f"{vehicle} is unsubscribed from webhooks; polling alone keeps it up to date.")
     return redirect(vehicle)
+
+
+# --- Compatibility ----------------------------------------------------------------------------------------------
+
+
+@require_GET
+@fleet_view
+def compatibility_check(request: FleetRequest):
+    """ "Will this vehicle work?": the VIN is validated before Smartcar is asked."""
+    form = VinCheckForm(request.GET or None, initial={"permissions": list(settings.SMARTCAR_SCOPE)})
+    report, problem = None, None
+    if form.is_bound and form.is_valid():
+        try:
+            report = compatibility.vin_compatibility_check(
+                vin=form.cleaned_data["vin"],
+                permissions=form.cleaned_data["permissions"],
+                country=form.cleaned_data["country"],
+            )
+        except SmartcarError as exc:
+            logger.warning("compatibility check failed: %s", exc)
+            problem = exc.user_message
+    return render(request, "connect/compatibility.html", {"form": form, "report": report, "problem": problem})
+
+
+@require_GET
+@fleet_view
+def compatibility_matrix(request: FleetRequest):
+    """The compatibility matrix by region, make and engine type."""
+    form = MatrixForm(request.GET or {"region": "US"})
+    matrix, problem = None, None
+    if form.is_valid():
+        try:
+            matrix = compatibility.compatibility_matrix_browse(
+                region=form.cleaned_data["region"],
+                makes=form.cleaned_data["make"],
+                engine_types=form.cleaned_data["type"],
+                permissions=form.cleaned_data["permissions"],
+            )
+        except SmartcarError as exc:
+            logger.warning("compatibility matrix failed: %s", exc)
+            problem = exc.user_message
+    context = {"form": form, "matrix": matrix, "problem": problem, "makes_by_region": compatibility.MAKES_BY_REGION}
+    return render(request, "connect/compatibility_matrix.html", context)
