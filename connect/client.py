@@ -54,13 +54,13 @@ READ_ATTEMPTS = 3
 
 def vehicle_timeout() -> httpx.Timeout:
     """Vehicle round trips: Smartcar documents OEM answers taking up to 300 s."""
-    seconds = float(getattr(settings, "SMARTCAR_VEHICLE_TIMEOUT_SECONDS", 310))
+    seconds = float(settings.SMARTCAR_VEHICLE_TIMEOUT_SECONDS)
     return httpx.Timeout(seconds, connect=10.0)
 
 
 def short_timeout() -> httpx.Timeout:
     """Token endpoint, management and compatibility APIs: no vehicle involved, so an answer is quick or never."""
-    seconds = float(getattr(settings, "SMARTCAR_AUTH_TIMEOUT_SECONDS", 20))
+    seconds = float(settings.SMARTCAR_AUTH_TIMEOUT_SECONDS)
     return httpx.Timeout(seconds, connect=min(seconds, 10.0))
 
 

@@ -109,6 +109,11 @@ SMARTCAR_SCOPE = env.listing(
     ],
 )  # fmt: skip
 
+# Timeouts of Smartcar calls: vehicle round trips take up to 300 s (Smartcar's documented ceiling);
+# the token and management endpoints answer quickly.
+SMARTCAR_VEHICLE_TIMEOUT_SECONDS = env.integer("SMARTCAR_VEHICLE_TIMEOUT_SECONDS", 310)
+SMARTCAR_AUTH_TIMEOUT_SECONDS = env.integer("SMARTCAR_AUTH_TIMEOUT_SECONDS", 20)
+
 # Fernet keys that encrypt Smartcar tokens at rest, newest first; older keys still decrypt, so
 # keys rotate by prepending a new one and running `manage.py rotate_token_keys`.
 TOKEN_ENCRYPTION_KEYS = env.listing("TOKEN_ENCRYPTION_KEYS")
