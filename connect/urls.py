@@ -22,6 +22,17 @@ urlpatterns = [
     path("fleets/<slug:fleet_slug>/compatibility/", views.compatibility_check, name="compatibility_check"),
     path("fleets/<slug:fleet_slug>/compatibility/matrix/", views.compatibility_matrix, name="compatibility_matrix"),
     path("fleets/<slug:fleet_slug>/connections/", views.accounts, name="connect_accounts"),
+    path("fleets/<slug:fleet_slug>/connections/smartcar/", views.connections_reconcile, name="connect_reconcile"),
+    path(
+        "fleets/<slug:fleet_slug>/connections/smartcar/<int:account_id>/adopt/",
+        views.connection_adopt,
+        name="connect_connection_adopt",
+    ),
+    path(
+        "fleets/<slug:fleet_slug>/connections/smartcar/vehicles/<int:vehicle_id>/clean-up/",
+        views.connection_clean_up,
+        name="connect_connection_clean_up",
+    ),
     path(
         "fleets/<slug:fleet_slug>/connections/<int:account_id>/reconnect/",
         views.account_reconnect,

@@ -14,7 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from connect import client, compatibility, oauth_state, services, subscriptions, webhooks
+from connect import client, compatibility, oauth_state, reconciliation, services, subscriptions, webhooks
 from connect.compatibility_forms import MatrixForm, VinCheckForm
 from connect.errors import SmartcarError
 from connect.forms import DisconnectForm
@@ -215,3 +215,40 @@ def compatibility_matrix(request: FleetRequest):
             problem = exc.user_message
     context = {"form": form, "matrix": matrix, "problem": problem, "makes_by_region": compatibility.MAKES_BY_REGION}
     return render(request, "connect/compatibility_matrix.html", context)
+
+
+# --- Management: connections at Smartcar, reconciled ------------------------------------------------------------
+
+
+@require_GET
+@fleet_view(owner=True)
+def connections_reconcile(request: FleetRequest):
+    """Every connection Smartcar holds for the fleet's Smartcar users, set against the fleet's own vehicles."""
+    try:
+        result, problem = reconciliation.fleet_connections_reconcile(fleet=request.fleet), None
+    except reconciliation.ReconcileError as exc:
+        result, problem = None, exc.user_message
+    return render(request, "connect/reconcile.html", {"result": result, "problem": problem})
+
+
+@require_POST
+@fleet_view(owner=True)
+def connection_adopt(request: FleetRequest, account_id: int):
+    account = get_fleet_object_or_404(request, SmartcarAccount.objects, pk=account_id)
+    vehicle_id = request.POST.get("smartcar_vehicle_id", "")[:64]
+    try:
+        vehicle = reconciliation.connection_adopt(fleet=request.fleet, account=account, smartcar_vehicle_id=vehicle_id)
+    except reconciliation.ReconcileError as exc:
+        messages.error(request, exc.user_message)
+    else:
+        messages.success(request, f"{vehicle} is back in the fleet; its first sync follows shortly.")
+    return redirect("connect_reconcile", request.fleet.slug)
+
+
+@require_POST
+@fleet_view(owner=True)
+def connection_clean_up(request: FleetRequest, vehicle_id: int):
+    vehicle = get_fleet_object_or_404(request, Vehicle.objects.select_related("account"), pk=vehicle_id)
+    reconciliation.vehicle_gone_clean_up(vehicle=vehicle)
+    messages.success(request, f"{vehicle} is marked disconnected; its history is kept.")
+    return redirect("connect_reconcile", request.fleet.slug)
