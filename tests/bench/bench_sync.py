@@ -103,7 +103,7 @@ def _connect_fleet(count: int, seed: int = 11):
         smartcar_user_id=user.user_id,
         access_token_encrypted=vault.encrypt(token.access_token),
         refresh_token_encrypted=vault.encrypt(token.refresh_token),
-        access_expires_at=token.access_expires_at + timedelta(days=30),
+        access_expires_at=token.access_expires_at,
         refresh_expires_at=token.refresh_expires_at,
     )
     Vehicle.objects.bulk_create(
@@ -207,6 +207,26 @@ def throughput(args) -> None:
             profiler = cProfile.Profile()
             report = profiler.runcall(_round, ids)
             pstats.Stats(profiler).sort_stats("cumulative").print_stats("vehicles|psycopg.connection|execute", 40)
+        elif args.sql_timing:
+            from collections import defaultdict
+
+            from django.db import connection
+
+            spent: dict = defaultdict(lambda: [0, 0.0])
+
+            def timed(execute, sql, params, many, context):
+                started = time.monotonic()
+                try:
+                    return execute(sql, params, many, context)
+                finally:
+                    key = " ".join(sql.split()[:4])[:70]
+                    spent[key][0] += 1
+                    spent[key][1] += time.monotonic() - started
+
+            with connection.execute_wrapper(timed):
+                report = _round(ids)
+            for key, (count, seconds) in sorted(spent.items(), key=lambda item: -item[1][1])[:15]:
+                print(f"  sql {seconds:7.2f} s {count:6d}× {key}")
         else:
             report = _round(ids)
         wall, cpu = time.monotonic() - wall0, time.process_time() - cpu0
@@ -264,7 +284,7 @@ def budget(args) -> None:
     from django.conf import settings
     from django.db import connection
 
-    from simulator import world
+    from simulator import clock, world
     from simulator.models import Vehicle as SimVehicle
     from vehicles import sync
     from vehicles.catalogue import endpoints_for
@@ -280,6 +300,7 @@ def budget(args) -> None:
         traveller.stop()
         traveller = time_machine.travel(start, tick=False)
         traveller.start()
+        clock.pin(start)
         fleet, _ = _connect_fleet(args.vehicles, seed=23)
         FleetSync.objects.update_or_create(fleet=fleet, defaults={"monthly_call_budget_per_vehicle": monthly})
         vehicles = list(Vehicle.objects.filter(fleet=fleet))
@@ -296,13 +317,19 @@ def budget(args) -> None:
             traveller.stop()
             traveller = time_machine.travel(now, tick=False)
             traveller.start()
+            clock.pin(now)  # the simulated vehicles live on the same stepped clock
             token, due = sync.vehicles_lease_due()
             if due:
                 sync.vehicles_sync(vehicle_ids=due, lease_token=token)
             if index % sample_every == 0:
                 for sim in sims.values():
                     world.advance(sim, now)
-                active = [sid for sid, sim in sims.items() if sim.state.get("activity") in ("driving", "charging")]
+                active = [
+                    sid
+                    for sid, sim in sims.items()
+                    if sim.state.get("activity") == "driving"
+                    or (sim.state.get("ev") or {}).get("charging") == "CHARGING"
+                ]
                 if active:
                     fetched = {}
                     for vehicle_id, data_age, fetched_at in EndpointState.objects.filter(
@@ -355,6 +382,7 @@ def main() -> None:
     t.add_argument("--naive", type=int, default=20, help="vehicles for the naive baseline (0: skip)")
     t.add_argument("--profile", action="store_true", help="print where the sync process spends its CPU")
     t.add_argument("--switch-interval", type=float, default=0)
+    t.add_argument("--sql-timing", action="store_true", help="print the sync process's time per kind of statement")
     b = sub.add_parser("budget")
     b.add_argument("--vehicles", type=int, default=100)
     b.add_argument("--days", type=float, default=7)
