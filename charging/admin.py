@@ -2,6 +2,9 @@ from django.contrib import admin
 
 from charging.models import BulkScheduleRun, BulkScheduleTarget, ChargingLocationLabel, ChargingSession
 
+# Sessions are derived from readings, charge records and webhook events; what identifies them stays read-only.
+SESSION_DERIVED = ["vehicle", "source", "external_id", "updated_at"]
+
 
 @admin.register(ChargingSession)
 class ChargingSessionAdmin(admin.ModelAdmin):
@@ -10,13 +13,14 @@ class ChargingSessionAdmin(admin.ModelAdmin):
     search_fields = ["vehicle__vin", "vehicle__smartcar_id", "location"]
     date_hierarchy = "started_at"
     list_select_related = ["vehicle"]
-    raw_id_fields = ["vehicle"]
+    readonly_fields = SESSION_DERIVED
 
 
 @admin.register(ChargingLocationLabel)
 class ChargingLocationLabelAdmin(admin.ModelAdmin):
     list_display = ["label", "fleet", "latitude", "longitude"]
     list_filter = ["fleet"]
+    search_fields = ["label", "fleet__name"]
 
 
 class BulkScheduleTargetInline(admin.TabularInline):
@@ -31,6 +35,8 @@ class BulkScheduleTargetInline(admin.TabularInline):
 class BulkScheduleRunAdmin(admin.ModelAdmin):
     list_display = ["created_at", "fleet", "kind", "make", "summary", "status", "created_by"]
     list_filter = ["status", "kind", "fleet"]
+    search_fields = ["summary", "fleet__name", "created_by__email"]
+    date_hierarchy = "created_at"
     readonly_fields = [
         "fleet",
         "kind",
@@ -43,3 +49,19 @@ class BulkScheduleRunAdmin(admin.ModelAdmin):
         "finished_at",
     ]
     inlines = [BulkScheduleTargetInline]
+
+
+@admin.register(BulkScheduleTarget)
+class BulkScheduleTargetAdmin(admin.ModelAdmin):
+    """One vehicle of a bulk schedule run and how it ended (a record: read-only)."""
+
+    list_display = ["run", "vehicle", "status", "message", "finished_at"]
+    list_filter = ["status", "run__fleet"]
+    search_fields = ["vehicle__vin", "vehicle__nickname", "message"]
+    list_select_related = ["run", "vehicle"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in BulkScheduleTarget._meta.fields]
+
+    def has_add_permission(self, request):
+        return False

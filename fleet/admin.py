@@ -8,6 +8,7 @@ from fleet.models import Fleet, Invitation, Membership, User
 class UserAdmin(BaseUserAdmin):
     ordering = ["email"]
     list_display = ["email", "name", "is_staff", "is_active", "last_login"]
+    list_filter = ["is_staff", "is_active", "memberships__fleet"]
     search_fields = ["email", "name"]
     fieldsets = [
         (None, {"fields": ["email", "password"]}),
@@ -26,8 +27,8 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Fleet)
 class FleetAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "time_zone", "unit_system", "created_at"]
-    list_filter = ["unit_system"]
+    list_display = ["name", "slug", "time_zone", "unit_system", "webhooks_subscribe_new_vehicles", "created_at"]
+    list_filter = ["unit_system", "webhooks_subscribe_new_vehicles"]
     search_fields = ["name", "slug"]
     readonly_fields = ["created_at"]
     inlines = [MembershipInline]
@@ -38,6 +39,7 @@ class MembershipAdmin(admin.ModelAdmin):
     list_display = ["user", "fleet", "role", "created_at"]
     list_filter = ["role", "fleet"]
     search_fields = ["user__email", "fleet__name"]
+    list_select_related = ["user", "fleet"]
     autocomplete_fields = ["user", "fleet"]
 
 

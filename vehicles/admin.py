@@ -5,6 +5,7 @@ Tokens never appear here: vehicles show their account only by its id and status.
 
 from django.conf import settings
 from django.contrib import admin, messages
+from django.db import transaction
 from django.utils.html import format_html_join
 
 from vehicles import sync
@@ -67,15 +68,90 @@ class EndpointStateInline(admin.TabularInline):
         return False
 
 
+class ConnectedFilter(admin.SimpleListFilter):
+    title = "connection"
+    parameter_name = "connected"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Connected"), ("no", "Disconnected")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("yes", "no"):
+            return queryset.filter(disconnected_at__isnull=self.value() == "yes")
+        return queryset
+
+
 @admin.register(Vehicle)
 class VehicleAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "fleet", "make", "vin", "sync_state", "last_sync_at", "webhook_subscribed"]
-    list_filter = ["fleet", "make", "status__sync_state", "webhook_subscribed"]
-    search_fields = ["vin", "smartcar_id", "nickname", "model"]
+    list_display = ["__str__", "fleet", "make", "vin", "sync_state", "last_sync_at", "webhook_subscribed", "connected"]
+    list_filter = [ConnectedFilter, "fleet", "make", "status__sync_state", "webhook_subscribed"]
+    search_fields = ["vin", "smartcar_id", "nickname", "model", "account__smartcar_user_id"]
     list_select_related = ["fleet", "status"]
-    readonly_fields = ["smartcar_id", "account", "connected_at", "disconnected_at", "updated_at"]
+    readonly_fields = [
+        "smartcar_id",
+        "account",
+        "permissions",
+        "webhook_subscribed",
+        "connected_at",
+        "disconnected_at",
+        "updated_at",
+    ]
     inlines = [VehicleStatusInline, VehicleSyncInline, EndpointStateInline]
-    actions = ["sync_now"]
+    actions = ["sync_now", "webhooks_subscribe", "webhooks_unsubscribe", "disconnect", "mark_needs_reconnect"]
+
+    def has_add_permission(self, request):
+        return False  # vehicles come from Connect (or adoption on the connections page)
+
+    @admin.display(description="Connected", boolean=True, ordering="disconnected_at")
+    def connected(self, vehicle):
+        return vehicle.is_connected
+
+    @admin.action(description="Subscribe to webhooks (in the background)")
+    def webhooks_subscribe(self, request, queryset):
+        from connect.tasks import vehicle_webhooks_subscribe
+
+        ids = list(queryset.filter(disconnected_at__isnull=True).values_list("pk", flat=True))
+        for vehicle_id in ids:
+            transaction.on_commit(lambda vehicle_id=vehicle_id: vehicle_webhooks_subscribe.delay(vehicle_id))
+        self.message_user(
+            request, f"Subscribing {len(ids)} vehicle(s); failures show on their webhook subscriptions.", messages.INFO
+        )
+
+    @admin.action(description="Unsubscribe from webhooks")
+    def webhooks_unsubscribe(self, request, queryset):
+        from connect.subscriptions import vehicle_webhooks_unsubscribe
+
+        done = 0
+        for vehicle in queryset:
+            result = vehicle_webhooks_unsubscribe(vehicle=vehicle)
+            if result.errors:
+                self.message_user(request, f"{vehicle}: {result.message}", messages.ERROR)
+            else:
+                done += 1
+        self.message_user(request, f"{done} vehicle(s) unsubscribed.", messages.SUCCESS)
+
+    @admin.action(description="Disconnect at Smartcar (history kept)")
+    def disconnect(self, request, queryset):
+        from connect.services import DisconnectError, vehicle_disconnect
+
+        done = 0
+        for vehicle in queryset.filter(disconnected_at__isnull=True).select_related("account"):
+            try:
+                vehicle_disconnect(vehicle=vehicle, delete_history=False)
+                done += 1
+            except DisconnectError as exc:
+                self.message_user(request, f"{vehicle}: {exc.user_message}", messages.ERROR)
+        self.message_user(request, f"{done} vehicle(s) disconnected.", messages.SUCCESS)
+
+    @admin.action(description="Mark their accounts as needing reconnect")
+    def mark_needs_reconnect(self, request, queryset):
+        from connect.models import SmartcarAccount
+        from connect.tokens import account_mark_needs_reconnect
+
+        accounts = SmartcarAccount.objects.filter(pk__in=queryset.values("account_id"))
+        for account in accounts:
+            account_mark_needs_reconnect(account=account, reason=f"Marked in admin by {request.user}")
+        self.message_user(request, f"{len(accounts)} account(s) marked as needing reconnect.", messages.SUCCESS)
 
     @admin.display(description="Sync state", ordering="status__sync_state")
     def sync_state(self, vehicle):
@@ -99,6 +175,8 @@ class VehicleAdmin(admin.ModelAdmin):
 @admin.register(FleetSync)
 class FleetSyncAdmin(admin.ModelAdmin):
     list_display = ["fleet", "use_batch", "monthly_call_budget_per_vehicle", "paused_until", "alert"]
+    list_filter = ["use_batch"]
+    search_fields = ["fleet__name"]
     fields = ["fleet", "use_batch", "monthly_call_budget_per_vehicle", "paused_until", "alert", "polling_intervals"]
     readonly_fields = ["fleet", "alert", "polling_intervals"]
     actions = ["resume_polling"]
@@ -139,7 +217,8 @@ class SyncCounterAdmin(admin.ModelAdmin):
 @admin.register(VehicleStatus)
 class VehicleStatusAdmin(admin.ModelAdmin):
     list_display = ["vehicle", "battery_percent", "fuel_percent", "activity", *STATUS_SYNC_FIELDS[:1], "last_sync_at"]
-    list_filter = ["sync_state", "activity"]
+    list_filter = ["sync_state", "activity", "vehicle__fleet"]
+    search_fields = ["vehicle__vin", "vehicle__nickname", "vehicle__smartcar_id"]
     list_select_related = ["vehicle"]
 
     def get_readonly_fields(self, request, obj=None):
@@ -153,6 +232,9 @@ class VehicleStatusAdmin(admin.ModelAdmin):
 class StatusHistoryAdmin(admin.ModelAdmin):
     list_display = ["vehicle", "field", "number", "text", "recorded_at", "fetched_at"]
     list_filter = ["field"]
+    search_fields = ["vehicle__vin", "vehicle__nickname"]
+    list_select_related = ["vehicle"]
+    date_hierarchy = "recorded_at"
     readonly_fields = ["vehicle", "field", "number", "text", "recorded_at", "fetched_at"]
 
     def has_add_permission(self, request):
@@ -162,13 +244,18 @@ class StatusHistoryAdmin(admin.ModelAdmin):
 @admin.register(DiagnosticTroubleCode)
 class DiagnosticTroubleCodeAdmin(admin.ModelAdmin):
     list_display = ["code", "vehicle", "first_seen_at", "last_seen_at", "cleared_at"]
+    list_filter = ["vehicle__fleet", "vehicle__make"]
+    search_fields = ["code", "vehicle__vin", "vehicle__nickname"]
+    list_select_related = ["vehicle"]
     readonly_fields = ["vehicle", "code", "reported_at", "first_seen_at", "last_seen_at", "cleared_at"]
 
 
 @admin.register(SystemStatus)
 class SystemStatusAdmin(admin.ModelAdmin):
     list_display = ["system_id", "vehicle", "status", "description", "changed_at", "last_seen_at"]
-    list_filter = ["status"]
+    list_filter = ["status", "vehicle__fleet"]
+    search_fields = ["system_id", "vehicle__vin", "vehicle__nickname"]
+    list_select_related = ["vehicle"]
     readonly_fields = ["vehicle", "system_id", "status", "description", "changed_at", "last_seen_at"]
 
 
@@ -197,9 +284,49 @@ class CommandAdmin(admin.ModelAdmin):
 class DiagnosticAcknowledgementAdmin(admin.ModelAdmin):
     list_display = ["acknowledged_at", "acknowledged_by_email", "dtc", "system_status", "note"]
     list_select_related = ["dtc", "system_status"]
+    search_fields = ["acknowledged_by_email", "note", "dtc__code", "system_status__system_id"]
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in DiagnosticAcknowledgement._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(EndpointState)
+class EndpointStateAdmin(admin.ModelAdmin):
+    """Each endpoint of each vehicle: cadence, last reading, parking after 501s and denials after 403s."""
+
+    list_display = ["vehicle", "path", "next_sync_at", "last_success_at", "data_age", "parked_until", "failures"]
+    list_filter = ["path", "vehicle__fleet"]
+    search_fields = ["vehicle__vin", "vehicle__smartcar_id", "path"]
+    list_select_related = ["vehicle"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in EndpointState._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(VehicleSync)
+class VehicleSyncAdmin(admin.ModelAdmin):
+    """The scheduling rows: when each vehicle is due, its back-off and lease (the lease token is internal)."""
+
+    list_display = ["vehicle", "next_sync_at", "backoff_until", "backoff_failures", "lease_until", "billed_calls_month"]
+    search_fields = ["vehicle__vin", "vehicle__smartcar_id"]
+    list_select_related = ["vehicle"]
+    exclude = ["lease_token"]
+    readonly_fields = [
+        "vehicle",
+        "next_sync_at",
+        "backoff_until",
+        "backoff_failures",
+        "lease_until",
+        "requested_at",
+        "month",
+        "billed_calls_month",
+    ]
 
     def has_add_permission(self, request):
         return False
