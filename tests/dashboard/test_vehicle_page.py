@@ -91,3 +91,13 @@ def test_viewers_see_no_command_buttons_and_are_refused(viewer_client, fleet):
     )
     assert response.status_code == 403
     assert not vehicle.commands.exists()
+
+
+def test_without_javascript_a_command_asks_for_confirmation_first(manager_client, fleet):
+    vehicle = make_vehicles(fleet, 1, account=make_account(fleet))[0]
+    url = reverse("vehicle_command", args=[fleet.slug, vehicle.pk])
+    response = manager_client.post(url, {"kind": "charge_limit", "limit_percent": "80"})
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "Set the charge limit?" in body and 'name="confirmed" value="yes"' in body and 'value="80"' in body
+    assert not vehicle.commands.exists()
