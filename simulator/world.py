@@ -321,10 +321,17 @@ def advance(vehicle: Vehicle, until: datetime | None = None) -> list[tuple[str, 
     return events
 
 
+# Reference: smartcar-api/changelog__2022.md (April 13, 2022) — event-based charging webhooks "on Ford,
+# Tesla, and Toyota vehicles"; other makes charge just as well but announce nothing.
+CHARGING_EVENT_MAKES = frozenset({"FORD", "TESLA", "TOYOTA"})
+
+
 def announce(vehicle: Vehicle, events: list[tuple[str, datetime]]) -> None:
     """Queue webhook deliveries for charging events (sent once the surrounding transaction commits)."""
     from simulator import webhooks
 
+    if vehicle.make not in CHARGING_EVENT_MAKES:
+        return
     for name, moment in events:
         webhooks.queue_event(vehicle, name, {"eventTime": iso(moment)})
 

@@ -129,6 +129,14 @@ def test_charging_reaches_the_limit_and_is_announced_to_subscribed_webhooks(db, 
         "CHARGING_COMPLETED",
     ]
     assert vehicle.state["charge_records"][-1]["endPercentRemaining"] == 0.8
+    # Event webhooks exist for Ford, Tesla and Toyota only (changelog 2022-04-13).
+    chevrolet = world.create_vehicle(_owner("gm@example.com"), make="CHEVROLET", model="Bolt EV", seed=4)
+    Subscription.objects.create(webhook=webhook, vehicle=chevrolet)
+    chevrolet.state.update(trip_chance=0)
+    chevrolet.state["ev"].update(soc=0.5, limit=0.8, charging="NOT_CHARGING")
+    chevrolet.save()
+    assert world.vehicle_advance(vehicle_id=chevrolet.pk, until=sim_clock.now() + timedelta(hours=6))
+    assert Delivery.objects.count() == 2
 
 
 def test_tires_and_oil_drift_and_the_12v_battery_runs_down_when_parked_for_long(db, sim_clock):
