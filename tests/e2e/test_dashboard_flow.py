@@ -30,6 +30,10 @@ def _inject_dtc(vehicle: Vehicle, code: str) -> None:
 
 def test_a_manager_connects_watches_and_acts(page, live_server, fleet_owner, simulated_clock):
     user, fleet = fleet_owner
+    # Nothing the pages do may trip the Content-Security-Policy or fail in the browser.
+    problems = []
+    page.on("console", lambda message: message.type == "error" and problems.append(message.text))
+    page.on("pageerror", lambda error: problems.append(str(error)))
 
     # Sign in.
     page.goto(f"{live_server.url}/accounts/login/")
@@ -94,3 +98,4 @@ def test_a_manager_connects_watches_and_acts(page, live_server, fleet_owner, sim
     board_row.get_by_role("button", name="Acknowledge").click()
     expect(page.locator("table.board tr", has_text="P0420")).to_contain_text("Booked at the dealer on Friday")
     expect(page.locator("table.board tr", has_text="P0420")).to_contain_text(user.email)
+    assert problems == []
