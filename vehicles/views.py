@@ -372,7 +372,6 @@ def vehicle_detail(request: FleetRequest, pk: int):
         ],
         "commands_unavailable": commands.commands_unavailable_reason(vehicle),
         "command_log": Command.objects.filter(vehicle=vehicle).select_related("vehicle__fleet")[:COMMAND_LOG_SIZE],
-        "describe": obd.describe,
     }
     for dtc in context["dtcs"]:
         dtc.description = obd.describe(dtc.code)
