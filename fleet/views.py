@@ -38,11 +38,6 @@ def fleet_create(request):
     return render(request, "fleet/fleet_form.html", {"form": form})
 
 
-@fleet_view
-def fleet_home(request: FleetRequest):
-    return render(request, "fleet/overview.html")
-
-
 @fleet_view(owner=True)
 def fleet_settings(request: FleetRequest):
     form = FleetForm(request.POST or None, instance=request.fleet)
