@@ -12,11 +12,12 @@ concurrency: the simulator served by gunicorn (gthread, 2 × 128 threads) with i
     requests at once and prints how long they took against the latency: about one latency means they were all
     served concurrently. The same command serves the simulator for a demo under load:
 
-    gunicorn fleet.wsgi --worker-class gthread --workers 2 --threads 128 --bind 127.0.0.1:8766
+    gunicorn fleet.wsgi --worker-class gthread --workers 2 --threads 128 --bind 127.0.0.1:8791
 """
 
 import argparse
 import concurrent.futures
+import contextlib
 import os
 import socket
 import statistics
@@ -28,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 DB_NAME = "fleet_bench_simulator"
 DB_URL = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
-PORT = 8766
+PORT = 8791
 
 
 def _recreate_database() -> None:
@@ -183,6 +184,8 @@ def concurrency(args) -> None:
     }
     command = [sys.executable, "-m", "gunicorn", "fleet.wsgi", "--worker-class", "gthread", "--workers", "2",
                "--threads", "128", "--bind", f"127.0.0.1:{PORT}", "--log-level", "warning"]  # fmt: skip
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", PORT), timeout=0.5):
+        raise SystemExit(f"port {PORT} is already taken; stop what listens there first")
     server = subprocess.Popen(
         command,
         cwd=ROOT,
