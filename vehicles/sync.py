@@ -580,6 +580,8 @@ class GroupWrites:
     history: list[StatusHistory] = field(default_factory=list)
     statuses: list[VehicleStatus] = field(default_factory=list)
     syncs: list[VehicleSync] = field(default_factory=list)
+    dtcs: list[tuple[int, object]] = field(default_factory=list)
+    systems: list[tuple[int, object]] = field(default_factory=list)
 
     def flush(self, lease_token: str = "") -> None:
         _values_update(EndpointState, self.states, STATE_FIELDS)
@@ -590,7 +592,11 @@ class GroupWrites:
         _values_update(VehicleStatus, self.statuses, STATUS_FIELDS)
         # Released only where our lease still holds: a vehicle another worker took over is its to write.
         _values_update(VehicleSync, self.syncs, SYNC_FIELDS, lease_token=lease_token)
-        self.states, self.history, self.statuses, self.syncs = [], [], [], []
+        if self.dtcs:
+            _store_dtcs(self.dtcs, timezone.now())
+        if self.systems:
+            _store_system_status(self.systems, timezone.now())
+        self.states, self.history, self.statuses, self.syncs, self.dtcs, self.systems = [], [], [], [], [], []
 
 
 def _store(plan: Plan, outcome: Outcome, lease_token: str, now: datetime, writes: GroupWrites | None = None) -> None:
@@ -774,10 +780,13 @@ def _store(plan: Plan, outcome: Outcome, lease_token: str, now: datetime, writes
             writes.history += history
         else:
             GroupWrites(changed_states, history).flush()  # status and sync row follow below
+        group = writes if writes is not None else GroupWrites()
         if dtc_body is not None:
-            _store_dtcs(vehicle, dtc_body, now)
+            group.dtcs.append((vehicle.pk, dtc_body))
         if system_body is not None:
-            _store_system_status(vehicle, system_body, now)
+            group.systems.append((vehicle.pk, system_body))
+        if writes is None:
+            group.flush()
         for name, value in values.items():
             setattr(status, name, value)
         status.activity = activity
@@ -893,60 +902,75 @@ def _retry_endpoint(state: EndpointState, message: str, now: datetime) -> None:
     )
 
 
-def _store_dtcs(vehicle: Vehicle, body, now: datetime) -> None:
+def _store_dtcs(reports: list[tuple[int, object]], now: datetime) -> None:
+    """DTCs of several vehicles (vehicle id, /diagnostics/dtcs body): first/last seen, cleared when gone.
+
+    A few statements for the whole group, whatever the number of vehicles and codes.
+    """
     # Reference: smartcar-api/get-dtcs.md
     from django.utils.dateparse import parse_datetime
 
-    reported = {}
-    for item in body.get("activeCodes") or []:
-        if isinstance(item, dict) and item.get("code"):
-            try:
-                at = parse_datetime(item["timestamp"]) if item.get("timestamp") else None
-            except (TypeError, ValueError):
-                at = None
-            reported[str(item["code"])[:16]] = at
-    open_codes = {d.code: d for d in DiagnosticTroubleCode.objects.filter(vehicle=vehicle, cleared_at__isnull=True)}
-    DiagnosticTroubleCode.objects.filter(vehicle=vehicle, cleared_at__isnull=True).exclude(
-        code__in=list(reported)
-    ).update(cleared_at=now)
-    DiagnosticTroubleCode.objects.filter(vehicle=vehicle, cleared_at__isnull=True, code__in=list(reported)).update(
-        last_seen_at=now
-    )
+    reported: dict[int, dict[str, datetime | None]] = {}
+    for vehicle_id, body in reports:
+        codes = reported.setdefault(vehicle_id, {})
+        for item in body.get("activeCodes") or []:
+            if isinstance(item, dict) and item.get("code"):
+                try:
+                    at = parse_datetime(item["timestamp"]) if item.get("timestamp") else None
+                except (TypeError, ValueError):
+                    at = None
+                codes[str(item["code"])[:16]] = at
+    if not reported:
+        return
+    cleared, seen = [], []
+    open_codes: dict[int, set[str]] = defaultdict(set)
+    for dtc in DiagnosticTroubleCode.objects.filter(vehicle_id__in=list(reported), cleared_at__isnull=True):
+        open_codes[dtc.vehicle_id].add(dtc.code)
+        (seen if dtc.code in reported[dtc.vehicle_id] else cleared).append(dtc.pk)
+    if cleared:
+        DiagnosticTroubleCode.objects.filter(pk__in=cleared).update(cleared_at=now)
+    if seen:
+        DiagnosticTroubleCode.objects.filter(pk__in=seen).update(last_seen_at=now)
     new = [
-        DiagnosticTroubleCode(vehicle=vehicle, code=code, reported_at=at, first_seen_at=now, last_seen_at=now)
-        for code, at in reported.items()
-        if code not in open_codes
+        DiagnosticTroubleCode(vehicle_id=vehicle_id, code=code, reported_at=at, first_seen_at=now, last_seen_at=now)
+        for vehicle_id, codes in reported.items()
+        for code, at in codes.items()
+        if code not in open_codes[vehicle_id]
     ]
-    DiagnosticTroubleCode.objects.bulk_create(new, ignore_conflicts=True)
+    if new:
+        DiagnosticTroubleCode.objects.bulk_create(new, ignore_conflicts=True)
 
 
-def _store_system_status(vehicle: Vehicle, body, now: datetime) -> None:
-    # Reference: smartcar-api/get-system-status.md — a handful of queries whatever the number of systems.
-    current = {s.system_id: s for s in SystemStatus.objects.filter(vehicle=vehicle)}
+def _store_system_status(reports: list[tuple[int, object]], now: datetime) -> None:
+    """System statuses of several vehicles (vehicle id, /diagnostics/system_status body), in a few statements."""
+    # Reference: smartcar-api/get-system-status.md
+    ids = [vehicle_id for vehicle_id, _ in reports]
+    current = {(s.vehicle_id, s.system_id): s for s in SystemStatus.objects.filter(vehicle_id__in=ids)}
     new, changed, seen = [], [], []
-    for item in body.get("systems") or []:
-        if not isinstance(item, dict) or not item.get("systemId"):
-            continue
-        system_id = str(item["systemId"])[:60]
-        status = str(item.get("status") or "")[:20]
-        description = str(item.get("description") or "")[:300]
-        row = current.get(system_id)
-        if row is None:
-            new.append(
-                SystemStatus(
-                    vehicle=vehicle,
-                    system_id=system_id,
-                    status=status,
-                    description=description,
-                    changed_at=now,
-                    last_seen_at=now,
+    for vehicle_id, body in reports:
+        for item in body.get("systems") or []:
+            if not isinstance(item, dict) or not item.get("systemId"):
+                continue
+            system_id = str(item["systemId"])[:60]
+            status = str(item.get("status") or "")[:20]
+            description = str(item.get("description") or "")[:300]
+            row = current.get((vehicle_id, system_id))
+            if row is None:
+                new.append(
+                    SystemStatus(
+                        vehicle_id=vehicle_id,
+                        system_id=system_id,
+                        status=status,
+                        description=description,
+                        changed_at=now,
+                        last_seen_at=now,
+                    )
                 )
-            )
-        elif (row.status, row.description) != (status, description):
-            row.status, row.description, row.changed_at, row.last_seen_at = status, description, now, now
-            changed.append(row)
-        else:
-            seen.append(row.pk)
+            elif (row.status, row.description) != (status, description):
+                row.status, row.description, row.changed_at, row.last_seen_at = status, description, now, now
+                changed.append(row)
+            else:
+                seen.append(row.pk)
     if new:
         SystemStatus.objects.bulk_create(new, ignore_conflicts=True)
     if changed:
