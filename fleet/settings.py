@@ -114,6 +114,13 @@ SMARTCAR_SCOPE = env.listing(
 SMARTCAR_VEHICLE_TIMEOUT_SECONDS = env.integer("SMARTCAR_VEHICLE_TIMEOUT_SECONDS", 310)
 SMARTCAR_AUTH_TIMEOUT_SECONDS = env.integer("SMARTCAR_AUTH_TIMEOUT_SECONDS", 20)
 
+if SIMULATED and env.string("SIMULATOR_CLOCK_SPEED"):
+    # Simulated seconds per real second (simulator/clock.py); unset: the simulator's admin setting.
+    try:
+        SIMULATOR_CLOCK_SPEED = float(env.string("SIMULATOR_CLOCK_SPEED"))
+    except ValueError:
+        env.problems.append(f"SIMULATOR_CLOCK_SPEED: expected a number, got {env.string('SIMULATOR_CLOCK_SPEED')!r}")
+
 # Fernet keys that encrypt Smartcar tokens at rest, newest first; older keys still decrypt, so
 # keys rotate by prepending a new one and running `manage.py rotate_token_keys`.
 TOKEN_ENCRYPTION_KEYS = env.listing("TOKEN_ENCRYPTION_KEYS")

@@ -186,7 +186,11 @@ class FaultSettings(models.Model):
     asleep_rate = models.FloatField(default=0, help_text="0–1: share answered 409 ASLEEP/UNREACHABLE")
     timeout_rate = models.FloatField(default=0, help_text="0–1: share that hang until the client gives up")
     malformed_rate = models.FloatField(default=0, help_text="0–1: share answered with a body that is not JSON")
-    clock_speed = models.FloatField(default=60.0, help_text="Simulated seconds per real second")
+    clock_speed = models.FloatField(
+        default=1.0,
+        help_text="Simulated seconds per real second. 1 keeps data ages true to the wall clock; more makes a day "
+        "pass quickly (data then carries times ahead of real time).",
+    )
 
     class Meta:
         verbose_name_plural = "fault settings"

@@ -5,9 +5,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.test import RequestFactory
 
-from simulator import api as simulator_api
 from simulator import faults
 from simulator.errors import ERRORS
 from simulator.models import BillingCounter, FaultSettings
@@ -27,9 +25,8 @@ def test_every_documented_error_can_be_produced_with_its_documented_body(api, si
     assert ("detail" in body) == (type_ == "VALIDATION")
 
 
-def test_an_unknown_api_version_is_resource_not_found_version():
-    request = RequestFactory().get("/simulator/api/v1.0/vehicles")
-    response = simulator_api.unknown_version(request, version="v1.0", path="vehicles")
+def test_an_unknown_api_version_is_resource_not_found_version(client, db):
+    response = client.get("/simulator/api/v1.0/vehicles")
     body = json.loads(response.content)
     assert (response.status_code, body["type"], body["code"]) == (404, "RESOURCE_NOT_FOUND", "VERSION")
 
