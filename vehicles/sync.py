@@ -687,11 +687,11 @@ def _store(plan: Plan, outcome: Outcome, lease_token: str, now: datetime, writes
             # e.g. CHARGING_PLUG_NOT_CONNECTED: a normal answer in this state; ask again at the usual cadence.
             state.failures = 0
         elif error.needs_reconnect:
-            # One path refused with REAUTHENTICATE (e.g. CONNECTED_SERVICES_ACCOUNT:VIRTUAL_KEY_REQUIRED on a Tesla
-            # page) concerns that feature of that vehicle, not the account's grant: the other paths answered. Ask
-            # again later, less and less often, and show the owner's message on the vehicle.
-            _retry_endpoint(state, error.user_message, now)
-            retried.add(path)
+            # One path refused with REAUTHENTICATE (e.g. /tesla/virtual_key answering CONNECTED_SERVICES_ACCOUNT:
+            # VEHICLE_MISSING to a driver's account) concerns that feature of that vehicle, not the account's grant:
+            # the other paths answered. Park it like an unsupported endpoint and show the owner's message.
+            state.parked_until = now + timedelta(days=settings.SYNC_COMPATIBILITY_PARK_DAYS)
+            state.last_error = error.user_message[:300]
         else:
             _retry_endpoint(state, str(error), now)
             retried.add(path)
