@@ -1,0 +1,265 @@
+"""Load test of the webhook receiver (issue 7). Not part of the test suite: run by hand.
+
+    .venv/bin/python tests/bench/bench_webhooks.py [--events 2000] [--duplicates 200] [--senders 32]
+
+The app is served by gunicorn as in the Procfile (2 workers × 8 threads) and a Celery worker (4 processes) takes
+the processing tasks from Redis (127.0.0.1:6379/14, else a file-system broker); both use their own PostgreSQL
+database (``fleet_bench_webhooks``, recreated on every run) on 127.0.0.1:5432. This process is Smartcar: over
+loopback it POSTs ``--events`` distinct signed CHARGING_* deliveries for 200 vehicles, plus ``--duplicates``
+redeliveries of events already sent, all at once from ``--senders`` threads.
+
+Prints the receiver's answers (status counts, latency percentiles), deliveries per second, how long until the last
+event was processed, and the checks: every event stored exactly once (none lost), every duplicate acknowledged as
+such, and every event processed exactly once — counted from the worker's own log line per processed event.
+"""
+
+import argparse
+import collections
+import hashlib
+import hmac
+import json
+import os
+import random
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+DB_NAME = "fleet_bench_webhooks"
+PORT = 8766
+VEHICLES = 200
+MANAGEMENT_TOKEN = "bench-management-token"
+WEBHOOK_ID = "9b6ae692-60cc-4b3e-89d8-71e7549cf805"
+EVENT_TYPES = ("CHARGING_STARTED", "CHARGING_STOPPED", "CHARGING_COMPLETED")
+
+
+def _redis_answers() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _environment() -> dict:
+    broker = "redis://127.0.0.1:6379/14" if _redis_answers() else "filesystem://"
+    env = {
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB_NAME}",
+        # As in production (settings default): connections kept for a minute, not opened per request.
+        "DATABASE_CONN_MAX_AGE": "60",
+        "SMARTCAR_MODE": "simulated",
+        "SMARTCAR_MANAGEMENT_TOKEN": MANAGEMENT_TOKEN,
+        "SMARTCAR_WEBHOOK_ID": WEBHOOK_ID,
+        "SECRET_KEY": "bench-secret-key-" + "x" * 40,
+        "TOKEN_ENCRYPTION_KEYS": "r6Y1Ah1Z7lqiVqRuw0l4GVeWtbG2fR7n9n9n1i3Yq0o=",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SECURE_SSL_REDIRECT": "false",
+        "LOG_LEVEL": "INFO",
+        "CELERY_BROKER_URL": broker,
+        "FLEET_VAR_DIR": str(ROOT / "var" / "bench-webhooks"),
+        "DJANGO_SETTINGS_MODULE": "fleet.settings",
+    }
+    os.environ.update(env)
+    return env
+
+
+def _recreate_database() -> None:
+    import psycopg
+
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {DB_NAME}")
+
+
+def _setup() -> list[str]:
+    """Migrated database, one fleet of vehicles (no permissions: no targeted sync leaves this machine)."""
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from fleet.models import Fleet
+    from vehicles.models import Vehicle
+
+    fleet = Fleet.objects.create(name="Bench", slug="bench")
+    vehicles = [
+        Vehicle(fleet=fleet, smartcar_id=str(uuid.uuid4()), make="TESLA", model="Model 3", permissions=[])
+        for _ in range(VEHICLES)
+    ]
+    Vehicle.objects.bulk_create(vehicles)
+    if os.environ["CELERY_BROKER_URL"].startswith("redis"):
+        import redis
+
+        redis.Redis.from_url(os.environ["CELERY_BROKER_URL"]).flushdb()
+    return [v.smartcar_id for v in vehicles]
+
+
+def _deliveries(vehicle_ids: list[str], events: int, duplicates: int, rng: random.Random) -> list[tuple[str, bytes]]:
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    bodies = []
+    for index in range(events):
+        payload = {
+            "eventId": str(uuid.uuid4()),
+            "vehicleId": vehicle_ids[index % len(vehicle_ids)],
+            "eventType": EVENT_TYPES[(index // len(vehicle_ids)) % len(EVENT_TYPES)],
+            "eventTime": (start + timedelta(minutes=index)).isoformat().replace("+00:00", "Z"),
+        }
+        body = {"version": "2.0", "webhookId": WEBHOOK_ID, "eventName": "eventBased", "mode": "live"}
+        bodies.append((payload["eventId"], json.dumps({**body, "payload": payload}).encode()))
+    sent = bodies + rng.sample(bodies, duplicates)
+    rng.shuffle(sent)
+    return sent
+
+
+def _wait_for(port: int, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"nothing answers on port {port}")
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=2000)
+    parser.add_argument("--duplicates", type=int, default=200)
+    parser.add_argument("--senders", type=int, default=32)
+    parser.add_argument("--timeout", type=float, default=300, help="seconds to wait for processing to finish")
+    parser.add_argument(
+        "--worker-after", action="store_true", help="start the worker once all is sent: the receiver's figures alone"
+    )
+    args = parser.parse_args()
+
+    env = _environment()
+    _recreate_database()
+    vehicle_ids = _setup()
+    rng = random.Random(7)
+    deliveries = _deliveries(vehicle_ids, args.events, args.duplicates, rng)
+    log_path = ROOT / "var" / "bench-webhooks" / "worker.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    server = subprocess.Popen(
+        [str(ROOT / ".venv/bin/gunicorn"), "fleet.wsgi", "--bind", f"127.0.0.1:{PORT}", "--workers", "2",
+         "--threads", "8", "--log-level", "warning"],
+        cwd=ROOT, env={**os.environ, **env},
+    )  # fmt: skip
+    processes = [server]
+
+    def start_worker() -> None:
+        with log_path.open("w") as log:
+            processes.append(
+                subprocess.Popen(
+                    [str(ROOT / ".venv/bin/celery"), "-A", "fleet", "worker", "--concurrency", "4", "--loglevel",
+                     "INFO", "--without-heartbeat", "--without-gossip", "--without-mingle"],
+                    cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
+                )
+            )  # fmt: skip
+
+    if not args.worker_after:
+        start_worker()
+    try:
+        _wait_for(PORT)
+        _run(args, deliveries, log_path, start_worker if args.worker_after else None)
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=30)
+
+
+def _run(args, deliveries: list[tuple[str, bytes]], log_path: Path, start_worker=None) -> None:
+    import httpx
+
+    from connect.models import EventStatus, WebhookEvent
+
+    url = f"http://127.0.0.1:{PORT}/webhooks/{WEBHOOK_ID}/"
+    local = threading.local()
+    answers: list[tuple[int, str, float]] = []
+    lock = threading.Lock()
+
+    def send(delivery: tuple[str, bytes]) -> None:
+        if not hasattr(local, "client"):
+            local.client = httpx.Client(timeout=15)
+        _, body = delivery
+        signature = hmac.new(MANAGEMENT_TOKEN.encode(), body, hashlib.sha256).hexdigest()
+        started = time.perf_counter()
+        try:
+            response = local.client.post(
+                url, content=body, headers={"Content-Type": "application/json", "SC-Signature": signature}
+            )
+            status, kind = response.status_code, response.json().get("status", "")
+        except httpx.HTTPError as exc:
+            status, kind = 0, type(exc).__name__
+        with lock:
+            answers.append((status, kind, time.perf_counter() - started))
+
+    print(f"{args.events} events + {args.duplicates} redeliveries from {args.senders} threads → {url}")
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=args.senders) as pool:
+        list(pool.map(send, deliveries))
+    sending = time.perf_counter() - started
+    latencies = [seconds * 1000 for _, _, seconds in answers]
+    statuses = collections.Counter((status, kind) for status, kind, _ in answers)
+    print(f"sent {len(answers)} in {sending:.1f} s: {len(answers) / sending:.0f} deliveries/s")
+    print("answers: " + ", ".join(f"{status} {kind}: {n}" for (status, kind), n in sorted(statuses.items())))
+    print(
+        f"latency ms: p50 {statistics.median(latencies):.0f}, p95 {_percentile(latencies, 0.95):.0f}, "
+        f"p99 {_percentile(latencies, 0.99):.0f}, max {max(latencies):.0f}"
+    )
+
+    if start_worker is not None:
+        start_worker()
+        started = time.perf_counter()
+        print("worker started now")
+    unfinished = [EventStatus.RECEIVED, EventStatus.PROCESSING]
+    deadline = time.monotonic() + args.timeout
+    while WebhookEvent.objects.filter(status__in=unfinished).exists() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    processed_after = time.perf_counter() - started
+    time.sleep(2)  # the worker's last log lines
+    sent_ids = {event_id for event_id, _ in deliveries}
+    stored = collections.Counter(WebhookEvent.objects.values_list("event_id", flat=True))
+    final = collections.Counter(WebhookEvent.objects.values_list("status", flat=True))
+    processed_lines = collections.Counter(
+        re.findall(r"webhook event ([0-9a-f-]{36}): processed", log_path.read_text(errors="replace"))
+    )
+    print(f"all processed {processed_after:.1f} s after the first delivery (or the worker's start); {dict(final)}")
+    lost = sent_ids - set(stored)
+    twice_stored = [e for e, n in stored.items() if n > 1]
+    twice_processed = [e for e, n in processed_lines.items() if n > 1]
+    never_processed = sent_ids - set(processed_lines)
+    duplicates_acknowledged = statuses.get((200, "duplicate"), 0)
+    print(f"lost: {len(lost)}; stored twice: {len(twice_stored)}; processed twice: {len(twice_processed)}; ")
+    print(f"not processed: {len(never_processed)}; redeliveries acknowledged as duplicates: {duplicates_acknowledged}")
+    ok = (
+        not lost
+        and not twice_stored
+        and not twice_processed
+        and not never_processed
+        and duplicates_acknowledged == args.duplicates
+        and statuses.get((200, "received"), 0) == args.events
+    )
+    print("OK" if ok else "FAILED")
+    if not ok:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()
