@@ -44,7 +44,7 @@ EVENT_BASED = "eventBased"
 # Smartcar's challenge is a random token. Answering only token-like challenges matters: the answer is the same HMAC
 # that signs deliveries, so echoing the HMAC of any string would let anyone obtain a valid signature for a body of
 # their choosing by sending it as a "challenge". A JSON body always contains characters this pattern refuses.
-CHALLENGE_PATTERN = re.compile(r"[A-Za-z0-9_.~-]{1,200}")
+CHALLENGE_PATTERN = re.compile(r"[A-Za-z0-9_.~+/=-]{1,200}")  # hex, UUIDs, base64 and base64url tokens
 
 
 class DeliveryRefused(Exception):

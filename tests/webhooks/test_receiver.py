@@ -14,8 +14,8 @@ from tests.webhooks.conftest import charging_event, sign
 AMT = settings.SMARTCAR_MANAGEMENT_TOKEN
 
 
-def test_it_answers_the_verify_challenge_with_the_hmac_of_the_challenge(webhook, deliver):
-    challenge = uuid.uuid4().hex
+@pytest.mark.parametrize("challenge", [uuid.uuid4().hex, str(uuid.uuid4()), "q83vEjRWeJq8/+3e3w=="])
+def test_it_answers_the_verify_challenge_with_the_hmac_of_the_challenge(webhook, deliver, challenge):
     body = {
         "version": "2.0",
         "webhookId": webhook.smartcar_id,
