@@ -155,8 +155,21 @@ def vehicles_to_subscribe(*, limit: int = 100) -> list[int]:
     return sorted(set(ids))[:limit]
 
 
+def disconnected_subscriptions_forget() -> int:
+    """Smartcar drops a disconnected vehicle's subscriptions with its connection: forget them here too, so that a
+    reconnected vehicle is subscribed again. An owner's "unsubscribed" stays."""
+    forgotten, _ = (
+        WebhookSubscription.objects.filter(vehicle__disconnected_at__isnull=False)
+        .exclude(status=SubscriptionStatus.UNSUBSCRIBED)
+        .delete()
+    )
+    Vehicle.objects.filter(disconnected_at__isnull=False, webhook_subscribed=True).update(webhook_subscribed=False)
+    return forgotten
+
+
 def vehicles_subscribe_pending() -> int:
     """The periodic sweep: subscribes what ``vehicles_to_subscribe`` finds; returns how many vehicles it tried."""
+    disconnected_subscriptions_forget()
     ids = vehicles_to_subscribe()
     for vehicle in Vehicle.objects.filter(pk__in=ids).select_related("account"):
         # No transaction around it: the calls to Smartcar must not hold database locks while they wait.

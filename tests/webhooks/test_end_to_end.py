@@ -119,3 +119,23 @@ def test_a_viewer_cannot_subscribe_and_another_fleets_vehicle_is_not_found(tesla
     assert client.post(reverse("vehicle_webhooks_subscribe", args=[other_fleet.slug, vehicle.pk])).status_code == 404
     vehicle.refresh_from_db()
     assert not vehicle.webhook_subscribed
+
+
+def test_a_disconnected_vehicles_subscription_is_forgotten_so_a_reconnect_subscribes_it_again(tesla):
+    from connect.services import vehicle_disconnect
+
+    vehicle, _ = tesla
+    subscriptions.vehicle_webhooks_subscribe(vehicle=vehicle)
+    vehicle_disconnect(vehicle=vehicle, delete_history=False)
+
+    subscriptions.vehicles_subscribe_pending()
+
+    vehicle.refresh_from_db()
+    assert not vehicle.webhook_subscribed
+    assert not WebhookSubscription.objects.filter(vehicle=vehicle).exists()
+    # Connected again through Connect: the vehicle and its account are active again.
+    vehicle.disconnected_at = None
+    vehicle.save()
+    vehicle.account.status = "active"
+    vehicle.account.save()
+    assert subscriptions.vehicles_to_subscribe() == [vehicle.pk]
