@@ -9,6 +9,32 @@ class FleetForm(forms.ModelForm):
         fields = ["name", "time_zone", "unit_system"]
 
 
+class FleetSettingsForm(FleetForm):
+    class Meta(FleetForm.Meta):
+        fields = [
+            *FleetForm.Meta.fields,
+            "low_energy_percent",
+            "stale_after_minutes",
+            "webhooks_subscribe_new_vehicles",
+        ]
+        labels = {
+            "low_energy_percent": "Low battery or fuel (%)",
+            "stale_after_minutes": "Data is stale after (minutes)",
+        }
+
+    def clean_low_energy_percent(self):
+        value = self.cleaned_data["low_energy_percent"]
+        if not 1 <= value <= 99:
+            raise forms.ValidationError("Choose a percentage between 1 and 99.")
+        return value
+
+    def clean_stale_after_minutes(self):
+        value = self.cleaned_data["stale_after_minutes"]
+        if value < 5:
+            raise forms.ValidationError("Vehicles report every few minutes at best: choose 5 minutes or more.")
+        return value
+
+
 class InvitationForm(forms.Form):
     email = forms.EmailField(label="E-mail address")
     role = forms.ChoiceField(choices=Role.choices, initial=Role.VIEWER)

@@ -329,6 +329,13 @@ if env.boolean("SECURE_PROXY_SSL_HEADER", False):
 # Preloading HSTS is a commitment an operator makes for their domain (SECURE_HSTS_PRELOAD).
 SILENCED_SYSTEM_CHECKS = ["security.W021"]
 
+# The vehicle page's map (vehicles/views.py): an XYZ tile URL such as
+# https://tile.example.org/{z}/{x}/{y}.png and its attribution. Without one the track is drawn on a
+# plain background; with one, its origin is allowed as an image source below.
+MAP_TILE_URL = env.string("MAP_TILE_URL")
+MAP_TILE_ATTRIBUTION = env.string("MAP_TILE_ATTRIBUTION")
+_map_origin = "/".join(MAP_TILE_URL.split("/")[:3]) if MAP_TILE_URL.startswith(("https://", "http://")) else ""
+
 # https://django-csp.readthedocs.io/en/latest/configuration.html — everything from our own origin;
 # nothing inline but what carries the per-request nonce.
 CONTENT_SECURITY_POLICY = {
@@ -336,7 +343,7 @@ CONTENT_SECURITY_POLICY = {
         "default-src": [SELF],
         "script-src": [SELF, NONCE],
         "style-src": [SELF],
-        "img-src": [SELF, "data:", *env.listing("CSP_IMG_SRC")],
+        "img-src": [SELF, "data:", *([_map_origin] if _map_origin else []), *env.listing("CSP_IMG_SRC")],
         "connect-src": [SELF],
         "form-action": [SELF, *env.listing("CSP_FORM_ACTION", ["https://connect.smartcar.com"])],
         "frame-ancestors": [NONE],

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 from fleet import services
 from fleet.adapters import PENDING_INVITATION_KEY
 from fleet.celery import app as celery_app
-from fleet.forms import FleetForm, InvitationForm, MembershipRoleForm
+from fleet.forms import FleetForm, FleetSettingsForm, InvitationForm, MembershipRoleForm
 from fleet.models import Invitation, Membership, Role
 from fleet.tenancy import FleetRequest, fleet_view, get_fleet_object_or_404
 
@@ -40,7 +40,7 @@ def fleet_create(request):
 
 @fleet_view(owner=True)
 def fleet_settings(request: FleetRequest):
-    form = FleetForm(request.POST or None, instance=request.fleet)
+    form = FleetSettingsForm(request.POST or None, instance=request.fleet)
     if request.method == "POST" and form.is_valid():
         form.save()
         messages.success(request, "Fleet settings saved.")

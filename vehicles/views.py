@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
-from fleet import env, units
+from fleet import units
 from fleet.templatetags import dashboard as fmt
 from fleet.tenancy import FleetRequest, fleet_view, get_fleet_object_or_404
 from vehicles import commands, obd
@@ -35,9 +35,6 @@ from vehicles.models import (
 
 # The map's tile server ({z}/{x}/{y} template) and its attribution. Empty: the map draws the vehicle's track on a
 # plain background, and the page lists the positions as text — nothing is fetched from a third party by default.
-# A tile host must also be allowed by CSP_IMG_SRC. Set in fleet/settings.py as MAP_TILE_URL, or from the environment.
-MAP_TILE_URL = getattr(settings, "MAP_TILE_URL", None) or env.string("MAP_TILE_URL")
-MAP_TILE_ATTRIBUTION = getattr(settings, "MAP_TILE_ATTRIBUTION", None) or env.string("MAP_TILE_ATTRIBUTION")
 
 CHART_DAYS = 30
 CHART_POINTS = 1000
@@ -353,7 +350,7 @@ def vehicle_detail(request: FleetRequest, pk: int):
         "charts": charts_data(vehicle, status),
         "track": track_data(vehicle),
         "current_position": [status.latitude, status.longitude] if status and status.latitude is not None else None,
-        "map_tiles": {"url": MAP_TILE_URL, "attribution": MAP_TILE_ATTRIBUTION},
+        "map_tiles": {"url": settings.MAP_TILE_URL, "attribution": settings.MAP_TILE_ATTRIBUTION},
         "dtcs": vehicle.dtcs.filter(cleared_at__isnull=True).select_related("acknowledgement"),
         "cleared_dtcs": vehicle.dtcs.filter(cleared_at__isnull=False).order_by("-cleared_at")[:10],
         "system_statuses": SystemStatus.objects.filter(vehicle=vehicle).order_by("-status", "system_id"),

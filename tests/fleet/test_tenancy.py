@@ -79,7 +79,13 @@ def test_a_manager_cannot_change_fleet_settings(manager_client, fleet):
 def test_an_owner_changes_fleet_settings(owner_client, fleet):
     response = owner_client.post(
         reverse("fleet_settings", args=[fleet.slug]),
-        {"name": "Acme EU", "time_zone": "Europe/Paris", "unit_system": "imperial"},
+        {
+            "name": "Acme EU",
+            "time_zone": "Europe/Paris",
+            "unit_system": "imperial",
+            "low_energy_percent": "20",
+            "stale_after_minutes": "180",
+        },
     )
     assert response.status_code == 302
     fleet.refresh_from_db()
@@ -92,7 +98,7 @@ def test_fleet_settings_say_which_field_is_wrong(owner_client, fleet):
     )
     assert response.status_code == 200
     form = response.context["form"]
-    assert set(form.errors) == {"name", "time_zone", "unit_system"}
+    assert set(form.errors) >= {"name", "time_zone", "unit_system"}
     fleet.refresh_from_db()
     assert fleet.name == "Acme Logistics"
 
@@ -137,3 +143,20 @@ def test_anyone_signed_in_can_create_a_fleet_and_owns_it(client, db):
     membership = Membership.objects.get(user=user)
     assert membership.role == Role.OWNER
     assert response.url == membership.fleet.get_absolute_url()
+
+
+def test_an_owner_sets_the_dashboard_thresholds(owner_client, fleet):
+    data = {"name": fleet.name, "time_zone": "UTC", "unit_system": "metric"}
+    response = owner_client.post(
+        reverse("fleet_settings", args=[fleet.slug]),
+        {**data, "low_energy_percent": "150", "stale_after_minutes": "1"},
+    )
+    assert set(response.context["form"].errors) == {"low_energy_percent", "stale_after_minutes"}
+
+    owner_client.post(
+        reverse("fleet_settings", args=[fleet.slug]),
+        {**data, "low_energy_percent": "30", "stale_after_minutes": "60"},
+    )
+    fleet.refresh_from_db()
+    assert (fleet.low_energy_percent, fleet.stale_after_minutes) == (30, 60)
+    assert fleet.webhooks_subscribe_new_vehicles is False  # an unticked box
