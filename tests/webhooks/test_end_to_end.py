@@ -17,6 +17,7 @@ from charging.models import ChargingSession
 from connect import client, subscriptions
 from connect.models import EventStatus, SubscriptionStatus, WebhookEvent, WebhookSubscription
 from connect.tokens import account_access_token
+from fleet.celery import app as project_app
 from tests.vehicles.conftest import ALL_READ, connect_simulated
 from vehicles.models import EndpointState, VehicleStatus, VehicleSync
 
@@ -27,6 +28,9 @@ PUBLIC_CHARGER = {"kind": "DC", "kw": 150.0, "volts": 400, "max_amps": 375, "pha
 def tesla(transactional_db, settings, fleet):
     # As in the demo: the simulator registers the app's webhook with the receiver's URL as its callback.
     settings.SMARTCAR_WEBHOOK_CALLBACK_URL = f"/webhooks/{settings.SMARTCAR_WEBHOOK_ID}/"
+    # The simulator answers and delivers on threads of its own, which use Celery's default app, not the calling
+    # thread's current one: it must be the project's (a test that starts a worker of another app may leave its own).
+    project_app.set_default()
     connected = connect_simulated(fleet, makes=["TESLA"], permissions=[*ALL_READ, "control_charge"])
     yield connected.vehicles[0], connected.sim_vehicles[0]
     gc.collect()  # closes the in-process clients' connections before the test database is dropped
