@@ -131,6 +131,9 @@ def _answer_challenge(webhook: Webhook, body: dict) -> str:
     challenge = payload.get("challenge") if isinstance(payload, dict) else None
     if not isinstance(challenge, str) or not CHALLENGE_PATTERN.fullmatch(challenge):
         raise DeliveryRefused(400, "verify challenge missing or not a plain token")
+    if not settings.SMARTCAR_MANAGEMENT_TOKEN:
+        # An HMAC keyed with nothing would "verify" a webhook whose deliveries could then never be checked.
+        raise DeliveryRefused(503, "SMARTCAR_MANAGEMENT_TOKEN is not set")
     Webhook.objects.filter(pk=webhook.pk).update(verified_at=timezone.now())
     logger.info("webhook %s: verify challenge answered", webhook.smartcar_id)
     return hmac_hex(challenge)

@@ -165,3 +165,16 @@ def test_an_unknown_webhook_id_is_not_found(deliver, db, caplog):
 
 def test_only_post_is_accepted(webhook, client):
     assert client.get(f"/webhooks/{webhook.smartcar_id}/").status_code == 405
+
+
+def test_without_a_management_token_nothing_is_verified_or_accepted(webhook, deliver, settings):
+    body = charging_event(webhook.smartcar_id, "v")
+    signature = sign(json.dumps(body).encode())
+    settings.SMARTCAR_MANAGEMENT_TOKEN = ""
+    verify = {"eventName": "verify", "webhookId": webhook.smartcar_id, "payload": {"challenge": "abc"}}
+
+    assert deliver(webhook.smartcar_id, verify, signed=False).status_code == 503
+    assert deliver(webhook.smartcar_id, body, signature=signature).status_code == 401
+    webhook.refresh_from_db()
+    assert webhook.verified_at is None
+    assert not WebhookEvent.objects.exists()
