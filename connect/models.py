@@ -110,8 +110,12 @@ class WebhookEvent(models.Model):
 
     class Meta:
         ordering = ["-received_at", "-pk"]
-        # Admin's list and the vehicle's recent events, newest first.
-        indexes = [models.Index(fields=["vehicle", "-received_at"], name="webhookevent_vehicle_received")]
+        indexes = [
+            # Admin's list and the vehicle's recent events, newest first.
+            models.Index(fields=["vehicle", "-received_at"], name="webhookevent_vehicle_received"),
+            # The periodic requeue of events never picked up (connect/webhook_events.py).
+            models.Index(fields=["status", "received_at"], name="webhookevent_status_received"),
+        ]
 
     def __str__(self):
         return f"{self.event_type or self.event_name} {self.event_id[:12]}"

@@ -15,7 +15,7 @@ is delivered twice (late acknowledgement) finds nothing to do the second time.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -35,6 +35,8 @@ CHARGING_STATE_AFTER = {
     "CHARGING_STOPPED": "NOT_CHARGING",
     "CHARGING_COMPLETED": "FULLY_CHARGED",
 }
+# An event still waiting this long was never picked up (the broker was down when it arrived): enqueue it again.
+STALE_AFTER = timedelta(minutes=2)
 # The targeted sync after a charging event fetches what those events change.
 CHARGING_PERMISSIONS = {"read_charge", "read_battery"}
 
@@ -69,6 +71,23 @@ def webhook_event_retry(*, event: WebhookEvent) -> None:
 
     WebhookEvent.objects.filter(pk=event.pk).update(status=EventStatus.RECEIVED, outcome="", processed_at=None)
     transaction.on_commit(lambda: task.delay(event.pk))
+
+
+def webhook_events_requeue_stale(*, now: datetime | None = None, limit: int = 500) -> int:
+    """Periodic: events stored but never processed are handed to a worker again (the claim keeps it to once)."""
+    from connect.tasks import webhook_event_process as task
+
+    cutoff = (now or timezone.now()) - STALE_AFTER
+    ids = list(
+        WebhookEvent.objects.filter(status=EventStatus.RECEIVED, received_at__lt=cutoff)
+        .order_by("received_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for event_id in ids:
+        task.delay(event_id)
+    if ids:
+        logger.warning("webhook events: %d never picked up, enqueued again", len(ids))
+    return len(ids)
 
 
 def _connected_vehicle(smartcar_id: str) -> Vehicle | None:

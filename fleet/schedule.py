@@ -42,6 +42,11 @@ def beat_schedule() -> dict:
             "schedule": 30.0,
             "options": {"expires": 25},
         },
+        "connect-webhook-events-requeue-stale": {
+            "task": "connect.tasks.webhook_events_requeue_stale",
+            "schedule": 60.0,
+            "options": {"expires": 50},
+        },
         "vehicles-history-prune": {
             "task": "vehicles.tasks.history_prune",
             "schedule": crontab(minute=43, hour=3),

@@ -1,6 +1,6 @@
 """What a stored event does once a worker processes it: charging state, charging session, targeted sync, readings."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -130,3 +130,19 @@ def test_a_delivery_with_vehicle_data_updates_the_latest_status_like_a_sync(webh
     state = EndpointState.objects.get(vehicle=tesla, path="/battery")
     assert state.body == {"percentRemaining": 0.62, "range": 310.5}
     assert not EndpointState.objects.filter(vehicle=tesla, path="/location", body__isnull=False).exists()
+
+
+def test_an_event_never_picked_up_is_handed_to_a_worker_again(webhook, tesla):
+    from django.utils import timezone
+
+    from connect.webhook_events import webhook_events_requeue_stale
+
+    waiting = _event(webhook, "tesla-1", "CHARGING_STARTED", T0)
+    fresh = _event(webhook, "tesla-1", "CHARGING_STOPPED", T0.replace(hour=9))
+    WebhookEvent.objects.filter(pk=waiting.pk).update(received_at=timezone.now() - timedelta(minutes=5))
+
+    assert webhook_events_requeue_stale() == 1
+
+    waiting.refresh_from_db()
+    fresh.refresh_from_db()
+    assert (waiting.status, fresh.status) == (EventStatus.PROCESSED, EventStatus.RECEIVED)
