@@ -41,7 +41,7 @@ lint: $(VENV)/.installed
 
 # Sync engine figures (docs/benchmarks.md): needs PostgreSQL on 127.0.0.1:5432; takes several minutes.
 bench: $(VENV)/.installed
-	$(PY) tests/bench/bench_sync.py throughput
+	$(PY) tests/bench/bench_sync.py throughput --server-workers 2 --server-threads 100
 	$(PY) tests/bench/bench_sync.py budget
 
 clean:
