@@ -29,7 +29,8 @@ def test_a_task_runs_through_a_real_worker_and_redis(redis_url):
             assert result.get(timeout=20) == "through redis"
             assert result.status == "SUCCESS"
     finally:
-        # A starting worker makes its app the current one; every other test runs on the project's.
+        # A starting worker makes its app the current and default one; every other test runs on the project's.
         project_app.set_current()
+        project_app.set_default()
 
     assert current_app._get_current_object() is project_app
