@@ -280,7 +280,8 @@ def charts_data(vehicle: Vehicle, status: VehicleStatus | None) -> dict:
         ("range", f"Range ({distance_unit})", series(range_points, to_distance)),
         ("odometer", f"Odometer ({distance_unit})", series(history["odometer_km"], to_distance)),
     ]
-    return {key: {"label": label, "data": data} for key, label, data in charts if data[0]}
+    # A line needs two moments; a single reading would draw an empty chart on a made-up time axis.
+    return {key: {"label": label, "data": data} for key, label, data in charts if len(set(data[0])) >= 2}
 
 
 def track_data(vehicle: Vehicle) -> list[list[float]]:

@@ -101,3 +101,13 @@ def test_without_javascript_a_command_asks_for_confirmation_first(manager_client
     assert response.status_code == 200
     assert "Set the charge limit?" in body and 'name="confirmed" value="yes"' in body and 'value="80"' in body
     assert not vehicle.commands.exists()
+
+
+def test_a_single_reading_draws_no_chart_but_says_history_is_coming(owner_client, fleet):
+    vehicle = make_vehicles(fleet, 1, account=make_account(fleet))[0]
+    VehicleStatus.objects.filter(vehicle=vehicle).update(last_success_at=None)
+    at = timezone.now()
+    StatusHistory.objects.create(vehicle=vehicle, field="battery_percent", number=80.0, recorded_at=at, fetched_at=at)
+    response = page(owner_client, vehicle)
+    assert response.context["charts"] == {}
+    assert "charts fill in as readings change" in response.content.decode()
