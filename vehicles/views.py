@@ -31,10 +31,8 @@ from vehicles.models import (
     Vehicle,
     VehicleStatus,
     VehicleSync,
+    make_label,
 )
-
-# The map's tile server ({z}/{x}/{y} template) and its attribution. Empty: the map draws the vehicle's track on a
-# plain background, and the page lists the positions as text — nothing is fetched from a third party by default.
 
 CHART_DAYS = 30
 CHART_POINTS = 1000
@@ -84,6 +82,10 @@ def _yes_no(value: bool | None, yes: str = "Yes", no: str = "No") -> str:
     return "—" if value is None else (yes if value else no)
 
 
+def _open_closed(items: list | None) -> str:
+    return "open" if items else "closed"
+
+
 def _listing(items: list | None) -> str:
     return ", ".join(str(i).replace("_", " ").lower() for i in items) if items else "none"
 
@@ -121,7 +123,11 @@ def typed_values(status: VehicleStatus, system: str) -> dict[str, list[tuple[str
             ("Windows open", s.windows_open if s.is_locked is not None else None, _listing(s.windows_open)),
             ("Sunroof open", s.sunroof_open if s.is_locked is not None else None, _listing(s.sunroof_open)),
             ("Trunks open", s.storage_open if s.is_locked is not None else None, _listing(s.storage_open)),
-            ("Charge port open", s.charging_port_open or None, _listing(s.charging_port_open)),
+            (
+                "Charge port",
+                s.charging_port_open if s.is_locked is not None else None,
+                _open_closed(s.charging_port_open),
+            ),
         ),
         "tires": some(
             ("Front left", s.tire_pressure_front_left_kpa, fmt.pressure(s.tire_pressure_front_left_kpa, system)),
@@ -140,6 +146,12 @@ def typed_values(status: VehicleStatus, system: str) -> dict[str, list[tuple[str
         "diagnostics": some(
             ("Active DTCs", s.active_dtc_count, str(s.active_dtc_count)),
             ("System alerts", s.system_alert_count, str(s.system_alert_count)),
+        ),
+        "info": some(
+            ("Make", s.vehicle.make or None, make_label(s.vehicle.make)),
+            ("Model", s.vehicle.model or None, s.vehicle.model),
+            ("Year", s.vehicle.year, str(s.vehicle.year)),
+            ("VIN", s.vehicle.vin or None, s.vehicle.vin),
         ),
     }
 

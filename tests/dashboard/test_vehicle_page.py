@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from connect.models import AccountStatus
 from tests.dashboard.factories import make_account, make_vehicles
-from vehicles.models import EndpointState, StatusHistory, SyncState, VehicleStatus, VehicleSync
+from vehicles.models import EndpointState, StatusHistory, SyncState, VehicleStatus, VehicleSync, make_label
 
 
 def page(client, vehicle):
@@ -111,3 +111,14 @@ def test_a_single_reading_draws_no_chart_but_says_history_is_coming(owner_client
     response = page(owner_client, vehicle)
     assert response.context["charts"] == {}
     assert "charts fill in as readings change" in response.content.decode()
+
+
+def test_vehicle_info_names_make_model_year_and_vin(owner_client, fleet):
+    vehicle = make_vehicles(fleet, 1, account=make_account(fleet))[0]
+    groups = {group["key"]: group for group in page(owner_client, vehicle).context["groups"]}
+    assert dict(groups["info"]["values"]) == {
+        "Make": make_label(vehicle.make),
+        "Model": vehicle.model,
+        "Year": str(vehicle.year),
+        "VIN": vehicle.vin,
+    }
