@@ -20,7 +20,7 @@ from charging.schedules import DayWindow, FordLocation, TeslaSchedule
 from connect.client import SmartcarClient
 from connect.errors import CONTACT_SUPPORT, REAUTHENTICATE, RETRY_LATER, MalformedResponseError, SmartcarError
 from connect.tokens import ReconnectRequired, account_access_token, account_mark_needs_reconnect
-from vehicles.commands import COMMANDS, CommandRefused, command_submit
+from vehicles.commands import CommandRefused, command_submit
 from vehicles.models import Command, CommandStatus
 
 logger = logging.getLogger(__name__)
@@ -322,18 +322,11 @@ def command_execute(*, command: Command) -> None:
     Command.objects.filter(pk=command.pk).update(**outcome)
 
 
-def change_label(kind: str) -> str:
-    if kind in CHANGE_KINDS:
-        return CHANGE_KINDS[kind].label
-    spec = COMMANDS.get(kind)
-    return spec.label if spec else kind
-
-
 def charging_commands(*, vehicle, limit: int = 10) -> list[Command]:
     """The vehicle's latest charging changes for its charging page's audit list, each with an ``audit_label``."""
     commands = list(Command.objects.filter(vehicle=vehicle, kind__in=AUDITED_KINDS)[:limit])
     for command in commands:
-        command.audit_label = change_label(command.kind)
+        command.audit_label = command.label
     return commands
 
 

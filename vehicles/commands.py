@@ -209,6 +209,16 @@ _SPECS = [
                 refresh_paths=("/{make}/charge",), confirm="Set the charging current?"),
 ]  # fmt: skip
 COMMANDS: dict[str, CommandSpec] = {spec.kind: spec for spec in _SPECS}
+
+# Other apps record changes of their own in the same audit log (charging's schedules, registered by
+# charging.apps); every audit list names a kind through ``kind_label``.
+KIND_LABELS: dict[str, str] = {spec.kind: spec.label for spec in _SPECS}
+
+
+def kind_label(kind: str) -> str:
+    return KIND_LABELS.get(kind, kind)
+
+
 GROUP_LABELS = {"security": "Security", "charging": "Charging", "navigation": "Navigation", "tesla": "Tesla"}
 
 

@@ -357,10 +357,9 @@ class Command(models.Model):
 
     @property
     def label(self) -> str:
-        from vehicles.commands import COMMANDS  # the catalogue of commands imports this module
+        from vehicles.commands import kind_label  # the catalogue of commands imports this module
 
-        spec = COMMANDS.get(self.kind)
-        return spec.label if spec else self.kind
+        return kind_label(self.kind)
 
 
 class DiagnosticAcknowledgement(models.Model):

@@ -44,6 +44,8 @@ def test_a_ford_location_schedule_is_stored_on_the_vehicle(manager_client, manag
     assert (command.kind, command.status, command.user_email) == ("ford_schedule", CommandStatus.DONE, manager.email)
     assert "weekdays none" in command.old_value
     assert command.new_value == "90 %, weekdays 22:00–06:00, weekends none"
+    vehicle_page = manager_client.get(reverse("vehicle_detail", args=[fleet.slug, ford.pk])).content.decode()
+    assert "Set charge schedule (location)" in vehicle_page  # the vehicle's command log names the change
 
 
 def test_a_nissan_schedule_is_converted_to_utc_and_back(manager_client, fleet, connected):
