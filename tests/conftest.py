@@ -1,9 +1,13 @@
 import os
+from datetime import timedelta
 
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 
+from connect import client, tokens
+from connect.models import SmartcarAccount
 from fleet.models import Fleet, Membership, Role, User
 from fleet.services import fleet_create
 
@@ -80,3 +84,47 @@ def viewer_client(client, viewer):
 def manager_client(client, manager):
     client.force_login(manager)
     return client
+
+
+# --- A Smartcar account on the simulated platform --------------------------------------------------------------
+# The client carries simulator calls in-process on a thread of their own, with their own database connection
+# (connect/transport.py), so tests that reach the simulator use committed data: ``transactional_db``.
+
+
+@pytest.fixture
+def simulator_app(transactional_db):
+    from simulator.platform import ensure_default_application
+
+    return ensure_default_application()
+
+
+@pytest.fixture
+def simulated_grant(simulator_app):
+    """A token pair issued by the simulator to a Smartcar user, as Connect would have left it."""
+    from simulator.models import SmartcarUser, Token
+
+    user = SmartcarUser.objects.create(email="driver@example.com")
+    now = timezone.now()
+    return Token.objects.create(
+        application=simulator_app,
+        user=user,
+        access_expires_at=now + timedelta(hours=2),
+        refresh_expires_at=now + timedelta(days=60),
+    )
+
+
+@pytest.fixture
+def account(fleet, simulated_grant) -> SmartcarAccount:
+    """A connected account of ``fleet`` holding the simulator's pair, encrypted."""
+    account = SmartcarAccount(fleet=fleet, smartcar_user_id=simulated_grant.user.user_id)
+    tokens.account_store_tokens(
+        account=account,
+        pair=client.TokenPair(
+            access_token=simulated_grant.access_token,
+            refresh_token=simulated_grant.refresh_token,
+            access_expires_at=simulated_grant.access_expires_at,
+            refresh_expires_at=simulated_grant.refresh_expires_at,
+        ),
+    )
+    account.save()
+    return account

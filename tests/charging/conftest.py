@@ -4,13 +4,8 @@ The client carries simulator calls in-process on a thread of their own with thei
 tests that call the simulator use committed data (``transactional_db``).
 """
 
-from datetime import timedelta
-
 import pytest
-from django.utils import timezone
 
-from connect import client, tokens
-from connect.models import SmartcarAccount
 from vehicles.models import Vehicle
 
 ALL_PERMISSIONS = [
@@ -20,39 +15,7 @@ ALL_PERMISSIONS = [
 
 
 @pytest.fixture
-def sim_grant(transactional_db):
-    from simulator.models import SmartcarUser, Token
-    from simulator.platform import ensure_default_application
-
-    application = ensure_default_application()
-    user = SmartcarUser.objects.create(email="charging@example.com")
-    now = timezone.now()
-    return Token.objects.create(
-        application=application,
-        user=user,
-        access_expires_at=now + timedelta(hours=2),
-        refresh_expires_at=now + timedelta(days=60),
-    )
-
-
-@pytest.fixture
-def account(fleet, sim_grant) -> SmartcarAccount:
-    account = SmartcarAccount(fleet=fleet, smartcar_user_id=sim_grant.user.user_id)
-    tokens.account_store_tokens(
-        account=account,
-        pair=client.TokenPair(
-            access_token=sim_grant.access_token,
-            refresh_token=sim_grant.refresh_token,
-            access_expires_at=sim_grant.access_expires_at,
-            refresh_expires_at=sim_grant.refresh_expires_at,
-        ),
-    )
-    account.save()
-    return account
-
-
-@pytest.fixture
-def connected(fleet, account, sim_grant):
+def connected(fleet, account, simulated_grant):
     """``connected("NISSAN")``: a simulated vehicle of the make, connected to ``fleet`` with charging permissions."""
     from simulator import world
     from simulator.models import Connection
@@ -60,10 +23,10 @@ def connected(fleet, account, sim_grant):
     seeds = iter(range(1, 1000))
 
     def make(make: str, *, permissions=None, model=None):
-        simulated = world.create_vehicle(sim_grant.user, make=make, model=model, region="US", seed=next(seeds))
+        simulated = world.create_vehicle(simulated_grant.user, make=make, model=model, region="US", seed=next(seeds))
         granted = ALL_PERMISSIONS if permissions is None else permissions
         Connection.objects.create(
-            application=sim_grant.application, user=sim_grant.user, vehicle=simulated, permissions=granted
+            application=simulated_grant.application, user=simulated_grant.user, vehicle=simulated, permissions=granted
         )
         return Vehicle.objects.create(
             fleet=fleet,
