@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from charging.models import BulkScheduleRun, BulkScheduleTarget, ChargingLocationLabel, ChargingSession
+from fleet.admin_records import RecordAdmin
 
 # Sessions are derived from readings, charge records and webhook events; what identifies them stays read-only.
 SESSION_DERIVED = ["vehicle", "source", "external_id", "updated_at"]
@@ -52,16 +53,10 @@ class BulkScheduleRunAdmin(admin.ModelAdmin):
 
 
 @admin.register(BulkScheduleTarget)
-class BulkScheduleTargetAdmin(admin.ModelAdmin):
+class BulkScheduleTargetAdmin(RecordAdmin):
     """One vehicle of a bulk schedule run and how it ended (a record: read-only)."""
 
     list_display = ["run", "vehicle", "status", "message", "finished_at"]
     list_filter = ["status", "run__fleet"]
     search_fields = ["vehicle__vin", "vehicle__nickname", "message"]
     list_select_related = ["run", "vehicle"]
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in BulkScheduleTarget._meta.fields]
-
-    def has_add_permission(self, request):
-        return False

@@ -7,6 +7,7 @@ from connect import services, subscriptions
 from connect.models import EventStatus, SmartcarAccount, Webhook, WebhookEvent, WebhookSubscription
 from connect.tokens import account_mark_needs_reconnect
 from connect.webhook_events import webhook_event_retry
+from fleet.admin_records import RecordAdmin
 
 
 @admin.register(SmartcarAccount)
@@ -95,7 +96,7 @@ class WebhookAdmin(admin.ModelAdmin):
 
 
 @admin.register(WebhookEvent)
-class WebhookEventAdmin(admin.ModelAdmin):
+class WebhookEventAdmin(RecordAdmin):
     """Every verified delivery, as received: a record, never edited. Refused deliveries are only logged."""
 
     list_display = ("received_at", "event_name", "event_type", "vehicle", "status", "outcome", "processed_at")
@@ -104,12 +105,6 @@ class WebhookEventAdmin(admin.ModelAdmin):
     list_select_related = ("vehicle", "webhook")
     date_hierarchy = "received_at"
     actions = ("process_again",)
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in WebhookEvent._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
 
     def has_change_permission(self, request, obj=None):
         return False

@@ -8,6 +8,7 @@ from django.contrib import admin, messages
 from django.db import transaction
 from django.utils.html import format_html_join
 
+from fleet.admin_records import RecordAdmin, RecordAdminMixin
 from vehicles import sync
 from vehicles.models import (
     Command,
@@ -26,16 +27,10 @@ from vehicles.models import (
 STATUS_SYNC_FIELDS = ["sync_state", "activity", "last_sync_at", "last_success_at", "data_age", "last_error"]
 
 
-class VehicleStatusInline(admin.StackedInline):
+class VehicleStatusInline(RecordAdminMixin, admin.StackedInline):
     model = VehicleStatus
     can_delete = False
     extra = 0
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in VehicleStatus._meta.fields]
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 class VehicleSyncInline(admin.StackedInline):
@@ -215,17 +210,11 @@ class SyncCounterAdmin(admin.ModelAdmin):
 
 
 @admin.register(VehicleStatus)
-class VehicleStatusAdmin(admin.ModelAdmin):
+class VehicleStatusAdmin(RecordAdmin):
     list_display = ["vehicle", "battery_percent", "fuel_percent", "activity", *STATUS_SYNC_FIELDS[:1], "last_sync_at"]
     list_filter = ["sync_state", "activity", "vehicle__fleet"]
     search_fields = ["vehicle__vin", "vehicle__nickname", "vehicle__smartcar_id"]
     list_select_related = ["vehicle"]
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in VehicleStatus._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
 
 
 @admin.register(StatusHistory)
@@ -263,50 +252,32 @@ class SystemStatusAdmin(admin.ModelAdmin):
 
 
 @admin.register(Command)
-class CommandAdmin(admin.ModelAdmin):
+class CommandAdmin(RecordAdmin):
     list_display = ["created_at", "vehicle", "user_email", "kind", "old_value", "new_value", "status", "error_message"]
     list_filter = ["status", "kind", "vehicle__fleet"]
     search_fields = ["vehicle__vin", "vehicle__nickname", "user_email", "request_id"]
     list_select_related = ["vehicle"]
     date_hierarchy = "created_at"
 
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in Command._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
     def has_delete_permission(self, request, obj=None):
         return False
 
 
 @admin.register(DiagnosticAcknowledgement)
-class DiagnosticAcknowledgementAdmin(admin.ModelAdmin):
+class DiagnosticAcknowledgementAdmin(RecordAdmin):
     list_display = ["acknowledged_at", "acknowledged_by_email", "dtc", "system_status", "note"]
     list_select_related = ["dtc", "system_status"]
     search_fields = ["acknowledged_by_email", "note", "dtc__code", "system_status__system_id"]
 
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in DiagnosticAcknowledgement._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
 
 @admin.register(EndpointState)
-class EndpointStateAdmin(admin.ModelAdmin):
+class EndpointStateAdmin(RecordAdmin):
     """Each endpoint of each vehicle: cadence, last reading, parking after 501s and denials after 403s."""
 
     list_display = ["vehicle", "path", "next_sync_at", "last_success_at", "data_age", "parked_until", "failures"]
     list_filter = ["path", "vehicle__fleet"]
     search_fields = ["vehicle__vin", "vehicle__smartcar_id", "path"]
     list_select_related = ["vehicle"]
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in EndpointState._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
 
 
 @admin.register(VehicleSync)
