@@ -169,6 +169,11 @@ class VehicleStatus(models.Model):
     def __str__(self):
         return f"status of {self.vehicle_id}"
 
+    @property
+    def charging_state_label(self) -> str:
+        """The API's charging state in words: FULLY_CHARGED → "Fully charged"."""
+        return self.charging_state.replace("_", " ").capitalize()
+
 
 class EndpointState(models.Model):
     """One endpoint of one vehicle: its cadence, its latest raw reading (make-specific ones included) and errors."""

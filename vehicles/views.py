@@ -106,7 +106,7 @@ def typed_values(status: VehicleStatus, system: str) -> dict[str, list[tuple[str
             ("Range (fuel)", s.fuel_range_km, fmt.distance(s.fuel_range_km, system)),
         ),
         "charging": some(
-            ("State", s.charging_state or None, s.charging_state.replace("_", " ").capitalize()),
+            ("State", s.charging_state or None, s.charging_state_label),
             ("Plugged in", s.is_plugged_in, _yes_no(s.is_plugged_in)),
             ("Charge limit", s.charge_limit_percent, fmt.percent(s.charge_limit_percent)),
             ("Charging power", s.charge_power_kw, f"{s.charge_power_kw or 0:.1f} kW"),
