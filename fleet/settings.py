@@ -204,7 +204,17 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.integer("DATABASE_POOL_SIZE", 0):
+    # A process with many threads (gunicorn gthread, the sync engine's fetch pool) shares a bounded pool of
+    # connections instead of keeping one per thread; Django returns a connection to the pool when a request ends.
+    # https://docs.djangoproject.com/en/5.2/ref/databases/#connection-pool
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # pooling replaces persistent connections
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": env.integer("DATABASE_POOL_SIZE", 0),
+        "timeout": 30,
+    }
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web, worker and beat write at once in the demo: WAL, IMMEDIATE transactions and a busy
     # timeout keep SQLite from answering "database is locked".
     DATABASES["default"]["CONN_MAX_AGE"] = 0
