@@ -3,7 +3,8 @@
     .venv/bin/python tests/bench/bench_sync.py throughput [--vehicles 1000] [--latency-ms 1000] [--concurrency 100]
     .venv/bin/python tests/bench/bench_sync.py budget [--vehicles 100] [--days 7]
 
-Both use their own PostgreSQL database (``fleet_bench``, recreated on every run) on 127.0.0.1:5432.
+Each uses its own PostgreSQL database on 127.0.0.1:5432, recreated on every run (``fleet_bench`` for throughput,
+``fleet_bench_budget`` for budget), so that the two can run at the same time.
 
 throughput: the simulator is served by gunicorn in its own process (gthread, 200 threads); this process is the
     sync worker, pointed at it with SMARTCAR_SIMULATOR_ORIGIN. Prints vehicles/s, the ratio to the lower bound
@@ -31,13 +32,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 DB_NAME = "fleet_bench"
-DB_URL = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
+BUDGET_DB_NAME = "fleet_bench_budget"
 PORT = 8765
 
 
-def _environment(origin: str = "") -> dict:
+def _environment(origin: str = "", db_name: str = DB_NAME) -> dict:
     env = {
-        "DATABASE_URL": DB_URL,
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{db_name}",
         "SMARTCAR_MODE": "simulated",
         "SMARTCAR_SIMULATOR_ORIGIN": origin,
         "SECRET_KEY": "bench-secret-key-" + "x" * 40,
@@ -54,12 +55,12 @@ def _environment(origin: str = "") -> dict:
     return env
 
 
-def _recreate_database() -> None:
+def _recreate_database(db_name: str = DB_NAME) -> None:
     import psycopg
 
     with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB_NAME}")
+        conn.execute(f"DROP DATABASE IF EXISTS {db_name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {db_name}")
 
 
 def _setup_django():
@@ -276,9 +277,9 @@ def throughput(args) -> None:
 def budget(args) -> None:
     import time_machine
 
-    _environment("")
+    _environment("", BUDGET_DB_NAME)
     os.environ["SIMULATOR_CLOCK_SPEED"] = "1"
-    _recreate_database()
+    _recreate_database(BUDGET_DB_NAME)
     start = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
     traveller = time_machine.travel(start, tick=False)
     traveller.start()
