@@ -18,6 +18,7 @@ PostgreSQL and SQLite alike, so several dispatchers or workers never hold the sa
 carries the same lease token and simply runs the round again — the unique keys make its writes harmless.
 """
 
+import json
 import logging
 import secrets
 import threading
@@ -72,6 +73,8 @@ UNAVAILABLE_CODES = {"ASLEEP", "UNREACHABLE", "VEHICLE_OFFLINE_FOR_SERVICE"}
 ROUND_GATHER = timedelta(seconds=90)
 # Vehicles whose answers are stored in one transaction.
 STORE_GROUP = 50
+# Vehicles whose rows are read, and plans made, before their requests are submitted.
+PLAN_CHUNK = 50
 # Moved farther than this between two location readings: driving.
 DRIVING_DISTANCE_DEGREES = 0.001  # ≈ 100 m
 
@@ -294,7 +297,7 @@ def _prefetch(vehicles: list[Vehicle]) -> tuple[dict[int, VehicleStatus], dict[i
         if e.path_for(v.make) not in states[v.pk]
     ]
     if missing:
-        EndpointState.objects.bulk_create(missing, ignore_conflicts=True)
+        _insert_new(EndpointState, missing)
         for state in EndpointState.objects.filter(vehicle_id__in={m.vehicle_id for m in missing}):
             states[state.vehicle_id].setdefault(state.path, state)
     return statuses, states
@@ -351,8 +354,6 @@ def vehicles_sync(*, vehicle_ids: Iterable[int], lease_token: str) -> RoundRepor
     report = RoundReport()
     held = _hold(list(vehicle_ids), lease_token, now)
     report.leased = len(held)
-    vehicles = list(Vehicle.objects.filter(pk__in=held).select_related("sync", "account", "fleet").order_by("pk"))
-    statuses, states = _prefetch(vehicles)
     tokens: dict[int, str | None] = {}
     fleet_syncs: dict[int, FleetSync] = {}
     pool = _fetch_pool()
@@ -368,45 +369,28 @@ def vehicles_sync(*, vehicle_ids: Iterable[int], lease_token: str) -> RoundRepor
         else:
             deferred.append((plan, function, arguments))
 
-    for vehicle in vehicles:
-        if vehicle.fleet_id not in fleet_syncs:
-            fleet_syncs[vehicle.fleet_id] = _fleet_sync(vehicle.fleet_id)
-        fleet_sync = fleet_syncs[vehicle.fleet_id]
-        if fleet_sync.paused_until and fleet_sync.paused_until > now:
-            _finish_skipped(vehicle, lease_token, SyncState.PAUSED, fleet_sync.alert)
-            report.skipped += 1
-            continue
-        account = vehicle.account
-        if account is None or account.status != AccountStatus.ACTIVE or vehicle.disconnected_at:
-            _finish_skipped(vehicle, lease_token, SyncState.NEEDS_RECONNECT, "The Smartcar account needs reconnect.")
-            report.skipped += 1
-            continue
-        if account.pk not in tokens:
-            tokens[account.pk] = _access_token(account)
-        if tokens[account.pk] is None:
-            if account.status == AccountStatus.ACTIVE:
-                _finish_skipped(vehicle, lease_token, SyncState.RETRYING, "Smartcar's token endpoint did not answer.")
+    # Planned a chunk at a time, and each vehicle submitted as soon as it is planned: the first requests are on
+    # the wire after one chunk's queries, and the rest of the planning overlaps with their round trips.
+    held.sort()
+    for start in range(0, len(held), PLAN_CHUNK):
+        chunk = list(
+            Vehicle.objects.filter(pk__in=held[start : start + PLAN_CHUNK])
+            .select_related("sync", "account", "fleet")
+            .order_by("pk")
+        )
+        statuses, states = _prefetch(chunk)
+        for vehicle in chunk:
+            plan = _plan_vehicle(vehicle, statuses, states, now, lease_token, tokens, fleet_syncs, report)
+            if plan is None:
+                continue
+            if plan.use_batch:
+                submit(plan, _fetch_batch, plan.vehicle.smartcar_id, plan.access_token, plan.paths)
             else:
-                _finish_skipped(
-                    vehicle, lease_token, SyncState.NEEDS_RECONNECT, "The Smartcar account needs reconnect."
-                )
-            report.skipped += 1
-            continue
-        plan = _plan(vehicle, fleet_sync, statuses[vehicle.pk], states[vehicle.pk], now)
-        plan.access_token = tokens[account.pk]
-        if not plan.paths:
-            _store(plan, Outcome(), lease_token, now)
-            report.skipped += 1
-            continue
-        # Submitted as soon as planned: the first vehicles are on the wire while the rest are planned.
-        if plan.use_batch:
-            submit(plan, _fetch_batch, plan.vehicle.smartcar_id, plan.access_token, plan.paths)
-        else:
-            # Batch is a paid-plan feature: without it each due path is its own call, all in flight at once.
-            partial[plan.vehicle.pk] = Outcome()
-            waiting[plan.vehicle.pk] = len(plan.paths)
-            for path in plan.paths:
-                submit(plan, _fetch_one, plan.vehicle.smartcar_id, plan.access_token, path)
+                # Batch is a paid-plan feature: without it each due path is its own call, all in flight at once.
+                partial[plan.vehicle.pk] = Outcome()
+                waiting[plan.vehicle.pk] = len(plan.paths)
+                for path in plan.paths:
+                    submit(plan, _fetch_one, plan.vehicle.smartcar_id, plan.access_token, path)
     for plan, function, arguments in deferred:
         futures[pool.submit(function, *arguments)] = plan
     counts: dict[int, list[int]] = defaultdict(lambda: [0, 0])  # fleet id → [requests, billed calls]
@@ -455,6 +439,47 @@ def vehicles_sync(*, vehicle_ids: Iterable[int], lease_token: str) -> RoundRepor
         report.store_seconds,
     )
     return report
+
+
+def _plan_vehicle(
+    vehicle: Vehicle,
+    statuses: dict[int, VehicleStatus],
+    states: dict[int, dict[str, EndpointState]],
+    now: datetime,
+    lease_token: str,
+    tokens: dict[int, str | None],
+    fleet_syncs: dict[int, FleetSync],
+    report: RoundReport,
+) -> Plan | None:
+    """The vehicle's plan for this round, or None when it has nothing to fetch (it is then finished here)."""
+    if vehicle.fleet_id not in fleet_syncs:
+        fleet_syncs[vehicle.fleet_id] = _fleet_sync(vehicle.fleet_id)
+    fleet_sync = fleet_syncs[vehicle.fleet_id]
+    if fleet_sync.paused_until and fleet_sync.paused_until > now:
+        _finish_skipped(vehicle, lease_token, SyncState.PAUSED, fleet_sync.alert)
+        report.skipped += 1
+        return None
+    account = vehicle.account
+    if account is None or account.status != AccountStatus.ACTIVE or vehicle.disconnected_at:
+        _finish_skipped(vehicle, lease_token, SyncState.NEEDS_RECONNECT, "The Smartcar account needs reconnect.")
+        report.skipped += 1
+        return None
+    if account.pk not in tokens:
+        tokens[account.pk] = _access_token(account)
+    if tokens[account.pk] is None:
+        if account.status == AccountStatus.ACTIVE:
+            _finish_skipped(vehicle, lease_token, SyncState.RETRYING, "Smartcar's token endpoint did not answer.")
+        else:
+            _finish_skipped(vehicle, lease_token, SyncState.NEEDS_RECONNECT, "The Smartcar account needs reconnect.")
+        report.skipped += 1
+        return None
+    plan = _plan(vehicle, fleet_sync, statuses[vehicle.pk], states[vehicle.pk], now)
+    plan.access_token = tokens[account.pk]
+    if not plan.paths:
+        _store(plan, Outcome(), lease_token, now)
+        report.skipped += 1
+        return None
+    return plan
 
 
 def _store_group(group: list[tuple["Plan", "Outcome"]], lease_token: str, report: "RoundReport") -> None:
@@ -586,7 +611,7 @@ class GroupWrites:
     def flush(self, lease_token: str = "") -> None:
         _values_update(EndpointState, self.states, STATE_FIELDS)
         if self.history:
-            StatusHistory.objects.bulk_create(self.history, ignore_conflicts=True)
+            _insert_new(StatusHistory, self.history)
         for status in self.statuses:
             status.updated_at = timezone.now()
         _values_update(VehicleStatus, self.statuses, STATUS_FIELDS)
@@ -852,13 +877,30 @@ SYNC_FIELDS = (
 )
 
 
-def _values_update(model, rows: list, field_names: Iterable[str], *, lease_token: str | None = None) -> None:
-    """Save these fields of many rows in one statement.
+def _column_arrays(model, rows: list, fields: list) -> tuple[list[str], list[list]]:
+    """One typed array parameter per column (``%s::<type>[]``) and its values, for ``unnest``.
 
-    Django's bulk_update builds a CASE expression per field per row, which cost more CPU than the HTTP round trip
-    it follows (profiled: most of a round's CPU); a statement per row makes the database's round trips the pace of
-    the round. On PostgreSQL one UPDATE … FROM (VALUES …) does the work with plain parameters. Elsewhere rows are
-    saved one by one (SQLite, the demo database, has no such cost to save).
+    A statement with one placeholder per column, whatever the number of rows, costs far less to build and to send
+    than one placeholder per value: Django's bulk_update builds a CASE per field per row, and a VALUES list of
+    thousands of placeholders spent more of a round's CPU in preparing and splitting the query than the HTTP
+    round trips it follows (profiled). Every column type here is adapted by psycopg as it is, except JSON, sent as
+    text and cast.
+    """
+    casts, arrays = [], []
+    for f in fields:
+        values = [getattr(row, f.attname) for row in rows]
+        db_type = f.rel_db_type(connection) if f.is_relation else f.db_type(connection)
+        if f.get_internal_type() == "JSONField":
+            values = [None if value is None else json.dumps(value, cls=f.encoder) for value in values]
+            db_type = "jsonb"
+        casts.append(f"%s::{db_type}[]")
+        arrays.append(values)
+    return casts, arrays
+
+
+def _values_update(model, rows: list, field_names: Iterable[str], *, lease_token: str | None = None) -> None:
+    """Save these fields of many rows in one statement (PostgreSQL), or row by row elsewhere.
+
     ``lease_token``: only rows still leased with it are written (VehicleSync).
     """
     if not rows:
@@ -874,11 +916,7 @@ def _values_update(model, rows: list, field_names: Iterable[str], *, lease_token
     quote = connection.ops.quote_name
     pk = model._meta.pk
     fields = [model._meta.get_field(name) for name in field_names]
-    placeholders = "(" + ", ".join(f"%s::{f.db_type(connection)}" for f in [pk, *fields]) + ")"
-    parameters: list = []
-    for row in rows:
-        parameters.append(pk.get_db_prep_save(row.pk, connection))
-        parameters += [f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields]
+    casts, parameters = _column_arrays(model, rows, [pk, *fields])
     columns = [quote(f.column) for f in fields]
     key = quote(pk.column)
     assignments = ", ".join(f"{column} = v.{column}" for column in columns)
@@ -888,7 +926,30 @@ def _values_update(model, rows: list, field_names: Iterable[str], *, lease_token
         parameters.append(lease_token)
     sql = (
         f"UPDATE {quote(model._meta.db_table)} AS t SET {assignments} "  # noqa: S608 (identifiers from models)
-        f"FROM (VALUES {', '.join([placeholders] * len(rows))}) AS v({key}, {', '.join(columns)}) WHERE {condition}"
+        f"FROM unnest({', '.join(casts)}) AS v({key}, {', '.join(columns)}) WHERE {condition}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, parameters)
+
+
+def _insert_new(model, rows: list) -> None:
+    """Insert many new rows, skipping those a unique key already holds (``bulk_create(ignore_conflicts=True)``).
+
+    On PostgreSQL one ``INSERT … SELECT FROM unnest`` with a parameter per column (see _column_arrays). The values
+    are the instances' own (defaults come from the model's constructor): for models without ``auto_now`` fields.
+    """
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create(rows, ignore_conflicts=True)
+        return
+    quote = connection.ops.quote_name
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    casts, parameters = _column_arrays(model, rows, fields)
+    columns = ", ".join(quote(f.column) for f in fields)
+    sql = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({columns}) "  # noqa: S608 (identifiers from models)
+        f"SELECT * FROM unnest({', '.join(casts)}) ON CONFLICT DO NOTHING"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, parameters)
