@@ -129,13 +129,19 @@ def _in_process_mounts(asynchronous: bool) -> dict:
     return {"all://localhost": transport}
 
 
+def _limits() -> httpx.Limits:
+    """As many pooled connections as the sync engine has requests in flight, so none is opened per request."""
+    size = settings.SYNC_WORKER_CONCURRENCY + 20
+    return httpx.Limits(max_connections=size, max_keepalive_connections=size)
+
+
 def http_client() -> httpx.Client:
     """The process's pooled sync client (a fork gets its own: sockets must not be shared across processes)."""
     global _sync_client
     pid = os.getpid()
     with _pool_lock:
         if _sync_client is None or _sync_client[0] != pid:
-            client = httpx.Client(mounts=_in_process_mounts(False), follow_redirects=False)
+            client = httpx.Client(mounts=_in_process_mounts(False), follow_redirects=False, limits=_limits())
             _sync_client = (pid, client)
         return _sync_client[1]
 
@@ -152,7 +158,8 @@ def async_http_client() -> httpx.AsyncClient:
             del _async_clients[stale]
         entry = _async_clients.get(key)
         if entry is None or entry[0]() is not loop or entry[1].is_closed:
-            entry = (weakref.ref(loop), httpx.AsyncClient(mounts=_in_process_mounts(True), follow_redirects=False))
+            client = httpx.AsyncClient(mounts=_in_process_mounts(True), follow_redirects=False, limits=_limits())
+            entry = (weakref.ref(loop), client)
             _async_clients[key] = entry
         return entry[1]
 
@@ -206,8 +213,9 @@ def _send(method: str, url: str, *, what: str, retry: bool, **kwargs) -> httpx.R
     for attempt in range(1, attempts + 1):
         try:
             return http_client().request(method, url, **kwargs)
-        except httpx.ConnectError as exc:
-            # Nothing reached the server: repeating a read is harmless.
+        except (httpx.ConnectError, httpx.RemoteProtocolError) as exc:
+            # Nothing reached the server, or a pooled connection the server had just closed was reused
+            # ("Server disconnected without sending a response"): repeating a read is harmless.
             if attempt == attempts:
                 raise _transport_error(exc, what) from None
             logger.info("smartcar %s: connection failed, attempt %d of %d", what, attempt, attempts)
@@ -222,7 +230,7 @@ async def _send_async(method: str, url: str, *, what: str, retry: bool, **kwargs
     for attempt in range(1, attempts + 1):
         try:
             return await async_http_client().request(method, url, **kwargs)
-        except httpx.ConnectError as exc:
+        except (httpx.ConnectError, httpx.RemoteProtocolError) as exc:
             if attempt == attempts:
                 raise _transport_error(exc, what) from None
             logger.info("smartcar %s: connection failed, attempt %d of %d", what, attempt, attempts)

@@ -1,6 +1,8 @@
 """The Smartcar client against the simulated platform, through the real HTTP stack."""
 
 import asyncio
+import socket
+import threading
 
 import httpx
 import pytest
@@ -118,3 +120,62 @@ def test_a_vehicle_that_does_not_answer_in_time_is_a_timeout(five, settings):
     with pytest.raises(TransportError) as timeout:
         smartcar.odometer(vehicle.smartcar_id)
     assert timeout.value.code == "TIMEOUT"
+
+
+class DropsIdleConnections:
+    """A real HTTP/1.1 server on loopback that answers one request per connection, keeps the connection open as
+    keep-alive, then closes it without answering the next request on it — what a server whose keep-alive timer
+    ran out does to a client that reuses a pooled connection a moment too late."""
+
+    BODY = b'{"distance": 1234.5}'
+
+    def __init__(self):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.requests: list[bytes] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._handle, args=(connection,), daemon=True).start()
+
+    def _handle(self, connection):
+        with connection:
+            for answered in (True, False):
+                request = connection.recv(65536)
+                if not request:
+                    return
+                self.requests.append(request.split(b"\r\n", 1)[0])
+                if not answered:
+                    return  # closed without a response
+                connection.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    + f"Content-Length: {len(self.BODY)}\r\nConnection: keep-alive\r\n\r\n".encode()
+                    + self.BODY
+                )
+
+    def close(self):
+        self.listener.close()
+
+
+def test_a_read_on_a_pooled_connection_the_server_just_closed_is_sent_again_and_a_command_is_not():
+    server = DropsIdleConnections()
+    smartcar = SmartcarClient("token")
+    try:
+        with override_settings(SMARTCAR_API_URL=f"http://127.0.0.1:{server.port}/v2.0"):
+            assert smartcar.odometer("v1").body == {"distance": 1234.5}
+            # The pooled connection is reused and dropped: the read goes out again on a new connection.
+            assert smartcar.odometer("v1").body == {"distance": 1234.5}
+            assert server.requests == [b"GET /v2.0/vehicles/v1/odometer HTTP/1.1"] * 3
+            # A command may have reached the vehicle before the connection dropped: it is never repeated.
+            server.requests.clear()
+            with pytest.raises(TransportError) as command:
+                smartcar.lock("v1")
+            assert command.value.code == "CONNECTION"
+            assert [line.split(b" ")[0] for line in server.requests] == [b"POST"]
+    finally:
+        server.close()
