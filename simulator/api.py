@@ -250,17 +250,17 @@ def _load(request: HttpRequest, vehicle_id: str) -> access.Access:
     return found
 
 
-def _apply_faults(vehicle: Vehicle, settings) -> tuple[bool, faults.Injected | None]:
-    """Rate limit, latency and injected faults; returns (whether it waited, the fault to apply later)."""
+def _apply_faults(vehicle: Vehicle, settings) -> faults.Injected | None:
+    """Rate limit, latency and injected faults; returns the fault to apply later, if any."""
     faults.check_rate_limit(vehicle, settings)
-    slept = faults.wait(faults.latency_seconds(vehicle, settings))
+    faults.wait(faults.latency_seconds(vehicle, settings))
     injected = faults.draw_fault(vehicle, settings) if faults.may_inject(vehicle, settings) else None
     if injected and injected.kind == "timeout":
         faults.wait(faults.timeout_seconds())
         raise ApiError("UPSTREAM", "NO_RESPONSE")
     if injected and injected.kind == "error":
         raise injected.error
-    return slept, injected
+    return injected
 
 
 def _gate(vehicle: Vehicle) -> None:
@@ -318,10 +318,11 @@ def _vehicle_request(request: HttpRequest, vehicle_id: str, rest: str, units: Un
     _check_access(found.permissions, found.vehicle, endpoint)
     body = _json_body(request) if request.method in ("POST", "PUT") else None
     settings = found.faults
-    slept, injected = _apply_faults(found.vehicle, settings)
+    injected = _apply_faults(found.vehicle, settings)
     for attempt in range(ATTEMPTS):
-        if attempt or slept:
-            found = _load(request, vehicle_id)  # what we read before waiting is stale by now
+        if attempt:
+            # Another request saved the vehicle since we read it (during our latency, say): read it again.
+            found = _load(request, vehicle_id)
         vehicle, now, events = _prepare(found, settings)
         try:
             _gate(vehicle)
@@ -372,10 +373,11 @@ def _batch(request: HttpRequest, vehicle_id: str, request_id: str, units: Units)
     paths = _batch_paths(request)
     settings = found.faults
     faults.check_rate_limit(found.vehicle, settings)
-    slept = faults.wait(faults.latency_seconds(found.vehicle, settings))
+    faults.wait(faults.latency_seconds(found.vehicle, settings))
     for attempt in range(ATTEMPTS):
-        if attempt or slept:
-            found = _load(request, vehicle_id)  # what we read before waiting is stale by now
+        if attempt:
+            # Another request saved the vehicle since we read it (during our latency, say): read it again.
+            found = _load(request, vehicle_id)
         vehicle, now, events = _prepare(found, settings)
         responses, billed = _batch_answers(vehicle, found, paths, now, events, units, settings, request_id)
         if access.store(vehicle, found.read_simulated_at, day=faults.billing_day(), calls=billed):

@@ -72,16 +72,15 @@ def latency_seconds(vehicle: Vehicle, faults: FaultSettings) -> float:
     return faults.latency_ms / 1000
 
 
-def wait(seconds: float) -> bool:
-    """Sleep ``seconds`` (an OEM round trip); True if it did."""
+def wait(seconds: float) -> None:
+    """Sleep ``seconds`` (an OEM round trip)."""
     if seconds <= 0:
-        return False
+        return
     if seconds >= 0.5 and not connection.in_atomic_block:
         # A thread that sleeps for an OEM round trip should not hold a database connection, so
         # hundreds of requests can wait at once without exhausting the database's connections.
         connection.close()
     time.sleep(seconds)
-    return True
 
 
 # --- injected faults ----------------------------------------------------------------------------
