@@ -379,7 +379,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 else:
     # With Redis, a task whose ETA lies beyond the visibility timeout is delivered twice; long
     # waits therefore live in the database (next_sync_at), never in the broker. It is also how long
-    # a task of a worker that died unacknowledged waits before Redis hands it to another worker.
+    # a task of a worker that died unacknowledged waits before Redis hands it to another worker; keep
+    # it above the task time limit (fleet/celery.py), or a task still running is handed out twice.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.integer("CELERY_BROKER_VISIBILITY_TIMEOUT", 3600)}
 # Workers consume, and tasks are sent to, this queue: installations (or test runs) sharing one
 # Redis keep apart by naming their own.
