@@ -6,9 +6,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 
 from fleet.schedule import beat_schedule
+from tests.conftest import require_service
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCTION_ENV = {
@@ -79,6 +81,41 @@ def test_live_mode_has_no_simulator(tmp_path):
         timeout=60,
     )
     assert result.stdout.strip() == "False", result.stderr
+
+
+@pytest.fixture
+def postgres_url():
+    require_service(connection.vendor == "postgresql", "PostgreSQL")
+    return "postgres://postgres@{HOST}:{PORT}/postgres".format(**connection.settings_dict)
+
+
+def test_a_pooled_process_shares_a_bounded_set_of_postgresql_connections(tmp_path, postgres_url):
+    # Eight threads, each making a query and closing its connection the way a request's end does, on a pool of two.
+    script = """
+import threading, django
+django.setup()
+from django.db import connection
+
+def query():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pids.append(cursor.fetchone()[0])
+    connection.close()
+
+pids = []
+threads = [threading.Thread(target=query) for _ in range(8)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+print(len(pids), len(set(pids)))
+"""
+    env = {**PRODUCTION_ENV, "FLEET_VAR_DIR": str(tmp_path), "DATABASE_URL": postgres_url, "DATABASE_POOL_SIZE": "2"}
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    answered, backends = map(int, result.stdout.split())
+    assert answered == 8
+    assert backends <= 2
 
 
 def test_healthz_answers_200_when_database_and_broker_answer(client, db):
