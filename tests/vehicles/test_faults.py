@@ -1,28 +1,18 @@
-"""The sync engine under the simulator's fault injection, and a worker killed mid-round."""
+"""The sync engine under the simulator's fault injection, rounds run in the test process.
 
-import os
-import signal
-import subprocess
-import sys
-import time
-from collections import defaultdict
+The same through real Celery workers on Redis, and a worker killed mid-round: tests/vehicles/test_worker_faults.py.
+"""
+
 from datetime import timedelta
-from pathlib import Path
 
-import pytest
 import time_machine
-from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from simulator import clock
-from simulator.models import Vehicle as SimVehicle
 from tests.vehicles.conftest import connect_simulated
 from vehicles import sync
-from vehicles.models import EndpointState, StatusHistory, SyncState, VehicleStatus, VehicleSync
+from vehicles.models import EndpointState, StatusHistory, SyncState, VehicleStatus
 from vehicles.readings import read
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def assert_history_has_no_repeats():
@@ -96,70 +86,3 @@ def test_random_faults_across_a_fleet_lose_nothing_and_every_vehicle_ends_fresh(
         assert_history_has_no_repeats()
     finally:
         clock.unpin()
-
-
-@pytest.fixture
-def subprocess_env(postgres):
-    name = connection.settings_dict["NAME"]
-    return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "fleet.settings",
-        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{name}",
-        "SECRET_KEY": "test-secret-key-" + "x" * 40,
-        "TOKEN_ENCRYPTION_KEYS": ",".join(settings.TOKEN_ENCRYPTION_KEYS),
-        "SMARTCAR_MODE": "simulated",
-        "SMARTCAR_SIMULATOR_ORIGIN": "",
-        "SMARTCAR_REDIRECT_URI": settings.SMARTCAR_REDIRECT_URI,
-        "FLEET_VAR_DIR": str(settings.VAR_DIR),
-        "ALLOWED_HOSTS": "localhost,testserver",
-        "SYNC_LEASE_SECONDS": "30",
-        "LOG_LEVEL": "ERROR",
-    }
-
-
-def test_a_worker_killed_mid_round_loses_nothing_and_duplicates_nothing(fleet, subprocess_env):
-    connected = connect_simulated(fleet, count=8, seed=5)
-    slow = connected.sim_vehicles[4:]
-    SimVehicle.objects.filter(pk__in=[v.pk for v in slow]).update(latency_ms=20_000)
-    worker = subprocess.Popen(  # a real process doing a round, killed without warning
-        [sys.executable, "manage.py", "sync", "--all"], cwd=ROOT, env=subprocess_env, stdout=subprocess.DEVNULL
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while VehicleStatus.objects.filter(last_success_at__isnull=False).count() < 4:
-            assert time.monotonic() < deadline, "the fast vehicles were never stored"
-            assert worker.poll() is None, "the worker ended before it could be killed"
-            time.sleep(0.2)
-        time.sleep(0.5)
-        worker.send_signal(signal.SIGKILL)
-    finally:
-        worker.wait(timeout=30)
-    stored = {s.vehicle_id: s.last_success_at for s in VehicleStatus.objects.filter(last_success_at__isnull=False)}
-    assert len(stored) == 4
-    history_before = StatusHistory.objects.count()
-    attempts_before = dict(EndpointState.objects.filter(vehicle_id__in=stored).values_list("pk", "last_attempt_at"))
-    # The killed worker's leases are still held: nobody else syncs those vehicles until they expire.
-    assert sync.vehicles_lease_due()[1] == [], list(
-        VehicleSync.objects.values("vehicle_id", "lease_until", "next_sync_at", "vehicle__status__last_success_at")
-    )
-    SimVehicle.objects.update(latency_ms=None)
-    after_expiry = timezone.now() + timedelta(seconds=31)
-    with time_machine.travel(after_expiry, tick=False):
-        clock.pin(after_expiry)
-        try:
-            leased = run_round()
-        finally:
-            clock.unpin()
-    unsynced = {v.pk for v in connected.vehicles} - set(stored)
-    assert set(leased) == unsynced
-    assert VehicleStatus.objects.filter(last_success_at__isnull=False).count() == 8
-    # The vehicles stored before the kill were not fetched again, and nothing was written twice.
-    assert dict(EndpointState.objects.filter(vehicle_id__in=stored).values_list("pk", "last_attempt_at")) == (
-        attempts_before
-    )
-    per_vehicle = defaultdict(int)
-    for vehicle_id in StatusHistory.objects.values_list("vehicle_id", flat=True):
-        per_vehicle[vehicle_id] += 1
-    assert sum(per_vehicle[v] for v in stored) == history_before
-    assert_history_has_no_repeats()
-    assert VehicleSync.objects.filter(lease_until__isnull=False).count() == 0
