@@ -413,11 +413,18 @@ def vehicles_sync(*, vehicle_ids: Iterable[int], lease_token: str) -> RoundRepor
         ready.append((plan, outcome))
 
     remaining = set(futures)
+    renew_every = settings.SYNC_LEASE_SECONDS / 3
+    renew_at = time.monotonic() + renew_every
     while remaining:
         if interleave:
             # Store whatever has arrived, in one transaction per group: a commit per vehicle would make the
             # database's flush the pace of the round.
             done, remaining = wait(remaining, timeout=0.2, return_when=FIRST_COMPLETED)
+            if remaining and time.monotonic() >= renew_at:
+                # A round can outlast its lease (many calls per vehicle without batch, slow OEMs): renew it for
+                # the vehicles still in flight, so that no other round takes them meanwhile.
+                _hold(sorted({futures[future].vehicle.pk for future in remaining}), lease_token, timezone.now())
+                renew_at = time.monotonic() + renew_every
         else:
             # SQLite: every answer is in before the first write.
             done, remaining = wait(remaining).done, set()
@@ -486,6 +493,7 @@ def _store_group(group: list[tuple["Plan", "Outcome"]], lease_token: str, report
     now = timezone.now()
     try:
         with transaction.atomic():
+            group = _still_leased(group, lease_token)
             writes = GroupWrites()
             for plan, outcome in group:
                 _store(plan, outcome, lease_token, now, writes)
@@ -497,6 +505,8 @@ def _store_group(group: list[tuple["Plan", "Outcome"]], lease_token: str, report
         for plan, outcome in group:
             try:
                 with transaction.atomic():
+                    if not _still_leased([(plan, outcome)], lease_token):
+                        continue
                     _store(plan, outcome, lease_token, now)
             except Exception:
                 logger.exception("sync of vehicle %s failed while storing", plan.vehicle.pk)
@@ -506,6 +516,23 @@ def _store_group(group: list[tuple["Plan", "Outcome"]], lease_token: str, report
         return
     for plan, outcome in group:
         _count_stored(report, plan, outcome)
+
+
+def _still_leased(group: list[tuple["Plan", "Outcome"]], lease_token: str) -> list[tuple["Plan", "Outcome"]]:
+    """The group's vehicles this round still holds, locked until the transaction ends.
+
+    A vehicle whose lease ran out and that another round took over is that round's to store: this round's answers
+    for it are dropped rather than written over (or beside) the other round's.
+    """
+    ids = [plan.vehicle.pk for plan, _ in group]
+    held = set(
+        VehicleSync.objects.select_for_update()
+        .filter(vehicle_id__in=ids, lease_token=lease_token)
+        .values_list("vehicle_id", flat=True)
+    )
+    for vehicle_id in sorted(set(ids) - held):
+        logger.warning("vehicle %s: its lease passed to another round; this round's answers are dropped", vehicle_id)
+    return [(plan, outcome) for plan, outcome in group if plan.vehicle.pk in held]
 
 
 def _count_stored(report: "RoundReport", plan: "Plan", outcome: "Outcome") -> None:

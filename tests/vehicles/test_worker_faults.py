@@ -372,3 +372,42 @@ def test_two_workers_on_postgresql_never_sync_the_same_vehicle_at_once(fleet, br
     for worker in workers:
         assert "sync round:" in worker.output(), f"worker {worker.name} ran no round"
     assert_no_traceback(*workers)
+
+
+def test_a_round_that_outlasts_its_lease_keeps_it_and_no_second_round_asks_its_vehicles(fleet, broker, start_worker):
+    """Without batch, each path is its own call: two vehicles' 20-odd paths on three threads at 2 s each take far
+    longer than a 5 s lease. Dispatches keep coming every second meanwhile; a second round asking the same
+    vehicles would make the simulator bill paths twice for one stored answer each."""
+    connected = connect_simulated(fleet, makes=("TESLA", "FORD"), seed=9)
+    FleetSync.objects.get_or_create(fleet=fleet)
+    FleetSync.objects.filter(fleet=fleet).update(use_batch=False)
+    SimVehicle.objects.update(latency_ms=2000)
+    worker = start_worker(
+        "slow",
+        concurrency=2,
+        SYNC_LEASE_SECONDS="5",
+        SMARTCAR_VEHICLE_TIMEOUT_SECONDS="4",
+        SYNC_WORKER_CONCURRENCY="3",
+        SYNC_TASK_VEHICLES="2",
+        LOG_LEVEL="INFO",
+    )
+    simulated = {v.pk: s.pk for v, s in zip(connected.vehicles, connected.sim_vehicles, strict=True)}
+    started = timezone.now()
+    deadline = time.monotonic() + 60
+    broker.send_task(DISPATCH)
+    while (
+        Vehicle.objects.filter(_due(started)).exists() or VehicleSync.objects.filter(lease_until__isnull=False).exists()
+    ):
+        assert time.monotonic() < deadline, worker.output()[-3000:]
+        assert worker.process.poll() is None, worker.output()[-3000:]
+        time.sleep(1)
+        broker.send_task(DISPATCH)
+    billed = dict.fromkeys(simulated.values(), 0)
+    for vehicle_id, calls in BillingCounter.objects.values_list("vehicle_id", "calls"):
+        billed[vehicle_id] += calls
+    for vehicle in connected.vehicles:
+        answered = EndpointState.objects.filter(vehicle=vehicle, last_success_at__gte=started).count()
+        assert answered > 5, vehicle.make
+        assert billed[simulated[vehicle.pk]] == answered, vehicle.make
+    assert worker.output().count("sync round:") == 1, worker.output()[-3000:]
+    assert_no_traceback(worker)
