@@ -71,8 +71,9 @@ logger = logging.getLogger(__name__)
 UNAVAILABLE_CODES = {"ASLEEP", "UNREACHABLE", "VEHICLE_OFFLINE_FOR_SERVICE"}
 # Endpoints due within this much of the round's start join the round: one batch instead of two a minute apart.
 ROUND_GATHER = timedelta(seconds=90)
-# Vehicles whose answers are stored in one transaction.
+# Vehicles whose answers are stored in one transaction, and how long (seconds) an answer may wait for a group.
 STORE_GROUP = 50
+STORE_WAIT = 0.5
 # Vehicles whose rows are read, and plans made, before their requests are submitted.
 PLAN_CHUNK = 50
 # Moved farther than this between two location readings: driving.
@@ -415,11 +416,13 @@ def vehicles_sync(*, vehicle_ids: Iterable[int], lease_token: str) -> RoundRepor
     remaining = set(futures)
     renew_every = settings.SYNC_LEASE_SECONDS / 3
     renew_at = time.monotonic() + renew_every
-    while remaining:
+    waiting_since: float | None = None  # when the oldest answer not yet stored arrived
+    while remaining or ready:
         if interleave:
-            # Store whatever has arrived, in one transaction per group: a commit per vehicle would make the
-            # database's flush the pace of the round.
-            done, remaining = wait(remaining, timeout=0.2, return_when=FIRST_COMPLETED)
+            # Answers are stored in groups, one transaction each: a commit (and a handful of statements) per
+            # vehicle would make the database the pace of the round. An answer waits at most STORE_WAIT for
+            # others to share its group.
+            done, remaining = wait(remaining, timeout=0.1, return_when=FIRST_COMPLETED)
             if remaining and time.monotonic() >= renew_at:
                 # A round can outlast its lease (many calls per vehicle without batch, slow OEMs): renew it for
                 # the vehicles still in flight, so that no other round takes them meanwhile.
@@ -430,11 +433,16 @@ def vehicles_sync(*, vehicle_ids: Iterable[int], lease_token: str) -> RoundRepor
             done, remaining = wait(remaining).done, set()
         for future in done:
             collect(future)
-        while ready:
+        if ready and waiting_since is None:
+            waiting_since = time.monotonic()
+        while len(ready) >= STORE_GROUP or (
+            ready and (not remaining or time.monotonic() - waiting_since >= STORE_WAIT)
+        ):
             group, ready[:] = ready[:STORE_GROUP], ready[STORE_GROUP:]
             store_started = time.monotonic()
             _store_group(group, lease_token, report)
             report.store_seconds += time.monotonic() - store_started
+            waiting_since = time.monotonic() if ready else None
     _count(counts, now)
     report.seconds = time.monotonic() - started
     logger.info(
