@@ -20,12 +20,13 @@ carries the same lease token and simply runs the round again — the unique keys
 
 import json
 import logging
+import queue
 import secrets
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -364,9 +365,18 @@ def vehicles_sync(*, vehicle_ids: Iterable[int], lease_token: str) -> RoundRepor
     interleave = _interleaves_writes()
     deferred: list[tuple] = []
 
+    # Finished fetches, in the order they finish (a future's callback puts it here): O(1) per answer, where
+    # concurrent.futures.wait walks every pending future on each call.
+    finished: queue.SimpleQueue[Future] = queue.SimpleQueue()
+
+    def launch(plan: Plan, function, arguments) -> None:
+        future = pool.submit(function, *arguments)
+        futures[future] = plan
+        future.add_done_callback(finished.put)
+
     def submit(plan: Plan, function, *arguments):
         if interleave:
-            futures[pool.submit(function, *arguments)] = plan
+            launch(plan, function, arguments)
         else:
             deferred.append((plan, function, arguments))
 
@@ -393,7 +403,7 @@ def vehicles_sync(*, vehicle_ids: Iterable[int], lease_token: str) -> RoundRepor
                 for path in plan.paths:
                     submit(plan, _fetch_one, plan.vehicle.smartcar_id, plan.access_token, path)
     for plan, function, arguments in deferred:
-        futures[pool.submit(function, *arguments)] = plan
+        launch(plan, function, arguments)
     counts: dict[int, list[int]] = defaultdict(lambda: [0, 0])  # fleet id → [requests, billed calls]
     ready: list[tuple[Plan, Outcome]] = []
 
@@ -413,7 +423,7 @@ def vehicles_sync(*, vehicle_ids: Iterable[int], lease_token: str) -> RoundRepor
         counts[plan.vehicle.fleet_id][1] += len(plan.paths)
         ready.append((plan, outcome))
 
-    remaining = set(futures)
+    remaining = len(futures)
     renew_every = settings.SYNC_LEASE_SECONDS / 3
     renew_at = time.monotonic() + renew_every
     waiting_since: float | None = None  # when the oldest answer not yet stored arrived
@@ -422,15 +432,18 @@ def vehicles_sync(*, vehicle_ids: Iterable[int], lease_token: str) -> RoundRepor
             # Answers are stored in groups, one transaction each: a commit (and a handful of statements) per
             # vehicle would make the database the pace of the round. An answer waits at most STORE_WAIT for
             # others to share its group.
-            done, remaining = wait(remaining, timeout=0.1, return_when=FIRST_COMPLETED)
+            done = _finished_within(finished, 0.1)
+            remaining -= len(done)
             if remaining and time.monotonic() >= renew_at:
                 # A round can outlast its lease (many calls per vehicle without batch, slow OEMs): renew it for
                 # the vehicles still in flight, so that no other round takes them meanwhile.
-                _hold(sorted({futures[future].vehicle.pk for future in remaining}), lease_token, timezone.now())
+                in_flight = {plan.vehicle.pk for future, plan in futures.items() if not future.done()}
+                _hold(sorted(in_flight), lease_token, timezone.now())
                 renew_at = time.monotonic() + renew_every
         else:
             # SQLite: every answer is in before the first write.
-            done, remaining = wait(remaining).done, set()
+            done = [finished.get() for _ in range(remaining)]
+            remaining = 0
         for future in done:
             collect(future)
         if ready and waiting_since is None:
@@ -495,6 +508,19 @@ def _plan_vehicle(
         report.skipped += 1
         return None
     return plan
+
+
+def _finished_within(finished: "queue.SimpleQueue[Future]", timeout: float) -> list[Future]:
+    """The fetches finished so far, waiting up to ``timeout`` for the first one."""
+    try:
+        done = [finished.get(timeout=timeout)]
+    except queue.Empty:
+        return []
+    while True:
+        try:
+            done.append(finished.get_nowait())
+        except queue.Empty:
+            return done
 
 
 def _store_group(group: list[tuple["Plan", "Outcome"]], lease_token: str, report: "RoundReport") -> None:
