@@ -189,6 +189,7 @@ class FleetSyncAdmin(admin.ModelAdmin):
             (f"minimum between rounds, {make}", seconds) for make, seconds in settings.SYNC_MAKE_MIN_INTERVALS.items()
         ]
         rows.append(("webhook-subscribed vehicles: intervals ×", settings.SYNC_WEBHOOK_INTERVAL_FACTOR))
+        rows.append(("a budget with room shortens fast intervals down to", settings.SYNC_INTERVAL_FLOOR_SECONDS))
         return format_html_join("", "<div><strong>{}</strong>: {}</div>", rows)
 
     @admin.action(description="Resume polling (after a billing pause)")

@@ -3,12 +3,17 @@
 Pure functions over settings and plain values; vehicles/sync.py applies them to rows.
 
 The budget (FleetSync.monthly_call_budget_per_vehicle) is honoured twice:
-- *planned*: intervals are stretched by factors computed from the vehicle's poll set so that its expected daily
-  calls fit the daily allowance; static data is stretched first (up to ``OTHER_STRETCH_CAP``), the fast signals that
-  buy freshness while driving or charging last;
+- *planned*: interval factors are computed from the vehicle's poll set so that its expected daily calls fit the daily
+  allowance. A budget too small for the configured intervals stretches static data first (up to
+  ``OTHER_STRETCH_CAP``), the fast signals that buy freshness while driving or charging last. A budget with room is
+  spent on the fast signals alone: their intervals shrink by one factor (driving, charging, parked and unknown alike,
+  so that a parked vehicle is seen to set off sooner) down to ``settings.SYNC_INTERVAL_FLOOR_SECONDS``; intervals
+  already below the floor and those of a sleeping vehicle keep their configured value. An unlimited budget keeps the
+  configured intervals;
 - *enforced*: a round never takes the vehicle's billed calls this month above its pro-rata share (budget × elapsed
   fraction of the month, plus one day's allowance so the first day of a month can sync at all, never above the
-  budget). When a round does not fit, the lowest-value paths are left for later.
+  budget). When a round does not fit, the lowest-value paths are left for later. The plan is an estimate over an
+  average day; this guard is what keeps a busier vehicle within its budget.
 """
 
 import calendar
@@ -21,11 +26,15 @@ from django.conf import settings
 from vehicles.catalogue import WHEN_CHARGING, WHEN_PLUGGED_IN, Endpoint, Freshness
 from vehicles.models import Activity
 
-# The day of an average vehicle, used to turn intervals into expected calls per day (hours per activity).
-EXPECTED_DAY_HOURS = {Activity.DRIVING: 2.0, Activity.CHARGING: 3.0, Activity.PARKED: 13.0, Activity.ASLEEP: 6.0}
+# The day of an average vehicle as the sync engine sees it, used to turn intervals into expected calls per day (hours
+# per activity). Most vehicles never say they are asleep (only Tesla's status does), so a night counts as parked. The
+# simulated fleet of docs/benchmarks.md averages 1.1 h driving and 0.7 h charging a day; these leave room for busier.
+EXPECTED_DAY_HOURS = {Activity.DRIVING: 1.5, Activity.CHARGING: 1.5, Activity.PARKED: 20.0, Activity.ASLEEP: 1.0}
 OTHER_STRETCH_CAP = 24.0
 # Lower value first when a round must shed paths to stay within budget.
 SHED_ORDER = (Freshness.DAILY, Freshness.SLOW, Freshness.MEDIUM, Freshness.FAST)
+# Share of the daily allowance a plan may spend: activity mixes vary and conditional endpoints come and go.
+PLAN_MARGIN = 0.9
 
 
 def base_interval(freshness: Freshness, activity: str) -> float:
@@ -46,27 +55,10 @@ def daily_allowance(monthly_budget: int | None) -> float | None:
     return None if monthly_budget is None else monthly_budget * 12 / 365
 
 
-def _expected_daily_calls(endpoints: list[Endpoint], fast_factor: float, other_factor: float, webhook: float) -> dict:
-    per_class = {"fast": 0.0, "other": 0.0, "daily": 0.0}
-    for endpoint in endpoints:
-        for activity, hours in EXPECTED_DAY_HOURS.items():
-            if endpoint.only_when and activity != Activity.CHARGING:
-                continue  # conditional endpoints are asked only while charging (or plugged in)
-            interval = base_interval(endpoint.freshness, activity)
-            if endpoint.freshness != Freshness.DAILY:
-                interval *= webhook
-            calls = hours * 3600 / interval
-            if endpoint.freshness == Freshness.DAILY:
-                per_class["daily"] += calls
-            elif endpoint.freshness == Freshness.FAST:
-                per_class["fast"] += calls / fast_factor
-            else:
-                per_class["other"] += calls / other_factor
-    return per_class
-
-
 @dataclass(frozen=True)
 class Stretch:
+    """Interval factors per class: above 1 a tight budget stretches intervals, below 1 room in it shrinks them."""
+
     fast: float = 1.0
     other: float = 1.0
     daily: float = 1.0
@@ -79,17 +71,44 @@ class Stretch:
         return self.other
 
 
+def _scaled(base: float, factor: float, activity: str) -> float:
+    if factor >= 1:
+        return base * factor
+    if activity == Activity.ASLEEP:
+        return base  # a sleeping vehicle's signals do not move, and asking may wake it
+    return max(base * factor, min(base, float(settings.SYNC_INTERVAL_FLOOR_SECONDS)))
+
+
+def interval_for(endpoint: Endpoint, *, activity: str, webhook_subscribed: bool, stretch: Stretch) -> float:
+    interval = _scaled(base_interval(endpoint.freshness, activity), stretch.factor(endpoint.freshness), activity)
+    if webhook_subscribed and endpoint.freshness != Freshness.DAILY:
+        # Pushed events cover what changes; daily data is not pushed and keeps its cadence.
+        interval *= settings.SYNC_WEBHOOK_INTERVAL_FACTOR
+    return interval
+
+
+def expected_daily_calls(endpoints: list[Endpoint], stretch: Stretch, *, webhook_subscribed: bool) -> dict:
+    """Calls a day of ``EXPECTED_DAY_HOURS`` would cost this poll set, per class (fast, other, daily)."""
+    per_class = {"fast": 0.0, "other": 0.0, "daily": 0.0}
+    for endpoint in endpoints:
+        key = {Freshness.FAST: "fast", Freshness.DAILY: "daily"}.get(endpoint.freshness, "other")
+        for activity, hours in EXPECTED_DAY_HOURS.items():
+            if endpoint.only_when and activity != Activity.CHARGING:
+                continue  # conditional endpoints are asked only while charging (or plugged in)
+            interval = interval_for(endpoint, activity=activity, webhook_subscribed=webhook_subscribed, stretch=stretch)
+            per_class[key] += hours * 3600 / interval
+    return per_class
+
+
 def budget_stretch(endpoints: list[Endpoint], *, monthly_budget: int | None, webhook_subscribed: bool) -> Stretch:
-    """Interval multipliers that make the expected daily calls of this poll set fit the budget."""
+    """Interval factors that make the expected daily calls of this poll set fit the budget, or spend its room."""
     allowance = daily_allowance(monthly_budget)
     if allowance is None or not endpoints:
         return Stretch()
-    webhook = float(settings.SYNC_WEBHOOK_INTERVAL_FACTOR) if webhook_subscribed else 1.0
-    cost = _expected_daily_calls(endpoints, 1.0, 1.0, webhook)
-    # A 10 % margin: activity mixes vary and conditional endpoints come and go.
-    allowance *= 0.9
+    cost = expected_daily_calls(endpoints, Stretch(), webhook_subscribed=webhook_subscribed)
+    allowance *= PLAN_MARGIN
     if cost["fast"] + cost["other"] + cost["daily"] <= allowance:
-        return Stretch()
+        return _spend_room_on_fast(endpoints, allowance - cost["other"] - cost["daily"], webhook_subscribed)
     left_for_fast_and_other = allowance - cost["daily"]
     if cost["other"] and left_for_fast_and_other - cost["fast"] >= cost["other"] / OTHER_STRETCH_CAP:
         return Stretch(other=cost["other"] / (left_for_fast_and_other - cost["fast"]))
@@ -101,12 +120,25 @@ def budget_stretch(endpoints: list[Endpoint], *, monthly_budget: int | None, web
     return Stretch(fast=max(1.0, cost["fast"] / left_for_fast), other=OTHER_STRETCH_CAP)
 
 
-def interval_for(endpoint: Endpoint, *, activity: str, webhook_subscribed: bool, stretch: Stretch) -> float:
-    interval = base_interval(endpoint.freshness, activity) * stretch.factor(endpoint.freshness)
-    if webhook_subscribed and endpoint.freshness != Freshness.DAILY:
-        # Pushed events cover what changes; daily data is not pushed and keeps its cadence.
-        interval *= settings.SYNC_WEBHOOK_INTERVAL_FACTOR
-    return interval
+def _spend_room_on_fast(endpoints: list[Endpoint], left_for_fast: float, webhook_subscribed: bool) -> Stretch:
+    """The smallest fast factor (≤ 1) whose expected calls still fit ``left_for_fast``; the floor bounds it."""
+
+    def fast_cost(factor: float) -> float:
+        return expected_daily_calls(endpoints, Stretch(fast=factor), webhook_subscribed=webhook_subscribed)["fast"]
+
+    floor = float(settings.SYNC_INTERVAL_FLOOR_SECONDS)
+    fast_intervals = settings.SYNC_INTERVALS[str(Freshness.FAST)]
+    longest = max(seconds for activity, seconds in fast_intervals.items() if activity != Activity.ASLEEP)
+    low, high = min(1.0, floor / longest), 1.0  # at ``low`` every shrinkable interval sits at the floor
+    if fast_cost(low) <= left_for_fast:
+        return Stretch(fast=low)
+    for _ in range(40):
+        middle = (low + high) / 2
+        if fast_cost(middle) <= left_for_fast:
+            high = middle
+        else:
+            low = middle
+    return Stretch(fast=high)
 
 
 def make_min_interval(make: str) -> timedelta:
