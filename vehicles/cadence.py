@@ -123,8 +123,19 @@ def budget_stretch(endpoints: list[Endpoint], *, monthly_budget: int | None, web
 def _spend_room_on_fast(endpoints: list[Endpoint], left_for_fast: float, webhook_subscribed: bool) -> Stretch:
     """The smallest fast factor (≤ 1) whose expected calls still fit ``left_for_fast``; the floor bounds it."""
 
+    webhook = float(settings.SYNC_WEBHOOK_INTERVAL_FACTOR) if webhook_subscribed else 1.0
+    # Seconds of the expected day (per webhook factor), configured interval and activity of each fast signal's polls:
+    # the same sum as expected_daily_calls, without looking the settings up again on every step of the search.
+    polls = [
+        (hours * 3600 / webhook, base_interval(Freshness.FAST, activity), activity)
+        for endpoint in endpoints
+        if endpoint.freshness == Freshness.FAST
+        for activity, hours in EXPECTED_DAY_HOURS.items()
+        if not endpoint.only_when or activity == Activity.CHARGING
+    ]
+
     def fast_cost(factor: float) -> float:
-        return expected_daily_calls(endpoints, Stretch(fast=factor), webhook_subscribed=webhook_subscribed)["fast"]
+        return sum(seconds / _scaled(base, factor, activity) for seconds, base, activity in polls)
 
     floor = float(settings.SYNC_INTERVAL_FLOOR_SECONDS)
     fast_intervals = settings.SYNC_INTERVALS[str(Freshness.FAST)]
