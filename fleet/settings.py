@@ -271,7 +271,9 @@ SYNC_INTERVALS = {
     for freshness, by_activity in _sync_interval_defaults.items()
 }
 # A monthly call budget with room is spent on shorter fast-signal intervals (vehicles/cadence.py), never below this.
-SYNC_INTERVAL_FLOOR_SECONDS = env.integer("SYNC_INTERVAL_FLOOR_SECONDS", 120)
+# A lower floor spends the room on polling driving vehicles faster; a higher one leaves more of it for parked vehicles,
+# whose setting off is then seen sooner, which bought more freshness (docs/benchmarks.md, "Budget").
+SYNC_INTERVAL_FLOOR_SECONDS = env.integer("SYNC_INTERVAL_FLOOR_SECONDS", 180)
 # Brand limits: the least time between two sync rounds of one vehicle of a make (Hyundai and Kia allow about 20
 # requests a day per vehicle: 86400 / 20 = 4320 s). Override as SYNC_MAKE_MIN_INTERVALS=HYUNDAI:4320,KIA:4320.
 SYNC_MAKE_MIN_INTERVALS = {
