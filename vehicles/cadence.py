@@ -28,7 +28,7 @@ from vehicles.models import Activity
 
 # The day of an average vehicle as the sync engine sees it, used to turn intervals into expected calls per day (hours
 # per activity). Most vehicles never say they are asleep (only Tesla's status does), so a night counts as parked. The
-# simulated fleet of docs/benchmarks.md averages 1.1 h driving and 0.7 h charging a day; these leave room for busier.
+# simulated fleet of docs/benchmarks.md averages 1.1 h driving and 0.7 h charging a day; these allow for busier fleets.
 EXPECTED_DAY_HOURS = {Activity.DRIVING: 1.5, Activity.CHARGING: 1.5, Activity.PARKED: 20.0, Activity.ASLEEP: 1.0}
 OTHER_STRETCH_CAP = 24.0
 # Lower value first when a round must shed paths to stay within budget.
