@@ -73,7 +73,7 @@ class Fleet(models.Model):
     slug = models.SlugField(max_length=60, unique=True)
     time_zone = models.CharField(max_length=64, choices=TIME_ZONE_CHOICES, default="UTC")
     unit_system = models.CharField(max_length=8, choices=UnitSystem.choices, default=UnitSystem.METRIC)
-    # Dashboard thresholds (fleet/dashboard.py): what counts as "low" and as "stale" differs between fleets.
+    # Dashboard thresholds (dashboard/overview.py): what counts as "low" and as "stale" differs between fleets.
     low_energy_percent = models.PositiveSmallIntegerField(
         default=20, help_text="Battery or fuel at or below this percentage counts as low"
     )

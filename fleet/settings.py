@@ -156,6 +156,7 @@ INSTALLED_APPS = [
     "connect",
     "vehicles",
     "charging",
+    "dashboard",
 ]
 if SIMULATED:
     INSTALLED_APPS.append("simulator")

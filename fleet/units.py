@@ -2,7 +2,7 @@
 
 Each function takes the stored metric value and the fleet's ``unit_system`` and returns the number in that system,
 or None when the value is unknown; ``label`` gives the unit's symbol. Formatting lives in the template filters
-(fleet/templatetags/dashboard.py) so that the CSV export can use the bare numbers.
+(fleet/templatetags/units.py) so that the CSV export can use the bare numbers.
 """
 
 from fleet.models import UnitSystem

@@ -2,7 +2,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
-from fleet import dashboard, views
+from fleet import views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -10,17 +10,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("fleets/new/", views.fleet_create, name="fleet_create"),
-    path("fleets/<slug:fleet_slug>/", dashboard.fleet_overview, name="fleet_home"),
-    path("fleets/<slug:fleet_slug>/vehicles.csv", dashboard.fleet_overview_csv, name="fleet_overview_csv"),
-    path("fleets/<slug:fleet_slug>/diagnostics/", dashboard.diagnostics_board, name="fleet_diagnostics"),
-    path(
-        "fleets/<slug:fleet_slug>/diagnostics/acknowledge/",
-        dashboard.diagnostics_acknowledge,
-        name="fleet_diagnostics_acknowledge",
-    ),
-    path(
-        "fleets/<slug:fleet_slug>/diagnostics/history/", dashboard.diagnostics_history, name="fleet_diagnostics_history"
-    ),
     path("fleets/<slug:fleet_slug>/settings/", views.fleet_settings, name="fleet_settings"),
     path("fleets/<slug:fleet_slug>/members/", views.members, name="fleet_members"),
     path("fleets/<slug:fleet_slug>/members/<int:membership_id>/role/", views.member_role, name="fleet_member_role"),
@@ -33,6 +22,7 @@ urlpatterns = [
         name="fleet_invitation_revoke",
     ),
     path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
+    path("", include("dashboard.urls")),
     path("", include("connect.urls")),
     path("", include("vehicles.urls")),
     path("", include("charging.urls")),

@@ -1,7 +1,9 @@
-"""The app talks to Smartcar only over HTTP; the simulator is written from the documentation.
+"""The app talks to Smartcar only over HTTP; the simulator is written from the documentation; imports point down.
 
 No app module imports the simulator, and the simulator imports none of the app's modules, so
-a mistake in one cannot hide in the other (DESIGN.md, "Boundaries").
+a mistake in one cannot hide in the other (DESIGN.md, "Boundaries"). ``fleet`` (the project and the tenant) is
+the bottom layer and imports no other app of ours; ``dashboard`` (the fleet-wide pages) is the top one, imported
+by none.
 """
 
 import ast
@@ -10,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-APP_PACKAGES = ["fleet", "connect", "vehicles", "charging"]
+APP_PACKAGES = ["fleet", "connect", "vehicles", "charging", "dashboard"]
 
 
 def _imports(package: str) -> list[tuple[Path, str]]:
@@ -41,8 +43,25 @@ def test_the_simulator_imports_no_app_module():
     assert offending == []
 
 
+def test_fleet_imports_no_app_above_it():
+    above = set(APP_PACKAGES) - {"fleet"}
+    offending = [f"{p.relative_to(ROOT)}: {m}" for p, m in _imports("fleet") if _top(m) in above]
+    assert offending == []
+
+
+@pytest.mark.parametrize("package", [p for p in APP_PACKAGES if p != "dashboard"])
+def test_no_app_imports_the_dashboard(package):
+    offending = [f"{p.relative_to(ROOT)}: {m}" for p, m in _imports(package) if _top(m) == "dashboard"]
+    assert offending == []
+
+
+def test_every_app_is_checked():
+    """A new app must join APP_PACKAGES, or the checks above would silently skip it."""
+    ours = {path.parent.name for path in ROOT.glob("*/apps.py")} - {"simulator"}
+    assert ours == set(APP_PACKAGES)
+
+
 def test_the_boundary_check_sees_imports():
     """Guards the guard: the scanner finds a known import, so an empty result above means something."""
-    assert any(m == "fleet.tenancy" for _, m in _imports("fleet")) or any(
-        _top(m) == "fleet" for _, m in _imports("fleet")
-    )
+    assert any(m == "fleet.tenancy" for _, m in _imports("fleet"))
+    assert any(_top(m) == "vehicles" for _, m in _imports("dashboard"))

@@ -315,7 +315,7 @@ class SyncCounter(models.Model):
         return f"{self.fleet_id} {self.day}: {self.requests} requests, {self.billed_calls} billed"
 
 
-# --- Dashboard: remote commands and acknowledgements (vehicles/commands.py, fleet/dashboard.py) ---------------------
+# --- Dashboard: remote commands and acknowledgements (vehicles/commands.py, dashboard/diagnostics.py) ----------------
 
 
 class CommandStatus(models.TextChoices):

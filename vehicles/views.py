@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
 from fleet import units
-from fleet.templatetags import dashboard as fmt
+from fleet.templatetags import units as fmt
 from fleet.tenancy import FleetRequest, fleet_view, get_fleet_object_or_404
 from vehicles import commands, obd
 from vehicles.catalogue import endpoint_by_path

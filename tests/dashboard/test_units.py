@@ -1,5 +1,5 @@
 from fleet import units
-from fleet.templatetags.dashboard import age_in_words, distance, pressure, temperature
+from fleet.templatetags.units import age_in_words, distance, pressure, temperature
 
 
 def test_metric_values_convert_to_imperial_at_display():

@@ -1,11 +1,10 @@
-"""Template filters of the dashboard: values in the fleet's units, and ages in words ("4 min ago")."""
+"""Template filters of every page: values in the fleet's units, and ages in words ("4 min ago")."""
 
 from datetime import datetime
 
 from django import template
 from django.utils import timezone
 
-import vehicles.models
 from fleet import units
 
 register = template.Library()
@@ -71,8 +70,3 @@ def age_in_words(moment: datetime | None, now: datetime | None = None) -> str:
 @register.filter
 def age(moment):
     return age_in_words(moment)
-
-
-@register.filter
-def make_label(make: str) -> str:
-    return vehicles.models.make_label(make)
