@@ -38,6 +38,7 @@ class BulkVehiclesForm(django_forms.Form):
 
     def __init__(self, *args, fleet, make: str, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fleet = fleet
         feature = "nissan_schedule" if make == "NISSAN" else "tesla_schedule"
         candidates = Vehicle.objects.filter(fleet=fleet, make__iexact=make, disconnected_at=None)
         capable = [v.pk for v in candidates if capabilities.missing_reason(v, feature) is None]
@@ -73,6 +74,16 @@ def bulk_form(fleet, make: str, data) -> BulkForm | None:
     else:
         form.tesla = forms.TeslaScheduleForm(data, initial={"mode": schedules.START_TIME, "start_time": "23:00"})
     return form
+
+
+def bulk_form_row_added(form: BulkForm) -> BulkForm:
+    """The Nissan bulk form as entered, unvalidated, with one more schedule (see forms.formset_as_entered)."""
+    vehicles = form.vehicles
+    return BulkForm(
+        make=form.make,
+        vehicles=BulkVehiclesForm(initial=forms.as_entered(vehicles), fleet=vehicles.fleet, make=form.make),
+        nissan=forms.formset_as_entered(form.nissan, new_row=forms.NEW_NISSAN_ROW),
+    )
 
 
 @dataclass

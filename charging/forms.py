@@ -268,6 +268,17 @@ class BaseDayWindowFormSet(forms.BaseFormSet):
             return
         if len(self.windows()) > schedules.NISSAN_MAX_SCHEDULES:
             raise ValidationError("Nissan keeps at most 3 charge schedules; remove one.")
+        # nissan__set-charge-schedule.md says nothing of schedules that overlap (its example's two schedules fall on
+        # different days), nor what the vehicle does with them; the app refuses them, as Ford's windows of one list,
+        # so that what is saved has one meaning. Days belong to the start: Friday 22:00–06:00 covers Saturday 03:00.
+        kept = [form for form in self.forms if form.cleaned_data and not self._should_delete_form(form)]
+        windows = [form.window() for form in kept]
+        for first, second in schedules.overlapping_pairs(windows):
+            kept[second].add_error(
+                "start", f"This schedule overlaps schedule {first + 1} ({windows[first].label}) on a day they share."
+            )
+        if any(form.errors for form in kept):
+            raise ValidationError("Overlapping schedules.")
 
 
 DayWindowFormSet = forms.formset_factory(
@@ -296,6 +307,47 @@ def nissan_forms(*, data=None, local_windows: list[DayWindow] | None = None, ext
         for w in local_windows or []
     ]
     return NissanScheduleForm(initial=extra or {}), DayWindowFormSet(prefix="nissan", initial=initial)
+
+
+# --- Adding a row -------------------------------------------------------------------------------------------------
+# "Add a window" re-renders the forms with one more row and sends nothing. The forms come back unbound, filled with
+# what the manager entered: nothing is validated, so no error shows before the manager saves.
+
+
+def as_entered(form: forms.Form) -> dict:
+    """The raw values a bound form received, as initial values for an unbound copy (nothing is validated)."""
+    return {name: form[name].data for name in form.fields}
+
+
+def formset_as_entered(formset: forms.BaseFormSet, *, new_row: dict | None = None) -> forms.BaseFormSet:
+    rows = [as_entered(form) for form in formset.forms]
+    if new_row is not None:
+        rows.append(new_row)
+    return type(formset)(prefix=formset.prefix, initial=rows)
+
+
+def entered_hour_windows(formset: forms.BaseFormSet) -> list[HourWindow]:
+    """The windows of a Ford list as entered so far, leaving out removed rows and what does not read as hours."""
+    windows = []
+    for row in (as_entered(form) for form in formset.forms):
+        if row.get("DELETE"):
+            continue
+        try:
+            windows.append(HourWindow(schedules.parse_whole_hour(row["start"]), schedules.parse_whole_hour(row["end"])))
+        except ScheduleFormatError:
+            continue
+    return windows
+
+
+def hour_formset_with_free_row(formset: forms.BaseFormSet) -> forms.BaseFormSet | None:
+    """The Ford list with a new window that overlaps none entered; None when every hour is already taken."""
+    free = schedules.free_window(entered_hour_windows(formset))
+    if free is None:
+        return None
+    return formset_as_entered(formset, new_row=free.to_wire())
+
+
+NEW_NISSAN_ROW = {"start": "22:00", "end": "06:00", "days": []}  # no day yet: it cannot overlap another schedule
 
 
 # --- Tesla ---------------------------------------------------------------------------------------------------------

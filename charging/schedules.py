@@ -21,6 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 MINUTES_PER_DAY = 24 * 60
+MINUTES_PER_WEEK = 7 * MINUTES_PER_DAY
 WEEKDAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
 NISSAN_MAX_SCHEDULES = 3  # "A maximum of 3 schedules can be set." (nissan__set-charge-schedule.md)
 CHARGE_LIMIT_MIN, CHARGE_LIMIT_MAX = 0.5, 1.0  # evs__set-charge-limit.md, ford__set-charge-schedule-by-location.md
@@ -106,9 +107,35 @@ def parse_whole_hour(value: str) -> int:
     return minutes // 60
 
 
-def overlapping_pairs(windows: list[HourWindow]) -> list[tuple[int, int]]:
-    """Index pairs of windows in one list (weekday or weekend) that share an hour."""
+def overlapping_pairs(windows: list) -> list[tuple[int, int]]:
+    """Index pairs of windows (Ford hour windows of one list, or Nissan windows) that share some time."""
     return [(i, j) for i in range(len(windows)) for j in range(i + 1, len(windows)) if windows[i].overlaps(windows[j])]
+
+
+NEW_WINDOW = HourWindow(22, 6)  # overnight: the window most fleets want first
+NEW_WINDOW_HOURS = 8
+
+
+def free_window(windows: list[HourWindow]) -> HourWindow | None:
+    """A window to offer as a new row that overlaps none of ``windows``; None when every hour is taken.
+
+    Overnight (22:00–06:00) when it is free, else the start of the longest run of free hours, at most eight long.
+    """
+    if not any(NEW_WINDOW.overlaps(window) for window in windows):
+        return NEW_WINDOW
+    taken = set().union(*(window.hours() for window in windows))
+    if len(taken) == 24:
+        return None
+    best_start, best_length = 0, 0
+    for start in range(24):
+        if start in taken or (start - 1) % 24 not in taken:
+            continue  # a run starts at a free hour that follows a taken one
+        length = 0
+        while length < 24 and (start + length) % 24 not in taken:
+            length += 1
+        if length > best_length:
+            best_start, best_length = start, length
+    return HourWindow(best_start, (best_start + min(best_length, NEW_WINDOW_HOURS)) % 24)
 
 
 @dataclass(frozen=True)
@@ -215,6 +242,14 @@ class DayWindow:
     def week_starts(self) -> set[int]:
         """Minutes after Monday 00:00 at which the window starts, one per day."""
         return {WEEKDAYS.index(day) * MINUTES_PER_DAY + self.start for day in self.days}
+
+    def week_minutes(self) -> set[int]:
+        """Every minute of the week the window covers, after Monday 00:00 (Sunday night runs into Monday)."""
+        length = (self.end - self.start) % MINUTES_PER_DAY
+        return {(start + step) % MINUTES_PER_WEEK for start in self.week_starts() for step in range(length)}
+
+    def overlaps(self, other: DayWindow) -> bool:
+        return bool(self.week_minutes() & other.week_minutes())
 
     def ordered_days(self) -> list[str]:
         return [day for day in WEEKDAYS if day in self.days]

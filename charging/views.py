@@ -150,11 +150,9 @@ def ford_schedule_save(request: FleetRequest, vehicle_id: int):
         weekend_formset=weekend,
         ford_location=read.location(request.POST.get("location", "")),
     )
-    # "Add a window" re-renders the form with one more empty row; nothing is sent.
-    for prefix, formset in (("weekday", weekday), ("weekend", weekend)):
+    for prefix in ("weekday", "weekend"):
         if f"add_{prefix}" in request.POST:
-            context[f"{prefix}_formset"] = _with_extra_row(formset, request.POST, prefix)
-            return _render(request, "schedule", context)
+            return _render(request, "schedule", _ford_row_added(context, prefix, locations=read.locations))
     valid = all(
         [form.is_valid(), weekday.is_valid(), weekend.is_valid()]
     )  # a list, not a generator: every part validated, errors shown
@@ -179,13 +177,16 @@ def ford_schedule_save(request: FleetRequest, vehicle_id: int):
     return _render(request, "schedule", context)
 
 
-def _with_extra_row(formset, data, prefix: str):
-    data = data.copy()
-    total = int(data.get(f"{prefix}-TOTAL_FORMS", 0) or 0)
-    data[f"{prefix}-TOTAL_FORMS"] = str(total + 1)
-    data[f"{prefix}-{total}-start"] = "22:00"
-    data[f"{prefix}-{total}-end"] = "06:00"
-    return type(formset)(data, prefix=prefix)
+def _ford_row_added(context: dict, prefix: str, *, locations) -> dict:
+    """The Ford forms as entered, unvalidated, with a new window in ``prefix``'s list that overlaps none of it."""
+    context["ford_form"] = forms.FordLocationForm(initial=forms.as_entered(context["ford_form"]), locations=locations)
+    for name in ("weekday", "weekend"):
+        formset = context[f"{name}_formset"]
+        grown = forms.hour_formset_with_free_row(formset) if name == prefix else None
+        if name == prefix and grown is None:
+            context["no_free_hour"] = prefix
+        context[f"{name}_formset"] = grown or forms.formset_as_entered(formset)
+    return context
 
 
 def _guard_reopened(context: dict, form, fingerprint: str) -> dict:
@@ -214,7 +215,8 @@ def nissan_schedule_save(request: FleetRequest, vehicle_id: int):
     form, formset = forms.nissan_forms(data=request.POST)
     context.update(nissan_form=form, nissan_formset=formset)
     if "add_nissan" in request.POST:
-        context["nissan_formset"] = _with_extra_row(formset, request.POST, "nissan")
+        context["nissan_form"] = forms.NissanScheduleForm(initial=forms.as_entered(form))
+        context["nissan_formset"] = forms.formset_as_entered(formset, new_row=forms.NEW_NISSAN_ROW)
         return _render(request, "schedule", context)
     valid = all([form.is_valid(), formset.is_valid()])  # a list, not a generator: every part validated, errors shown
     if not valid:
@@ -498,7 +500,7 @@ def bulk_new(request: FleetRequest):
     form = bulk.bulk_form(request.fleet, make, request.POST if request.method == "POST" else None)
     context = {"form": form, "make": make, "makes": bulk.BULK_MAKES}
     if form is not None and form.nissan is not None and "add_nissan" in request.POST:
-        form.nissan = _with_extra_row(form.nissan, request.POST, "nissan")
+        context["form"] = bulk.bulk_form_row_added(form)
         return render(request, "charging/bulk_new.html", context)
     if request.method == "POST" and form is not None and form.is_valid():
         preview = bulk.bulk_preview(fleet=request.fleet, form=form)

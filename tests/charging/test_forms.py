@@ -115,6 +115,22 @@ def test_nissan_schedule_without_days_is_refused():
     assert formset.forms[0].errors["days"] == ["Pick at least one day."]
 
 
+def test_nissan_schedules_overlapping_on_a_day_are_refused_on_the_later_one():
+    rows = [("22:00", "06:00", ["FRIDAY"]), ("08:00", "12:00", ["MONDAY"]), ("01:00", "05:00", ["SATURDAY", "SUNDAY"])]
+    _, formset = forms.nissan_forms(data=nissan_data(rows))
+    assert not formset.is_valid()
+    assert formset.forms[2].errors["start"] == [
+        "This schedule overlaps schedule 1 (22:00–06:00 Fri) on a day they share."
+    ]
+    assert not formset.forms[0].errors and not formset.forms[1].errors
+
+
+def test_nissan_schedules_on_different_days_or_removed_may_share_hours():
+    rows = [("22:00", "06:00", ["MONDAY"]), ("22:00", "06:00", ["TUESDAY"]), ("23:00", "01:00", ["MONDAY"])]
+    _, formset = forms.nissan_forms(data=nissan_data(rows, deleted={2}))
+    assert formset.is_valid()
+
+
 def test_nissan_time_not_hh_mm_is_refused():
     _, formset = forms.nissan_forms(data=nissan_data([("25:00", "6", ["MONDAY"])]))
     assert not formset.is_valid()

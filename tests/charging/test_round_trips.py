@@ -48,6 +48,40 @@ def test_a_ford_location_schedule_is_stored_on_the_vehicle(manager_client, manag
     assert "Set charge schedule (location)" in vehicle_page  # the vehicle's command log names the change
 
 
+def test_adding_a_ford_window_offers_a_free_slot_and_shows_no_error(manager_client, fleet, connected):
+    ford = connected("FORD")
+    page = manager_client.get(reverse("charging_vehicle", args=[fleet.slug, ford.pk]))
+    url = reverse("charging_ford_schedule", args=[fleet.slug, ford.pk])
+    data = {
+        "location": page.context["ford_location"].key,
+        "limit_percent": "40",  # not yet valid: adding a window does not judge it
+        "read_fingerprint": page.context["ford_form"].initial["read_fingerprint"],
+        "weekday-TOTAL_FORMS": "1",
+        "weekday-INITIAL_FORMS": "1",
+        "weekday-0-start": "21:00",
+        "weekday-0-end": "05:00",
+        "weekend-TOTAL_FORMS": "0",
+        "weekend-INITIAL_FORMS": "0",
+        "add_weekday": "1",
+    }
+    response = hx(manager_client, url, data)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "errorlist" not in html and "Overlapping" not in html
+    added = response.context["weekday_formset"].initial[1]
+    assert (added["start"], added["end"]) == ("05:00", "13:00")  # the longest free run after 21:00–05:00
+    assert 'name="limit_percent" value="40"' in html
+    # The grown list saves as it is offered (once the limit is valid), with nothing overlapping.
+    data.pop("add_weekday")
+    data.update(
+        limit_percent="80", **{"weekday-TOTAL_FORMS": "2", "weekday-1-start": "05:00", "weekday-1-end": "13:00"}
+    )
+    assert "Done:" in hx(manager_client, url, data).content.decode()
+    (saved,) = services.ford_schedule_read(vehicle=ford).locations
+    assert [window.label for window in saved.weekday] == ["21:00–05:00", "05:00–13:00"]
+    assert not Command.objects.exclude(status=CommandStatus.DONE).exists()
+
+
 def test_a_nissan_schedule_is_converted_to_utc_and_back(manager_client, fleet, connected):
     # India keeps UTC+05:30 all year: a window starting after local midnight starts the day before in UTC.
     fleet.time_zone = "Asia/Kolkata"

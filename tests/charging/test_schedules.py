@@ -126,3 +126,41 @@ def test_tesla_reads_the_documented_example():
 def test_fingerprint_ignores_key_order_but_not_values():
     assert schedules.fingerprint({"a": 1, "b": [1, 2]}) == schedules.fingerprint({"b": [1, 2], "a": 1})
     assert schedules.fingerprint({"a": 1}) != schedules.fingerprint({"a": 2})
+
+
+@pytest.mark.parametrize(
+    ("taken", "offered"),
+    [
+        ([], HourWindow(22, 6)),  # overnight when it is free
+        ([HourWindow(9, 17)], HourWindow(22, 6)),
+        ([HourWindow(22, 6)], HourWindow(6, 14)),  # else the longest free run, at most 8 hours
+        ([HourWindow(23, 7), HourWindow(9, 20)], HourWindow(20, 23)),
+        ([HourWindow(0, 12), HourWindow(13, 0)], HourWindow(12, 13)),
+        ([HourWindow(0, 12), HourWindow(12, 0)], None),  # every hour taken
+    ],
+)
+def test_a_new_ford_window_is_offered_where_none_overlaps(taken, offered):
+    assert schedules.free_window(taken) == offered
+    if offered is not None:
+        assert not any(offered.overlaps(window) for window in taken)
+
+
+def day_window(start, end, *days):
+    return DayWindow(schedules.parse_hh_mm(start), schedules.parse_hh_mm(end), frozenset(days))
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "overlap"),
+    [
+        (day_window("08:00", "12:00", "MONDAY"), day_window("11:00", "13:00", "MONDAY"), True),
+        (day_window("08:00", "12:00", "MONDAY"), day_window("11:00", "13:00", "TUESDAY"), False),
+        (day_window("08:00", "12:00", "MONDAY"), day_window("12:00", "13:00", "MONDAY"), False),  # touching only
+        # The days belong to the start: Friday night runs into Saturday morning, Sunday night into Monday.
+        (day_window("22:00", "06:00", "FRIDAY"), day_window("01:00", "05:00", "SATURDAY"), True),
+        (day_window("22:00", "06:00", "FRIDAY"), day_window("01:00", "05:00", "FRIDAY"), False),
+        (day_window("23:00", "02:00", "SUNDAY"), day_window("01:00", "03:00", "MONDAY"), True),
+    ],
+)
+def test_nissan_windows_overlap_when_they_share_a_minute_of_the_week(first, second, overlap):
+    assert first.overlaps(second) is overlap
+    assert second.overlaps(first) is overlap

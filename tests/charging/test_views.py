@@ -75,6 +75,33 @@ def test_bad_nissan_input_is_refused_on_its_fields_before_any_call(manager_clien
 
 
 @pytest.mark.django_db
+def test_adding_a_nissan_schedule_shows_no_error_before_the_manager_saves(manager_client, fleet):
+    vehicle = vehicle_of(fleet)
+    url = reverse("charging_nissan_schedule", args=[fleet.slug, vehicle.pk])
+    # One row as entered so far, with a time that does not read yet: adding a row does not judge it.
+    data = {**nissan_post([("7:3", "06:00", [])]), "add_nissan": "1"}
+    response = manager_client.post(url, data, HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "errorlist" not in html
+    assert 'name="nissan-0-start" value="7:3"' in html  # what was entered stays
+    assert 'name="nissan-1-start" value="22:00"' in html
+    assert not Command.objects.exists()
+    # Saved as it is, the same rows are judged and each error shows on its field.
+    data = {**nissan_post([("7:3", "06:00", []), ("22:00", "06:00", [])])}
+    html = manager_client.post(url, data, HTTP_HX_REQUEST="true").content.decode()
+    assert html.count("Pick at least one day.") == 2 and "Enter a time as HH:mm" in html
+
+
+@pytest.mark.django_db
+def test_adding_a_nissan_schedule_in_bulk_shows_no_error_before_the_preview(manager_client, fleet):
+    data = {**nissan_post([("23:00", "05:00", [])]), "make": "NISSAN", "add_nissan": "1"}
+    html = manager_client.post(reverse("charging_bulk_new", args=[fleet.slug]), data).content.decode()
+    assert "errorlist" not in html
+    assert 'name="nissan-1-start"' in html
+
+
+@pytest.mark.django_db
 def test_a_make_without_the_endpoint_is_refused_with_a_clear_message(manager_client, fleet):
     toyota = vehicle_of(fleet, make="TOYOTA")
     url = reverse("charging_nissan_schedule", args=[fleet.slug, toyota.pk])
