@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 from charging import services
 from charging.models import ChargingSession, SessionSource
 from tests.e2e.conftest import PASSWORD, browser_settings, page  # noqa: F401 — the e2e fixtures, reused
+from vehicles.models import Command
 
 pytestmark = pytest.mark.e2e
 
@@ -70,3 +71,66 @@ def test_a_manager_edits_one_schedule_of_each_kind(page, live_server, owner, fle
     page.goto(f"{live_server.url}/fleets/{fleet.slug}/charging/")
     expect(page.locator("figure.chart canvas")).to_be_visible()
     expect(page.locator("main")).to_contain_text("18.5")
+
+
+def test_every_refused_schedule_shows_its_error_in_place(page, live_server, owner, fleet, connected):  # noqa: F811
+    """The forms answer 422 with themselves and their errors; htmx swaps them in (templates/base.html)."""
+    lincoln, nissan, tesla = connected("LINCOLN"), connected("NISSAN"), connected("TESLA")
+    sign_in(page, live_server, owner.email)
+
+    def open_schedule(vehicle):
+        page.goto(f"{live_server.url}/fleets/{fleet.slug}/vehicles/{vehicle.pk}/charging/")
+        return page.locator("#charge-schedule")
+
+    def save(schedule, button: str, error: str):
+        with page.expect_response(lambda response: response.request.method == "POST") as answer:
+            schedule.get_by_role("button", name=button).click()
+        assert answer.value.status == 422
+        expect(page.locator("#charge-schedule .errorlist", has_text=error)).to_be_visible()
+
+    # Lincoln: a window that ends when it starts.
+    schedule = open_schedule(lincoln)
+    schedule.locator("button[name=add_weekday]").click()
+    expect(schedule.locator("select[name=weekday-0-start]")).to_be_visible()
+    expect(schedule.locator(".errorlist")).to_have_count(0)  # adding a row judges nothing yet
+    schedule.locator("select[name=weekday-0-start]").select_option("08:00")
+    schedule.locator("select[name=weekday-0-end]").select_option("08:00")
+    save(schedule, "Save schedule for this location", "The window ends when it starts")
+
+    # Lincoln: a location's charge limit below 50 %. The browser's own check (min=50) stops the form before it is
+    # sent and shows its message at the field; the server's refusal is the same rule for a plain or forged POST.
+    schedule = open_schedule(lincoln)
+    limit = schedule.locator("input[name=limit_percent]")
+    limit.fill("40")
+    posts = []
+    page.on("request", lambda request: posts.append(request) if request.method == "POST" else None)
+    schedule.get_by_role("button", name="Save schedule for this location").click()
+    expect(limit).to_be_focused()  # the browser took the manager to the field with its message
+    assert limit.evaluate("input => input.validationMessage")
+    assert posts == []
+
+    # Lincoln: two weekday windows that share hours (the second row is offered free, then moved onto the first).
+    schedule = open_schedule(lincoln)
+    schedule.locator("button[name=add_weekday]").click()
+    expect(schedule.locator("select[name=weekday-0-start]")).to_be_visible()
+    schedule.locator("button[name=add_weekday]").click()
+    expect(schedule.locator("select[name=weekday-1-start]")).to_be_visible()
+    expect(schedule.locator(".errorlist")).to_have_count(0)
+    schedule.locator("select[name=weekday-1-start]").select_option("23:00")
+    schedule.locator("select[name=weekday-1-end]").select_option("01:00")
+    save(schedule, "Save schedule for this location", "This window overlaps 22:00–06:00")
+
+    # Tesla: "start charging at a time" without the time.
+    schedule = open_schedule(tesla)
+    schedule.locator("input[name=mode][value=START_TIME]").check()
+    schedule.locator("input[name=start_time]").fill("")
+    save(schedule, "Save schedule", "Enter the time charging should start.")
+
+    # Nissan: a schedule on no day.
+    schedule = open_schedule(nissan)
+    schedule.locator("button[name=add_nissan]").click()
+    expect(schedule.locator("input[name=nissan-0-start]")).to_be_visible()
+    expect(schedule.locator(".errorlist")).to_have_count(0)
+    save(schedule, "Save schedules", "Pick at least one day.")
+
+    assert not Command.objects.exists()  # nothing was sent to any vehicle
