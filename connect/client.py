@@ -1,10 +1,10 @@
 """The one way the app talks to Smartcar: vehicle API, token endpoint, management API, Connect URL.
 
-Plain functions and two small client classes on httpx. Every vehicle method links the documentation page it
+Plain functions and a small client class on httpx. Every vehicle method links the documentation page it
 implements (../shared/smartcar-api/). Failures raise the typed errors of ``connect.errors``; successful answers
 come back as ``ApiResponse`` with the body and the meta headers.
 
-- One pooled httpx client per process (sync and async), recreated after a fork (Celery prefork workers).
+- One pooled httpx client per process, recreated after a fork (Celery prefork workers).
 - Base URLs are read from settings at call time, so SMARTCAR_MODE decides where calls go.
 - ``SC-Unit-System: metric`` on every vehicle call: the app stores canonical metric values.
 - Timeouts on every call: long for vehicle round trips (Smartcar documents up to 300 s), short for the token
@@ -20,7 +20,6 @@ import base64
 import logging
 import os
 import threading
-import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -116,17 +115,15 @@ class TokenPair:
 
 _pool_lock = threading.Lock()
 _sync_client: tuple[int, httpx.Client] | None = None
-_async_clients: dict[tuple[int, int], tuple[weakref.ref, httpx.AsyncClient]] = {}
 
 
-def _in_process_mounts(asynchronous: bool) -> dict:
+def _in_process_mounts() -> dict:
     """In simulated mode without an origin, http://localhost/… is this very Django application."""
     if not (settings.SIMULATED and not settings.SMARTCAR_SIMULATOR_ORIGIN):
         return {}
-    from connect.transport import AsyncThreadedWSGITransport, ThreadedWSGITransport
+    from connect.transport import ThreadedWSGITransport
 
-    transport = AsyncThreadedWSGITransport() if asynchronous else ThreadedWSGITransport()
-    return {"all://localhost": transport}
+    return {"all://localhost": ThreadedWSGITransport()}
 
 
 def _limits() -> httpx.Limits:
@@ -141,27 +138,9 @@ def http_client() -> httpx.Client:
     pid = os.getpid()
     with _pool_lock:
         if _sync_client is None or _sync_client[0] != pid:
-            client = httpx.Client(mounts=_in_process_mounts(False), follow_redirects=False, limits=_limits())
+            client = httpx.Client(mounts=_in_process_mounts(), follow_redirects=False, limits=_limits())
             _sync_client = (pid, client)
         return _sync_client[1]
-
-
-def async_http_client() -> httpx.AsyncClient:
-    """The pooled async client of this process and event loop (its sockets belong to the loop that opened them)."""
-    import asyncio
-
-    loop = asyncio.get_running_loop()
-    key = (os.getpid(), id(loop))
-    with _pool_lock:
-        # Forget clients of loops that have closed (asyncio.run makes a new loop each time; ids get reused).
-        for stale in [k for k, (ref, _) in _async_clients.items() if ref() is None or ref().is_closed()]:
-            del _async_clients[stale]
-        entry = _async_clients.get(key)
-        if entry is None or entry[0]() is not loop or entry[1].is_closed:
-            client = httpx.AsyncClient(mounts=_in_process_mounts(True), follow_redirects=False, limits=_limits())
-            entry = (weakref.ref(loop), client)
-            _async_clients[key] = entry
-        return entry[1]
 
 
 @sensitive_variables()
@@ -224,21 +203,6 @@ def _send(method: str, url: str, *, what: str, retry: bool, **kwargs) -> httpx.R
     raise AssertionError("unreachable")
 
 
-@sensitive_variables()
-async def _send_async(method: str, url: str, *, what: str, retry: bool, **kwargs) -> httpx.Response:
-    attempts = READ_ATTEMPTS if retry else 1
-    for attempt in range(1, attempts + 1):
-        try:
-            return await async_http_client().request(method, url, **kwargs)
-        except (httpx.ConnectError, httpx.RemoteProtocolError) as exc:
-            if attempt == attempts:
-                raise _transport_error(exc, what) from None
-            logger.info("smartcar %s: connection failed, attempt %d of %d", what, attempt, attempts)
-        except httpx.HTTPError as exc:
-            raise _transport_error(exc, what) from None
-    raise AssertionError("unreachable")
-
-
 # --- Vehicle API ------------------------------------------------------------------------------------------------
 
 
@@ -249,7 +213,7 @@ def _make(make: str) -> str:
 
 
 class _VehicleEndpoints:
-    """Every vehicle endpoint as a method; ``_call`` returns an ApiResponse (sync) or a coroutine (async)."""
+    """Every vehicle endpoint as a method; ``_call`` sends the request and returns an ApiResponse."""
 
     def _call(self, method: str, path: str, *, json: Any = None, params: Mapping | None = None):
         raise NotImplementedError
@@ -608,54 +572,6 @@ class SmartcarClient(_VehicleEndpoints):
         return compatibility_matrix(**query)
 
 
-class AsyncSmartcarClient(_VehicleEndpoints):
-    """The same surface for asyncio callers (the sync engine reads many vehicles at once)."""
-
-    def __init__(self, access_token: str):
-        self._access_token = access_token
-
-    def __repr__(self):
-        return "<AsyncSmartcarClient>"
-
-    def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._access_token}", "SC-Unit-System": UNIT_SYSTEM}
-
-    async def request(self, method: str, path: str, *, json: Any = None, params: Mapping | None = None) -> ApiResponse:
-        method = method.upper()
-        url = settings.SMARTCAR_API_URL.rstrip("/") + path
-        response = await _send_async(
-            method,
-            url,
-            what=f"{method} {path}",
-            retry=_safe_to_repeat(method, path),
-            json=json,
-            params=params,
-            headers=self._headers(),
-            timeout=vehicle_timeout(),
-        )
-        return _parse(response)
-
-    _call = request
-
-    async def vehicles(self) -> list[str]:
-        # Reference: smartcar-api/all-vehicles.md
-        return await _all_pages_async(
-            lambda offset: self.vehicles_page(limit=PAGE_SIZE_VEHICLES, offset=offset), "vehicles"
-        )
-
-    async def permissions(self, vehicle_id: str) -> list[str]:
-        # Reference: smartcar-api/application-permissions.md
-        return await _all_pages_async(
-            lambda offset: self.permissions_page(vehicle_id, limit=PAGE_SIZE_VEHICLES, offset=offset), "permissions"
-        )
-
-    async def batch(self, vehicle_id: str, paths: Iterable[str]) -> dict[str, ApiResponse | SmartcarError]:
-        # Reference: smartcar-api/batch.md
-        paths = list(paths)
-        response = await self.request("POST", f"/vehicles/{vehicle_id}/batch", json=_batch_body(paths))
-        return _batch_results(response, paths)
-
-
 def _page_items(response: ApiResponse, key: str) -> tuple[list, int]:
     body = response.body
     if not isinstance(body, Mapping) or not isinstance(body.get(key), list):
@@ -671,15 +587,6 @@ def _all_pages(fetch, key: str) -> list:
         page, total = _page_items(fetch(len(items)), key)
         items.extend(page)
         # paging.count is the total for the whole query (all-vehicles.md); an empty page also ends the walk.
-        if not page or len(items) >= total:
-            return items
-
-
-async def _all_pages_async(fetch, key: str) -> list:
-    items: list = []
-    while True:
-        page, total = _page_items(await fetch(len(items)), key)
-        items.extend(page)
         if not page or len(items) >= total:
             return items
 

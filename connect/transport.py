@@ -13,7 +13,6 @@ join the caller's transaction and roll back with it.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 
 import httpx
@@ -60,18 +59,3 @@ class ThreadedWSGITransport(httpx.BaseTransport):
         if "error" in outcome:
             raise outcome["error"]
         return outcome["response"]
-
-
-class AsyncThreadedWSGITransport(httpx.AsyncBaseTransport):
-    """The same, for httpx.AsyncClient.
-
-    Not httpx.ASGITransport: Django runs a sync view under ASGI on the thread that called ``async_to_sync``,
-    i.e. possibly the caller's own thread with its open transaction — the hazard described above.
-    """
-
-    def __init__(self):
-        self._sync = ThreadedWSGITransport()
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        await request.aread()
-        return await asyncio.to_thread(self._sync.handle_request, request)

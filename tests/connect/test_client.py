@@ -1,6 +1,5 @@
 """The Smartcar client against the simulated platform, through the real HTTP stack."""
 
-import asyncio
 import socket
 import threading
 
@@ -10,7 +9,7 @@ from django.conf import settings
 from django.test import override_settings
 
 from connect import client, vault
-from connect.client import ApiResponse, AsyncSmartcarClient, SmartcarClient
+from connect.client import ApiResponse, SmartcarClient
 from connect.errors import SmartcarError, TransportError
 from connect.models import SmartcarAccount
 from connect.transport import ThreadedWSGITransport
@@ -83,15 +82,6 @@ def test_the_client_reads_pages_meta_headers_make_specific_paths_and_batches(fiv
     assert Subscription.objects.filter(webhook=webhook).count() == 1
     assert smartcar.webhook_unsubscribe(tesla.smartcar_id, webhook.webhook_id).body == {"status": "success"}
     assert not Subscription.objects.filter(webhook=webhook).exists()
-
-    # The async client, as the sync engine uses it.
-    async def read():
-        async_client = AsyncSmartcarClient(smartcar._access_token)
-        return await async_client.vehicles(), await async_client.batch(some_id, ["/odometer"])
-
-    ids, batch = asyncio.run(read())
-    assert sorted(ids) == sorted(vehicles)
-    assert isinstance(batch["/odometer"], ApiResponse)
 
 
 def test_reads_are_retried_after_a_connection_failure_and_commands_never(caplog):
