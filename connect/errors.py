@@ -1,8 +1,10 @@
 """Every way a Smartcar call can fail, as one exception hierarchy.
 
 Callers branch on the class or on ``resolution`` (RETRY_LATER, REAUTHENTICATE, CONTACT_SUPPORT), never on
-HTTP status numbers. ``error_from_response`` turns any non-2xx answer — a documented error body, an OAuth
-error body from the token endpoint, or something that is not JSON at all — into the right subclass.
+HTTP status numbers. ``user_message`` says what happened, never what Fleet will do next: that depends on the caller
+(the sync engine tries again by itself, a command does not). ``error_from_response`` turns any non-2xx answer — a
+documented error body, an OAuth error body from the token endpoint, or something that is not JSON at all — into the
+right subclass.
 
 Reference: smartcar-api/api-errors.md (the error body and the table of types, codes and statuses).
 """
@@ -21,7 +23,7 @@ CONTACT_SUPPORT = "CONTACT_SUPPORT"
 class SmartcarError(Exception):
     """A failed Smartcar call, with every field of the documented error body."""
 
-    default_user_message = "Smartcar could not complete the request. Please try again later."
+    default_user_message = "Smartcar could not complete the request."
 
     def __init__(
         self,
@@ -112,7 +114,7 @@ class VehicleStateError(SmartcarError):
 class RateLimitError(SmartcarError):
     """429 RATE_LIMIT: too many requests; ``retry_after`` says when to try again."""
 
-    default_user_message = "Too many requests to this vehicle right now. Fleet will try again later."
+    default_user_message = "Too many requests to this vehicle right now."
 
 
 class BillingError(SmartcarError):
@@ -124,7 +126,7 @@ class BillingError(SmartcarError):
 class ServerError(SmartcarError):
     """500 SERVER (and its MULTIPLE_RECORDS_FOUND / RECORD_NOT_FOUND variants)."""
 
-    default_user_message = "Smartcar had an internal problem. Fleet will try again later."
+    default_user_message = "Smartcar had an internal problem."
 
 
 class CompatibilityError(SmartcarError):
@@ -136,7 +138,7 @@ class CompatibilityError(SmartcarError):
 class UpstreamError(SmartcarError):
     """502 UPSTREAM: the car maker's service failed or answered nonsense."""
 
-    default_user_message = "The car maker's service did not answer properly. Fleet will try again later."
+    default_user_message = "The car maker's service did not answer properly."
 
 
 # --- Failures outside the documented body ---------------------------------------------------------------------
@@ -159,13 +161,13 @@ class OAuthError(SmartcarError):
 class TransportError(SmartcarError):
     """No answer at all: the connection failed or the call timed out."""
 
-    default_user_message = "Smartcar could not be reached. Fleet will try again later."
+    default_user_message = "Smartcar could not be reached."
 
 
 class MalformedResponseError(SmartcarError):
     """An answer that is not JSON, or not the documented shape."""
 
-    default_user_message = "Smartcar answered with something Fleet cannot read. Fleet will try again later."
+    default_user_message = "Smartcar answered with something Fleet cannot read."
 
 
 _CLASS_BY_TYPE: dict[str, type[SmartcarError]] = {
@@ -208,7 +210,7 @@ _DEFAULT_RESOLUTION: dict[type[SmartcarError], str] = {
 }
 
 _USER_MESSAGES: dict[tuple[str, str | None], str] = {
-    ("VEHICLE_STATE", "ASLEEP"): "The vehicle is asleep; Fleet does not wake it and will read it later.",
+    ("VEHICLE_STATE", "ASLEEP"): "The vehicle is asleep.",
     ("VEHICLE_STATE", "UNREACHABLE"): "The vehicle is out of network coverage right now.",
     ("VEHICLE_STATE", "CHARGING_PLUG_NOT_CONNECTED"): "The vehicle is not plugged in.",
     ("VEHICLE_STATE", "DOOR_OPEN"): "A door of the vehicle is open.",
