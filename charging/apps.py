@@ -5,8 +5,9 @@ class ChargingConfig(AppConfig):
     name = "charging"
 
     def ready(self):
-        # Schedule changes share the vehicles' command audit log: give them their names there.
-        from charging.services import CHANGE_KINDS
-        from vehicles.commands import KIND_LABELS
+        # Schedule changes are commands of the one command machinery (vehicles/commands.py) and its audit log.
+        from charging.services import SCHEDULE_COMMANDS
+        from vehicles.commands import command_kind_register
 
-        KIND_LABELS.update({kind: change.label for kind, change in CHANGE_KINDS.items()})
+        for spec in SCHEDULE_COMMANDS:
+            command_kind_register(spec)

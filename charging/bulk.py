@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from charging import capabilities, forms, schedules, services
 from charging.models import BulkScheduleRun, BulkScheduleTarget, BulkStatus, TargetStatus
+from fleet.outbox import enqueue
 from vehicles.models import Vehicle
 
 logger = logging.getLogger(__name__)
@@ -125,7 +126,7 @@ def bulk_run_start(*, fleet, user, preview: BulkPreview) -> BulkScheduleRun:
         BulkScheduleTarget.objects.bulk_create(
             [BulkScheduleTarget(run=run, vehicle=vehicle) for vehicle in preview.vehicles]
         )
-        transaction.on_commit(lambda: bulk_schedule_apply.delay(run.pk))
+        enqueue(bulk_schedule_apply, run.pk)
     return run
 
 

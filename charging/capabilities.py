@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from fleet.errors import ApplicationError
 from vehicles.models import make_label
 
 FORD_MAKES = frozenset({"FORD", "LINCOLN"})
@@ -72,12 +73,8 @@ FEATURES = {
 }
 
 
-class FeatureUnavailable(Exception):
+class FeatureUnavailable(ApplicationError):
     """The vehicle's make lacks the endpoint, or its owner did not grant the permission it needs."""
-
-    def __init__(self, message: str):
-        self.user_message = message
-        super().__init__(message)
 
 
 def missing_reason(vehicle, key: str) -> str | None:

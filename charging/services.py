@@ -1,7 +1,8 @@
 """Reading and changing a vehicle's charging settings through the Smartcar client.
 
-Reads happen in the request (a form opens with what the vehicle holds now); changes are carried out by
-``charging_change_execute``, which the audited command machinery calls from its Celery task.
+Reads happen in the request (a form opens with what the vehicle holds now). Changes are commands of the one command
+machinery (vehicles/commands.py): charge limit, start/stop and amperage are the vehicle page's own commands, and the
+three schedule kinds are registered there by this module — sent, audited, read back and retried alike.
 """
 
 from __future__ import annotations
@@ -15,18 +16,19 @@ from django.db import transaction
 from django.utils import timezone
 
 from charging import capabilities, schedules
-from charging.capabilities import FeatureUnavailable
 from charging.schedules import DayWindow, FordLocation, TeslaSchedule
 from connect.client import SmartcarClient
-from connect.errors import CONTACT_SUPPORT, REAUTHENTICATE, RETRY_LATER, MalformedResponseError, SmartcarError
-from connect.tokens import ReconnectRequired, account_access_token, account_mark_needs_reconnect
-from vehicles.commands import CommandRefused, command_submit
+from connect.errors import MalformedResponseError, SmartcarError
+from connect.tokens import account_access_token
+from fleet.errors import ApplicationError
+from vehicles import commands
+from vehicles.commands import CommandSpec, Readback
 from vehicles.models import Command, CommandStatus
 
 logger = logging.getLogger(__name__)
 
 
-class NoConnection(Exception):
+class NoConnection(ApplicationError):
     user_message = "The vehicle has no Smartcar connection; connect it again."
 
 
@@ -101,75 +103,51 @@ def tesla_fingerprint(schedule: TeslaSchedule) -> str:
 
 # --- Problems as the pages show them -----------------------------------------------------------------------------
 
-RESOLUTION_ADVICE = {
-    RETRY_LATER: "Try again in a few minutes.",
-    REAUTHENTICATE: "Reconnect the vehicle's Smartcar account on the Connections page, then try again.",
-    CONTACT_SUPPORT: "Contact support and quote the request id.",
-}
+# Every failure of a read or a change is one of these, shown in words by vehicles.commands.problem_from.
+EXPECTED_FAILURES = (SmartcarError, ApplicationError)
+problem_from = commands.problem_from
 
 
-class ChangeFailed(Exception):
+class ChangeFailed(ApplicationError):
     """A change the vehicle refused (already recorded as failed in the audit log)."""
 
     def __init__(self, command: Command):
         self.command = command
-        self.user_message = " ".join(part for part in (command.error_message, command.error_resolution) if part)
-        super().__init__(self.user_message)
-
-
-EXPECTED_FAILURES = (
-    SmartcarError,
-    ReconnectRequired,
-    FeatureUnavailable,
-    NoConnection,
-    ChangeFailed,
-    CommandRefused,
-)
-
-
-def problem_from(exc: Exception) -> dict:
-    """An error in plain words: what happened, what to do about it, and the request id for support."""
-    if isinstance(exc, SmartcarError):
-        return {
-            "message": exc.user_message,
-            "resolution": RESOLUTION_ADVICE.get(exc.resolution or "", ""),
-            "request_id": exc.request_id or "",
-        }
-    if isinstance(exc, ReconnectRequired):
-        return {"message": exc.user_message, "resolution": RESOLUTION_ADVICE[REAUTHENTICATE], "request_id": ""}
-    if isinstance(exc, EXPECTED_FAILURES):
-        return {"message": exc.user_message, "resolution": "", "request_id": ""}
-    return {"message": "Something went wrong on our side; the change was not made.", "resolution": "", "request_id": ""}
+        super().__init__(
+            command.error_message or "The vehicle did not take the change.", resolution=command.error_resolution
+        )
 
 
 # --- Changes -------------------------------------------------------------------------------------------------------
 # Every change is a vehicles.Command row — the one audit log of the app (who, what, old value, new value, result).
-# Charge limit, start/stop and amperage are the vehicle page's own commands and are submitted through
-# vehicles.commands.command_submit. Schedules are not single-call commands: they need a fresh read, the UTC
-# conversion, a sequence of POSTs (Tesla) and structured parameters, so they are recorded in the same audit table by
-# this module and carried out by charging.tasks.charging_change (or, in a bulk run, by that run's task).
+# Schedules are not single-call commands: they need a fresh read, the UTC conversion, a sequence of POSTs (Tesla)
+# and structured parameters, so the pages here prepare them and the command machinery sends them.
+# Their parameters are stored as {"sent": what is sent, "previous": the vehicle's schedule read before}.
 
 
 def _ford_schedule_set(client: SmartcarClient, vehicle, params: dict) -> Any:
     # Reference: smartcar-api/ford__set-charge-schedule-by-location.md — latitude and longitude exactly as returned.
+    sent = params["sent"]
     return client.charge_schedule_by_location_set(
         vehicle.smartcar_id,
         vehicle.make_slug,
-        latitude=params["latitude"],
-        longitude=params["longitude"],
-        charging_location=params["body"],
+        latitude=sent["latitude"],
+        longitude=sent["longitude"],
+        charging_location=sent["body"],
     )
 
 
 def _nissan_schedule_set(client: SmartcarClient, vehicle, params: dict) -> Any:
     # Reference: smartcar-api/nissan__set-charge-schedule.md — times in UTC.
-    return client.nissan_charge_schedule_set(vehicle.smartcar_id, params["chargeSchedules"], make=vehicle.make_slug)
+    return client.nissan_charge_schedule_set(
+        vehicle.smartcar_id, params["sent"]["chargeSchedules"], make=vehicle.make_slug
+    )
 
 
 def _tesla_schedule_set(client: SmartcarClient, vehicle, params: dict) -> Any:
     # Reference: smartcar-api/tesla__set-charge-schedule.md — one POST per type, disables first.
     response = None
-    for body in params["requests"]:
+    for body in params["sent"]["requests"]:
         response = client.tesla_charge_schedule_set(
             vehicle.smartcar_id,
             schedule_type=body["type"],
@@ -180,28 +158,75 @@ def _tesla_schedule_set(client: SmartcarClient, vehicle, params: dict) -> Any:
     return response
 
 
-@dataclass(frozen=True)
-class ChangeKind:
-    feature: str
-    label: str
-    execute: Any
+def _shown(kind: str, value: Any) -> str | None:
+    try:
+        return change_summary(kind, value)
+    except (schedules.ScheduleFormatError, TypeError, ValueError, KeyError, AttributeError):
+        return None
 
 
-CHANGE_KINDS = {
-    "ford_schedule": ChangeKind("ford_schedule", "Set charge schedule (location)", _ford_schedule_set),
-    "nissan_schedule": ChangeKind("nissan_schedule", "Set charge schedule", _nissan_schedule_set),
-    "tesla_schedule": ChangeKind("tesla_schedule", "Set charge schedule", _tesla_schedule_set),
-}
+def _ford_shown(body: Any, params: dict) -> str | None:
+    """The location that was changed, as the vehicle now holds it."""
+    try:
+        locations = schedules.ford_locations_from_wire(body)
+    except (schedules.ScheduleFormatError, TypeError, ValueError, AttributeError):
+        return None
+    sent = params["sent"]
+    location = next(
+        (loc for loc in locations if (loc.latitude, loc.longitude) == (sent["latitude"], sent["longitude"])), None
+    )
+    return change_summary("ford_schedule", location.as_dict()) if location else "no schedule at this location"
 
-# Single-call commands the vehicle page offers too go through its machinery (vehicles/commands.py), keyed by its
-# command kinds; the value is the charging feature checked first, for a precise refusal.
+
+def _schedule_spec(kind: str, label: str, feature: str, send, readback: Readback) -> CommandSpec:
+    return CommandSpec(
+        kind,
+        label,
+        "",  # sent from the charging page, not offered on the vehicle page
+        "control_charge",
+        send,
+        new_value=lambda params: change_summary(kind, _new_value(kind, params["sent"])),
+        readback=readback,
+        require=lambda vehicle: capabilities.require(vehicle, feature),
+    )
+
+
+SCHEDULE_COMMANDS = (
+    # Reference: smartcar-api/ford__get-charge-schedule-by-location.md (read back)
+    _schedule_spec(
+        "ford_schedule",
+        "Set charge schedule (location)",
+        "ford_schedule",
+        _ford_schedule_set,
+        Readback(("/{make}/charge/schedule_by_location",), _ford_shown),
+    ),
+    # Reference: smartcar-api/nissan__get-charge-schedule.md (read back)
+    _schedule_spec(
+        "nissan_schedule",
+        "Set charge schedule",
+        "nissan_schedule",
+        _nissan_schedule_set,
+        Readback(("/{make}/charge/schedule",), lambda body, params: _shown("nissan_schedule", body)),
+    ),
+    # Reference: smartcar-api/tesla__get-charge-schedule.md (read back)
+    _schedule_spec(
+        "tesla_schedule",
+        "Set charge schedule",
+        "tesla_schedule",
+        _tesla_schedule_set,
+        Readback(("/{make}/charge/schedule",), lambda body, params: _shown("tesla_schedule", body)),
+    ),
+)
+SCHEDULE_KINDS = tuple(spec.kind for spec in SCHEDULE_COMMANDS)
+# The vehicle page's commands that the charging page sends too, with the charging feature checked first for a
+# precise refusal.
 DASHBOARD_KINDS = {
     "charge_limit": "charge_limit",
     "charge_start": "charge_control",
     "charge_stop": "charge_control",
     "charge_amperage": "amperage",
 }
-AUDITED_KINDS = (*CHANGE_KINDS, *DASHBOARD_KINDS)
+AUDITED_KINDS = (*SCHEDULE_KINDS, *DASHBOARD_KINDS)
 
 
 def change_summary(kind: str, value: Any) -> str:
@@ -241,93 +266,103 @@ def _new_value(kind: str, params: dict) -> Any:
     return params
 
 
-def _record(*, vehicle, user, kind: str, params: dict, old_value: Any) -> Command:
-    capabilities.require(vehicle, CHANGE_KINDS[kind].feature)
-    return Command.objects.create(
-        vehicle=vehicle,
-        user=user,
-        user_email=getattr(user, "email", "") or "",
-        kind=kind,
-        params={"sent": params, "previous": old_value},
-        old_value=change_summary(kind, old_value)[:80],
-        new_value=change_summary(kind, _new_value(kind, params))[:80],
-    )
+def _new_value(kind: str, params: dict) -> Any:
+    if kind == "ford_schedule":
+        location = FordLocation(
+            latitude=params["latitude"],
+            longitude=params["longitude"],
+            charge_limit=params["body"]["chargingLocation"]["chargeLimit"],
+            weekday=schedules.windows_from_wire(params["body"]["chargingLocation"]["chargingWindows"]["weekday"]),
+            weekend=schedules.windows_from_wire(params["body"]["chargingLocation"]["chargingWindows"]["weekend"]),
+        )
+        return location.as_dict()
+    if kind == "tesla_schedule":
+        return params["wanted"]
+    return params
 
 
 def charging_change_submit(*, vehicle, user, kind: str, params: dict, old_value: Any) -> Command:
-    """Records the change in the audit log and hands it to a worker; the page polls its state.
+    """Records a schedule change and hands it to a worker; the page polls its state.
 
     A vehicle whose make lacks the feature, or whose owner did not grant its permission, raises FeatureUnavailable
     before anything is recorded or sent.
     """
-    from charging.tasks import charging_change
-
-    with transaction.atomic():
-        command = _record(vehicle=vehicle, user=user, kind=kind, params=params, old_value=old_value)
-        transaction.on_commit(lambda: charging_change.delay(command.pk))
-    return command
+    return commands.command_submit(
+        vehicle=vehicle,
+        user=user,
+        kind=kind,
+        params={"sent": params, "previous": old_value},
+        old_value=change_summary(kind, old_value),
+    )
 
 
 def charging_command_submit(*, vehicle, user, kind: str, params: dict, old_value: str | None = None) -> Command:
     """Charge limit, start/stop or amperage through the vehicle page's command machinery (raises CommandRefused)."""
     capabilities.require(vehicle, DASHBOARD_KINDS[kind])
-    return command_submit(vehicle=vehicle, user=user, kind=kind, params=params, old_value=old_value)
+    return commands.command_submit(vehicle=vehicle, user=user, kind=kind, params=params, old_value=old_value)
 
 
 def charging_change_run(*, vehicle, user, kind: str, params: dict, old_value: Any) -> str:
-    """Records and carries out the change now (inside a worker already); returns the vehicle's answer.
-
-    Raises the failure after recording it, so that a caller (a bulk run) can report it per vehicle.
-    """
-    command = _record(vehicle=vehicle, user=user, kind=kind, params=params, old_value=old_value)
-    command_execute(command=command)
-    command.refresh_from_db()
+    """Records and carries out a schedule change now (a bulk run, inside a worker already); returns the vehicle's
+    answer. Raises the failure after recording it, so that the run can report it per vehicle."""
+    with transaction.atomic():
+        command, _ = commands.command_record(
+            vehicle=vehicle,
+            user=user,
+            kind=kind,
+            params={"sent": params, "previous": old_value},
+            old_value=change_summary(kind, old_value),
+        )
+        # This worker is the one the command is handed to: the outbox leaves it alone.
+        Command.objects.filter(pk=command.pk).update(enqueued_at=timezone.now())
+    command = commands.command_execute(command_id=command.pk)
     if command.status == CommandStatus.ERROR:
         raise ChangeFailed(command)
     return f"Applied: {command.new_value}" if command.new_value else "Applied."
 
 
-def command_execute(*, command: Command) -> None:
-    """Sends one recorded change to the vehicle and records the outcome; a redelivered task does nothing.
+@dataclass(frozen=True)
+class Panel:
+    template: str
+    context: dict
 
-    Only a PENDING row is claimed (a conditional UPDATE that must change exactly one row), so a change is never sent
-    twice. On failure the row keeps the error, its resolution and request id — the vehicle's settings are not
-    recorded as changed anywhere else.
-    """
-    claimed = Command.objects.filter(pk=command.pk, status=CommandStatus.PENDING).update(
-        status=CommandStatus.RUNNING, started_at=timezone.now()
+
+def schedule_panels(*, vehicle) -> list[Panel]:
+    """The schedule panels of the vehicle's charging page, from the schedule last read (a change reads it back)."""
+    from vehicles.models import EndpointState
+
+    feature = capabilities.schedule_feature(vehicle)
+    path = {"ford_schedule": "/{make}/charge/schedule_by_location"}.get(feature or "", "/{make}/charge/schedule")
+    body = (
+        EndpointState.objects.filter(vehicle=vehicle, path=path.replace("{make}", vehicle.make_slug))
+        .values_list("body", flat=True)
+        .first()
     )
-    if claimed != 1:
-        return
-    command.refresh_from_db()
-    vehicle = command.vehicle
-    outcome: dict[str, Any] = {}
     try:
-        capabilities.require(vehicle, CHANGE_KINDS[command.kind].feature)
-        response = CHANGE_KINDS[command.kind].execute(vehicle_client(vehicle), vehicle, command.params["sent"])
-        outcome.update(status=CommandStatus.DONE, request_id=(getattr(response, "request_id", None) or "")[:64])
-    except Exception as exc:  # every failure is recorded on the row, none left "running"
-        if not isinstance(exc, EXPECTED_FAILURES):
-            logger.exception("charging change %s failed unexpectedly", command.pk)
-        if isinstance(exc, SmartcarError) and exc.needs_reconnect and vehicle.account is not None:
-            account_mark_needs_reconnect(account=vehicle.account, reason=str(exc))
-        problem = problem_from(exc)
-        outcome.update(
-            status=CommandStatus.ERROR,
-            error_message=problem["message"][:500],
-            error_resolution=problem["resolution"][:300],
-            request_id=problem["request_id"][:64],
-        )
-    outcome["finished_at"] = timezone.now()
-    Command.objects.filter(pk=command.pk).update(**outcome)
+        if feature == "nissan_schedule" and body is not None:
+            windows = schedules.nissan_schedules_from_wire(body)
+            return [Panel("charging/_nissan.html#on_vehicle", {"nissan_utc": windows})]
+        if feature == "ford_schedule" and body is not None:
+            from charging.models import ChargingLocationLabel
+
+            locations = schedules.ford_locations_from_wire(body)
+            labels = {
+                (label.latitude, label.longitude): label.label
+                for label in ChargingLocationLabel.objects.filter(fleet_id=vehicle.fleet_id)
+            }
+            labelled = [(loc, labels.get((loc.latitude, loc.longitude), "")) for loc in locations]
+            return [Panel("charging/_ford.html#locations", {"ford_locations": labelled})]
+    except (schedules.ScheduleFormatError, TypeError, ValueError, AttributeError):
+        logger.warning("vehicle %s: the stored schedule is not in the documented shape", vehicle.pk)
+    return []
 
 
 def charging_commands(*, vehicle, limit: int = 10) -> list[Command]:
     """The vehicle's latest charging changes for its charging page's audit list, each with an ``audit_label``."""
-    commands = list(Command.objects.filter(vehicle=vehicle, kind__in=AUDITED_KINDS)[:limit])
-    for command in commands:
+    audited = list(Command.objects.filter(vehicle=vehicle, kind__in=AUDITED_KINDS)[:limit])
+    for command in audited:
         command.audit_label = command.label
-    return commands
+    return audited
 
 
 def charging_command(*, vehicle, command_id: int) -> Command | None:

@@ -1,27 +1,20 @@
-"""Celery tasks: they take ids, load the rows and call a service."""
+"""Celery tasks: they take ids and call a service (imported inside each task, so that services can enqueue these
+tasks through fleet/outbox.py without an import cycle)."""
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 
-from charging import bulk, history, services
-from charging.models import BulkScheduleRun
-from vehicles.models import Command, Vehicle
-
-
-@shared_task(acks_late=True)
-def charging_change(command_id: int) -> None:
-    command = Command.objects.select_related("vehicle__account").filter(pk=command_id).first()
-    if command is not None:
-        services.command_execute(command=command)
-
 
 @shared_task(acks_late=True)
 def bulk_schedule_apply(run_id: int) -> None:
+    from charging.bulk import bulk_run_execute
+    from charging.models import BulkScheduleRun
+
     run = BulkScheduleRun.objects.filter(pk=run_id).first()
     if run is None:
         return
     try:
-        bulk.bulk_run_execute(run=run)
+        bulk_run_execute(run=run)
     except SoftTimeLimitExceeded:
         # A long run (vehicle round trips take up to minutes) continues in a new task before the hard limit; the
         # vehicle being changed at that moment is applied again, which is harmless for a schedule.
@@ -30,8 +23,11 @@ def bulk_schedule_apply(run_id: int) -> None:
 
 @shared_task
 def fleet_sessions_derive(fleet_id: int) -> None:
+    from charging.history import charging_sessions_derive
+    from vehicles.models import Vehicle
+
     for vehicle in Vehicle.objects.filter(fleet_id=fleet_id).iterator():
-        history.charging_sessions_derive(vehicle=vehicle)
+        charging_sessions_derive(vehicle=vehicle)
 
 
 @shared_task

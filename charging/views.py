@@ -9,15 +9,17 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 
 from django.contrib import messages
-from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseStopPolling
 
 from charging import bulk, capabilities, forms, history, schedules, services
 from charging.models import BulkScheduleRun, ChargingLocationLabel, ChargingSession
+from fleet.outbox import enqueue
 from fleet.tenancy import FleetRequest, fleet_view, get_fleet_object_or_404
 from vehicles.models import Vehicle, VehicleStatus
 
@@ -125,6 +127,11 @@ def _submit(context: dict, key: str, problem_key: str, submit=services.charging_
         context[key] = command
     except READ_FAILURES as exc:
         context[problem_key] = problem_from(exc)
+        return
+    if command.observed_at:  # read back already: the panels show what the vehicle holds now
+        context["status"] = VehicleStatus.objects.filter(vehicle=command.vehicle_id).first()
+        for panel in services.schedule_panels(vehicle=change["vehicle"]):
+            context.update(panel.context)
 
 
 def _changed_since_opened(guard: forms.ChangeGuardMixin, current_fingerprint: str) -> bool:
@@ -361,15 +368,27 @@ def amperage_save(request: FleetRequest, vehicle_id: int):
 @fleet_view
 @require_GET
 def change_status(request: FleetRequest, vehicle_id: int, command_id: int):
-    """The state of one submitted change, polled by htmx until it is done (then polling stops)."""
+    """The state of one submitted change, polled by htmx until nothing more will happen (then polling stops and the
+    panels the change concerns are swapped in as the vehicle now shows them)."""
     vehicle = _vehicle(request, vehicle_id)
     submitted = services.charging_command(vehicle=vehicle, command_id=command_id)
     if submitted is None:
         raise Http404("No such change")
-    response = render(request, "charging/_change_status.html", {"vehicle": vehicle, "submitted": submitted})
-    if request.htmx and services.command_is_final(submitted):
-        response.status_code = 286  # htmx: stop polling
-    return response
+    context = {"vehicle": vehicle, "submitted": submitted}
+    if not (request.htmx and services.command_is_final(submitted)):
+        return render(request, "charging/_change_status.html", context)
+    html = render_to_string("charging/_change_status.html", context, request=request)
+    if submitted.observed_at:
+        html += "".join(_refreshed_panels(request, vehicle))
+    return HttpResponseStopPolling(html)
+
+
+def _refreshed_panels(request: FleetRequest, vehicle: Vehicle):
+    """The page's panels that show what a change concerns, as now stored (a change reads its result back)."""
+    status = VehicleStatus.objects.filter(vehicle=vehicle).first()
+    yield render_to_string(f"{VEHICLE_TEMPLATE}#charge_status", {"status": status, "oob": True}, request=request)
+    for panel in services.schedule_panels(vehicle=vehicle):
+        yield render_to_string(panel.template, {**panel.context, "vehicle": vehicle, "oob": True}, request=request)
 
 
 @fleet_view(write=True)
@@ -485,7 +504,7 @@ def fleet_sessions_derive(request: FleetRequest):
     from charging.tasks import fleet_sessions_derive as derive
 
     fleet_id = request.fleet.pk
-    transaction.on_commit(lambda: derive.delay(fleet_id))
+    enqueue(derive, fleet_id)
     messages.info(request, "Charging sessions are being updated from the synced readings; reload in a moment.")
     return redirect("charging_fleet", request.fleet.slug)
 

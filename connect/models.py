@@ -107,13 +107,14 @@ class WebhookEvent(models.Model):
     status = models.CharField(max_length=12, choices=EventStatus.choices, default=EventStatus.RECEIVED)
     processed_at = models.DateTimeField(null=True, blank=True)
     outcome = models.CharField(max_length=300, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True, help_text="Handed to a worker (empty: not yet)")
 
     class Meta:
         ordering = ["-received_at", "-pk"]
         indexes = [
             # Admin's list and the vehicle's recent events, newest first.
             models.Index(fields=["vehicle", "-received_at"], name="webhookevent_vehicle_received"),
-            # The periodic requeue of events never picked up (connect/webhook_events.py).
+            # The outbox sweep (fleet/outbox.py): received events not handed to a worker yet.
             models.Index(fields=["status", "received_at"], name="webhookevent_status_received"),
         ]
 

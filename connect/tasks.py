@@ -56,11 +56,3 @@ def vehicles_subscribe_pending() -> int:
     from connect.subscriptions import vehicles_subscribe_pending as sweep
 
     return sweep()
-
-
-@shared_task(ignore_result=True)
-def webhook_events_requeue_stale() -> int:
-    """Beat: events stored while the broker was unreachable get a worker after all (fleet/schedule.py)."""
-    from connect.webhook_events import webhook_events_requeue_stale as requeue
-
-    return requeue()

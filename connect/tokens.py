@@ -27,6 +27,7 @@ from django.views.decorators.debug import sensitive_variables
 from connect import client, vault
 from connect.errors import OAuthError, SmartcarError, TransportError
 from connect.models import AccountStatus, SmartcarAccount
+from fleet.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
 
@@ -41,14 +42,18 @@ CLAIM_FOR = timedelta(seconds=45)
 CLAIM_POLL_SECONDS = 0.1
 
 
-class ReconnectRequired(Exception):
+class ReconnectRequired(ApplicationError):
     """The account's grant is gone (refresh token spent, expired or revoked): only running Connect again helps."""
 
-    user_message = "Smartcar no longer accepts this connection. Reconnect the account to resume syncing."
+    user_message = "Smartcar no longer accepts this connection; the owner must reconnect it."
+    resolution = "Ask the vehicle's owner to reconnect it on the Connections page."
 
     def __init__(self, account: SmartcarAccount):
         self.account = account
-        super().__init__(f"Smartcar account {account.pk} needs reconnect")
+        super().__init__()
+
+    def __str__(self) -> str:
+        return f"Smartcar account {self.account.pk} needs reconnect"
 
 
 @sensitive_variables()

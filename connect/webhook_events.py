@@ -9,22 +9,24 @@
   endpoint's (batch.md): ``payload.vehicles[] = {vehicleId, data: [{path, code, body, headers}]}``.
 
 Each event is processed once: a conditional UPDATE from "received" to "processing" is the claim, so a task that
-is delivered twice (late acknowledgement) finds nothing to do the second time.
+is delivered twice (late acknowledgement, or handed over again by the outbox) finds nothing to do the second time.
+An event stored while the broker was down waits in the outbox (fleet/outbox.py) until a worker can be given it.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from connect.models import EventStatus, WebhookEvent
-from vehicles.catalogue import endpoint_by_path, endpoints_for
-from vehicles.models import Activity, EndpointState, StatusHistory, Vehicle, VehicleStatus
-from vehicles.readings import HISTORY_FIELDS, UnreadableBody, read
+from fleet.outbox import OutboxSource, enqueue
+from vehicles.catalogue import endpoints_for
+from vehicles.models import Activity, StatusHistory, Vehicle, VehicleStatus
+from vehicles.status_store import vehicle_readings_store, vehicle_status_update
 
 logger = logging.getLogger(__name__)
 
@@ -35,10 +37,19 @@ CHARGING_STATE_AFTER = {
     "CHARGING_STOPPED": "NOT_CHARGING",
     "CHARGING_COMPLETED": "FULLY_CHARGED",
 }
-# An event still waiting this long was never picked up (the broker was down when it arrived): enqueue it again.
-STALE_AFTER = timedelta(minutes=2)
+# An event handed to a worker this long ago and still waiting lost its message: the outbox hands it over again.
+LOST_AFTER = timedelta(minutes=15)
 # The targeted sync after a charging event fetches what those events change.
 CHARGING_PERMISSIONS = {"read_charge", "read_battery"}
+
+
+OUTBOX = OutboxSource(
+    model="connect.WebhookEvent",
+    task="connect.tasks.webhook_event_process",
+    pending=Q(status=EventStatus.RECEIVED),
+    created_field="received_at",
+    lost_after=LOST_AFTER,
+)
 
 
 def webhook_event_process(*, event_id: int) -> str | None:
@@ -69,25 +80,10 @@ def webhook_event_retry(*, event: WebhookEvent) -> None:
     """Admin's "process again": back to received, and a worker takes it up after commit."""
     from connect.tasks import webhook_event_process as task
 
-    WebhookEvent.objects.filter(pk=event.pk).update(status=EventStatus.RECEIVED, outcome="", processed_at=None)
-    transaction.on_commit(lambda: task.delay(event.pk))
-
-
-def webhook_events_requeue_stale(*, now: datetime | None = None, limit: int = 500) -> int:
-    """Periodic: events stored but never processed are handed to a worker again (the claim keeps it to once)."""
-    from connect.tasks import webhook_event_process as task
-
-    cutoff = (now or timezone.now()) - STALE_AFTER
-    ids = list(
-        WebhookEvent.objects.filter(status=EventStatus.RECEIVED, received_at__lt=cutoff)
-        .order_by("received_at")
-        .values_list("pk", flat=True)[:limit]
+    WebhookEvent.objects.filter(pk=event.pk).update(
+        status=EventStatus.RECEIVED, outcome="", processed_at=None, enqueued_at=None
     )
-    for event_id in ids:
-        task.delay(event_id)
-    if ids:
-        logger.warning("webhook events: %d never picked up, enqueued again", len(ids))
-    return len(ids)
+    enqueue(task, event.pk, row=event)
 
 
 def _connected_vehicle(smartcar_id: str) -> Vehicle | None:
@@ -134,7 +130,9 @@ def _charging_event_apply(vehicle: Vehicle, event: WebhookEvent) -> str:
             values["activity"] = Activity.CHARGING
         elif status.activity == Activity.CHARGING:
             values["activity"] = Activity.PARKED
-        _status_update(vehicle, status, values, dict.fromkeys(values, event_time), now)
+        vehicle_status_update(
+            vehicle=vehicle, status=status, values=values, recorded=dict.fromkeys(values, event_time), now=now
+        )
         outcome = f"charging state {values['charging_state']}"
     session = charging_event_record(vehicle=vehicle, event_type=event.event_type, event_time=event_time)
     paths = [
@@ -145,37 +143,6 @@ def _charging_event_apply(vehicle: Vehicle, event: WebhookEvent) -> str:
     if paths:
         vehicle_sync_now(vehicle=vehicle, paths=paths)
     return f"{outcome}; session {session.pk if session else 'unchanged'}; sync of {len(paths)} paths requested"
-
-
-def _history_value(value) -> tuple[float | None, str]:
-    # As the sync engine stores it (vehicles/sync.py): numbers as numbers, booleans and words as text.
-    if isinstance(value, bool):
-        return None, "true" if value else "false"
-    if isinstance(value, int | float):
-        return float(value), ""
-    return None, str(value)[:40]
-
-
-def _status_update(
-    vehicle: Vehicle, status: VehicleStatus, values: dict, recorded: dict[str, datetime], now: datetime
-) -> None:
-    """Writes changed values to the latest status and, as a sync round does, a history row per changed value."""
-    history = []
-    for name, value in values.items():
-        if name in HISTORY_FIELDS and getattr(status, name) != value:
-            number, text = _history_value(value)
-            history.append(
-                StatusHistory(
-                    vehicle=vehicle, field=name, number=number, text=text, recorded_at=recorded[name], fetched_at=now
-                )
-            )
-    newest = max(recorded.values(), default=None)
-    updates = dict(values)
-    if newest is not None and (status.data_age is None or newest > status.data_age):
-        updates["data_age"] = newest
-    VehicleStatus.objects.filter(pk=status.pk).update(**updates, updated_at=now)
-    # The unique key (vehicle, field, recorded_at) makes a replayed reading harmless.
-    StatusHistory.objects.bulk_create(history, ignore_conflicts=True)
 
 
 # --- Deliveries carrying vehicle data -------------------------------------------------------------------------------
@@ -193,46 +160,7 @@ def _vehicle_data_apply(event: WebhookEvent, entries: list) -> tuple[str, str]:
             continue
         if event.vehicle is None:
             event.vehicle = vehicle
-        applied += _readings_store(vehicle, entry["data"], now)
+        applied += vehicle_readings_store(vehicle=vehicle, items=entry["data"], now=now)
     if not applied:
         return EventStatus.IGNORED, f"no readable vehicle data ({unknown} unknown vehicles)"
     return EventStatus.PROCESSED, f"{applied} readings stored ({unknown} unknown vehicles)"
-
-
-def _readings_store(vehicle: Vehicle, items: list, now: datetime) -> int:
-    status, _ = VehicleStatus.objects.get_or_create(vehicle=vehicle)
-    values: dict = {}
-    recorded: dict[str, datetime] = {}
-    stored = 0
-    for item in items:
-        if not isinstance(item, dict) or item.get("code") != 200 or not isinstance(item.get("path"), str):
-            continue
-        endpoint = endpoint_by_path(vehicle.make, item["path"])
-        if endpoint is None:
-            continue
-        try:
-            path_values = read(endpoint.path, item.get("body"))
-        except UnreadableBody:
-            logger.warning("webhook data for vehicle %s %s: unreadable body", vehicle.pk, item["path"])
-            continue
-        headers = item.get("headers") if isinstance(item.get("headers"), dict) else {}
-        lowered = {str(k).lower(): v for k, v in headers.items()}
-        data_age = parse_datetime(str(lowered.get("sc-data-age") or "")) or now
-        EndpointState.objects.update_or_create(
-            vehicle=vehicle,
-            path=item["path"],
-            defaults={
-                "body": item.get("body"),
-                "data_age": data_age,
-                "fetched_at": now,
-                "last_success_at": now,
-                "failures": 0,
-                "last_error": "",
-            },
-        )
-        values.update(path_values)
-        recorded.update(dict.fromkeys(path_values, data_age))
-        stored += 1
-    if values:
-        _status_update(vehicle, status, values, recorded, now)
-    return stored

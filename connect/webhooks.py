@@ -6,8 +6,9 @@ application management token)
 Reference: smartcar-api/changelog__2022.md (April 13, 2022: the ``eventBased`` body)
 
 Smartcar drops a delivery that gets no 2xx within 15 s and retries only three times, so the receiver does nothing
-slow: it checks, stores the event row and enqueues its processing in one transaction (``transaction.on_commit``),
-and answers. Everything a vehicle's state needs happens in ``connect.webhook_events`` on a worker.
+slow: it checks, stores the event row and enqueues its processing after commit (fleet/outbox.py: a broker that is
+down delays the processing, never the answer), and answers. Everything a vehicle's state needs happens in
+``connect.webhook_events`` on a worker.
 
 Refusals, checked in this order so that nothing unauthenticated is ever parsed into work:
 
@@ -35,6 +36,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from connect.models import Webhook, WebhookEvent
+from fleet.outbox import enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -177,9 +179,9 @@ def _store(webhook: Webhook, body: dict, raw: bytes) -> Receipt:
     try:
         with transaction.atomic():
             event = WebhookEvent.objects.create(webhook=webhook, **fields)
-            # The row and the enqueue commit together: a worker never looks for an event that is not there yet,
-            # and a rolled-back row never gets processed.
-            transaction.on_commit(lambda: webhook_event_process.delay(event.pk))
+            # Handed to a worker once the row is committed (never before: a worker would not find it); with the
+            # broker down, the event waits in the outbox and the delivery is still answered 200.
+            enqueue(webhook_event_process, event.pk, row=event)
     except IntegrityError:
         # Unique event id: Smartcar redelivers (at least once); the first copy is the one that counts.
         existing = WebhookEvent.objects.filter(event_id=fields["event_id"]).first()

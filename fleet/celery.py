@@ -21,14 +21,18 @@ from celery import Celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fleet.settings")
 
+# Seconds: past the soft limit a task gets an exception it can clean up after; past the hard limit it is killed.
+TASK_SOFT_TIME_LIMIT = 600
+TASK_TIME_LIMIT = 660
+
 app = Celery("fleet")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.update(
     task_acks_late=True,
     task_reject_on_worker_lost=True,
     worker_prefetch_multiplier=1,
-    task_soft_time_limit=600,
-    task_time_limit=660,
+    task_soft_time_limit=TASK_SOFT_TIME_LIMIT,
+    task_time_limit=TASK_TIME_LIMIT,
     task_ignore_result=True,
     broker_connection_retry_on_startup=True,
     worker_hijack_root_logger=False,

@@ -42,8 +42,15 @@ def beat_schedule() -> dict:
             "schedule": 30.0,
             "options": {"expires": 25},
         },
-        "connect-webhook-events-requeue-stale": {
-            "task": "connect.tasks.webhook_events_requeue_stale",
+        # The outbox (fleet/outbox.py): commands and webhook events stored while the broker was down go to workers.
+        "outbox-sweep": {
+            "task": "fleet.tasks.outbox_sweep",
+            "schedule": 10.0,
+            "options": {"expires": 9},
+        },
+        # Commands (vehicles/commands.py) stuck past the task time limit: sent again once, or read back.
+        "vehicles-commands-settle": {
+            "task": "vehicles.tasks.commands_settle",
             "schedule": 60.0,
             "options": {"expires": 50},
         },

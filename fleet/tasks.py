@@ -12,3 +12,11 @@ def ping(value: str) -> str:
 @shared_task
 def invitations_prune() -> int:
     return services.invitations_prune()
+
+
+@shared_task
+def outbox_sweep() -> int:
+    """Beat: work written to the database while the broker was down is handed to workers (fleet/outbox.py)."""
+    from fleet.outbox import outbox_sweep as sweep
+
+    return sweep()

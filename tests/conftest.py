@@ -128,3 +128,35 @@ def account(fleet, simulated_grant) -> SmartcarAccount:
     )
     account.save()
     return account
+
+
+@pytest.fixture
+def broker_down():
+    """The broker is unreachable (a closed port) and tasks are sent to it for real, not run eagerly.
+
+    ``broker_down.restore()`` brings the test broker back (tasks run eagerly again), as when the outage ends.
+    """
+    from celery import current_app
+
+    class Outage:
+        def __init__(self):
+            self.saved = (current_app.conf.broker_url, current_app.conf.task_always_eager)
+            current_app.conf.update(broker_url="redis://127.0.0.1:1/0", task_always_eager=False)
+            _forget_connections(current_app)
+
+        def restore(self):
+            broker_url, eager = self.saved
+            current_app.conf.update(broker_url=broker_url, task_always_eager=eager)
+            _forget_connections(current_app)
+
+    outage = Outage()
+    try:
+        yield outage
+    finally:
+        outage.restore()
+
+
+def _forget_connections(app) -> None:
+    """Pooled broker connections are opened for the broker URL of their time: drop them when it changes."""
+    app._pool = None
+    app.amqp._producer_pool = None

@@ -5,10 +5,10 @@ Tokens never appear here: vehicles show their account only by its id and status.
 
 from django.conf import settings
 from django.contrib import admin, messages
-from django.db import transaction
 from django.utils.html import format_html_join
 
 from fleet.admin_records import RecordAdmin, RecordAdminMixin
+from fleet.outbox import enqueue
 from vehicles import sync
 from vehicles.models import (
     Command,
@@ -107,7 +107,7 @@ class VehicleAdmin(admin.ModelAdmin):
 
         ids = list(queryset.filter(disconnected_at__isnull=True).values_list("pk", flat=True))
         for vehicle_id in ids:
-            transaction.on_commit(lambda vehicle_id=vehicle_id: vehicle_webhooks_subscribe.delay(vehicle_id))
+            enqueue(vehicle_webhooks_subscribe, vehicle_id)
         self.message_user(
             request, f"Subscribing {len(ids)} vehicle(s); failures show on their webhook subscriptions.", messages.INFO
         )

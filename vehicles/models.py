@@ -319,16 +319,40 @@ class SyncCounter(models.Model):
 
 
 class CommandStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    RUNNING = "running", "Sent to the vehicle"
+    """A command's state machine (vehicles/commands.py): pending → sending → done / failed / outcome unknown."""
+
+    PENDING = "pending", "Queued"
+    SENDING = "sending", "Sending to the vehicle"
     DONE = "done", "Done"
     ERROR = "error", "Failed"
+    UNKNOWN = "unknown", "Outcome unknown"
+
+
+class CommandReadback(models.TextChoices):
+    """Reading the command's signal back from the vehicle after it was sent."""
+
+    NONE = "", "Not read back"  # no endpoint tells this command's effect
+    DUE = "due", "Reading back"
+    CONFIRMED = "confirmed", "Confirmed"
+    DIFFERS = "differs", "The vehicle shows something else"
+    UNREAD = "unread", "Could not be read back"
+
+
+class CommandRemedy(models.TextChoices):
+    """What a manager can do about a command that failed or whose outcome is unknown."""
+
+    NONE = "", "Nothing"
+    RETRY = "retry", "Retry"
+    RECONNECT = "reconnect", "Reconnect the vehicle"
+    SUPPORT = "support", "Contact support"
 
 
 class Command(models.Model):
     """One remote command and its audit record: who asked what of which vehicle, when, and how it ended.
 
-    Rows are never deleted by the app; the user's e-mail is copied so the record survives the user's removal.
+    Rows are never deleted by the app; the user's e-mail is copied so the record survives the user's removal. The
+    row is also the command's outbox entry: it is written before anything is enqueued (``enqueued_at`` says when a
+    worker was handed it), so a broker that is down delays a command but never loses it.
     """
 
     vehicle = models.ForeignKey(Vehicle, on_delete=models.CASCADE, related_name="commands")
@@ -343,22 +367,47 @@ class Command(models.Model):
     status = models.CharField(max_length=8, choices=CommandStatus.choices, default=CommandStatus.PENDING)
     error_message = models.CharField(max_length=500, blank=True)
     error_resolution = models.CharField(max_length=300, blank=True)
+    remedy = models.CharField(max_length=10, choices=CommandRemedy.choices, blank=True)
     request_id = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True, help_text="Handed to a worker (empty: not yet)")
+    requeued = models.BooleanField(default=False, help_text="Handed to a worker a second time after the first was lost")
+    task_id = models.CharField(max_length=64, blank=True, help_text="The task message that claimed the command")
+    started_at = models.DateTimeField(null=True, blank=True, help_text="Sending began (recorded before the call)")
     finished_at = models.DateTimeField(null=True, blank=True)
+    readback = models.CharField(max_length=10, choices=CommandReadback.choices, blank=True)
+    observed_value = models.CharField(max_length=80, blank=True, help_text="What the vehicle showed when read back")
+    observed_at = models.DateTimeField(null=True, blank=True)
+    retry_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries")
 
     class Meta:
         ordering = ["-created_at", "-pk"]
-        # The vehicle page's audit log: one vehicle's newest commands first.
-        indexes = [models.Index(fields=["vehicle", "-created_at"], name="command_vehicle_created")]
+        indexes = [
+            # The vehicle page's audit log: one vehicle's newest commands first.
+            models.Index(fields=["vehicle", "-created_at"], name="command_vehicle_created"),
+            # The outbox sweep (fleet/outbox.py) and the command sweep: commands not yet settled.
+            models.Index(
+                fields=["status", "created_at"],
+                name="command_unsettled",
+                condition=models.Q(status__in=["pending", "sending", "unknown"]) | models.Q(readback="due"),
+            ),
+        ]
 
     def __str__(self):
         return f"{self.kind} on {self.vehicle_id} ({self.status})"
 
     @property
     def is_finished(self) -> bool:
-        return self.status in (CommandStatus.DONE, CommandStatus.ERROR)
+        """Nothing more will happen to it by itself: the page stops polling."""
+        if self.status in (CommandStatus.PENDING, CommandStatus.SENDING):
+            return False
+        return self.readback != CommandReadback.DUE
+
+    @property
+    def can_retry(self) -> bool:
+        from vehicles.commands import command_can_retry  # the catalogue of commands imports this module
+
+        return command_can_retry(self)
 
     @property
     def label(self) -> str:

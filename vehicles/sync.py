@@ -49,6 +49,7 @@ from connect.errors import (
 )
 from connect.models import AccountStatus, SmartcarAccount
 from fleet.models import Membership, Role
+from fleet.outbox import enqueue
 from vehicles import cadence
 from vehicles.catalogue import Endpoint, Freshness, endpoint_by_path, endpoints_for
 from vehicles.models import (
@@ -163,7 +164,8 @@ def vehicle_sync_now(*, vehicle: Vehicle, paths: Iterable[str] | None = None) ->
     due = [s.pk for s in states.values() if wanted is None or s.path in wanted]
     EndpointState.objects.filter(pk__in=due).update(next_sync_at=now)
     VehicleSync.objects.filter(vehicle=vehicle).update(next_sync_at=now, requested_at=now)
-    transaction.on_commit(lambda: sync_vehicle_now.delay(vehicle.pk))
+    # With the broker down the request still stands: the vehicle is due now, and the dispatcher takes it.
+    enqueue(sync_vehicle_now, vehicle.pk)
 
 
 def fleet_sync_resume(*, fleet_sync: FleetSync) -> None:

@@ -10,5 +10,10 @@ urlpatterns = [
         views.command_status,
         name="vehicle_command_status",
     ),
+    path(
+        "fleets/<slug:fleet_slug>/vehicles/<int:pk>/commands/<int:command_id>/retry/",
+        views.command_retry,
+        name="vehicle_command_retry",
+    ),
     path("fleets/<slug:fleet_slug>/vehicles/<int:pk>/sync/", views.vehicle_sync, name="vehicle_sync"),
 ]

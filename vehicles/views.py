@@ -24,6 +24,7 @@ from vehicles import commands, obd
 from vehicles.catalogue import endpoint_by_path
 from vehicles.models import (
     Command,
+    CommandStatus,
     EndpointState,
     StatusHistory,
     SyncState,
@@ -330,13 +331,8 @@ def _records(body, *keys: str) -> list:
     return body if isinstance(body, list) else []
 
 
-@require_GET
-@fleet_view
-def vehicle_detail(request: FleetRequest, pk: int):
-    vehicle = _vehicle_for(request, pk)
-    status, sync = _one_to_one(vehicle, "status"), _one_to_one(vehicle, "sync")
-    system = request.fleet.unit_system
-    states = list(EndpointState.objects.filter(vehicle=vehicle).order_by("path"))
+def value_groups(vehicle: Vehicle, status: VehicleStatus | None, states: list[EndpointState], system: str) -> list:
+    """The page's value panels: each group's typed values, its endpoints and its newest reading's age."""
     endpoints = _endpoint_groups(vehicle, states)
     values = typed_values(status, system) if status else {}
     groups = []
@@ -353,6 +349,16 @@ def vehicle_detail(request: FleetRequest, pk: int):
                     "data_age": max(ages) if ages else None,
                 }
             )
+    return groups
+
+
+@require_GET
+@fleet_view
+def vehicle_detail(request: FleetRequest, pk: int):
+    vehicle = _vehicle_for(request, pk)
+    status, sync = _one_to_one(vehicle, "status"), _one_to_one(vehicle, "sync")
+    states = list(EndpointState.objects.filter(vehicle=vehicle).order_by("path"))
+    groups = value_groups(vehicle, status, states, request.fleet.unit_system)
     make = vehicle.make_slug
     available = commands.commands_available(vehicle)
     context = {
@@ -388,6 +394,17 @@ def vehicle_detail(request: FleetRequest, pk: int):
     return render(request, "vehicles/detail.html", context)
 
 
+def _submitted_row(request: FleetRequest, vehicle: Vehicle, command: Command):
+    """The new row for the top of the command log (htmx), or back to the page with a message."""
+    if request.htmx:
+        # The "no command yet" row goes away with the first command only (later there is none to remove).
+        first = not vehicle.commands.exclude(pk=command.pk).exists()
+        context = {"command": command, "vehicle": vehicle, "first_command": first}
+        return render(request, "vehicles/detail.html#command_row", context)
+    messages.info(request, f"{command.label}: queued. Its result appears in the command log below.")
+    return redirect(vehicle)
+
+
 @require_POST
 @fleet_view(write=True)
 def vehicle_command(request: FleetRequest, pk: int):
@@ -409,24 +426,45 @@ def vehicle_command(request: FleetRequest, pk: int):
             return render(request, "vehicles/detail.html#command_refused", {"message": exc.user_message})
         messages.error(request, exc.user_message)
         return redirect(vehicle)
-    if request.htmx:
-        context = {"command": command, "vehicle": vehicle, "submitted": True}
-        return render(request, "vehicles/detail.html#command_row", context)
-    messages.info(request, f"{spec.label}: sent. The result appears in the command log below.")
-    return redirect(vehicle)
+    return _submitted_row(request, vehicle, command)
+
+
+@require_POST
+@fleet_view(write=True)
+def command_retry(request: FleetRequest, pk: int, command_id: int):
+    """A manager sends a failed command again: a new row in the log, sent like the first."""
+    vehicle = _vehicle_for(request, pk)  # the tenant check: another fleet's vehicle is a 404, so are its commands
+    command = get_object_or_404(Command.objects.select_related("vehicle__account"), vehicle=vehicle, pk=command_id)
+    try:
+        retried = commands.command_retry(command=command, user=request.user)
+    except commands.CommandRefused as exc:
+        if request.htmx:
+            return render(request, "vehicles/detail.html#command_refused", {"message": exc.user_message})
+        messages.error(request, exc.user_message)
+        return redirect(vehicle)
+    if request.POST.get("return_to") == "charging":  # the charging page's retry button (a plain form)
+        messages.info(request, f"{retried.label}: queued again.")
+        return redirect("charging_vehicle", request.fleet.slug, vehicle.pk)
+    return _submitted_row(request, vehicle, retried)
 
 
 @require_GET
 @fleet_view
 def command_status(request: FleetRequest, pk: int, command_id: int):
-    """One audit row, polled by htmx while the command is pending; 286 stops the polling once it has finished."""
+    """One audit row, polled by htmx while the command is under way; polling stops once nothing more will happen,
+    and then the value panels the command may have changed are swapped in too."""
     vehicle = _vehicle_for(request, pk)  # the tenant check: another fleet's vehicle is a 404, so are its commands
     command = get_object_or_404(Command, vehicle=vehicle, pk=command_id)
     context = {"command": command, "vehicle": vehicle}
-    if command.is_finished:
-        html = render_to_string("vehicles/detail.html#command_row", context, request=request)
-        return HttpResponseStopPolling(html)
-    return render(request, "vehicles/detail.html#command_row", context)
+    if not command.is_finished:
+        return render(request, "vehicles/detail.html#command_row", context)
+    html = render_to_string("vehicles/detail.html#command_row", context, request=request)
+    if command.status in (CommandStatus.DONE, CommandStatus.ERROR, CommandStatus.UNKNOWN) and command.observed_at:
+        status = VehicleStatus.objects.filter(vehicle=vehicle).first()
+        states = list(EndpointState.objects.filter(vehicle=vehicle).order_by("path"))
+        groups = value_groups(vehicle, status, states, request.fleet.unit_system)
+        html += render_to_string("vehicles/detail.html#values", {"groups": groups, "oob": True}, request=request)
+    return HttpResponseStopPolling(html)
 
 
 @require_POST
@@ -437,5 +475,5 @@ def vehicle_sync(request: FleetRequest, pk: int):
 
     vehicle = _vehicle_for(request, pk)
     vehicle_sync_now(vehicle=vehicle)
-    messages.info(request, "Sync requested; fresh values appear here within a minute unless the vehicle is asleep.")
+    messages.info(request, "Sync queued; fresh values appear here within a minute unless the vehicle is asleep.")
     return redirect(vehicle)

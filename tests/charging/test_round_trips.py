@@ -206,3 +206,59 @@ def test_charge_limit_goes_through_the_vehicle_commands_audit(manager_client, fl
     assert simulated_state(tesla)["ev"]["limit"] == 0.7
     command = Command.objects.get(vehicle=tesla)
     assert (command.kind, command.old_value, command.new_value) == ("charge_limit", "80 %", "70 %")
+
+
+def test_the_amperage_recorded_is_the_one_the_api_reports_it_set(manager_client, fleet, connected):
+    # Reference: smartcar-api/tesla__set-charge-ammeter.md — above the charger's maximum the maximum is set, and the
+    # answer's message names the amperage actually set.
+    tesla = connected("TESLA")
+    from simulator.models import Vehicle as SimulatedVehicle
+
+    simulated = SimulatedVehicle.objects.get(vehicle_id=tesla.smartcar_id)
+    simulated.state["ev"].update(plugged=True)
+    simulated.state["ev"]["charger"]["max_amps"] = 16
+    simulated.save()
+    response = hx(manager_client, reverse("charging_amperage", args=[fleet.slug, tesla.pk]), {"amperage": 40})
+    command = Command.objects.get(vehicle=tesla)
+    assert (command.kind, command.new_value) == ("charge_amperage", "16 A")
+    assert (command.readback, command.observed_value) == ("confirmed", "16 A")
+    assert "16 A is set on the vehicle — confirmed" in response.content.decode()
+
+
+def test_after_a_change_the_panels_it_concerns_show_the_vehicle_s_new_values(manager_client, fleet, connected):
+    tesla = connected("TESLA")
+    VehicleStatus.objects.create(vehicle=tesla, battery_percent=55, charge_limit_percent=80)
+    response = hx(manager_client, reverse("charging_limit", args=[fleet.slug, tesla.pk]), {"limit_percent": 70})
+    html = response.content.decode()
+    assert "limit 70.0 %" in html and "limit 80.0 %" not in html  # not "limit 80" beside "Done: 70 %"
+    command = Command.objects.get(vehicle=tesla)
+    url = reverse("charging_change_status", args=[fleet.slug, tesla.pk, command.pk])
+    polled = manager_client.get(url, HTTP_HX_REQUEST="true")
+    assert polled.status_code == 286
+    refreshed = polled.content.decode()
+    assert '<p class="muted" id="charge-status" hx-swap-oob="true">' in refreshed and "limit 70.0 %" in refreshed
+
+
+def test_after_a_nissan_schedule_save_the_schedule_on_the_vehicle_is_shown_as_it_is_now(
+    manager_client, fleet, connected
+):
+    nissan = connected("NISSAN")
+    page = manager_client.get(reverse("charging_vehicle", args=[fleet.slug, nissan.pk]))
+    data = {
+        "read_fingerprint": page.context["nissan_form"].initial["read_fingerprint"],
+        "nissan-TOTAL_FORMS": "1",
+        "nissan-INITIAL_FORMS": "0",
+        "nissan-0-start": "01:00",
+        "nissan-0-end": "05:00",
+        "nissan-0-days": ["MONDAY"],
+    }
+    response = hx(manager_client, reverse("charging_nissan_schedule", args=[fleet.slug, nissan.pk]), data)
+    html = response.content.decode()
+    # The fleet is in Berlin (UTC+1 in winter, +2 in summer): the vehicle holds the window in UTC.
+    (stored,) = services.nissan_schedule_read(vehicle=nissan)
+    assert f"On the vehicle (UTC): {stored.label}" in html
+    command = Command.objects.get(vehicle=nissan)
+    assert command.readback == "confirmed"
+    url = reverse("charging_change_status", args=[fleet.slug, nissan.pk, command.pk])
+    polled = manager_client.get(url, HTTP_HX_REQUEST="true").content.decode()
+    assert 'id="nissan-on-vehicle" hx-swap-oob="true">On the vehicle (UTC): ' + stored.label in polled

@@ -44,7 +44,7 @@ def test_an_account_needing_reconnect_explains_what_to_do(owner_client, fleet):
     body = page(owner_client, vehicle).content.decode()
     assert "no longer accepts this vehicle" in body
     assert "Ask the owner to reconnect" in body
-    assert "renewed: ask the owner to reconnect" in body  # and commands say why they are not offered
+    assert "renewed. Ask the vehicle&#x27;s owner to reconnect" in body  # and commands say why they are not offered
     assert 'data-command="lock"' not in body
 
 

@@ -132,17 +132,28 @@ def test_a_delivery_with_vehicle_data_updates_the_latest_status_like_a_sync(webh
     assert not EndpointState.objects.filter(vehicle=tesla, path="/location", body__isnull=False).exists()
 
 
-def test_an_event_never_picked_up_is_handed_to_a_worker_again(webhook, tesla):
+def test_the_outbox_hands_over_events_no_worker_was_given_and_those_whose_message_was_lost(webhook, tesla):
     from django.utils import timezone
 
-    from connect.webhook_events import webhook_events_requeue_stale
+    from fleet.outbox import outbox_sweep
 
-    waiting = _event(webhook, "tesla-1", "CHARGING_STARTED", T0)
-    fresh = _event(webhook, "tesla-1", "CHARGING_STOPPED", T0.replace(hour=9))
-    WebhookEvent.objects.filter(pk=waiting.pk).update(received_at=timezone.now() - timedelta(minutes=5))
+    now = timezone.now()
+    unqueued = _event(webhook, "tesla-1", "CHARGING_STARTED", T0)  # stored while the broker was down
+    just_stored = _event(webhook, "tesla-1", "CHARGING_STOPPED", T0.replace(hour=9))  # its handover is under way
+    queued = _event(webhook, "tesla-1", "CHARGING_STOPPED", T0.replace(hour=10))  # waiting in the queue
+    lost = _event(webhook, "tesla-1", "CHARGING_STARTED", T0.replace(hour=11))  # its message was lost
+    WebhookEvent.objects.filter(pk=unqueued.pk).update(received_at=now - timedelta(minutes=5))
+    WebhookEvent.objects.filter(pk=queued.pk).update(enqueued_at=now - timedelta(minutes=5))
+    WebhookEvent.objects.filter(pk=lost.pk).update(enqueued_at=now - timedelta(hours=1))
 
-    assert webhook_events_requeue_stale() == 1
+    assert outbox_sweep() == 2
 
-    waiting.refresh_from_db()
-    fresh.refresh_from_db()
-    assert (waiting.status, fresh.status) == (EventStatus.PROCESSED, EventStatus.RECEIVED)
+    statuses = dict(WebhookEvent.objects.values_list("pk", "status"))
+    assert statuses == {
+        unqueued.pk: EventStatus.PROCESSED,
+        just_stored.pk: EventStatus.RECEIVED,
+        queued.pk: EventStatus.RECEIVED,
+        lost.pk: EventStatus.PROCESSED,
+    }
+    assert WebhookEvent.objects.get(pk=unqueued.pk).enqueued_at is not None
+    assert outbox_sweep() == 0
