@@ -8,9 +8,10 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from simulator.models import Vehicle as SimulatedVehicle
 from tests.dashboard.conftest import sync_rounds
 from tests.e2e.conftest import HISTORY, PASSWORD
-from vehicles.models import Vehicle
+from vehicles.models import Vehicle, VehicleStatus
 
 pytestmark = pytest.mark.e2e
 
@@ -69,19 +70,25 @@ def test_a_manager_connects_watches_and_acts(page, live_server, fleet_owner, sim
     expect(page).to_have_url(re.compile(r"state=attention"))
     expect(page.locator("table.vehicles")).to_contain_text(chevrolet.display_name)
 
-    # Open a vehicle and lock it; the command goes pending → done.
+    # Open a vehicle and lock it; the command goes queued → sending → done, is read back, and the security panel
+    # shows the vehicle's new state without a reload.
     ford = next(v for v in vehicles if v.make == "FORD")
+    simulated_ford = SimulatedVehicle.objects.get(vehicle_id=ford.smartcar_id)
+    simulated_ford.state["locked"] = False
+    simulated_ford.save(update_fields=["state"])
+    VehicleStatus.objects.filter(vehicle=ford).update(is_locked=False)
     page.goto(f"{live_server.url}/fleets/{fleet.slug}/")
     page.get_by_role("link", name=ford.display_name).first.click()
     expect(page.get_by_role("heading", name=ford.display_name)).to_be_visible()
     expect(page.locator("#group-energy")).to_be_visible()
+    expect(page.locator("#group-security")).to_contain_text("Unlocked")
     page.once("dialog", lambda dialog: dialog.accept())
     page.click("button[data-command=lock]")
     row = page.locator("#command-log tr").first
     expect(row).to_contain_text("Lock")
-    expect(row).to_contain_text("Done", timeout=20_000)
-    page.reload()
+    expect(row).to_contain_text("Locked confirmed", timeout=20_000)
     expect(page.locator("#group-security")).to_contain_text("Locked")
+    page.reload()
     expect(page.locator("#command-log")).to_contain_text(user.email)
     if SCREENSHOTS:  # the vehicle that moved most: a track on the map and lines in the charts
         travelled = max(vehicles, key=lambda v: v.history.filter(field="latitude").count())
