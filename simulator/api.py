@@ -263,11 +263,14 @@ def _apply_faults(vehicle: Vehicle, settings) -> faults.Injected | None:
     return injected
 
 
-def _gate(vehicle: Vehicle) -> None:
-    """States in which the vehicle, or its OEM, does not answer at all."""
+def _gate(vehicle: Vehicle, path: str) -> None:
+    """States in which the vehicle, or its OEM, does not answer at all (or not on this path)."""
     state = vehicle.state
-    if state.get("force_error"):
-        raise _forced(state["force_error"])
+    forced = state.get("force_error")
+    if isinstance(forced, dict):
+        forced = forced.get(path.strip("/"))
+    if forced:
+        raise _forced(forced)
     if state.get("deep_sleep"):
         # GM vehicles idle for 3–4 days sleep deeply until driven.
         raise ApiError("VEHICLE_STATE", "ASLEEP")
@@ -325,7 +328,7 @@ def _vehicle_request(request: HttpRequest, vehicle_id: str, rest: str, units: Un
             found = _load(request, vehicle_id)
         vehicle, now, events = _prepare(found, settings)
         try:
-            _gate(vehicle)
+            _gate(vehicle, rest)
             if _quota_reached(vehicle, found.calls_today):
                 raise ApiError("UPSTREAM", "RATE_LIMIT")
             if endpoint.wakes:
@@ -402,7 +405,7 @@ def _batch_answers(vehicle, found, paths, now, events, units, settings, request_
             injected = faults.draw_fault(vehicle, settings) if may_fault else None
             if injected and injected.error:
                 raise injected.error
-            _gate(vehicle)
+            _gate(vehicle, path)
             if _quota_reached(vehicle, found.calls_today + billed):
                 raise ApiError("UPSTREAM", "RATE_LIMIT")
             if endpoint.wakes and not awake:

@@ -25,6 +25,23 @@ def test_every_documented_error_can_be_produced_with_its_documented_body(api, si
     assert ("detail" in body) == (type_ == "VALIDATION")
 
 
+def test_an_error_can_be_forced_on_some_paths_only_alone_and_in_a_batch(api, sim_vehicle):
+    vehicle = sim_vehicle("TESLA")
+    vehicle.state["force_error"] = {"odometer": "RESOURCE_NOT_FOUND:PATH", "tesla/charge": "UPSTREAM:RATE_LIMIT"}
+    vehicle.save()
+    assert_error(api.get(f"/vehicles/{vehicle.vehicle_id}/odometer"), 404, "RESOURCE_NOT_FOUND", "PATH")
+    assert api.get(f"/vehicles/{vehicle.vehicle_id}/location").status_code == 200
+    response = api.post(
+        f"/vehicles/{vehicle.vehicle_id}/batch",
+        data=json.dumps({"requests": [{"path": "/tesla/charge"}, {"path": "/location"}]}),
+        content_type="application/json",
+    )
+    codes = {
+        item["path"]: (item["code"], item["body"].get("code")) for item in json.loads(response.content)["responses"]
+    }
+    assert codes == {"/tesla/charge": (502, "RATE_LIMIT"), "/location": (200, None)}
+
+
 def test_an_unknown_api_version_is_resource_not_found_version(client, db):
     response = client.get("/simulator/api/v1.0/vehicles")
     body = json.loads(response.content)
