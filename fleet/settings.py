@@ -255,7 +255,7 @@ STORAGES = {
     },
 }
 
-# --- Sync (vehicles/sync.py) -------------------------------------------------------------------
+# --- Sync (vehicles/sync/) ---------------------------------------------------------------------
 # How often each freshness class of endpoint (vehicles/catalogue.py) is polled, in seconds, per what the vehicle is
 # doing. Each value can be overridden by SYNC_INTERVAL_<CLASS>_<ACTIVITY>, e.g. SYNC_INTERVAL_FAST_DRIVING=120.
 _sync_interval_defaults = {

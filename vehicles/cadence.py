@@ -1,6 +1,6 @@
 """When each endpoint of a vehicle is next worth a call: activity, intervals, brand limits and the monthly budget.
 
-Pure functions over settings and plain values; vehicles/sync.py applies them to rows.
+Pure functions over settings and plain values; vehicles/sync/ applies them to rows.
 
 The budget (FleetSync.monthly_call_budget_per_vehicle) is honoured twice:
 - *planned*: interval factors are computed from the vehicle's poll set so that its expected daily calls fit the daily

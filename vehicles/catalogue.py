@@ -5,7 +5,7 @@ batch endpoint takes them; ``{make}`` stands for the vehicle's make in lower cas
 about-brand-specific.md).
 
 A vehicle's poll set = endpoints whose make list includes its make ∩ endpoints whose permission it granted, minus the
-ones it has proven unable to serve (parked after a 501, dropped after a 403 — see vehicles/sync.py).
+ones it has proven unable to serve (parked after a 501, dropped after a 403 — see vehicles/sync/answers.py).
 
 Decisions on the documentation's ambiguities (CAPABILITIES.md §5), made here once:
 

@@ -15,8 +15,8 @@ from vehicles.readings import HISTORY_FIELDS, UnreadableBody, read
 logger = logging.getLogger(__name__)
 
 
-def _history_value(value) -> tuple[float | None, str]:
-    # As the sync engine stores it (vehicles/sync.py): numbers as numbers, booleans and words as text.
+def history_value(value) -> tuple[float | None, str]:
+    """A status value as a history row holds it: numbers as numbers, booleans and words as text."""
     if isinstance(value, bool):
         return None, "true" if value else "false"
     if isinstance(value, int | float):
@@ -31,7 +31,7 @@ def vehicle_status_update(
     history = []
     for name, value in values.items():
         if name in HISTORY_FIELDS and getattr(status, name) != value:
-            number, text = _history_value(value)
+            number, text = history_value(value)
             history.append(
                 StatusHistory(
                     vehicle=vehicle, field=name, number=number, text=text, recorded_at=recorded[name], fetched_at=now

@@ -1,7 +1,7 @@
 """The vehicle page (every latest value, history charts, map, diagnostics, sync state), its commands and "Sync now".
 
 Everything here reads what the sync engine stored; only a command (vehicles/commands.py, through a Celery task) and
-"Sync now" (vehicles/sync.py) lead to Smartcar calls.
+"Sync now" (vehicles/sync/) lead to Smartcar calls.
 """
 
 from __future__ import annotations

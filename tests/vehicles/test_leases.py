@@ -5,6 +5,7 @@ from collections import Counter
 from datetime import timedelta
 
 import time_machine
+from django.conf import settings
 from django.db import connections
 from django.utils import timezone
 
@@ -56,7 +57,7 @@ def test_a_held_vehicle_is_not_leased_again_until_its_lease_expires(fleet, trans
     assert first == [vehicle.pk]
     assert sync.vehicles_lease_due()[1] == []
     # The holder died without releasing: after the lease's expiry the vehicle is due to someone else.
-    with time_machine.travel(timezone.now() + timedelta(seconds=sync.settings.SYNC_LEASE_SECONDS + 1)):
+    with time_machine.travel(timezone.now() + timedelta(seconds=settings.SYNC_LEASE_SECONDS + 1)):
         second_token, second = sync.vehicles_lease_due()
     assert second == [vehicle.pk]
     assert VehicleSync.objects.get(vehicle=vehicle).lease_token == second_token != first_token

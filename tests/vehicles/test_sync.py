@@ -115,11 +115,16 @@ def test_a_revoked_permission_drops_the_endpoint_until_permissions_change(fleet,
     sync_all()
     state = EndpointState.objects.get(path="/odometer")
     assert state.denied_with_permissions is not None
-    vehicle = connected.vehicles[0]
-    vehicle.refresh_from_db()
-    assert "/odometer" not in sync._poll_set(
-        vehicle, {s.path: s for s in vehicle.endpoint_states.all()}, timezone.now()
-    )
+    with time_machine.travel(timezone.now() + timedelta(days=2)):
+        sync_all()
+        assert EndpointState.objects.get(path="/odometer").last_attempt_at == state.last_attempt_at
+        assert EndpointState.objects.get(path="/location").last_attempt_at > state.last_attempt_at
+        # A reconnection with other permissions brings it back.
+        vehicle = connected.vehicles[0]
+        vehicle.permissions = [*vehicle.permissions, "control_security"]
+        vehicle.save()
+        sync_all()
+        assert EndpointState.objects.get(path="/odometer").last_attempt_at > state.last_attempt_at
 
 
 def test_a_revoked_grant_marks_the_account_for_reconnect_and_stops_its_vehicles(fleet, transactional_db):

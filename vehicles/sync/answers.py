@@ -1,0 +1,78 @@
+"""What each answer does to its endpoint and to its vehicle: a pure function of the error, tested by a table.
+
+Reference: smartcar-api/api-errors.md (types, codes and the resolution each carries).
+"""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from connect.errors import (
+    AuthenticationError,
+    BillingError,
+    CompatibilityError,
+    PermissionDeniedError,
+    RateLimitError,
+    ResourceNotFoundError,
+    SmartcarError,
+    VehicleStateError,
+)
+
+# VEHICLE_STATE codes that mean "the vehicle cannot be reached now": back off the whole vehicle.
+UNAVAILABLE_CODES = frozenset({"ASLEEP", "UNREACHABLE", "VEHICLE_OFFLINE_FOR_SERVICE"})
+
+
+class ForEndpoint(StrEnum):
+    """What happens to the endpoint that got the answer."""
+
+    AS_USUAL = "as usual"  # read again at its usual cadence (or when the vehicle's back-off ends)
+    RETRY = "retry"  # server trouble: read again after a wait that doubles with each failure
+    PARK = "park"  # this vehicle cannot serve it: read again in days, once
+    DROP = "drop"  # not granted: not read until the vehicle's permissions change
+
+
+class ForVehicle(StrEnum):
+    """What happens to the whole vehicle (and beyond it) because of the answer."""
+
+    NOTHING = "nothing"
+    BACK_OFF = "back off"  # asleep or unreachable: no request before a wait that doubles with each answer
+    RATE_LIMITED = "rate limited"  # 429: no request before its Retry-After
+    RECONNECT = "reconnect"  # the grant is gone: the account waits for its owner to reconnect
+    PAUSE_FLEET = "pause fleet"  # 430 BILLING: the fleet's polling pauses and its owners are told
+
+
+@dataclass(frozen=True)
+class Effect:
+    endpoint: ForEndpoint
+    vehicle: ForVehicle = ForVehicle.NOTHING
+    # The endpoint's error is shown in the owner's words (error.user_message) rather than Smartcar's description.
+    owner_words: bool = False
+
+
+def effect_of(error: SmartcarError, *, whole_request: bool) -> Effect:
+    """What ``error`` does; ``whole_request``: the request as a whole failed, rather than one path of it."""
+    if isinstance(error, RateLimitError):
+        return Effect(ForEndpoint.AS_USUAL, ForVehicle.RATE_LIMITED)
+    if isinstance(error, VehicleStateError) and error.code in UNAVAILABLE_CODES:
+        return Effect(ForEndpoint.AS_USUAL, ForVehicle.BACK_OFF)
+    if isinstance(error, AuthenticationError) or (
+        error.needs_reconnect and whole_request and not isinstance(error, PermissionDeniedError)
+    ):
+        # 401, or the whole request refused with REAUTHENTICATE: the grant is gone, only Connect helps.
+        return Effect(ForEndpoint.AS_USUAL, ForVehicle.RECONNECT)
+    if isinstance(error, PermissionDeniedError):
+        return Effect(ForEndpoint.DROP)
+    if isinstance(error, BillingError):
+        return Effect(ForEndpoint.AS_USUAL, ForVehicle.PAUSE_FLEET)
+    if isinstance(error, CompatibilityError | ResourceNotFoundError):
+        # 501: this vehicle cannot serve it (yet); 404: the platform does not know the path for it. Either way asking
+        # again soon only spends budget.
+        return Effect(ForEndpoint.PARK)
+    if isinstance(error, VehicleStateError):
+        # e.g. CHARGING_PLUG_NOT_CONNECTED: a normal answer in this state.
+        return Effect(ForEndpoint.AS_USUAL)
+    if error.needs_reconnect:
+        # One path refused with REAUTHENTICATE (e.g. /tesla/virtual_key answering CONNECTED_SERVICES_ACCOUNT:
+        # VEHICLE_MISSING to a driver's account) concerns that feature of that vehicle, not the account's grant: the
+        # other paths answered. Parked like an unsupported endpoint, with the owner's message.
+        return Effect(ForEndpoint.PARK, owner_words=True)
+    return Effect(ForEndpoint.RETRY)

@@ -1,0 +1,158 @@
+"""Fetching: the HTTP part of a round, on a pool of threads that touch no database.
+
+One batch per vehicle — or one call per path when the fleet turned batch off — with many vehicles in flight at once
+(settings.SYNC_WORKER_CONCURRENCY). The threads do no parsing beyond the client's, so they stay free for the network
+(httpx's sync client in a thread pool was the cheapest client side measured). A vehicle's answers come back whole:
+the ``Fetcher`` hands over a vehicle once every call made for it has answered.
+"""
+
+import os
+import queue
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import connection
+
+from connect.client import ApiResponse, SmartcarClient
+from connect.errors import SmartcarError
+from vehicles.sync.planning import Plan
+
+Answer = ApiResponse | SmartcarError
+
+
+@dataclass
+class Outcome:
+    """What a vehicle's calls of this round brought back."""
+
+    results: dict[str, Answer] = field(default_factory=dict)  # by path
+    requests: int = 0
+    error: SmartcarError | None = None  # the whole request failed (auth, rate limit, transport…)
+
+    def answer(self, path: str) -> Answer | None:
+        return self.error if self.error is not None else self.results.get(path)
+
+
+def interleaves_writes() -> bool:
+    """Whether the database lets the round write while its fetches are being answered.
+
+    PostgreSQL does. SQLite has one writer at a time: when the simulator answers in-process, its request threads
+    write too (billing counters, vehicle state). A file database with WAL waits for the lock (busy timeout), but
+    the shared in-memory database of the SQLite test run answers "table is locked" at once. On SQLite the round
+    therefore plans everything, then fetches, then stores — never writing while a request is in flight.
+    """
+    return connection.vendor != "sqlite"
+
+
+_pool_lock = threading.Lock()
+_pool: tuple[int, int, ThreadPoolExecutor] | None = None  # (process id, size, pool)
+
+
+def fetch_pool() -> ThreadPoolExecutor:
+    """One pool per process, sized by the per-worker concurrency setting (a fork gets its own pool)."""
+    global _pool
+    with _pool_lock:
+        size = settings.SYNC_WORKER_CONCURRENCY
+        if connection.vendor == "sqlite" and "memory" in str(connection.settings_dict["NAME"]):
+            size = 1  # see interleaves_writes: the simulator's own writes cannot overlap there either
+        if _pool is None or _pool[:2] != (os.getpid(), size):
+            _pool = (os.getpid(), size, ThreadPoolExecutor(max_workers=size, thread_name_prefix="sync-fetch"))
+        return _pool[2]
+
+
+def _fetch_batch(smartcar_id: str, access_token: str, paths: list[str]) -> Outcome:
+    # Reference: smartcar-api/batch.md — "Each endpoint in the batch counts against your request limit".
+    try:
+        return Outcome(results=SmartcarClient(access_token).batch(smartcar_id, paths), requests=1)
+    except SmartcarError as exc:
+        return Outcome(requests=1, error=exc)
+
+
+def _fetch_one(smartcar_id: str, access_token: str, path: str) -> tuple[str, Answer]:
+    # Reference: smartcar-api/README.md — each GET endpoint under /vehicles/{id}; "/" is the vehicle itself.
+    suffix = "" if path == "/" else path
+    try:
+        return path, SmartcarClient(access_token).request("GET", f"/vehicles/{smartcar_id}{suffix}")
+    except SmartcarError as exc:
+        return path, exc
+
+
+class Fetcher:
+    """Submits each planned vehicle's calls to the pool and hands back vehicles whose calls have all answered.
+
+    ``start_at_once=False`` (SQLite) holds the calls back until ``start()``.
+    """
+
+    def __init__(self, *, start_at_once: bool):
+        self.pool = fetch_pool()
+        self.start_at_once = start_at_once
+        self.held: list[tuple[Plan, object, tuple]] = []
+        self.plans: dict[Future, Plan] = {}
+        self.outcomes: dict[int, Outcome] = {}  # by vehicle id, while its single calls come in
+        self.waiting: dict[int, int] = {}  # calls of a vehicle still out
+        # Finished calls, in the order they finish (a future's callback puts it here): O(1) per answer, where
+        # concurrent.futures.wait walks every pending future on each call.
+        self.finished: queue.SimpleQueue[Future] = queue.SimpleQueue()
+        self.pending = 0  # calls submitted and not yet collected
+
+    def submit(self, plan: Plan) -> None:
+        vehicle = plan.vehicle
+        if plan.use_batch:
+            self._call(plan, _fetch_batch, (vehicle.smartcar_id, plan.access_token, plan.paths))
+            return
+        # Batch is a paid-plan feature: without it each due path is its own call, all in flight at once.
+        self.outcomes[vehicle.pk] = Outcome()
+        self.waiting[vehicle.pk] = len(plan.paths)
+        for path in plan.paths:
+            self._call(plan, _fetch_one, (vehicle.smartcar_id, plan.access_token, path))
+
+    def start(self) -> None:
+        for plan, function, arguments in self.held:
+            self._launch(plan, function, arguments)
+        self.held = []
+
+    def collect(self, timeout: float | None) -> list[tuple[Plan, Outcome]]:
+        """Vehicles whose calls have all answered, waiting up to ``timeout`` for the first call to finish."""
+        answered = []
+        for future in self._finished(timeout):
+            self.pending -= 1
+            plan = self.plans.pop(future)
+            if plan.use_batch:
+                answered.append((plan, future.result()))
+                continue
+            path, result = future.result()
+            outcome = self.outcomes[plan.vehicle.pk]
+            outcome.results[path] = result
+            outcome.requests += 1
+            self.waiting[plan.vehicle.pk] -= 1
+            if not self.waiting[plan.vehicle.pk]:
+                answered.append((plan, self.outcomes.pop(plan.vehicle.pk)))
+        return answered
+
+    def in_flight(self) -> set[int]:
+        """Ids of the vehicles with a call still out."""
+        return {plan.vehicle.pk for plan in self.plans.values()}
+
+    def _call(self, plan: Plan, function, arguments: tuple) -> None:
+        self.pending += 1
+        if self.start_at_once:
+            self._launch(plan, function, arguments)
+        else:
+            self.held.append((plan, function, arguments))
+
+    def _launch(self, plan: Plan, function, arguments: tuple) -> None:
+        future = self.pool.submit(function, *arguments)
+        self.plans[future] = plan
+        future.add_done_callback(self.finished.put)
+
+    def _finished(self, timeout: float | None) -> list[Future]:
+        try:
+            done = [self.finished.get(timeout=timeout)]
+        except queue.Empty:
+            return []
+        while True:
+            try:
+                done.append(self.finished.get_nowait())
+            except queue.Empty:
+                return done

@@ -1,0 +1,98 @@
+"""Leases: which round holds a vehicle right now.
+
+A lease is claimed with a conditional UPDATE … WHERE the lease is free, which is atomic on PostgreSQL and SQLite
+alike, so several dispatchers or workers never hold the same vehicle. It is short (settings.SYNC_LEASE_SECONDS) and
+renewed by its round while the round runs (``leases_renew``), so that a dead worker's vehicles are free again within
+the lease. A re-delivered task (late ack) carries the same token and runs the round again for the vehicles still
+leased with it.
+"""
+
+import secrets
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import F, Q
+from django.utils import timezone
+
+from connect.models import AccountStatus
+from vehicles.models import Vehicle, VehicleSync
+
+
+def vehicles_ensure_sync_rows() -> int:
+    """A scheduling row for every connected vehicle that has none yet (new connections become due at once)."""
+    missing = Vehicle.objects.filter(sync__isnull=True, disconnected_at__isnull=True).values_list("pk", flat=True)
+    rows = [VehicleSync(vehicle_id=pk) for pk in missing]
+    VehicleSync.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)
+
+
+def lease_free(now: datetime) -> Q:
+    return Q(lease_until__isnull=True) | Q(lease_until__lt=now)
+
+
+def syncable(now: datetime) -> Q:
+    """Connected vehicles of active accounts in fleets whose polling is not paused."""
+    return (
+        Q(vehicle__disconnected_at__isnull=True)
+        & Q(vehicle__account__status=AccountStatus.ACTIVE)
+        & ~Q(vehicle__fleet__sync__paused_until__gt=now)
+    )
+
+
+def due(now: datetime) -> Q:
+    return Q(next_sync_at__isnull=True) | Q(next_sync_at__lte=now)
+
+
+def lease_end(now: datetime) -> datetime:
+    return now + timedelta(seconds=settings.SYNC_LEASE_SECONDS)
+
+
+def vehicles_lease(*, vehicle_ids: Iterable[int], now: datetime | None = None) -> tuple[str, list[int]]:
+    """Claim these vehicles if nobody holds them: (lease token, the ids actually claimed)."""
+    now = now or timezone.now()
+    token = secrets.token_hex(8)
+    ids = list(vehicle_ids)
+    if not ids:
+        return token, []
+    # The conditional UPDATE is the claim: on PostgreSQL a concurrent UPDATE of the same row waits and then
+    # re-checks the WHERE clause, so exactly one claimant's row count includes the row.
+    VehicleSync.objects.filter(lease_free(now), vehicle_id__in=ids).update(
+        lease_until=lease_end(now), lease_token=token
+    )
+    claimed = list(VehicleSync.objects.filter(lease_token=token).values_list("vehicle_id", flat=True))
+    return token, claimed
+
+
+def vehicles_lease_due(*, now: datetime | None = None, limit: int | None = None) -> tuple[str, list[int]]:
+    """Claim up to ``limit`` vehicles that have something due, oldest due first (so that none starves)."""
+    now = now or timezone.now()
+    limit = limit or settings.SYNC_DISPATCH_LIMIT
+    vehicles_ensure_sync_rows()
+    ids = (
+        VehicleSync.objects.filter(syncable(now), lease_free(now), due(now))
+        .order_by(F("next_sync_at").asc(nulls_first=True))
+        .values_list("vehicle_id", flat=True)[:limit]
+    )
+    return vehicles_lease(vehicle_ids=list(ids), now=now)
+
+
+def leases_renew(*, vehicle_ids: Iterable[int], token: str, now: datetime | None = None) -> list[int]:
+    """Renew the lease on these vehicles; returns those still held (another round took the others since).
+
+    A lease that ran out (a database outage longer than the lease) is taken back while its token is still on the row:
+    nobody claimed the vehicle meanwhile.
+    """
+    ids = list(vehicle_ids)
+    if not ids:
+        return []
+    held = VehicleSync.objects.filter(vehicle_id__in=ids, lease_token=token)
+    held.update(lease_until=lease_end(now or timezone.now()))
+    return list(held.values_list("vehicle_id", flat=True))
+
+
+def leases_release(*, vehicle_ids: Iterable[int], token: str) -> int:
+    """Give these vehicles back without syncing them (their round could not be started)."""
+    return VehicleSync.objects.filter(vehicle_id__in=list(vehicle_ids), lease_token=token).update(
+        lease_until=None, lease_token=""
+    )

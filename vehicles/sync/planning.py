@@ -1,0 +1,204 @@
+"""Planning: which paths of each leased vehicle this round reads.
+
+A vehicle's plan is its poll set (vehicles/catalogue.py: granted ∩ its make's endpoints, minus parked and dropped
+ones), the paths of it due now for what the vehicle is doing, none while it backs off or within its brand's limit,
+trimmed to the fleet's monthly budget (vehicles/cadence.py). A vehicle the round cannot ask at all (fleet paused,
+account to reconnect, token endpoint down) gets a plan that says why it was skipped.
+"""
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from connect.errors import SmartcarError
+from connect.models import AccountStatus, SmartcarAccount
+from vehicles import cadence
+from vehicles.catalogue import Endpoint, endpoints_for
+from vehicles.models import EndpointState, FleetSync, SyncState, Vehicle, VehicleStatus, VehicleSync
+from vehicles.sync.rows import rows_insert_new
+from vehicles.sync.schedule import ROUND_GATHER, budget_wait
+
+logger = logging.getLogger(__name__)
+
+RECONNECT_MESSAGE = "The Smartcar account needs reconnect."
+
+
+@dataclass
+class Skip:
+    """Why the round could not ask the vehicle anything."""
+
+    state: str  # a SyncState
+    message: str
+
+
+@dataclass
+class Plan:
+    vehicle: Vehicle
+    sync: VehicleSync
+    status: VehicleStatus
+    fleet_sync: FleetSync
+    states: dict[str, EndpointState]  # by concrete path
+    endpoints: dict[str, Endpoint] = field(default_factory=dict)  # the poll set, by concrete path
+    paths: list[str] = field(default_factory=list)  # due now, to read
+    budget_wait: timedelta | None = None  # set when the budget left due paths out of this round
+    access_token: str = field(repr=False, default="")
+    skip: Skip | None = None
+
+    @property
+    def use_batch(self) -> bool:
+        return self.fleet_sync.use_batch
+
+
+class Planner:
+    """Plans a round's vehicles a chunk at a time; keeps what the chunks share (fleet settings, access tokens)."""
+
+    def __init__(self, now: datetime):
+        self.now = now
+        self.fleet_syncs: dict[int, FleetSync] = {}
+        self.tokens: dict[int, str | None] = {}
+
+    def chunk(self, vehicle_ids: list[int]) -> list[Plan]:
+        """Plans of these vehicles, in id order: their rows in a few queries, then one plan each."""
+        vehicles = list(
+            Vehicle.objects.filter(pk__in=vehicle_ids).select_related("sync", "account", "fleet").order_by("pk")
+        )
+        statuses, states = _prefetch(vehicles)
+        return [self.plan(vehicle, statuses[vehicle.pk], states[vehicle.pk]) for vehicle in vehicles]
+
+    def plan(self, vehicle: Vehicle, status: VehicleStatus, states: dict[str, EndpointState]) -> Plan:
+        fleet_sync = self._fleet_sync(vehicle.fleet_id)
+        plan = Plan(vehicle, vehicle.sync, status, fleet_sync, states)
+        plan.skip = self._skip(vehicle, fleet_sync)
+        if plan.skip is not None:
+            return plan
+        plan.access_token = self.tokens[vehicle.account_id] or ""
+        plan.endpoints = poll_set(vehicle, states, self.now)
+        due = self._due_paths(plan)
+        plan.paths = within_budget(plan.sync, fleet_sync, due, plan.endpoints, self.now)
+        plan.budget_wait = budget_wait(
+            left_out=len(due) - len(plan.paths), monthly_budget=fleet_sync.monthly_call_budget_per_vehicle
+        )
+        return plan
+
+    def _skip(self, vehicle: Vehicle, fleet_sync: FleetSync) -> Skip | None:
+        if fleet_sync.paused_until and fleet_sync.paused_until > self.now:
+            return Skip(SyncState.PAUSED, fleet_sync.alert)
+        account = vehicle.account
+        if account is None or account.status != AccountStatus.ACTIVE or vehicle.disconnected_at:
+            return Skip(SyncState.NEEDS_RECONNECT, RECONNECT_MESSAGE)
+        if account.pk not in self.tokens:
+            self.tokens[account.pk] = _access_token(account)
+        if self.tokens[account.pk] is None:
+            if account.status == AccountStatus.ACTIVE:
+                return Skip(SyncState.RETRYING, "Smartcar's token endpoint did not answer.")
+            return Skip(SyncState.NEEDS_RECONNECT, RECONNECT_MESSAGE)
+        return None
+
+    def _due_paths(self, plan: Plan) -> list[str]:
+        sync, status, now = plan.sync, plan.status, self.now
+        if sync.backoff_until and sync.backoff_until > now:
+            # Asleep, unreachable or rate limited: not even "Sync now" asks before the back-off ends (never wake a car).
+            return []
+        # Brand limits: no more than one round per minimum interval, unless someone asked for this sync.
+        min_interval = cadence.make_min_interval(plan.vehicle.make)
+        if (
+            sync.requested_at is None
+            and min_interval
+            and status.last_sync_at
+            and status.last_sync_at + min_interval > now
+        ):
+            return []
+        return [
+            path
+            for path, endpoint in plan.endpoints.items()
+            if cadence.is_wanted_now(endpoint, activity=status.activity, is_plugged_in=status.is_plugged_in)
+            and (plan.states[path].next_sync_at is None or plan.states[path].next_sync_at <= now + ROUND_GATHER)
+        ]
+
+    def _fleet_sync(self, fleet_id: int) -> FleetSync:
+        if fleet_id not in self.fleet_syncs:
+            self.fleet_syncs[fleet_id] = FleetSync.objects.get_or_create(fleet_id=fleet_id)[0]
+        return self.fleet_syncs[fleet_id]
+
+
+def poll_set(vehicle: Vehicle, states: dict[str, EndpointState], now: datetime) -> dict[str, Endpoint]:
+    """Granted ∩ make's endpoints, minus those parked (501, 404) or denied (403) under the current permissions."""
+    poll: dict[str, Endpoint] = {}
+    permissions = sorted(vehicle.permissions or [])
+    for endpoint in endpoints_for(vehicle.make, vehicle.permissions):
+        path = endpoint.path_for(vehicle.make)
+        state = states.get(path)
+        if state is not None:
+            if state.parked_until and state.parked_until > now:
+                continue
+            if state.denied_with_permissions is not None and sorted(state.denied_with_permissions) == permissions:
+                continue
+        poll[path] = endpoint
+    return poll
+
+
+def within_budget(
+    sync: VehicleSync, fleet_sync: FleetSync, due: list[str], endpoints: dict[str, Endpoint], now: datetime
+) -> list[str]:
+    """The due paths the vehicle's pro-rata allowance has room for, those that buy freshness first."""
+    budget = fleet_sync.monthly_call_budget_per_vehicle
+    if budget is None or not due:
+        return due
+    spent = sync.billed_calls_month if sync.month == cadence.month_start(now.date()) else 0
+    room = cadence.pro_rata_allowance(budget, now) - spent
+    if room >= len(due):
+        return due
+    if room <= 0:
+        return []
+    # Keep the paths that buy freshness; static data waits for the allowance to accrue.
+    rank = {freshness: i for i, freshness in enumerate(reversed(cadence.SHED_ORDER))}
+    return sorted(due, key=lambda p: rank[endpoints[p].freshness])[:room]
+
+
+def endpoint_states_ensure(vehicle: Vehicle) -> dict[str, EndpointState]:
+    """The vehicle's endpoint states by path, a row for each endpoint of its catalogue created where missing."""
+    paths = [e.path_for(vehicle.make) for e in endpoints_for(vehicle.make, vehicle.permissions)]
+    existing = {s.path: s for s in EndpointState.objects.filter(vehicle=vehicle)}
+    missing = [EndpointState(vehicle=vehicle, path=p) for p in paths if p not in existing]
+    if missing:
+        EndpointState.objects.bulk_create(missing, ignore_conflicts=True)
+        existing = {s.path: s for s in EndpointState.objects.filter(vehicle=vehicle)}
+    return existing
+
+
+def _prefetch(vehicles: list[Vehicle]) -> tuple[dict[int, VehicleStatus], dict[int, dict[str, EndpointState]]]:
+    """Status rows and endpoint states of a chunk's vehicles in a few queries (created where missing)."""
+    ids = [v.pk for v in vehicles]
+    statuses = {s.vehicle_id: s for s in VehicleStatus.objects.filter(vehicle_id__in=ids)}
+    missing_status = [VehicleStatus(vehicle=v) for v in vehicles if v.pk not in statuses]
+    if missing_status:
+        VehicleStatus.objects.bulk_create(missing_status, ignore_conflicts=True)
+        statuses = {s.vehicle_id: s for s in VehicleStatus.objects.filter(vehicle_id__in=ids)}
+    states: dict[int, dict[str, EndpointState]] = defaultdict(dict)
+    for state in EndpointState.objects.filter(vehicle_id__in=ids):
+        states[state.vehicle_id][state.path] = state
+    missing = [
+        EndpointState(vehicle=v, path=e.path_for(v.make))
+        for v in vehicles
+        for e in endpoints_for(v.make, v.permissions)
+        if e.path_for(v.make) not in states[v.pk]
+    ]
+    if missing:
+        rows_insert_new(EndpointState, missing)
+        for state in EndpointState.objects.filter(vehicle_id__in={m.vehicle_id for m in missing}):
+            states[state.vehicle_id].setdefault(state.path, state)
+    return statuses, states
+
+
+def _access_token(account: SmartcarAccount) -> str | None:
+    from connect.tokens import ReconnectRequired, account_access_token
+
+    try:
+        return account_access_token(account=account)
+    except ReconnectRequired:
+        return None
+    except SmartcarError as exc:
+        # The token endpoint is down or answered nonsense: the vault keeps the old state; try again next round.
+        logger.warning("account %s: no access token (%s); its vehicles wait", account.pk, exc.code or exc.type)
+        return None

@@ -1,0 +1,82 @@
+"""The sync engine's services beside the round: "Sync now", billing pauses and resumes, history retention."""
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db.models import Q
+from django.utils import timezone
+
+from connect.errors import SmartcarError
+from connect.models import SmartcarAccount
+from fleet.models import Membership, Role
+from fleet.outbox import enqueue
+from vehicles.models import EndpointState, FleetSync, StatusHistory, SyncState, Vehicle, VehicleStatus, VehicleSync
+from vehicles.sync.planning import endpoint_states_ensure
+
+logger = logging.getLogger(__name__)
+
+
+def vehicle_sync_now(*, vehicle: Vehicle, paths: Iterable[str] | None = None) -> None:
+    """Fetch these paths (default: the whole poll set) of the vehicle at once, whatever their cadence.
+
+    Used by the "Sync now" button and admin action, and by webhook events for a targeted sync. The fetch runs in a
+    task after the transaction commits; a back-off (asleep, rate limited) is still honoured, never a wake-up.
+    """
+    from vehicles.tasks import sync_vehicle_now
+
+    now = timezone.now()
+    VehicleSync.objects.get_or_create(vehicle=vehicle)
+    states = endpoint_states_ensure(vehicle)
+    wanted = set(paths) if paths is not None else None
+    due = [s.pk for s in states.values() if wanted is None or s.path in wanted]
+    EndpointState.objects.filter(pk__in=due).update(next_sync_at=now)
+    VehicleSync.objects.filter(vehicle=vehicle).update(next_sync_at=now, requested_at=now)
+    # With the broker down the request still stands: the vehicle is due now, and the dispatcher takes it.
+    enqueue(sync_vehicle_now, vehicle.pk)
+
+
+def fleet_sync_resume(*, fleet_sync: FleetSync) -> None:
+    """An owner resumes polling after a billing pause (e.g. after upgrading the plan)."""
+    FleetSync.objects.filter(pk=fleet_sync.pk).update(paused_until=None, alert="")
+    VehicleStatus.objects.filter(vehicle__fleet_id=fleet_sync.pk, sync_state=SyncState.PAUSED).update(
+        sync_state=SyncState.OK
+    )
+
+
+def fleet_billing_pause(*, fleet_id: int, error: SmartcarError, now: datetime | None = None) -> None:
+    """430 BILLING: pause the whole fleet's polling and tell its owners (once per pause)."""
+    now = now or timezone.now()
+    alert = (
+        f"Polling paused: Smartcar answered a billing error ({error.code or error.type}). {error.user_message} "
+        "Resume polling in admin once the plan allows it."
+    )[:500]
+    FleetSync.objects.get_or_create(fleet_id=fleet_id)
+    newly = FleetSync.objects.filter(Q(paused_until__isnull=True) | Q(paused_until__lt=now), fleet_id=fleet_id).update(
+        paused_until=now + timedelta(hours=settings.SYNC_BILLING_PAUSE_HOURS), alert=alert
+    )
+    if not newly:
+        return
+    logger.warning("fleet %s: polling paused after a billing error [request %s]", fleet_id, error.request_id)
+    owners = list(Membership.objects.filter(fleet_id=fleet_id, role=Role.OWNER).values_list("user__email", flat=True))
+    if owners:
+        send_mail("Fleet: vehicle polling paused", alert, None, owners, fail_silently=True)
+
+
+def account_needs_reconnect(*, account_id: int, error: SmartcarError) -> None:
+    """The grant is gone (401, or a whole request refused with REAUTHENTICATE): the account waits for Connect."""
+    from connect.tokens import account_mark_needs_reconnect
+
+    account = SmartcarAccount.objects.filter(pk=account_id).first()
+    if account is not None:
+        account_mark_needs_reconnect(account=account, reason=error.user_message)
+
+
+def history_prune(*, now: datetime | None = None) -> int:
+    """Delete history older than the retention setting; returns the number of rows deleted."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.SYNC_HISTORY_RETENTION_DAYS)
+    deleted, _ = StatusHistory.objects.filter(fetched_at__lt=cutoff).delete()
+    return deleted

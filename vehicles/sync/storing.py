@@ -1,0 +1,405 @@
+"""Storing: a vehicle's answers become its rows; a group of vehicles is written in one transaction.
+
+Two halves, so that a database outage loses nothing: ``vehicle_write`` applies the answers to the vehicle's rows in
+memory (no query), once; ``group_store`` writes the groups' rows, and may be called again with the same writes after
+the database comes back. Every vehicle of a round goes through both — answered, skipped or with nothing to ask.
+"""
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from connect.client import ApiResponse
+from connect.errors import SmartcarError
+from vehicles import cadence
+from vehicles.models import EndpointState, StatusHistory, SyncCounter, SyncState, VehicleStatus, VehicleSync
+from vehicles.readings import HISTORY_FIELDS, UnreadableBody, read
+from vehicles.status_store import history_value
+from vehicles.sync import schedule
+from vehicles.sync.activity import activity_from
+from vehicles.sync.answers import Effect, ForEndpoint, ForVehicle, effect_of
+from vehicles.sync.diagnostics import dtcs_store, system_statuses_store
+from vehicles.sync.fetching import Outcome
+from vehicles.sync.planning import Plan
+from vehicles.sync.rows import rows_insert_new, rows_update
+
+logger = logging.getLogger(__name__)
+
+STATE_FIELDS = (
+    "next_sync_at",
+    "last_attempt_at",
+    "last_success_at",
+    "body",
+    "data_age",
+    "fetched_at",
+    "request_id",
+    "parked_until",
+    "denied_with_permissions",
+    "failures",
+    "last_error",
+)
+STATUS_FIELDS = tuple(f.name for f in VehicleStatus._meta.concrete_fields if not f.primary_key)
+SYNC_FIELDS = (
+    "next_sync_at",
+    "lease_until",
+    "lease_token",
+    "requested_at",
+    "backoff_until",
+    "backoff_failures",
+    "billed_calls_month",
+    "month",
+)
+
+
+@dataclass
+class VehicleWrite:
+    """A vehicle's rows after its round, in memory: the plan's status and sync rows, and these."""
+
+    plan: Plan
+    requests: int = 0
+    states: list[EndpointState] = field(default_factory=list)  # the endpoint states that changed
+    history: list[StatusHistory] = field(default_factory=list)
+    dtcs: dict | None = None  # the /diagnostics/dtcs body, when read
+    systems: dict | None = None  # the /diagnostics/system_status body, when read
+    reconnect: SmartcarError | None = None  # the grant is gone: the account waits for reconnect
+    billing: SmartcarError | None = None  # the fleet's polling pauses
+    failed_paths: int = 0
+
+    @property
+    def vehicle_id(self) -> int:
+        return self.plan.vehicle.pk
+
+
+@dataclass
+class Readings:
+    """Step 1's result: what the round's answers said, path by path."""
+
+    values: dict = field(default_factory=dict)
+    bodies: dict[str, object] = field(default_factory=dict)
+    recorded: dict[str, datetime] = field(default_factory=dict)  # field → when the vehicle recorded it
+    answered: set[str] = field(default_factory=set)
+    retry_at: dict[str, datetime] = field(default_factory=dict)  # path → its retry, when its answer asks for one
+    errors: list[str] = field(default_factory=list)
+    effects: dict[ForVehicle, SmartcarError] = field(default_factory=dict)
+    back_off: timedelta | None = None
+
+
+def vehicle_write(plan: Plan, outcome: Outcome | None, now: datetime) -> VehicleWrite:
+    """A vehicle's answers applied to its rows in memory, in six steps:
+
+    1. Read each asked path's answer into its endpoint state: its values, or what its error does (answers.py).
+    2. Judge what the vehicle is doing from the new values.
+    3. Schedule each endpoint it polls for that activity (schedule.endpoint_next_due).
+    4. Make history rows for the values that changed.
+    5. Decide the vehicle's next round, back-off and sync state (schedule.vehicle_next_due).
+    6. Update the status and sync rows: values, freshness, billed calls of the month, lease released.
+
+    ``outcome`` is None for a vehicle the round did not ask (skipped, or nothing due).
+    """
+    if plan.skip is not None:
+        return _skipped_write(plan, now)
+    write = VehicleWrite(plan, requests=outcome.requests if outcome else 0)
+    readings = _read_answers(plan, outcome or Outcome(), now, write)  # 1
+    activity = activity_from(  # 2
+        make=plan.vehicle.make,
+        values=readings.values,
+        bodies=readings.bodies,
+        previous=_previous(plan.status),
+        current=plan.status.activity,
+    )
+    wanted = _schedule_endpoints(plan, readings, activity, now, write)  # 3
+    write.history = _history(plan, readings, now)  # 4
+    due, sync_state = _next_round(plan, readings, wanted, now)  # 5
+    _update_rows(plan, readings, activity, due, sync_state, now)  # 6
+    write.reconnect = readings.effects.get(ForVehicle.RECONNECT)
+    write.billing = readings.effects.get(ForVehicle.PAUSE_FLEET)
+    write.failed_paths = len(readings.errors)
+    return write
+
+
+def _read_answers(plan: Plan, outcome: Outcome, now: datetime, write: VehicleWrite) -> Readings:
+    readings = Readings()
+    for path in plan.paths:
+        state = plan.states[path]
+        state.last_attempt_at = now
+        write.states.append(state)
+        answer = outcome.answer(path)
+        if isinstance(answer, ApiResponse):
+            _read_answer(plan, path, answer, now, readings, write)
+        elif answer is None:
+            _retry(state, "No answer for this path", now, readings)
+        else:
+            readings.errors.append(f"{path}: {answer.type or answer.__class__.__name__}:{answer.code or ''}")
+            _apply_error(plan, path, answer, outcome.error is not None, now, readings)
+    return readings
+
+
+def _read_answer(
+    plan: Plan, path: str, answer: ApiResponse, now: datetime, readings: Readings, write: VehicleWrite
+) -> None:
+    state, endpoint = plan.states[path], plan.endpoints[path]
+    try:
+        values = read(endpoint.path, answer.body)
+    except UnreadableBody as exc:
+        logger.warning(
+            "vehicle %s %s: unreadable body (%s) [request %s]", plan.vehicle.pk, path, exc, answer.request_id
+        )
+        _retry(state, f"Unreadable answer: {exc}", now, readings)
+        readings.errors.append(f"{path}: unreadable answer")
+        return
+    state.body = answer.body
+    state.data_age = answer.data_age
+    state.fetched_at = answer.fetched_at or now
+    state.request_id = (answer.request_id or "")[:64]
+    state.last_success_at = now
+    state.failures = 0
+    state.last_error = ""
+    state.parked_until = None
+    state.denied_with_permissions = None
+    readings.answered.add(path)
+    readings.values.update(values)
+    readings.bodies[path] = answer.body
+    for name in values:
+        readings.recorded[name] = answer.data_age or now
+    if endpoint.path == "/diagnostics/dtcs":
+        write.dtcs = answer.body
+    elif endpoint.path == "/diagnostics/system_status":
+        write.systems = answer.body
+
+
+def _retry(state: EndpointState, message: str, now: datetime, readings: Readings) -> None:
+    state.failures = min(state.failures + 1, 30)
+    state.last_error = message[:300]
+    state.next_sync_at = readings.retry_at[state.path] = schedule.endpoint_retry_at(state.failures, now)
+
+
+def _apply_error(
+    plan: Plan, path: str, error: SmartcarError, whole_request: bool, now: datetime, readings: Readings
+) -> None:
+    state = plan.states[path]
+    effect: Effect = effect_of(error, whole_request=whole_request)
+    state.last_error = (error.user_message if effect.owner_words else str(error))[:300]
+    if effect.endpoint == ForEndpoint.RETRY:
+        _retry(state, str(error), now, readings)
+    elif effect.endpoint == ForEndpoint.AS_USUAL and effect.vehicle == ForVehicle.NOTHING:
+        state.failures = 0  # a normal answer in the vehicle's state, not a failure
+    elif effect.endpoint == ForEndpoint.PARK:
+        state.parked_until = schedule.endpoint_parked_until(now)
+    elif effect.endpoint == ForEndpoint.DROP:
+        # Not granted for this vehicle: dropped until the vehicle's permissions change (reconnect).
+        state.denied_with_permissions = list(plan.vehicle.permissions or [])
+    if effect.vehicle in (ForVehicle.BACK_OFF, ForVehicle.RATE_LIMITED):
+        back_off = schedule.vehicle_back_off(
+            failures=plan.sync.backoff_failures + 1,
+            retry_after=error.retry_after,
+            rate_limited=effect.vehicle == ForVehicle.RATE_LIMITED,
+        )
+        readings.back_off = max(readings.back_off or timedelta(0), back_off)
+    if effect.vehicle != ForVehicle.NOTHING:
+        readings.effects.setdefault(effect.vehicle, error)
+
+
+def _previous(status: VehicleStatus) -> dict:
+    return {name: getattr(status, name) for name in HISTORY_FIELDS}
+
+
+def _schedule_endpoints(plan: Plan, readings: Readings, activity: str, now: datetime, write: VehicleWrite) -> list[str]:
+    """Step 3: the paths polled for the new activity, each with its next due time; returns those paths."""
+    webhook = plan.vehicle.webhook_subscribed
+    stretch = cadence.budget_stretch(
+        list(plan.endpoints.values()),
+        monthly_budget=plan.fleet_sync.monthly_call_budget_per_vehicle,
+        webhook_subscribed=webhook,
+    )
+    plugged_in = readings.values.get("is_plugged_in", plan.status.is_plugged_in)
+    wanted = [
+        path
+        for path, endpoint in plan.endpoints.items()
+        if cadence.is_wanted_now(endpoint, activity=activity, is_plugged_in=plugged_in)
+    ]
+    asked = set(plan.paths)
+    for path in wanted:
+        state = plan.states[path]
+        seconds = cadence.interval_for(
+            plan.endpoints[path], activity=activity, webhook_subscribed=webhook, stretch=stretch
+        )
+        next_due = schedule.endpoint_next_due(
+            asked=path in asked,
+            retry_at=readings.retry_at.get(path),
+            current=state.next_sync_at,
+            interval=timedelta(seconds=seconds),
+            activity_changed=activity != plan.status.activity,
+            now=now,
+        )
+        if next_due is not None:
+            state.next_sync_at = next_due
+            if path not in asked:
+                write.states.append(state)
+    return wanted
+
+
+def _history(plan: Plan, readings: Readings, now: datetime) -> list[StatusHistory]:
+    history = []
+    for name in HISTORY_FIELDS:
+        value = readings.values.get(name)
+        if name in readings.values and value != getattr(plan.status, name):
+            number, text = history_value(value)
+            history.append(
+                StatusHistory(
+                    vehicle=plan.vehicle,
+                    field=name,
+                    number=number,
+                    text=text,
+                    recorded_at=readings.recorded[name],
+                    fetched_at=now,
+                )
+            )
+    return history
+
+
+def _next_round(plan: Plan, readings: Readings, wanted: list[str], now: datetime) -> tuple[schedule.Due, str]:
+    """Step 5: when the vehicle's next round is, and the sync state to show."""
+    due = schedule.vehicle_next_due(
+        endpoints_due=[plan.states[p].next_sync_at for p in wanted if plan.states[p].next_sync_at is not None],
+        now=now,
+        asked=bool(plan.paths),
+        budget_wait=plan.budget_wait,
+        back_off=readings.back_off,
+        held_back_off_until=plan.sync.backoff_until,
+        brand_min_interval=cadence.make_min_interval(plan.vehicle.make),
+        last_round_at=plan.status.last_sync_at,
+    )
+    state = SyncState.RETRYING if readings.retry_at else SyncState.OK
+    if readings.back_off is not None:
+        state = SyncState.BACKING_OFF
+    if ForVehicle.RECONNECT in readings.effects:
+        state = SyncState.NEEDS_RECONNECT
+    if ForVehicle.PAUSE_FLEET in readings.effects:
+        state = SyncState.PAUSED
+    return due, state
+
+
+def _update_rows(plan: Plan, readings: Readings, activity: str, due: schedule.Due, state: str, now: datetime) -> None:
+    status, sync = plan.status, plan.sync
+    for name, value in readings.values.items():
+        setattr(status, name, value)
+    status.activity = activity
+    data_ages = [plan.states[p].data_age for p in readings.answered if plan.states[p].data_age]
+    if data_ages:
+        status.data_age = max([*data_ages, *([status.data_age] if status.data_age else [])])
+    if readings.answered:
+        status.last_success_at = now
+    if plan.paths:
+        status.last_sync_at = now
+        status.sync_state = state
+        status.last_error = "; ".join(readings.errors)[:500]
+        # A round without requests learnt nothing about the back-off: it keeps it.
+        sync.backoff_until = now + readings.back_off if readings.back_off else None
+        sync.backoff_failures = sync.backoff_failures + 1 if readings.back_off else 0
+    month = cadence.month_start(now.date())
+    # Only the lease holder changes these rows, so the count read at the round's start is current.
+    sync.billed_calls_month = (sync.billed_calls_month if sync.month == month else 0) + len(plan.paths)
+    sync.month = month
+    sync.next_sync_at = due.at
+    sync.lease_until, sync.lease_token, sync.requested_at = None, "", None
+
+
+def _skipped_write(plan: Plan, now: datetime) -> VehicleWrite:
+    """A vehicle the round could not ask: its state says why; it is looked at again shortly (the account may be
+    reconnected, the fleet resumed)."""
+    assert plan.skip is not None
+    plan.status.sync_state, plan.status.last_error = plan.skip.state, plan.skip.message
+    plan.sync.next_sync_at = now + schedule.SKIPPED_RECHECK
+    plan.sync.lease_until, plan.sync.lease_token = None, ""
+    return VehicleWrite(plan)
+
+
+# --- Writing a group ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class GroupResult:
+    stored: list[VehicleWrite]
+    dropped: list[int]  # vehicles another round took over meanwhile
+
+
+def group_store(writes: list[VehicleWrite], lease_token: str) -> GroupResult:
+    """Write these vehicles' rows in one transaction, those this round still holds; then their follow-ups.
+
+    A database error leaves the writes as they were, to be stored again; any other error is a bug in one of them
+    and rolls the group back (the caller then stores them one by one).
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        held = _still_leased([w.vehicle_id for w in writes], lease_token)
+        stored = [w for w in writes if w.vehicle_id in held]
+        _flush(stored, lease_token, now)
+    for write in stored:
+        _follow_up(write, now)
+    return GroupResult(stored, sorted({w.vehicle_id for w in writes} - held))
+
+
+def _still_leased(vehicle_ids: list[int], lease_token: str) -> set[int]:
+    """The vehicles this round still holds, locked until the transaction ends.
+
+    A vehicle whose lease ran out and that another round took over is that round's to store: this round's answers
+    for it are dropped rather than written over (or beside) the other round's.
+    """
+    held = set(
+        VehicleSync.objects.select_for_update()
+        .filter(vehicle_id__in=vehicle_ids, lease_token=lease_token)
+        .values_list("vehicle_id", flat=True)
+    )
+    for vehicle_id in sorted(set(vehicle_ids) - held):
+        logger.warning("vehicle %s: its lease passed to another round; this round's answers are dropped", vehicle_id)
+    return held
+
+
+def _flush(writes: list[VehicleWrite], lease_token: str, now: datetime) -> None:
+    """One statement per table for the whole group."""
+    rows_update(EndpointState, [s for w in writes for s in w.states], STATE_FIELDS)
+    rows_insert_new(StatusHistory, [h for w in writes for h in w.history])
+    statuses = [w.plan.status for w in writes]
+    for status in statuses:
+        status.updated_at = now
+    rows_update(VehicleStatus, statuses, STATUS_FIELDS)
+    # Released only where our lease still holds: a vehicle another worker took over is its to write.
+    rows_update(VehicleSync, [w.plan.sync for w in writes], SYNC_FIELDS, lease_token=lease_token)
+    dtcs = [(w.vehicle_id, w.dtcs) for w in writes if w.dtcs is not None]
+    if dtcs:
+        dtcs_store(dtcs, now)
+    systems = [(w.vehicle_id, w.systems) for w in writes if w.systems is not None]
+    if systems:
+        system_statuses_store(systems, now)
+    _count_calls(writes, now)
+
+
+def _count_calls(writes: list[VehicleWrite], now: datetime) -> None:
+    """Requests sent and calls billed, per fleet per day."""
+    counts: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for write in writes:
+        if write.requests:
+            counts[write.plan.vehicle.fleet_id][0] += write.requests
+            counts[write.plan.vehicle.fleet_id][1] += len(write.plan.paths)
+    day = now.date()
+    for fleet_id, (requests, billed) in counts.items():
+        SyncCounter.objects.get_or_create(fleet_id=fleet_id, day=day)
+        SyncCounter.objects.filter(fleet_id=fleet_id, day=day).update(
+            requests=F("requests") + requests, billed_calls=F("billed_calls") + billed
+        )
+
+
+def _follow_up(write: VehicleWrite, now: datetime) -> None:
+    """What a vehicle's answers set off beyond its own rows, once they are stored."""
+    from vehicles.sync.services import account_needs_reconnect, fleet_billing_pause
+
+    vehicle = write.plan.vehicle
+    if write.reconnect is not None and vehicle.account_id:
+        account_needs_reconnect(account_id=vehicle.account_id, error=write.reconnect)
+    if write.billing is not None:
+        fleet_billing_pause(fleet_id=vehicle.fleet_id, error=write.billing, now=now)
