@@ -54,10 +54,22 @@ def beat_schedule() -> dict:
             "schedule": 60.0,
             "options": {"expires": 50},
         },
+        # History (vehicles/history.py): months of partitions kept ahead, whole months dropped after the retention,
+        # rollups of the hours and days just completed.
+        "vehicles-history-partitions-ensure": {
+            "task": "vehicles.tasks.history_partitions_ensure",
+            "schedule": crontab(minute=37, hour=2),
+            "options": {"expires": HOUR},
+        },
         "vehicles-history-prune": {
             "task": "vehicles.tasks.history_prune",
             "schedule": crontab(minute=43, hour=3),
             "options": {"expires": HOUR},
+        },
+        "vehicles-history-rollup": {
+            "task": "vehicles.tasks.history_rollup",
+            "schedule": crontab(minute="7,37"),
+            "options": {"expires": 25 * 60},
         },
     }
     if settings.SIMULATED:

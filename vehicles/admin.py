@@ -3,8 +3,11 @@
 Tokens never appear here: vehicles show their account only by its id and status.
 """
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.contrib import admin, messages
+from django.utils import timezone
 from django.utils.html import format_html_join
 
 from fleet.admin_records import RecordAdmin, RecordAdminMixin
@@ -16,6 +19,7 @@ from vehicles.models import (
     DiagnosticTroubleCode,
     EndpointState,
     FleetSync,
+    HistoryRollupProgress,
     StatusHistory,
     SyncCounter,
     SystemStatus,
@@ -24,6 +28,7 @@ from vehicles.models import (
     VehicleSync,
 )
 
+HISTORY_ROWS, HISTORY_DAYS = 50, 7
 STATUS_SYNC_FIELDS = ["sync_state", "activity", "last_sync_at", "last_success_at", "data_age", "last_error"]
 
 
@@ -90,12 +95,25 @@ class VehicleAdmin(admin.ModelAdmin):
         "connected_at",
         "disconnected_at",
         "updated_at",
+        "recent_history",
     ]
     inlines = [VehicleStatusInline, VehicleSyncInline, EndpointStateInline]
     actions = ["sync_now", "webhooks_subscribe", "webhooks_unsubscribe", "disconnect", "mark_needs_reconnect"]
 
     def has_add_permission(self, request):
         return False  # vehicles come from Connect (or adoption on the connections page)
+
+    @admin.display(description="Recent history")
+    def recent_history(self, vehicle):
+        """The newest changes (StatusHistory has a composite key, which the admin cannot list on its own)."""
+        since = timezone.now() - timedelta(days=HISTORY_DAYS)  # reads this month's partitions, not the year's
+        rows = StatusHistory.objects.filter(vehicle=vehicle, recorded_at__gte=since).order_by("-recorded_at")
+        rows = rows[:HISTORY_ROWS]
+        return format_html_join(
+            "",
+            "<div>{} · {} = {}</div>",
+            ((row.recorded_at, row.field, row.text if row.number is None else row.number) for row in rows),
+        )
 
     @admin.display(description="Connected", boolean=True, ordering="disconnected_at")
     def connected(self, vehicle):
@@ -218,14 +236,13 @@ class VehicleStatusAdmin(RecordAdmin):
     list_select_related = ["vehicle"]
 
 
-@admin.register(StatusHistory)
-class StatusHistoryAdmin(admin.ModelAdmin):
-    list_display = ["vehicle", "field", "number", "text", "recorded_at", "fetched_at"]
-    list_filter = ["field"]
-    search_fields = ["vehicle__vin", "vehicle__nickname"]
-    list_select_related = ["vehicle"]
-    date_hierarchy = "recorded_at"
-    readonly_fields = ["vehicle", "field", "number", "text", "recorded_at", "fetched_at"]
+@admin.register(HistoryRollupProgress)
+class HistoryRollupProgressAdmin(admin.ModelAdmin):
+    """Where the hourly and daily rollups have got to. Setting a time earlier makes the next run (every half hour)
+    compute the rollups again from there — after rows were imported into the past, for instance."""
+
+    list_display = ["name", "done_until"]
+    readonly_fields = ["name"]
 
     def has_add_permission(self, request):
         return False

@@ -2,6 +2,10 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
+from vehicles.readings import HISTORY_FIELDS
+
+HISTORY_FIELD_NAMES = {number: name for name, number in HISTORY_FIELDS.items()}
+
 # Makes whose name is an abbreviation or styled (makes.md lists every make in upper case with underscores).
 _MAKE_LABELS = {"BMW": "BMW", "GMC": "GMC", "MINI": "MINI", "MG": "MG", "RAM": "RAM", "DS": "DS"}
 
@@ -203,31 +207,132 @@ class EndpointState(models.Model):
         return f"{self.vehicle_id} {self.path}"
 
 
+class HistoryFieldName(models.PositiveSmallIntegerField):
+    """A VehicleStatus field name in Python, its number from readings.HISTORY_FIELDS in the database."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("help_text", "A VehicleStatus field name, e.g. battery_percent")
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self):
+        name, _, args, kwargs = super().deconstruct()
+        return name, "vehicles.models.HistoryFieldName", args, kwargs
+
+    def get_prep_value(self, value):
+        if value is None or isinstance(value, int):
+            return value
+        return HISTORY_FIELDS[value]
+
+    def from_db_value(self, value, expression, connection):
+        return None if value is None else HISTORY_FIELD_NAMES.get(value, str(value))
+
+    def to_python(self, value):
+        if isinstance(value, int):
+            return HISTORY_FIELD_NAMES.get(value, str(value))
+        return value
+
+
 class StatusHistory(models.Model):
     """A value of one status field, written only when it changed.
 
-    The unique key (vehicle, field, recorded_at) makes a re-delivered or replayed reading harmless: recorded_at is the
-    vehicle's data age (or the fetch time when the API gives none), the same on every delivery of the same reading.
+    The primary key (vehicle, field, recorded_at) makes a re-delivered or replayed reading harmless: recorded_at is
+    the vehicle's data age (or the fetch time when the API gives none), the same on every delivery of the same
+    reading. It is also the index of every read: one field of one vehicle in time order (the charts, the "last value"
+    lookups), and on PostgreSQL it carries ``number`` so that a chart reads the index alone.
+
+    On PostgreSQL the table is partitioned by month of recorded_at (vehicles/partitions.py): retention drops whole
+    months, and long ranges read the rollups below instead (vehicles/history.py). A row holds nothing it does not
+    need: no surrogate id, the field as a small number, no fetch time.
     """
 
-    vehicle = models.ForeignKey(Vehicle, on_delete=models.CASCADE, related_name="history")
-    field = models.CharField(max_length=40, help_text="A VehicleStatus field name, e.g. battery_percent")
-    number = models.FloatField(null=True, blank=True)
-    text = models.CharField(max_length=40, blank=True)
+    pk = models.CompositePrimaryKey("vehicle", "field", "recorded_at")
+    # No index of its own: the primary key starts with it.
+    vehicle = models.ForeignKey(Vehicle, on_delete=models.CASCADE, related_name="history", db_index=False)
+    field = HistoryFieldName()
     recorded_at = models.DateTimeField(help_text="Vehicle data age, or fetch time when the API gives none")
-    fetched_at = models.DateTimeField()
+    number = models.FloatField(null=True, blank=True)
+    text = models.CharField(max_length=40, blank=True, help_text="Words and booleans (true/false)")
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["vehicle", "field", "recorded_at"], name="history_unique_vehicle_field_at")
-        ]
-        # The vehicle page's charts and the "last value" lookup read one field of one vehicle in time order; the
-        # unique constraint's index serves both. The retention prune deletes by fetched_at.
-        indexes = [models.Index(fields=["fetched_at"], name="history_fetched_at")]
         verbose_name_plural = "status history"
 
     def __str__(self):
         return f"{self.vehicle_id} {self.field}={self.number if self.number is not None else self.text}"
+
+
+class HistoryHourly(models.Model):
+    """Min, max and mean of one numeric field of one vehicle over one hour (UTC) of history.
+
+    Written by vehicles/history.py for every hour that has rows; read by charts over more than a few days. The mean
+    is over the rows of the hour (changes), not weighted by time.
+    """
+
+    pk = models.CompositePrimaryKey("vehicle", "field", "hour")
+    vehicle = models.ForeignKey(Vehicle, on_delete=models.CASCADE, related_name="+", db_index=False)
+    field = HistoryFieldName()
+    hour = models.DateTimeField(help_text="Start of the hour")
+    samples = models.PositiveIntegerField()
+    min = models.FloatField()
+    max = models.FloatField()
+    mean = models.FloatField()
+
+    class Meta:
+        verbose_name_plural = "hourly history"
+
+    def __str__(self):
+        return f"{self.vehicle_id} {self.field} {self.hour:%Y-%m-%d %H}h"
+
+
+class HistoryDaily(models.Model):
+    """Min, max and mean of one numeric field of one vehicle over one day of its fleet's time zone."""
+
+    pk = models.CompositePrimaryKey("vehicle", "field", "day")
+    vehicle = models.ForeignKey(Vehicle, on_delete=models.CASCADE, related_name="+", db_index=False)
+    field = HistoryFieldName()
+    day = models.DateField(help_text="In the fleet's time zone")
+    samples = models.PositiveIntegerField()
+    min = models.FloatField()
+    max = models.FloatField()
+    mean = models.FloatField()
+
+    class Meta:
+        verbose_name_plural = "daily history"
+
+    def __str__(self):
+        return f"{self.vehicle_id} {self.field} {self.day}"
+
+
+class FleetHistoryDaily(models.Model):
+    """One numeric field over one day across a fleet's vehicles: what fleet reports over months read.
+
+    ``spread`` sums each vehicle's max − min of the day: for the odometer, the distance the fleet drove.
+    """
+
+    pk = models.CompositePrimaryKey("fleet", "field", "day")
+    fleet = models.ForeignKey("fleet.Fleet", on_delete=models.CASCADE, related_name="+", db_index=False)
+    field = HistoryFieldName()
+    day = models.DateField(help_text="In the fleet's time zone")
+    vehicles = models.PositiveIntegerField(help_text="Vehicles with a reading that day")
+    min = models.FloatField()
+    max = models.FloatField()
+    mean = models.FloatField(help_text="Mean of the vehicles' daily means")
+    spread = models.FloatField(help_text="Sum over vehicles of the day's max − min")
+
+    class Meta:
+        verbose_name_plural = "fleet daily history"
+
+    def __str__(self):
+        return f"{self.fleet_id} {self.field} {self.day}"
+
+
+class HistoryRollupProgress(models.Model):
+    """How far each rollup has been computed: its next run starts there (or a little before, for late rows)."""
+
+    name = models.CharField(max_length=20, primary_key=True)
+    done_until = models.DateTimeField()
+
+    def __str__(self):
+        return f"{self.name} until {self.done_until}"
 
 
 class DiagnosticTroubleCode(models.Model):

@@ -33,9 +33,7 @@ def vehicle_status_update(
         if name in HISTORY_FIELDS and getattr(status, name) != value:
             number, text = history_value(value)
             history.append(
-                StatusHistory(
-                    vehicle=vehicle, field=name, number=number, text=text, recorded_at=recorded[name], fetched_at=now
-                )
+                StatusHistory(vehicle=vehicle, field=name, number=number, text=text, recorded_at=recorded[name])
             )
     newest = max(recorded.values(), default=None)
     updates = dict(values)

@@ -48,9 +48,23 @@ def sync_vehicle_now(vehicle_id: int):
 
 @shared_task
 def history_prune():
-    from vehicles import sync
+    from vehicles import history
 
-    return sync.history_prune()
+    return history.history_prune()
+
+
+@shared_task
+def history_partitions_ensure():
+    from vehicles import history
+
+    return history.history_partitions_ensure()
+
+
+@shared_task
+def history_rollup():
+    from vehicles import history
+
+    return history.history_rollup()
 
 
 @shared_task(name="vehicles.command_run", bind=True)

@@ -16,4 +16,5 @@ urlpatterns = [
         name="vehicle_command_retry",
     ),
     path("fleets/<slug:fleet_slug>/vehicles/<int:pk>/sync/", views.vehicle_sync, name="vehicle_sync"),
+    path("fleets/<slug:fleet_slug>/energy/", views.fleet_energy, name="fleet_energy"),
 ]

@@ -22,11 +22,11 @@ from fleet.templatetags import units as fmt
 from fleet.tenancy import FleetRequest, fleet_view, get_fleet_object_or_404
 from vehicles import commands, obd
 from vehicles.catalogue import endpoint_by_path
+from vehicles.history import fleet_energy_days, history_series
 from vehicles.models import (
     Command,
     CommandStatus,
     EndpointState,
-    StatusHistory,
     SyncState,
     SystemStatus,
     Vehicle,
@@ -35,7 +35,8 @@ from vehicles.models import (
     make_label,
 )
 
-CHART_DAYS = 30
+# The history card's ranges (days → words); the first is the default.
+CHART_RANGES = {30: "30 days", 365: "12 months"}
 CHART_POINTS = 1000
 TRACK_DAYS = 7
 TRACK_POINTS = 300
@@ -251,25 +252,12 @@ def sync_explanation(vehicle: Vehicle, status: VehicleStatus | None, sync: Vehic
     }
 
 
-def _history(vehicle: Vehicle, fields: list[str], since: datetime, limit: int) -> dict[str, list]:
-    rows = (
-        StatusHistory.objects.filter(vehicle=vehicle, field__in=fields, recorded_at__gte=since, number__isnull=False)
-        .order_by("-recorded_at")
-        .values_list("field", "recorded_at", "number")[: limit * len(fields)]
-    )
-    series: dict[str, list] = {f: [] for f in fields}
-    for field, recorded_at, number in rows:
-        if len(series[field]) < limit:
-            series[field].append((recorded_at, number))
-    return {f: list(reversed(points)) for f, points in series.items()}
-
-
-def charts_data(vehicle: Vehicle, status: VehicleStatus | None) -> dict:
-    """Battery (or fuel), range and odometer over the last CHART_DAYS days, in the fleet's units, for uPlot."""
+def charts_data(vehicle: Vehicle, status: VehicleStatus | None, days: int) -> dict:
+    """Battery (or fuel), range and odometer over the last ``days`` days, in the fleet's units, for uPlot."""
     system = vehicle.fleet.unit_system
-    since = timezone.now() - timedelta(days=CHART_DAYS)
+    since = timezone.now() - timedelta(days=days)
     fields = ["battery_percent", "fuel_percent", "range_km", "fuel_range_km", "odometer_km"]
-    history = _history(vehicle, fields, since, CHART_POINTS)
+    history = history_series(vehicle=vehicle, fields=fields, since=since, limit=CHART_POINTS)
 
     # History holds a row only when a value changed: the last value still held at the last successful sync, so the
     # line runs on to then (an odometer parked all week is a flat line, not a lone dot).
@@ -300,13 +288,18 @@ def charts_data(vehicle: Vehicle, status: VehicleStatus | None) -> dict:
 def track_data(vehicle: Vehicle) -> list[list[float]]:
     """Recent positions, oldest first: latitude and longitude history rows paired by the reading they came from."""
     since = timezone.now() - timedelta(days=TRACK_DAYS)
-    history = _history(vehicle, ["latitude", "longitude"], since, TRACK_POINTS)
+    history = history_series(vehicle=vehicle, fields=["latitude", "longitude"], since=since, limit=TRACK_POINTS)
     longitudes = dict(history["longitude"])
     return [
         [round(lat, 5), round(longitudes[at], 5), int(at.timestamp())]
         for at, lat in history["latitude"]
         if at in longitudes
     ]
+
+
+def _chart_days(value: str | None) -> int:
+    """The history range asked for in the query string; anything else (a stale or edited link) shows the default."""
+    return int(value) if value in {str(days) for days in CHART_RANGES} else next(iter(CHART_RANGES))
 
 
 def _vehicle_for(request: FleetRequest, pk: int) -> Vehicle:
@@ -359,6 +352,7 @@ def vehicle_detail(request: FleetRequest, pk: int):
     status, sync = _one_to_one(vehicle, "status"), _one_to_one(vehicle, "sync")
     states = list(EndpointState.objects.filter(vehicle=vehicle).order_by("path"))
     groups = value_groups(vehicle, status, states, request.fleet.unit_system)
+    chart_days = _chart_days(request.GET.get("history"))
     make = vehicle.make_slug
     available = commands.commands_available(vehicle)
     context = {
@@ -366,7 +360,9 @@ def vehicle_detail(request: FleetRequest, pk: int):
         "status": status,
         "sync_state": sync_explanation(vehicle, status, sync),
         "groups": groups,
-        "charts": charts_data(vehicle, status),
+        "charts": charts_data(vehicle, status, chart_days),
+        "chart_days": chart_days,
+        "chart_ranges": CHART_RANGES,
         "track": track_data(vehicle),
         "current_position": [status.latitude, status.longitude] if status and status.latitude is not None else None,
         "map_tiles": {"url": settings.MAP_TILE_URL, "attribution": settings.MAP_TILE_ATTRIBUTION},
@@ -477,3 +473,44 @@ def vehicle_sync(request: FleetRequest, pk: int):
     vehicle_sync_now(vehicle=vehicle)
     messages.info(request, "Sync queued; fresh values appear here within a minute unless the vehicle is asleep.")
     return redirect(vehicle)
+
+
+# --- The fleet's energy and distance by day -------------------------------------------------------------------------
+
+ENERGY_PERIODS = {30: "Last 30 days", 90: "Last 90 days", 365: "Last 12 months"}
+
+
+@require_GET
+@fleet_view
+def fleet_energy(request: FleetRequest):
+    """Levels, distance and charging power per day over a period, from the daily rollups (complete days only)."""
+    fleet = request.fleet
+    period = _period(request.GET.get("days"))
+    yesterday = timezone.localdate(timezone=fleet.zone) - timedelta(days=1)
+    rows = fleet_energy_days(fleet=fleet, first=yesterday - timedelta(days=period - 1), last=yesterday)
+    system = fleet.unit_system
+    for row in rows:
+        row["distance"] = units.distance(row.get("distance_km"), system)
+    chart_rows = list(reversed(rows))
+
+    def series(key):
+        points = [(row["day"], row[key]) for row in chart_rows if row.get(key) is not None]
+        times = [int(datetime(d.year, d.month, d.day, tzinfo=fleet.zone).timestamp()) for d, _ in points]
+        return [times, [round(value, 1) for _, value in points]]
+
+    charts = {
+        "distance": {"label": f"Distance driven ({units.label('distance', system)})", "data": series("distance")},
+        "battery": {"label": "Average battery level (%)", "data": series("battery_percent_mean")},
+    }
+    context = {
+        "rows": rows,
+        "period": period,
+        "periods": ENERGY_PERIODS,
+        "distance_unit": units.label("distance", system),
+        "charts": {key: chart for key, chart in charts.items() if len(chart["data"][0]) >= 2},
+    }
+    return render(request, "vehicles/energy.html", context)
+
+
+def _period(value: str | None) -> int:
+    return int(value) if value in {str(days) for days in ENERGY_PERIODS} else next(iter(ENERGY_PERIODS))

@@ -98,9 +98,7 @@ def test_sessions_are_derived_from_synced_charging_state(fleet):
 
     def reading(field, minutes, number=None, text=""):
         at = t0 + timedelta(minutes=minutes)
-        StatusHistory.objects.create(
-            vehicle=vehicle, field=field, number=number, text=text, recorded_at=at, fetched_at=at
-        )
+        StatusHistory.objects.create(vehicle=vehicle, field=field, number=number, text=text, recorded_at=at)
 
     reading("latitude", -30, 52.52)
     reading("longitude", -30, 13.40)
@@ -130,9 +128,7 @@ def test_charging_webhook_events_open_and_close_a_session(fleet):
     t0 = datetime(2026, 11, 3, 21, tzinfo=UTC)
     for minutes, level in ((-10, 20), (175, 70)):
         at = t0 + timedelta(minutes=minutes)
-        StatusHistory.objects.create(
-            vehicle=vehicle, field="battery_percent", number=level, recorded_at=at, fetched_at=at
-        )
+        StatusHistory.objects.create(vehicle=vehicle, field="battery_percent", number=level, recorded_at=at)
     started = history.charging_event_record(vehicle=vehicle, event_type="CHARGING_STARTED", event_time=t0)
     assert history.charging_event_record(vehicle=vehicle, event_type="CHARGING_STARTED", event_time=t0) == started
     end = t0 + timedelta(hours=3)
@@ -150,7 +146,7 @@ def test_the_fleet_page_updates_sessions_from_synced_readings(
     t0 = datetime(2026, 11, 4, 8, tzinfo=UTC)
     for minutes, text in ((0, "CHARGING"), (90, "NOT_CHARGING")):
         at = t0 + timedelta(minutes=minutes)
-        StatusHistory.objects.create(vehicle=vehicle, field="charging_state", text=text, recorded_at=at, fetched_at=at)
+        StatusHistory.objects.create(vehicle=vehicle, field="charging_state", text=text, recorded_at=at)
     with django_capture_on_commit_callbacks(execute=True):
         response = manager_client.post(reverse("charging_sessions_derive", args=[fleet.slug]))
     assert response.status_code == 302
@@ -165,9 +161,7 @@ def test_the_periodic_task_derives_sessions_for_every_fleet(fleet, other_fleet):
     at = datetime(2026, 11, 2, 18, tzinfo=UTC)
     for owner_fleet in (fleet, other_fleet):
         vehicle = Vehicle.objects.create(fleet=owner_fleet, smartcar_id=f"v-{owner_fleet.pk}", make="KIA", model="EV6")
-        StatusHistory.objects.create(
-            vehicle=vehicle, field="charging_state", text="CHARGING", recorded_at=at, fetched_at=at
-        )
+        StatusHistory.objects.create(vehicle=vehicle, field="charging_state", text="CHARGING", recorded_at=at)
 
     sessions_derive_all.delay()  # eager in tests: the fan-out and each fleet's task run here
 

@@ -62,11 +62,9 @@ def test_history_feeds_the_charts_in_fleet_units_and_the_map(owner_client, fleet
     now = timezone.now()
     for hours, (battery, lat) in enumerate([(90.0, 52.50), (70.0, 52.52)]):
         at = now - timedelta(hours=2 - hours)
-        StatusHistory.objects.create(
-            vehicle=vehicle, field="battery_percent", number=battery, recorded_at=at, fetched_at=at
-        )
-        StatusHistory.objects.create(vehicle=vehicle, field="latitude", number=lat, recorded_at=at, fetched_at=at)
-        StatusHistory.objects.create(vehicle=vehicle, field="longitude", number=13.4, recorded_at=at, fetched_at=at)
+        StatusHistory.objects.create(vehicle=vehicle, field="battery_percent", number=battery, recorded_at=at)
+        StatusHistory.objects.create(vehicle=vehicle, field="latitude", number=lat, recorded_at=at)
+        StatusHistory.objects.create(vehicle=vehicle, field="longitude", number=13.4, recorded_at=at)
     response = page(owner_client, vehicle)
     assert response.context["charts"]["energy"]["data"][1] == [90.0, 70.0, 70.0]  # held until the last sync
     assert [p[:2] for p in response.context["track"]] == [[52.5, 13.4], [52.52, 13.4]]
@@ -107,7 +105,7 @@ def test_a_single_reading_draws_no_chart_but_says_history_is_coming(owner_client
     vehicle = make_vehicles(fleet, 1, account=make_account(fleet))[0]
     VehicleStatus.objects.filter(vehicle=vehicle).update(last_success_at=None)
     at = timezone.now()
-    StatusHistory.objects.create(vehicle=vehicle, field="battery_percent", number=80.0, recorded_at=at, fetched_at=at)
+    StatusHistory.objects.create(vehicle=vehicle, field="battery_percent", number=80.0, recorded_at=at)
     response = page(owner_client, vehicle)
     assert response.context["charts"] == {}
     assert "charts fill in as readings change" in response.content.decode()

@@ -179,16 +179,6 @@ def test_sync_now_fetches_only_the_requested_paths(fleet, transactional_db):
     assert after["/vin"] == before["/vin"]
 
 
-def test_history_is_pruned_after_the_retention_period(fleet, transactional_db, settings):
-    connect_simulated(fleet, makes=["FORD"])
-    sync_all()
-    assert StatusHistory.objects.exists()
-    settings.SYNC_HISTORY_RETENTION_DAYS = 30
-    assert sync.history_prune(now=timezone.now() + timedelta(days=29)) == 0
-    assert sync.history_prune(now=timezone.now() + timedelta(days=31)) > 0
-    assert not StatusHistory.objects.exists()
-
-
 def test_an_asleep_vehicle_is_left_alone_until_its_back_off_ends_even_on_sync_now(fleet, faults, settings):
     connected = connect_simulated(fleet, makes=["FORD"])
     faults.asleep_rate = 1.0

@@ -21,7 +21,7 @@ def _column_arrays(rows: list, fields: list) -> tuple[list[str], list[list]]:
     """
     casts, arrays = [], []
     for f in fields:
-        values = [getattr(row, f.attname) for row in rows]
+        values = [f.get_prep_value(getattr(row, f.attname)) for row in rows]
         db_type = f.rel_db_type(connection) if f.is_relation else f.db_type(connection)
         if f.get_internal_type() == "JSONField":
             values = [None if value is None else json.dumps(value, cls=f.encoder) for value in values]

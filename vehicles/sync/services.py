@@ -13,7 +13,7 @@ from connect.errors import SmartcarError
 from connect.models import SmartcarAccount
 from fleet.models import Membership, Role
 from fleet.outbox import enqueue
-from vehicles.models import EndpointState, FleetSync, StatusHistory, SyncState, Vehicle, VehicleStatus, VehicleSync
+from vehicles.models import EndpointState, FleetSync, SyncState, Vehicle, VehicleStatus, VehicleSync
 from vehicles.sync.planning import endpoint_states_ensure
 
 logger = logging.getLogger(__name__)
@@ -72,11 +72,3 @@ def account_needs_reconnect(*, account_id: int, error: SmartcarError) -> None:
     account = SmartcarAccount.objects.filter(pk=account_id).first()
     if account is not None:
         account_mark_needs_reconnect(account=account, reason=error.user_message)
-
-
-def history_prune(*, now: datetime | None = None) -> int:
-    """Delete history older than the retention setting; returns the number of rows deleted."""
-    now = now or timezone.now()
-    cutoff = now - timedelta(days=settings.SYNC_HISTORY_RETENTION_DAYS)
-    deleted, _ = StatusHistory.objects.filter(fetched_at__lt=cutoff).delete()
-    return deleted

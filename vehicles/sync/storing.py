@@ -113,7 +113,7 @@ def vehicle_write(plan: Plan, outcome: Outcome | None, now: datetime) -> Vehicle
         current=plan.status.activity,
     )
     wanted = _schedule_endpoints(plan, readings, activity, now, write)  # 3
-    write.history = _history(plan, readings, now)  # 4
+    write.history = _history(plan, readings)  # 4
     due, sync_state = _next_round(plan, readings, wanted, now)  # 5
     _update_rows(plan, readings, activity, due, sync_state, now)  # 6
     write.reconnect = readings.effects.get(ForVehicle.RECONNECT)
@@ -243,7 +243,7 @@ def _schedule_endpoints(plan: Plan, readings: Readings, activity: str, now: date
     return wanted
 
 
-def _history(plan: Plan, readings: Readings, now: datetime) -> list[StatusHistory]:
+def _history(plan: Plan, readings: Readings) -> list[StatusHistory]:
     history = []
     for name in HISTORY_FIELDS:
         value = readings.values.get(name)
@@ -256,7 +256,6 @@ def _history(plan: Plan, readings: Readings, now: datetime) -> list[StatusHistor
                     number=number,
                     text=text,
                     recorded_at=readings.recorded[name],
-                    fetched_at=now,
                 )
             )
     return history
