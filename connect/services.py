@@ -26,7 +26,8 @@ from connect.errors import (
 )
 from connect.models import AccountStatus, SmartcarAccount
 from fleet.models import Fleet, Membership
-from vehicles.models import Vehicle, make_label
+from vehicles.models import SyncState, Vehicle, VehicleStatus, make_label
+from vehicles.sync import vehicle_sync_resume
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +88,8 @@ class VehicleFacts:
 class ConnectOutcome:
     account: SmartcarAccount
     created: list[Vehicle] = field(default_factory=list)
+    # Vehicles Fleet could not read before (disconnected, or their access or their account's grant lost).
+    reconnected: list[Vehicle] = field(default_factory=list)
     updated: list[Vehicle] = field(default_factory=list)
     refused: list[VehicleFacts] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -95,9 +98,11 @@ class ConnectOutcome:
     def summary(self) -> str:
         parts = []
         if self.created:
-            parts.append(f"{len(self.created)} vehicle{'s' if len(self.created) != 1 else ''} connected")
+            parts.append(f"{_vehicles(len(self.created))} connected")
+        if self.reconnected:
+            parts.append(f"{_vehicles(len(self.reconnected))} reconnected")
         if self.updated:
-            parts.append(f"{len(self.updated)} already connected and brought up to date")
+            parts.append(f"{_vehicles(len(self.updated))} already connected and brought up to date")
         text = (", ".join(parts) or "No vehicles connected") + "."
         for facts in self.refused:
             text += (
@@ -105,6 +110,10 @@ class ConnectOutcome:
                 "fleet only."
             )
         return " ".join([text, *self.notes])
+
+
+def _vehicles(count: int) -> str:
+    return f"{count} vehicle{'s' if count != 1 else ''}"
 
 
 def _describe(facts: VehicleFacts) -> str:
@@ -203,6 +212,7 @@ def _connect_save(*, fleet, user, smartcar_user_id: str, pair: client.TokenPair,
     account = SmartcarAccount.objects.select_for_update().filter(fleet=fleet, smartcar_user_id=smartcar_user_id).first()
     if account is None:
         account = SmartcarAccount(fleet=fleet, smartcar_user_id=smartcar_user_id)
+    account_was_lost = account.pk is not None and not account.is_active
     tokens.account_store_tokens(account=account, pair=pair)
     account.status = AccountStatus.ACTIVE
     account.last_error = ""
@@ -214,6 +224,11 @@ def _connect_save(*, fleet, user, smartcar_user_id: str, pair: client.TokenPair,
         v.smartcar_id: v
         for v in Vehicle.objects.select_for_update().filter(smartcar_id__in=[f.smartcar_id for f in facts])
     }
+    access_lost = set(
+        VehicleStatus.objects.filter(vehicle__in=existing.values(), sync_state=SyncState.NEEDS_RECONNECT).values_list(
+            "vehicle_id", flat=True
+        )
+    )
     for fact in facts:
         vehicle = existing.get(fact.smartcar_id)
         if vehicle is not None and vehicle.fleet_id != fleet.pk:
@@ -223,6 +238,8 @@ def _connect_save(*, fleet, user, smartcar_user_id: str, pair: client.TokenPair,
         if vehicle is None:
             vehicle = Vehicle(fleet=fleet, smartcar_id=fact.smartcar_id)
             outcome.created.append(vehicle)
+        elif account_was_lost or vehicle.disconnected_at is not None or vehicle.pk in access_lost:
+            outcome.reconnected.append(vehicle)
         else:
             outcome.updated.append(vehicle)
         vehicle.account = account
@@ -231,14 +248,17 @@ def _connect_save(*, fleet, user, smartcar_user_id: str, pair: client.TokenPair,
         vehicle.permissions = fact.permissions
         vehicle.disconnected_at = None
         vehicle.save()
-    if not outcome.created and not outcome.updated:
+    if not outcome.created and not outcome.reconnected and not outcome.updated:
         # Every vehicle belongs to another fleet: raising rolls the account back, no tokens are kept for nothing.
         raise ConnectError("all vehicles in other fleets", "Nothing was connected." + outcome.summary.split(".", 1)[1])
+    for vehicle in outcome.reconnected:
+        vehicle_sync_resume(vehicle=vehicle)
     logger.info(
-        "connect: account %s in fleet %s: %d new, %d updated, %d refused",
+        "connect: account %s in fleet %s: %d new, %d reconnected, %d updated, %d refused",
         account.pk,
         fleet.pk,
         len(outcome.created),
+        len(outcome.reconnected),
         len(outcome.updated),
         len(outcome.refused),
     )

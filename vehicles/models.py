@@ -79,11 +79,15 @@ class Activity(models.TextChoices):
 
 
 class SyncState(models.TextChoices):
+    """How the last sync round of a vehicle ended (vehicles/conditions.py puts each in a manager's words)."""
+
     NEVER = "never", "Not synced yet"
-    OK = "ok", "Up to date"
-    BACKING_OFF = "backing_off", "Backing off (asleep, unreachable or rate limited)"
-    RETRYING = "retrying", "Retrying after an error"
-    NEEDS_RECONNECT = "needs_reconnect", "Account needs reconnect"
+    OK = "ok", "Last sync succeeded"
+    BACKING_OFF = "backing_off", "Asleep or out of reach"  # the vehicle said so: Fleet waits rather than wake it
+    RATE_LIMITED = "rate_limited", "Rate limited"  # 429: no request before its Retry-After
+    UNREACHABLE = "unreachable", "Smartcar unreachable"  # no answer at all: connection failed or timed out
+    RETRYING = "retrying", "Retrying after errors"  # Smartcar or the car maker answered with an error
+    NEEDS_RECONNECT = "needs_reconnect", "Needs reconnect"  # the account's grant or this vehicle's access is gone
     PAUSED = "paused", "Polling paused for the fleet"
 
 

@@ -226,11 +226,18 @@ def sync_explanation(vehicle: Vehicle, status: VehicleStatus | None, sync: Vehic
     if status.sync_state == SyncState.BACKING_OFF:
         return {
             "tone": "warn",
-            "headline": "The vehicle is asleep, out of reach or rate limited",
+            "headline": "The vehicle is asleep or out of reach",
             "detail": status.last_error or "Fleet never wakes a vehicle to read it; it waits.",
             "resolution": f"Retrying {at(sync.backoff_until if sync else None)}.",
         }
-    if status.sync_state == SyncState.RETRYING:
+    if status.sync_state == SyncState.RATE_LIMITED:
+        return {
+            "tone": "warn",
+            "headline": "Smartcar asked Fleet to wait before reading this vehicle again (rate limit)",
+            "detail": status.last_error,
+            "resolution": f"Retrying {at(sync.backoff_until if sync else None)}.",
+        }
+    if status.sync_state in (SyncState.RETRYING, SyncState.UNREACHABLE):
         return {
             "tone": "warn",
             "headline": "The last sync failed",

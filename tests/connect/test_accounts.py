@@ -96,6 +96,43 @@ def test_an_account_that_needs_reconnect_is_reconnected_in_one_click(owner_clien
     assert SmartcarAccount.objects.get(pk=connected.pk).status == AccountStatus.NEEDS_RECONNECT
 
 
+def test_the_reconnect_summary_counts_the_vehicles_reconnected(owner_client, fleet, connected):
+    SmartcarAccount.objects.filter(pk=connected.pk).update(status=AccountStatus.NEEDS_RECONNECT)
+    reconnect = reverse("connect_account_reconnect", args=[fleet.slug, connected.pk])
+
+    response = connect(owner_client, fleet, "3-vehicles@example.com", start_url=reconnect)
+
+    assert "3 vehicles reconnected." in messages_of(response)
+    assert "already connected" not in messages_of(response)
+    # Connecting the same account again while it works reconnects nothing.
+    response = connect(owner_client, fleet, "3-vehicles@example.com")
+    assert messages_of(response).endswith(" 3 vehicles already connected and brought up to date.")
+
+
+def test_a_vehicle_whose_access_was_lost_syncs_again_at_once_after_reconnect(owner_client, fleet, connected):
+    from tests.simulator.platform_fixtures import management_auth
+    from vehicles.models import SyncState, VehicleStatus, VehicleSync
+
+    vehicle = connected.vehicles.first()
+    owner_client.delete(
+        f"/simulator/management/v2.0/management/connections?vehicle_id={vehicle.smartcar_id}",
+        HTTP_AUTHORIZATION=management_auth(),
+    )
+    owner_client.post(reverse("vehicle_sync", args=[fleet.slug, vehicle.pk]))
+    assert VehicleStatus.objects.get(vehicle=vehicle).sync_state == SyncState.NEEDS_RECONNECT
+    assert VehicleSync.objects.get(vehicle=vehicle).backoff_until is not None
+
+    reconnect = reverse("connect_account_reconnect", args=[fleet.slug, connected.pk])
+    response = connect(owner_client, fleet, "3-vehicles@example.com", start_url=reconnect)
+
+    assert "1 vehicle reconnected, 2 vehicles already connected" in messages_of(response)
+    # Read again straight away (the task runs in the test's thread), not after the back-off of the lost access.
+    status = VehicleStatus.objects.get(vehicle=vehicle)
+    assert status.sync_state == SyncState.OK
+    assert status.last_error == ""
+    assert VehicleSync.objects.get(vehicle=vehicle).backoff_until is None
+
+
 def test_only_owners_disconnect_viewers_never_reconnect_other_fleets_see_nothing(fleet, other_fleet, connected):
     from fleet.models import Membership, Role, User
 

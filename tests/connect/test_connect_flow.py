@@ -48,7 +48,7 @@ def test_a_manager_connects_five_vehicles_and_connecting_again_updates_them(mana
 
     again = connect(manager_client, fleet, "5-vehicles@example.com")
 
-    assert "5 already connected" in messages_of(again)
+    assert "5 vehicles already connected" in messages_of(again)
     assert SmartcarAccount.objects.count() == 1
     assert sorted(Vehicle.objects.values_list("pk", flat=True)) == sorted(v.pk for v in vehicles)
 

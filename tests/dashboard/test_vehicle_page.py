@@ -53,7 +53,7 @@ def test_a_vehicle_backing_off_says_when_it_retries(owner_client, fleet):
     retry = timezone.now() + timedelta(minutes=40)
     VehicleSync.objects.create(vehicle=vehicle, backoff_until=retry)
     body = page(owner_client, vehicle).content.decode()
-    assert "asleep, out of reach or rate limited" in body
+    assert "The vehicle is asleep or out of reach" in body
     assert f"Retrying at {retry.astimezone(fleet.zone):%H:%M}" in body
 
 

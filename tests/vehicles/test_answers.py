@@ -43,9 +43,9 @@ TABLE = [
     ),
     # One path refused with REAUTHENTICATE while the others answered: that feature only.
     ((400, "CONNECTED_SERVICES_ACCOUNT", "VEHICLE_MISSING", "REAUTHENTICATE", False), Effect(PARK, owner_words=True)),
-    # Not granted: dropped until the permissions change, whether one path or the whole request.
+    # One path not granted: dropped until the permissions change. Every read refused: the vehicle's access is gone.
     ((403, "PERMISSION", None, "REAUTHENTICATE", False), Effect(DROP)),
-    ((403, "PERMISSION", None, "REAUTHENTICATE", True), Effect(DROP)),
+    ((403, "PERMISSION", None, "REAUTHENTICATE", True), Effect(AS_USUAL, ForVehicle.ACCESS_LOST)),
     # The vehicle or the platform cannot serve it: parked for days.
     ((501, "COMPATIBILITY", "VEHICLE_NOT_CAPABLE", None, False), Effect(PARK)),
     ((501, "COMPATIBILITY", "MAKE_NOT_COMPATIBLE", None, False), Effect(PARK)),
@@ -72,3 +72,15 @@ def test_what_each_documented_error_does(answer, effect):
 )
 def test_no_answer_or_an_unreadable_one_is_asked_again_later(error):
     assert effect_of(error, whole_request=True) == Effect(RETRY)
+
+
+def test_every_read_refused_is_lost_access_and_one_refusal_is_one_feature():
+    from vehicles.sync.answers import every_read_refused
+
+    refused = documented(403, "PERMISSION", None, None)
+    signed_out = documented(401, "AUTHENTICATION", None, "REAUTHENTICATE")
+    server = documented(500, "SERVER", "INTERNAL", "RETRY_LATER")
+    assert every_read_refused([refused, refused, signed_out])
+    assert not every_read_refused([refused])  # a single path refused: more likely that feature alone
+    assert not every_read_refused([refused, server])
+    assert not every_read_refused([refused, None])

@@ -11,20 +11,21 @@ A round, file by file (round.py lists its steps):
 - schedule.py    when an endpoint and its vehicle are next read, and why (pure)
 - activity.py    what the vehicle is doing, judged from its readings (pure)
 - rows.py        many rows in one statement
-- services.py    "Sync now", billing pauses
+- services.py    "Sync now", resuming after a reconnect, billing pauses
 
 Other modules call only the names below.
 """
 
 from vehicles.sync.leasing import vehicles_ensure_sync_rows, vehicles_lease, vehicles_lease_due
 from vehicles.sync.round import RoundReport, vehicles_sync
-from vehicles.sync.services import fleet_billing_pause, fleet_sync_resume, vehicle_sync_now
+from vehicles.sync.services import fleet_billing_pause, fleet_sync_resume, vehicle_sync_now, vehicle_sync_resume
 
 __all__ = [
     "RoundReport",
     "fleet_billing_pause",
     "fleet_sync_resume",
     "vehicle_sync_now",
+    "vehicle_sync_resume",
     "vehicles_ensure_sync_rows",
     "vehicles_lease",
     "vehicles_lease_due",

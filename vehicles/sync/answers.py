@@ -37,6 +37,9 @@ class ForVehicle(StrEnum):
     BACK_OFF = "back off"  # asleep or unreachable: no request before a wait that doubles with each answer
     RATE_LIMITED = "rate limited"  # 429: no request before its Retry-After
     RECONNECT = "reconnect"  # the grant is gone: the account waits for its owner to reconnect
+    # This vehicle's connection is gone (deleted at Smartcar, or its owner withdrew it), not the account's grant: it
+    # needs reconnect, and is asked again after a wait that doubles with each refusal.
+    ACCESS_LOST = "access lost"
     PAUSE_FLEET = "pause fleet"  # 430 BILLING: the fleet's polling pauses and its owners are told
 
 
@@ -49,7 +52,8 @@ class Effect:
 
 
 def effect_of(error: SmartcarError, *, whole_request: bool) -> Effect:
-    """What ``error`` does; ``whole_request``: the request as a whole failed, rather than one path of it."""
+    """What ``error`` does; ``whole_request``: the request as a whole failed, rather than one path of it (or every
+    path of it was refused alike: ``every_read_refused``)."""
     if isinstance(error, RateLimitError):
         return Effect(ForEndpoint.AS_USUAL, ForVehicle.RATE_LIMITED)
     if isinstance(error, VehicleStateError) and error.code in UNAVAILABLE_CODES:
@@ -60,6 +64,10 @@ def effect_of(error: SmartcarError, *, whole_request: bool) -> Effect:
         # 401, or the whole request refused with REAUTHENTICATE: the grant is gone, only Connect helps.
         return Effect(ForEndpoint.AS_USUAL, ForVehicle.RECONNECT)
     if isinstance(error, PermissionDeniedError):
+        if whole_request:
+            # Every read of the vehicle refused: its access is gone, not one permission. Its endpoints are kept, so
+            # that a reconnect restores every reading.
+            return Effect(ForEndpoint.AS_USUAL, ForVehicle.ACCESS_LOST)
         return Effect(ForEndpoint.DROP)
     if isinstance(error, BillingError):
         return Effect(ForEndpoint.AS_USUAL, ForVehicle.PAUSE_FLEET)
@@ -76,3 +84,9 @@ def effect_of(error: SmartcarError, *, whole_request: bool) -> Effect:
         # other paths answered. Parked like an unsupported endpoint, with the owner's message.
         return Effect(ForEndpoint.PARK, owner_words=True)
     return Effect(ForEndpoint.RETRY)
+
+
+def every_read_refused(answers: list) -> bool:
+    """Every path asked was refused as unauthorised, and two or more were asked: the vehicle's access is gone rather
+    than one feature of it (a single path refused is more likely that feature alone)."""
+    return len(answers) >= 2 and all(isinstance(a, AuthenticationError | PermissionDeniedError) for a in answers)

@@ -38,6 +38,15 @@ def vehicle_sync_now(*, vehicle: Vehicle, paths: Iterable[str] | None = None) ->
     enqueue(sync_vehicle_now, vehicle.pk)
 
 
+def vehicle_sync_resume(*, vehicle: Vehicle) -> None:
+    """After its owner reconnected it: no back-off left from the lost access, and every endpoint read at once."""
+    VehicleSync.objects.filter(vehicle=vehicle).update(backoff_until=None, backoff_failures=0)
+    VehicleStatus.objects.filter(vehicle=vehicle, sync_state=SyncState.NEEDS_RECONNECT).update(
+        sync_state=SyncState.OK, last_error=""
+    )
+    vehicle_sync_now(vehicle=vehicle)
+
+
 def fleet_sync_resume(*, fleet_sync: FleetSync) -> None:
     """An owner resumes polling after a billing pause (e.g. after upgrading the plan)."""
     FleetSync.objects.filter(pk=fleet_sync.pk).update(paused_until=None, alert="")

@@ -15,14 +15,14 @@ from django.db.models import F
 from django.utils import timezone
 
 from connect.client import ApiResponse
-from connect.errors import SmartcarError
+from connect.errors import SmartcarError, TransportError
 from vehicles import cadence
 from vehicles.models import EndpointState, StatusHistory, SyncCounter, SyncState, VehicleStatus, VehicleSync
 from vehicles.readings import HISTORY_FIELDS, UnreadableBody, read
 from vehicles.status_store import history_value
 from vehicles.sync import schedule
 from vehicles.sync.activity import activity_from
-from vehicles.sync.answers import Effect, ForEndpoint, ForVehicle, effect_of
+from vehicles.sync.answers import Effect, ForEndpoint, ForVehicle, effect_of, every_read_refused
 from vehicles.sync.diagnostics import dtcs_store, system_statuses_store
 from vehicles.sync.fetching import Outcome
 from vehicles.sync.planning import Plan
@@ -87,6 +87,7 @@ class Readings:
     errors: list[str] = field(default_factory=list)
     effects: dict[ForVehicle, SmartcarError] = field(default_factory=dict)
     back_off: timedelta | None = None
+    unanswered: set[str] = field(default_factory=set)  # paths to retry because Smartcar did not answer at all
 
 
 def vehicle_write(plan: Plan, outcome: Outcome | None, now: datetime) -> VehicleWrite:
@@ -124,6 +125,7 @@ def vehicle_write(plan: Plan, outcome: Outcome | None, now: datetime) -> Vehicle
 
 def _read_answers(plan: Plan, outcome: Outcome, now: datetime, write: VehicleWrite) -> Readings:
     readings = Readings()
+    whole_request = outcome.error is not None or every_read_refused([outcome.answer(p) for p in plan.paths])
     for path in plan.paths:
         state = plan.states[path]
         state.last_attempt_at = now
@@ -135,7 +137,7 @@ def _read_answers(plan: Plan, outcome: Outcome, now: datetime, write: VehicleWri
             _retry(state, "No answer for this path", now, readings)
         else:
             readings.errors.append(f"{path}: {answer.type or answer.__class__.__name__}:{answer.code or ''}")
-            _apply_error(plan, path, answer, outcome.error is not None, now, readings)
+            _apply_error(plan, path, answer, whole_request, now, readings)
     return readings
 
 
@@ -186,6 +188,8 @@ def _apply_error(
     state.last_error = (error.user_message if effect.owner_words else str(error))[:300]
     if effect.endpoint == ForEndpoint.RETRY:
         _retry(state, str(error), now, readings)
+        if isinstance(error, TransportError):
+            readings.unanswered.add(path)
     elif effect.endpoint == ForEndpoint.AS_USUAL and effect.vehicle == ForVehicle.NOTHING:
         state.failures = 0  # a normal answer in the vehicle's state, not a failure
     elif effect.endpoint == ForEndpoint.PARK:
@@ -193,7 +197,7 @@ def _apply_error(
     elif effect.endpoint == ForEndpoint.DROP:
         # Not granted for this vehicle: dropped until the vehicle's permissions change (reconnect).
         state.denied_with_permissions = list(plan.vehicle.permissions or [])
-    if effect.vehicle in (ForVehicle.BACK_OFF, ForVehicle.RATE_LIMITED):
+    if effect.vehicle in (ForVehicle.BACK_OFF, ForVehicle.RATE_LIMITED, ForVehicle.ACCESS_LOST):
         back_off = schedule.vehicle_back_off(
             failures=plan.sync.backoff_failures + 1,
             retry_after=error.retry_after,
@@ -273,10 +277,13 @@ def _next_round(plan: Plan, readings: Readings, wanted: list[str], now: datetime
         brand_min_interval=cadence.make_min_interval(plan.vehicle.make),
         last_round_at=plan.status.last_sync_at,
     )
-    state = SyncState.RETRYING if readings.retry_at else SyncState.OK
+    state = SyncState.OK
+    if readings.retry_at:
+        # Only "no answer at all" (connection failed, timed out) is Smartcar unreachable; any other is an error.
+        state = SyncState.UNREACHABLE if set(readings.retry_at) == readings.unanswered else SyncState.RETRYING
     if readings.back_off is not None:
-        state = SyncState.BACKING_OFF
-    if ForVehicle.RECONNECT in readings.effects:
+        state = SyncState.RATE_LIMITED if ForVehicle.RATE_LIMITED in readings.effects else SyncState.BACKING_OFF
+    if ForVehicle.RECONNECT in readings.effects or ForVehicle.ACCESS_LOST in readings.effects:
         state = SyncState.NEEDS_RECONNECT
     if ForVehicle.PAUSE_FLEET in readings.effects:
         state = SyncState.PAUSED
