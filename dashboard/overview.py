@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 from django import forms
@@ -24,86 +23,40 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
-from connect.models import AccountStatus
 from fleet import units
 from fleet.models import Fleet
 from fleet.templatetags.units import age_in_words
 from fleet.templatetags.units import distance as format_distance
 from fleet.tenancy import FleetRequest, fleet_view
+from vehicles import conditions
 from vehicles.models import (
-    Activity,
-    SyncState,
     Vehicle,
     VehicleStatus,
 )
 
 PAGE_SIZE = 50
-# Below this a tyre is flagged (about 27.5 psi): under every passenger car's placard pressure, above a flat.
-LOW_TIRE_KPA = 190
-# Oil life at or under this percentage is due for a change soon.
-LOW_OIL_PERCENT = 15
-TIRE_FIELDS = (
-    "tire_pressure_front_left_kpa",
-    "tire_pressure_front_right_kpa",
-    "tire_pressure_back_left_kpa",
-    "tire_pressure_back_right_kpa",
-)
 
-# --- What each tile (and state filter) means --------------------------------------------------------------------
-
-
-def _parked() -> Q:
-    return Q(status__activity__in=[Activity.PARKED, Activity.ASLEEP])
-
-
-def needs_attention_q() -> Q:
-    """Active DTCs, system alerts, a low tyre, low oil life, or — while parked — a door or trunk open or unlocked."""
-    low_tire = Q()
-    for field in TIRE_FIELDS:
-        low_tire |= Q(**{f"status__{field}__lt": LOW_TIRE_KPA})
-    open_while_parked = _parked() & (
-        ~Q(status__doors_open=[]) | ~Q(status__storage_open=[]) | Q(status__is_locked=False)
-    )
-    return (
-        Q(status__active_dtc_count__gt=0)
-        | Q(status__system_alert_count__gt=0)
-        | low_tire
-        | Q(status__oil_life_percent__lte=LOW_OIL_PERCENT)
-        | open_while_parked
-    )
-
-
-def state_filters(fleet: Fleet, now: datetime) -> dict[str, Q]:
-    """Tile key → condition on Vehicle. The same conditions count the tiles and filter the table."""
-    low = fleet.low_energy_percent
-    return {
-        "driving": Q(status__activity=Activity.DRIVING),
-        "charging": Q(status__charging_state="CHARGING"),
-        # Battery first (an EV or a plug-in hybrid's battery is what runs out); fuel for vehicles without one.
-        "low": Q(status__battery_percent__lte=low)
-        | Q(status__battery_percent__isnull=True, status__fuel_percent__lte=low),
-        "attention": needs_attention_q(),
-        "asleep": Q(status__activity=Activity.ASLEEP) | Q(status__sync_state=SyncState.BACKING_OFF),
-        "reconnect": Q(account__status=AccountStatus.NEEDS_RECONNECT) | Q(status__sync_state=SyncState.NEEDS_RECONNECT),
-        "stale": Q(status__data_age__lt=now - timedelta(minutes=fleet.stale_after_minutes)),
-        "never": Q(status__isnull=True) | Q(status__sync_state=SyncState.NEVER),
-    }
-
+# --- What each tile (and state filter) means: vehicles/conditions.py, one definition for tiles, rows and pages ---
 
 TILES = [
-    ("", "Total"),
-    ("driving", "Driving"),
-    ("charging", "Charging"),
-    ("low", "Low battery or fuel"),
-    ("attention", "Needs attention"),
-    ("asleep", "Asleep or offline"),
-    ("reconnect", "Needs reconnect"),
+    conditions.DRIVING,
+    conditions.CHARGING,
+    conditions.LOW_ENERGY,
+    conditions.NEEDS_ATTENTION,
+    conditions.ASLEEP,
+    conditions.SYNC_FAILING,
+    conditions.NEEDS_RECONNECT,
 ]
+FILTERS = [*TILES, conditions.STALE, conditions.NEVER_SYNCED]
+STATES = {condition.key: condition for condition in FILTERS}
+# Tiles that ask for the manager's eye when they count anything.
+ALERT_TILES = {
+    c.key
+    for c in (conditions.LOW_ENERGY, conditions.NEEDS_ATTENTION, conditions.SYNC_FAILING, conditions.NEEDS_RECONNECT)
+}
 STATE_CHOICES = [
     ("", "All vehicles"),
-    *TILES[1:],
-    ("stale", "Stale data"),
-    ("never", "Never synced"),
+    *[(condition.key, condition.label) for condition in FILTERS],
     ("disconnected", "Disconnected"),
 ]
 
@@ -151,7 +104,7 @@ SORT_COLUMNS = {
 _SORT_ANNOTATION = {"name": "sort_name", "energy": "energy_percent", "range": "range_value"}
 
 
-def vehicles_table(*, fleet: Fleet, query: dict[str, str], now: datetime) -> QuerySet:
+def vehicles_table(*, fleet: Fleet, query: dict[str, str], limits: conditions.Limits) -> QuerySet:
     """The fleet's vehicles as filtered and sorted by the table's query (every row, for the page or the CSV).
 
     Without select_related: the page first picks its 50 ids with this narrow query (it joins the status row only
@@ -163,7 +116,7 @@ def vehicles_table(*, fleet: Fleet, query: dict[str, str], now: datetime) -> Que
     else:
         vehicles = vehicles.filter(disconnected_at__isnull=True)
         if query["state"]:
-            vehicles = vehicles.filter(state_filters(fleet, now)[query["state"]])
+            vehicles = vehicles.filter(STATES[query["state"]].q(limits))
     if query["make"]:
         vehicles = vehicles.filter(make=query["make"])
     if query["q"]:
@@ -189,45 +142,21 @@ def vehicles_page(*, table: QuerySet, number) -> tuple[Page, list[Vehicle]]:
     return page, [by_id[pk] for pk in ids if pk in by_id]
 
 
-def tile_counts(*, fleet: Fleet, now: datetime) -> dict[str, int]:
-    """Every tile's count in one aggregate query."""
-    conditions = state_filters(fleet, now)
-    aggregates = {key: Count("pk", filter=conditions[key]) for key, _ in TILES if key}
-    counts = Vehicle.objects.filter(fleet=fleet, disconnected_at__isnull=True).aggregate(
-        total=Count("pk"), **aggregates
-    )
-    return counts
+def tile_counts(*, fleet: Fleet, limits: conditions.Limits) -> dict[str, int]:
+    """Every tile's count, and each reason's count of the failing syncs, in one aggregate query."""
+    counted = [*TILES, *conditions.SYNC_FAILING.parts]
+    aggregates = {condition.key: Count("pk", filter=condition.q(limits)) for condition in counted}
+    return Vehicle.objects.filter(fleet=fleet, disconnected_at__isnull=True).aggregate(total=Count("pk"), **aggregates)
+
+
+def _failing_summary(counts: dict[str, int]) -> str:
+    """ "rate limited (2), needs reconnect (1)": the failing syncs by reason, most frequent first."""
+    reasons = [(counts[c.key], c.phrase) for c in conditions.SYNC_FAILING.parts if counts[c.key]]
+    reasons.sort(key=lambda reason: -reason[0])
+    return ", ".join(f"{phrase} ({count})" for count, phrase in reasons)
 
 
 # --- Per-row facts (computed in Python from the row already loaded: no query per row) ------------------------------
-
-
-def _status(vehicle: Vehicle) -> VehicleStatus | None:
-    try:
-        return vehicle.status
-    except VehicleStatus.DoesNotExist:
-        return None
-
-
-def attention_reasons(status: VehicleStatus | None) -> list[str]:
-    """The same conditions as ``needs_attention_q``, in words, for one vehicle's badges."""
-    if status is None:
-        return []
-    reasons = []
-    if status.active_dtc_count:
-        reasons.append(f"{status.active_dtc_count} DTC{'s' if status.active_dtc_count != 1 else ''}")
-    if status.system_alert_count:
-        reasons.append("system alert")
-    if any((getattr(status, f) or LOW_TIRE_KPA) < LOW_TIRE_KPA for f in TIRE_FIELDS):
-        reasons.append("low tyre")
-    if status.oil_life_percent is not None and status.oil_life_percent <= LOW_OIL_PERCENT:
-        reasons.append("oil life low")
-    if status.activity in (Activity.PARKED, Activity.ASLEEP):
-        if status.doors_open or status.storage_open:
-            reasons.append("open while parked")
-        if status.is_locked is False:
-            reasons.append("unlocked while parked")
-    return reasons
 
 
 @dataclass
@@ -246,42 +175,52 @@ class Row:
     attention: list[str]
     is_stale: bool
     needs_reconnect: bool
+    sync_failing: str  # why Fleet cannot read the vehicle now, in words ("rate limited"), or ""
+    # A plug-in hybrid's second source: its fuel beside its battery, its fuel range beside its electric range.
+    energy_fuel: str = ""
+    range_fuel: str = ""
 
 
-def _rows(vehicles: list[Vehicle], fleet: Fleet, now: datetime) -> list[Row]:
-    stale_before = now - timedelta(minutes=fleet.stale_after_minutes)
+def _rows(vehicles: list[Vehicle], fleet: Fleet, limits: conditions.Limits) -> list[Row]:
     system = fleet.unit_system
     base_url = reverse("vehicle_detail", args=[fleet.slug, 0])[: -len("0/")]
     rows = []
     for vehicle in vehicles:
-        status = _status(vehicle)
+        status = conditions.status_of(vehicle)
         s = status or VehicleStatus()
-        if s.battery_percent is not None:
-            energy = f"{s.battery_percent:.0f} %"
-        elif s.fuel_percent is not None:
-            energy = f"{s.fuel_percent:.0f} % fuel"
-        else:
-            energy = "—"
-        range_km = s.range_km if s.range_km is not None else s.fuel_range_km
+        has_battery = s.battery_percent is not None or s.range_km is not None
+        has_fuel = s.fuel_percent is not None or s.fuel_range_km is not None
+        hybrid = has_battery and has_fuel
+        failing = conditions.sync_failing_reason(vehicle, limits)
         rows.append(
             Row(
                 vehicle=vehicle,
                 status=status,
                 url=f"{base_url}{vehicle.pk}/",
-                energy=energy,
-                range=format_distance(range_km, system),
+                energy=_percent(s.battery_percent) if has_battery else _percent(s.fuel_percent, " fuel"),
+                range=(
+                    format_distance(s.range_km, system) + (" electric" if hybrid and s.range_km is not None else "")
+                    if has_battery
+                    else format_distance(s.fuel_range_km, system)
+                ),
+                energy_fuel=_percent(s.fuel_percent, " fuel") if hybrid and s.fuel_percent is not None else "",
+                range_fuel=(
+                    format_distance(s.fuel_range_km, system) + " fuel" if hybrid and s.fuel_range_km is not None else ""
+                ),
                 odometer=format_distance(s.odometer_km, system),
                 location="—" if s.latitude is None else f"{s.latitude:.4f}, {s.longitude:.4f}",
-                age=age_in_words(s.data_age, now),
-                attention=attention_reasons(status),
-                is_stale=bool(s.data_age and s.data_age < stale_before),
-                needs_reconnect=bool(
-                    (vehicle.account and vehicle.account.needs_reconnect)
-                    or (status and status.sync_state == SyncState.NEEDS_RECONNECT)
-                ),
+                age=age_in_words(s.data_age, limits.now),
+                attention=[c.badge(vehicle, limits) for c in conditions.NEEDS_ATTENTION.met(vehicle, limits)],
+                is_stale=conditions.STALE.holds(vehicle, limits),
+                needs_reconnect=failing is conditions.NEEDS_RECONNECT,
+                sync_failing=failing.badge(vehicle, limits) if failing else "",
             )
         )
     return rows
+
+
+def _percent(value: float | None, suffix: str = "") -> str:
+    return "—" if value is None else f"{value:.0f} %{suffix}"
 
 
 def _url(query: dict[str, str], **changes) -> str:
@@ -301,12 +240,13 @@ def fleet_makes(fleet: Fleet) -> list[str]:
 @require_GET
 @fleet_view
 def fleet_overview(request: FleetRequest):
-    fleet, now = request.fleet, timezone.now()
+    fleet = request.fleet
+    limits = conditions.Limits.for_fleet(fleet, timezone.now())
     makes = fleet_makes(fleet)
     query = TableQuery(request.GET, makes=makes).values()
-    counts = tile_counts(fleet=fleet, now=now)
+    counts = tile_counts(fleet=fleet, limits=limits)
     page, vehicles = vehicles_page(
-        table=vehicles_table(fleet=fleet, query=query, now=now), number=request.GET.get("page")
+        table=vehicles_table(fleet=fleet, query=query, limits=limits), number=request.GET.get("page")
     )
     sort_key = query["sort"].lstrip("-")
     descending = query["sort"].startswith("-")
@@ -315,17 +255,25 @@ def fleet_overview(request: FleetRequest):
         "makes": makes,
         "state_choices": STATE_CHOICES,
         "tiles": [
-            {
-                "key": key,
-                "label": label,
-                "count": counts[key or "total"],
-                "url": _url(query, state=key, page=""),
-                "alert": key in ("low", "attention", "reconnect") and counts[key] > 0,
-            }
-            for key, label in TILES
+            {"key": "", "label": "Total", "count": counts["total"], "url": _url(query, state="", page="")},
+            *[
+                {
+                    "key": tile.key,
+                    "label": tile.label,
+                    "count": counts[tile.key],
+                    "url": _url(query, state=tile.key, page=""),
+                    "alert": tile.key in ALERT_TILES and counts[tile.key] > 0,
+                }
+                for tile in TILES
+            ],
         ],
+        "total": counts["total"],
+        "reconnect_count": counts[conditions.NEEDS_RECONNECT.key],
+        "reconnect_action": conditions.NEEDS_RECONNECT.action,
+        "failing_count": counts[conditions.SYNC_FAILING.key],
+        "failing_summary": _failing_summary(counts),
         "page": page,
-        "rows": _rows(vehicles, fleet, now),
+        "rows": _rows(vehicles, fleet, limits),
         "sort_urls": {
             key: _url(query, sort=f"-{key}" if key == sort_key and not descending else key, page="") for key in SORTS
         },
@@ -365,25 +313,24 @@ def _number(value, decimals: int = 1) -> str:
 @fleet_view
 def fleet_overview_csv(request: FleetRequest):
     """The table as filtered and sorted on screen, every page, values in the fleet's units."""
-    fleet, now = request.fleet, timezone.now()
+    fleet = request.fleet
+    limits = conditions.Limits.for_fleet(fleet, timezone.now())
     query = TableQuery(request.GET, makes=fleet_makes(fleet)).values()
-    vehicles = vehicles_table(fleet=fleet, query=query, now=now).select_related("status")
+    vehicles = vehicles_table(fleet=fleet, query=query, limits=limits).select_related("status", "account")
     system, zone = fleet.unit_system, fleet.zone
     distance_unit = units.label("distance", system)
-    stale_before = now - timedelta(minutes=fleet.stale_after_minutes)
     header = [
-        "name", "make", "model", "year", "vin", "battery_percent", "fuel_percent", f"range_{distance_unit}",
-        "charging_state", "plugged_in", "locked", f"odometer_{distance_unit}", "latitude", "longitude",
-        "data_age", "stale", "active_dtcs", "needs_attention",
+        "name", "make", "model", "year", "vin", "battery_percent", "fuel_percent", f"electric_range_{distance_unit}",
+        f"fuel_range_{distance_unit}", "charging_state", "plugged_in", "locked", f"odometer_{distance_unit}",
+        "latitude", "longitude", "data_age", "stale", "active_dtcs", "needs_attention", "sync_failing",
     ]  # fmt: skip
 
     def lines():
         writer = csv.writer(_Echo())
         yield writer.writerow(header)
         for vehicle in vehicles.iterator(chunk_size=500):
-            status = _status(vehicle)
-            s = status or VehicleStatus()
-            range_km = s.range_km if s.range_km is not None else s.fuel_range_km
+            s = conditions.status_of(vehicle) or VehicleStatus()
+            failing = conditions.sync_failing_reason(vehicle, limits)
             data_age = s.data_age.astimezone(zone).isoformat(timespec="seconds") if s.data_age else ""
             yield writer.writerow(
                 [
@@ -394,7 +341,8 @@ def fleet_overview_csv(request: FleetRequest):
                     _cell(vehicle.vin),
                     _number(s.battery_percent, 0),
                     _number(s.fuel_percent, 0),
-                    _number(units.distance(range_km, system), 0),
+                    _number(units.distance(s.range_km, system), 0),
+                    _number(units.distance(s.fuel_range_km, system), 0),
                     s.charging_state,
                     "" if s.is_plugged_in is None else ("yes" if s.is_plugged_in else "no"),
                     "" if s.is_locked is None else ("yes" if s.is_locked else "no"),
@@ -402,13 +350,14 @@ def fleet_overview_csv(request: FleetRequest):
                     _number(s.latitude, 5),
                     _number(s.longitude, 5),
                     data_age,
-                    "yes" if s.data_age and s.data_age < stale_before else "no",
+                    "yes" if conditions.STALE.holds(vehicle, limits) else "no",
                     s.active_dtc_count if s.active_dtc_count is not None else "",
-                    "; ".join(attention_reasons(status)),
+                    "; ".join(c.badge(vehicle, limits) for c in conditions.NEEDS_ATTENTION.met(vehicle, limits)),
+                    failing.badge(vehicle, limits) if failing else "",
                 ]
             )
 
-    filename = f"{fleet.slug}-vehicles-{now.astimezone(zone):%Y%m%d-%H%M}.csv"
+    filename = f"{fleet.slug}-vehicles-{limits.now.astimezone(zone):%Y%m%d-%H%M}.csv"
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

@@ -60,6 +60,7 @@ from fleet.celery import TASK_TIME_LIMIT
 from fleet.errors import ApplicationError
 from fleet.models import Membership, Role
 from fleet.outbox import OutboxSource, enqueue
+from vehicles import conditions
 from vehicles.catalogue import endpoints_for
 from vehicles.models import (
     Command,
@@ -366,7 +367,7 @@ def commands_unavailable_reason(vehicle: Vehicle) -> str:
     """Why no command can be sent to the vehicle right now, or "" when commands can be sent."""
     if not vehicle.is_connected or vehicle.account_id is None:
         return "This vehicle is disconnected; connect it again to send commands."
-    if vehicle.account.needs_reconnect:
+    if conditions.NEEDS_RECONNECT.holds(vehicle, conditions.Limits(now=timezone.now())):
         return f"The vehicle's Smartcar connection needs to be renewed. {RECONNECT_ADVICE}"
     return ""
 

@@ -1,5 +1,6 @@
 """The fleet overview: tiles, the vehicle table (sort, filter, search, pages), live refresh and CSV export."""
 
+import html
 from datetime import timedelta
 
 import pytest
@@ -53,14 +54,84 @@ def test_tiles_count_each_state(owner_client, fleet, mixed_fleet):
         # The DTC vehicle and the one left unlocked while parked; the driving one is unlocked but not parked.
         "attention": 2,
         "asleep": 1,
+        "failing": 1,
         "reconnect": 1,
     }
 
 
 def test_vehicles_needing_reconnect_are_explained_with_what_to_do(owner_client, fleet, mixed_fleet):
-    body = overview(owner_client, fleet).content.decode()
-    assert "1 vehicle stopped syncing because Smartcar no longer accepts its connection" in body
+    body = html.unescape(overview(owner_client, fleet).content.decode())
+    assert "1 vehicle stopped syncing because Smartcar no longer gives Fleet access to it" in body
+    assert "Ask the vehicle's owner to reconnect it" in body
     assert reverse("connect_accounts", args=[fleet.slug]) in body
+
+
+def test_failing_syncs_have_a_tile_a_filter_and_their_reason_in_words(owner_client, fleet):
+    account = make_account(fleet)
+    fine = make_vehicles(fleet, 1, account=account, start=0)[0]
+    rate_limited = make_vehicles(fleet, 2, account=account, start=10, sync_state=SyncState.RATE_LIMITED)
+    unreachable = make_vehicles(fleet, 1, account=account, start=20, sync_state=SyncState.UNREACHABLE)[0]
+    errors = make_vehicles(fleet, 1, account=account, start=30, sync_state=SyncState.RETRYING)[0]
+    lost = make_vehicles(fleet, 1, account=account, start=40, sync_state=SyncState.NEEDS_RECONNECT)[0]
+    asleep = make_vehicles(fleet, 1, account=account, start=50, sync_state=SyncState.BACKING_OFF)[0]
+
+    response = overview(owner_client, fleet)
+
+    tiles = {tile["key"]: tile for tile in response.context["tiles"]}
+    assert tiles["failing"]["label"] == "Sync failing"
+    assert tiles["failing"]["count"] == 5
+    assert tiles["failing"]["alert"]
+    # Waiting out a rate limit, or for Smartcar to answer, is not a vehicle asleep or offline.
+    assert tiles["asleep"]["count"] == 1
+    body = response.content.decode()
+    assert (
+        "Sync failing for 5 vehicles: rate limited (2), needs reconnect (1), Smartcar unreachable (1), "
+        "errors from Smartcar (1)." in body
+    )
+    badges = {row.vehicle.vin: row.sync_failing for row in response.context["rows"]}
+    assert badges[rate_limited[0].vin] == "rate limited"
+    assert badges[unreachable.vin] == "Smartcar unreachable"
+    assert badges[errors.vin] == "errors from Smartcar"
+    assert badges[lost.vin] == "needs reconnect"
+    assert badges[fine.vin] == badges[asleep.vin] == ""
+
+    filtered = shown(overview(owner_client, fleet, state="failing"))
+    assert sorted(filtered) == sorted(v.vin for v in [*rate_limited, unreachable, errors, lost])
+    assert shown(overview(owner_client, fleet, state="asleep")) == [asleep.vin]
+
+
+def test_no_trouble_code_is_no_badge_and_badges_speak_words(owner_client, fleet):
+    account = make_account(fleet)
+    make_vehicles(fleet, 1, account=account, start=0, active_dtc_count=0)
+    make_vehicles(fleet, 1, account=account, start=1, make="CHEVROLET", active_dtc_count=2, system_alert_count=1)
+    body = overview(owner_client, fleet).content.decode()
+    assert "0 DTC" not in body
+    assert "DTC" not in body
+    assert '<span class="badge bad">2 trouble codes</span>' in body
+    assert '<span class="badge bad">1 system alert</span>' in body
+
+
+def test_a_plug_in_hybrid_shows_its_electric_and_its_fuel_range(owner_client, fleet):
+    make_vehicles(
+        fleet,
+        1,
+        account=make_account(fleet),
+        make="FORD",
+        battery_percent=61.0,
+        range_km=56.0,
+        fuel_percent=80.0,
+        fuel_range_km=468.0,
+    )
+    body = overview(owner_client, fleet).content.decode()
+    assert "<td>56 km electric<small>468 km fuel</small></td>" in body
+    assert "<td>61 %<small>80 % fuel</small></td>" in body
+    lines = (
+        b"".join(owner_client.get(reverse("fleet_overview_csv", args=[fleet.slug])).streaming_content)
+        .decode()
+        .splitlines()
+    )
+    row = dict(zip(lines[0].split(","), lines[1].split(","), strict=True))
+    assert (row["electric_range_km"], row["fuel_range_km"]) == ("56", "468")
 
 
 def test_a_tile_filters_the_table(owner_client, fleet, mixed_fleet):
@@ -168,7 +239,7 @@ def test_csv_export_is_the_filtered_table_in_fleet_units(owner_client, fleet, mi
     assert response["Content-Type"].startswith("text/csv")
     assert "attachment" in response["Content-Disposition"]
     lines = b"".join(response.streaming_content).decode().strip().splitlines()
-    assert lines[0].split(",")[7] == "range_mi"
+    assert lines[0].split(",")[7:9] == ["electric_range_mi", "fuel_range_mi"]
     assert len(lines) == 2
     assert lines[1].startswith("'=HYPERLINK(evil)")  # a spreadsheet shows it, never runs it
     assert mixed_fleet["low"].vin in lines[1]
