@@ -44,6 +44,11 @@ urlpatterns = [
         name="connect_account_disconnect",
     ),
     path(
+        "fleets/<slug:fleet_slug>/connections/vehicles/<int:vehicle_id>/reconnect/",
+        views.vehicle_reconnect,
+        name="connect_vehicle_reconnect",
+    ),
+    path(
         "fleets/<slug:fleet_slug>/connections/vehicles/<int:vehicle_id>/disconnect/",
         views.vehicle_disconnect,
         name="connect_vehicle_disconnect",

@@ -9,17 +9,20 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from connect import accounts as accounts_page
 from connect import client, compatibility, oauth_state, reconciliation, services, subscriptions, webhooks
 from connect.compatibility_forms import MatrixForm, VinCheckForm
 from connect.errors import SmartcarError
 from connect.forms import DisconnectForm
 from connect.models import SmartcarAccount
 from fleet.tenancy import FleetRequest, fleet_view, get_fleet_object_or_404
+from vehicles import conditions
 from vehicles.models import Vehicle
 
 logger = logging.getLogger(__name__)
@@ -34,13 +37,13 @@ def _safe_next(request: HttpRequest, url: str | None) -> str | None:
     return None
 
 
-def _send_to_connect(request: FleetRequest, *, account: SmartcarAccount | None = None):
+def _send_to_connect(request: FleetRequest, *, account: SmartcarAccount | None = None, next_url: str | None = None):
     state = oauth_state.state_issue(
         request.session,
         fleet_id=request.fleet.pk,
         user_id=request.user.pk,
         account_id=account.pk if account else None,
-        next_url=_safe_next(request, request.POST.get("next")),
+        next_url=next_url or _safe_next(request, request.POST.get("next")),
     )
     logger.info(
         "connect: started for fleet %s%s", request.fleet.pk, f" (reconnect account {account.pk})" if account else ""
@@ -61,6 +64,14 @@ def account_reconnect(request: FleetRequest, account_id: int):
     """One-click reconnect of an account that needs it: Connect again, the callback updates the same account."""
     account = get_fleet_object_or_404(request, SmartcarAccount.objects, pk=account_id)
     return _send_to_connect(request, account=account)
+
+
+@require_POST
+@fleet_view(write=True)
+def vehicle_reconnect(request: FleetRequest, vehicle_id: int):
+    """Reconnect one vehicle from its page: its owner goes through Connect again and comes back to the vehicle."""
+    vehicle = get_fleet_object_or_404(request, Vehicle.objects.select_related("account"), pk=vehicle_id)
+    return _send_to_connect(request, account=vehicle.account, next_url=vehicle.get_absolute_url())
 
 
 @never_cache
@@ -86,15 +97,19 @@ def connect_callback(request: HttpRequest):
 @fleet_view
 def accounts(request: FleetRequest):
     """The fleet's Smartcar accounts: status, token expiry (never the tokens), vehicles, reconnect, disconnect."""
-    fleet_accounts = SmartcarAccount.objects.filter(fleet=request.fleet).prefetch_related("vehicles").order_by("pk")
-    return render(request, "connect/accounts.html", {"accounts": fleet_accounts})
+    limits = conditions.Limits.for_fleet(request.fleet, timezone.now())
+    summaries = accounts_page.fleet_accounts(fleet=request.fleet, limits=limits)
+    return render(
+        request, "connect/accounts.html", {"accounts": summaries, "reconnect_action": conditions.NEEDS_RECONNECT.action}
+    )
 
 
 @require_http_methods(["GET", "POST"])
 @fleet_view(owner=True)
 def account_disconnect(request: FleetRequest, account_id: int):
     account = get_fleet_object_or_404(request, SmartcarAccount.objects, pk=account_id)
-    form = DisconnectForm(request.POST or None)
+    vehicles = list(account.vehicles.filter(fleet=request.fleet))
+    form = DisconnectForm(request.POST or None, vehicles=len(vehicles))
     if request.method == "POST" and form.is_valid():
         try:
             services.account_disconnect(account=account, delete_history=form.cleaned_data["delete_history"])
@@ -103,8 +118,8 @@ def account_disconnect(request: FleetRequest, account_id: int):
         else:
             messages.success(request, "The account and its vehicles are disconnected; Fleet no longer reads them.")
         return redirect("connect_accounts", request.fleet.slug)
-    vehicles = account.vehicles.filter(fleet=request.fleet)
-    context = {"form": form, "account": account, "vehicles": vehicles, "subject": "this account"}
+    subject = accounts_page.account_label(account, vehicles)
+    context = {"form": form, "account": account, "vehicles": vehicles, "subject": subject}
     return render(request, "connect/disconnect.html", context)
 
 
@@ -112,7 +127,7 @@ def account_disconnect(request: FleetRequest, account_id: int):
 @fleet_view(owner=True)
 def vehicle_disconnect(request: FleetRequest, vehicle_id: int):
     vehicle = get_fleet_object_or_404(request, Vehicle.objects, pk=vehicle_id)
-    form = DisconnectForm(request.POST or None)
+    form = DisconnectForm(request.POST or None, vehicles=1)
     if request.method == "POST" and form.is_valid():
         try:
             services.vehicle_disconnect(vehicle=vehicle, delete_history=form.cleaned_data["delete_history"])

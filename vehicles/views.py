@@ -20,14 +20,14 @@ from django_htmx.http import HttpResponseStopPolling
 from fleet import units
 from fleet.templatetags import units as fmt
 from fleet.tenancy import FleetRequest, fleet_view, get_fleet_object_or_404
-from vehicles import commands, obd
+from vehicles import commands, conditions, freshness, obd
 from vehicles.catalogue import endpoint_by_path
 from vehicles.history import fleet_energy_days, history_series
 from vehicles.models import (
     Command,
     CommandStatus,
     EndpointState,
-    SyncState,
+    FleetSync,
     SystemStatus,
     Vehicle,
     VehicleStatus,
@@ -194,71 +194,6 @@ def _endpoint_groups(vehicle: Vehicle, states: list[EndpointState]) -> dict[str,
     return grouped
 
 
-def sync_explanation(vehicle: Vehicle, status: VehicleStatus | None, sync: VehicleSync | None) -> dict[str, str]:
-    """The vehicle's sync state in plain words, with what happens next or what to do."""
-    zone = vehicle.fleet.zone
-
-    def at(moment: datetime | None) -> str:
-        if moment is None:
-            return "shortly"
-        local = moment.astimezone(zone)
-        today = timezone.now().astimezone(zone).date()
-        return f"at {local:%H:%M}" if local.date() == today else f"on {local:%d %b %H:%M}"
-
-    if (vehicle.account is not None and vehicle.account.needs_reconnect) or (
-        status and status.sync_state == SyncState.NEEDS_RECONNECT
-    ):
-        return {
-            "tone": "bad",
-            "headline": "Smartcar no longer accepts this vehicle's connection",
-            "detail": (status.last_error if status else "") or (vehicle.account.last_error if vehicle.account else ""),
-            "resolution": "Ask the owner to reconnect: Connections page → Reconnect. Syncing resumes by itself.",
-        }
-    if not vehicle.is_connected:
-        return {"tone": "", "headline": "Disconnected", "detail": "", "resolution": "Connect the vehicle again."}
-    if status is None or status.sync_state == SyncState.NEVER:
-        return {
-            "tone": "info",
-            "headline": "Not synced yet",
-            "detail": "Fleet reads each vehicle in the background; the first reading usually arrives in a few minutes.",
-            "resolution": f"First sync {at(sync.next_sync_at if sync else None)}.",
-        }
-    if status.sync_state == SyncState.BACKING_OFF:
-        return {
-            "tone": "warn",
-            "headline": "The vehicle is asleep or out of reach",
-            "detail": status.last_error or "Fleet never wakes a vehicle to read it; it waits.",
-            "resolution": f"Retrying {at(sync.backoff_until if sync else None)}.",
-        }
-    if status.sync_state == SyncState.RATE_LIMITED:
-        return {
-            "tone": "warn",
-            "headline": "Smartcar asked Fleet to wait before reading this vehicle again (rate limit)",
-            "detail": status.last_error,
-            "resolution": f"Retrying {at(sync.backoff_until if sync else None)}.",
-        }
-    if status.sync_state in (SyncState.RETRYING, SyncState.UNREACHABLE):
-        return {
-            "tone": "warn",
-            "headline": "The last sync failed",
-            "detail": status.last_error,
-            "resolution": f"Retrying {at(sync.next_sync_at if sync else None)}.",
-        }
-    if status.sync_state == SyncState.PAUSED:
-        return {
-            "tone": "bad",
-            "headline": "Polling is paused for the whole fleet",
-            "detail": status.last_error or "Smartcar refused further calls under this installation's plan.",
-            "resolution": "An owner can resume polling in admin (fleet sync settings) after checking the plan.",
-        }
-    return {
-        "tone": "ok",
-        "headline": "Up to date",
-        "detail": status.last_error and f"Some values could not be read: {status.last_error}",
-        "resolution": f"Next sync {at(sync.next_sync_at if sync else None)}.",
-    }
-
-
 def charts_data(vehicle: Vehicle, status: VehicleStatus | None, days: int) -> dict:
     """Battery (or fuel), range and odometer over the last ``days`` days, in the fleet's units, for uPlot."""
     system = vehicle.fleet.unit_system
@@ -357,6 +292,7 @@ def value_groups(vehicle: Vehicle, status: VehicleStatus | None, states: list[En
 def vehicle_detail(request: FleetRequest, pk: int):
     vehicle = _vehicle_for(request, pk)
     status, sync = _one_to_one(vehicle, "status"), _one_to_one(vehicle, "sync")
+    limits = conditions.Limits.for_fleet(request.fleet, timezone.now())
     states = list(EndpointState.objects.filter(vehicle=vehicle).order_by("path"))
     groups = value_groups(vehicle, status, states, request.fleet.unit_system)
     chart_days = _chart_days(request.GET.get("history"))
@@ -365,7 +301,9 @@ def vehicle_detail(request: FleetRequest, pk: int):
     context = {
         "vehicle": vehicle,
         "status": status,
-        "sync_state": sync_explanation(vehicle, status, sync),
+        "sync_state": freshness.sync_explanation(
+            vehicle, sync, FleetSync.objects.filter(fleet=request.fleet).first(), limits
+        ),
         "groups": groups,
         "charts": charts_data(vehicle, status, chart_days),
         "chart_days": chart_days,

@@ -1,9 +1,12 @@
 """The connections page: reconnect an account that needs it, disconnect a vehicle or an account."""
 
+import html
+
 import pytest
 from django.contrib.messages import get_messages
 from django.test import Client, override_settings
 from django.urls import reverse
+from django.utils import timezone
 
 from connect import client as smartcar
 from connect.models import AccountStatus, SmartcarAccount
@@ -131,6 +134,53 @@ def test_a_vehicle_whose_access_was_lost_syncs_again_at_once_after_reconnect(own
     assert status.sync_state == SyncState.OK
     assert status.last_error == ""
     assert VehicleSync.objects.get(vehicle=vehicle).backoff_until is None
+
+
+def test_a_disconnected_account_does_not_claim_its_access_renews(owner_client, fleet, connected):
+    page = owner_client.get(reverse("connect_accounts", args=[fleet.slug])).content.decode()
+    assert "access renews automatically" in page
+
+    owner_client.post(reverse("connect_account_disconnect", args=[fleet.slug, connected.pk]), {"history": "keep"})
+
+    page = owner_client.get(reverse("connect_accounts", args=[fleet.slug])).content.decode()
+    assert "access renews automatically" not in page
+    assert "Fleet no longer has access" in page
+
+
+def test_the_single_vehicle_disconnect_page_speaks_of_one_vehicle(owner_client, fleet, connected):
+    vehicle = connected.vehicles.first()
+    page = html.unescape(
+        owner_client.get(reverse("connect_vehicle_disconnect", args=[fleet.slug, vehicle.pk])).content.decode()
+    )
+    assert f"Disconnect {vehicle.display_name}" in page
+    assert "Fleet stops reading this vehicle" in page
+    assert "Keep the vehicle and its history" in page
+    assert "Delete the vehicle and all its history" in page
+    card = page.split('<div class="card narrow">', 1)[1].split("</div>\n</div>", 1)[0]
+    assert "vehicles " not in card and "these" not in card
+
+    account_page = html.unescape(
+        owner_client.get(reverse("connect_account_disconnect", args=[fleet.slug, connected.pk])).content.decode()
+    )
+    assert "Fleet stops reading these 3 vehicles" in account_page
+    assert "Keep the vehicles and their history" in account_page
+
+
+def test_an_account_is_named_by_its_owners_email_where_smartcar_gives_it(owner_client, fleet, connected):
+    from vehicles.models import EndpointState
+
+    page = owner_client.get(reverse("connect_accounts", args=[fleet.slug])).content.decode()
+    assert connected.smartcar_user_id[:8] not in page  # never Smartcar's id
+    first = connected.vehicles.order_by("pk").first()
+    assert f"Account with {first.display_name} and 2 more vehicles" in page
+
+    # What sync stores from Tesla's user info (tesla__get-user-info.md), where the owner granted read_user_profile.
+    EndpointState.objects.create(
+        vehicle=first, path="/tesla/user/info", body={"email": "driver@owner.example"}, fetched_at=timezone.now()
+    )
+
+    page = owner_client.get(reverse("connect_accounts", args=[fleet.slug])).content.decode()
+    assert "<h2>driver@owner.example" in page
 
 
 def test_only_owners_disconnect_viewers_never_reconnect_other_fleets_see_nothing(fleet, other_fleet, connected):

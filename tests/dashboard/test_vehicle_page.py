@@ -1,13 +1,25 @@
 """The vehicle page: every value grouped with its age, sync state in plain words, history, and tenant isolation."""
 
+import html
 from datetime import timedelta
 
+import pytest
 from django.urls import reverse
 from django.utils import timezone
 
 from connect.models import AccountStatus
 from tests.dashboard.factories import make_account, make_vehicles
-from vehicles.models import EndpointState, StatusHistory, SyncState, VehicleStatus, VehicleSync, make_label
+from vehicles.models import (
+    Activity,
+    EndpointState,
+    FleetSync,
+    StatusHistory,
+    SyncState,
+    Vehicle,
+    VehicleStatus,
+    VehicleSync,
+    make_label,
+)
 
 
 def page(client, vehicle):
@@ -41,10 +53,12 @@ def test_a_vehicle_never_synced_says_so(owner_client, fleet):
 def test_an_account_needing_reconnect_explains_what_to_do(owner_client, fleet):
     account = make_account(fleet, status=AccountStatus.NEEDS_RECONNECT)
     vehicle = make_vehicles(fleet, 1, account=account, sync_state=SyncState.NEEDS_RECONNECT)[0]
-    body = page(owner_client, vehicle).content.decode()
-    assert "no longer accepts this vehicle" in body
-    assert "Ask the owner to reconnect" in body
-    assert "renewed. Ask the vehicle&#x27;s owner to reconnect" in body  # and commands say why they are not offered
+    body = html.unescape(page(owner_client, vehicle).content.decode())
+    assert "Fleet can no longer read this vehicle" in body
+    assert "Smartcar no longer accepts the sign-in of this vehicle's owner" in body
+    assert "Ask the vehicle's owner to reconnect it" in body
+    assert reverse("connect_vehicle_reconnect", args=[fleet.slug, vehicle.pk]) in body
+    assert "renewed. Ask the vehicle's owner to reconnect" in body  # and commands say why they are not offered
     assert 'data-command="lock"' not in body
 
 
@@ -54,7 +68,7 @@ def test_a_vehicle_backing_off_says_when_it_retries(owner_client, fleet):
     VehicleSync.objects.create(vehicle=vehicle, backoff_until=retry)
     body = page(owner_client, vehicle).content.decode()
     assert "The vehicle is asleep or out of reach" in body
-    assert f"Retrying at {retry.astimezone(fleet.zone):%H:%M}" in body
+    assert f"Next try at {retry.astimezone(fleet.zone):%H:%M}: the vehicle did not answer" in body
 
 
 def test_history_feeds_the_charts_in_fleet_units_and_the_map(owner_client, fleet):
@@ -120,3 +134,67 @@ def test_vehicle_info_names_make_model_year_and_vin(owner_client, fleet):
         "Year": str(vehicle.year),
         "VIN": vehicle.vin,
     }
+
+
+def sync_card(client, vehicle) -> str:
+    body = html.unescape(page(client, vehicle).content.decode())
+    return body.split('aria-label="Sync state">', 1)[1].split("</section>", 1)[0]
+
+
+def test_old_data_is_never_up_to_date_and_says_how_old(owner_client, fleet):
+    fleet.stale_after_minutes = 15
+    fleet.save()
+    old = timezone.now() - timedelta(minutes=21)
+    vehicle = make_vehicles(fleet, 1, account=make_account(fleet), data_age=old, charging_state="CHARGING")[0]
+    VehicleSync.objects.create(vehicle=vehicle, next_sync_at=timezone.now() + timedelta(minutes=72))
+
+    card = sync_card(owner_client, vehicle)
+
+    assert "Up to date" not in card
+    assert "Data is old: newest reading 21 min ago" in card
+    assert "Older than the fleet's limit of 15 minutes" in card
+
+
+def test_fresh_data_is_up_to_date_with_its_age(owner_client, fleet):
+    vehicle = make_vehicles(fleet, 1, account=make_account(fleet))[0]
+    VehicleSync.objects.create(vehicle=vehicle, next_sync_at=timezone.now() + timedelta(minutes=5))
+    card = sync_card(owner_client, vehicle)
+    assert "Up to date" in card
+    assert "Newest reading 4 min ago." in card
+    assert "the usual pace for a parked vehicle" in card
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("rate_limited", "Smartcar asked Fleet to wait that long (rate limit)"),
+        ("asleep", "the vehicle did not answer, and Fleet waits longer each time rather than wake it"),
+        ("budget_spent", "has used this month's call budget (300 calls) up to today's share"),
+        ("brand_limit", "Hyundai answers only so many requests a day, so Fleet reads it at most every 72 minutes"),
+        ("budget_tight", "reads are spaced out to fit the fleet's budget of 300 calls a month"),
+        ("webhooks", "the usual pace for a charging vehicle; charging events arrive by webhook in between"),
+    ],
+)
+def test_the_next_read_says_why_it_is_when_it_is(owner_client, fleet, case, expected):
+    now = timezone.now()
+    make = "HYUNDAI" if case == "brand_limit" else "TESLA"
+    state = {"rate_limited": SyncState.RATE_LIMITED, "asleep": SyncState.BACKING_OFF}.get(case, SyncState.OK)
+    vehicle = make_vehicles(
+        fleet, 1, account=make_account(fleet), make=make, sync_state=state, activity=Activity.CHARGING
+    )[0]
+    VehicleStatus.objects.filter(vehicle=vehicle).update(last_sync_at=now)
+    sync = VehicleSync(vehicle=vehicle, next_sync_at=now + timedelta(minutes=72))
+    if case in ("rate_limited", "asleep"):
+        sync.backoff_until = sync.next_sync_at
+    if case in ("budget_spent", "budget_tight"):
+        FleetSync.objects.create(fleet=fleet, monthly_call_budget_per_vehicle=300)
+    if case == "budget_spent":
+        sync.month, sync.billed_calls_month = now.date().replace(day=1), 300
+    if case == "webhooks":
+        Vehicle.objects.filter(pk=vehicle.pk).update(webhook_subscribed=True)
+    sync.save()
+
+    card = sync_card(owner_client, vehicle)
+
+    assert f"at {(now + timedelta(minutes=72)).astimezone(fleet.zone):%H:%M}" in card
+    assert expected in card
