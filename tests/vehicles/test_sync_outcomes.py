@@ -5,27 +5,12 @@ one waiting out a rate limit, one Smartcar did not answer for, one that got erro
 are "sync failing", each with its reason.
 """
 
-import io
-
-import pytest
-from django.core.management import call_command
 from django.utils import timezone
 
-from simulator import clock
 from tests.simulator.platform_fixtures import management_auth
 from tests.vehicles.conftest import connect_simulated
+from tests.vehicles.test_sync import pinned_simulator_clock, sync_all  # noqa: F401 — the clock fixture is autouse
 from vehicles.models import EndpointState, FleetSync, SyncState, VehicleStatus, VehicleSync
-
-
-@pytest.fixture(autouse=True)
-def pinned_simulator_clock():
-    clock.pin(timezone.now())
-    yield
-    clock.unpin()
-
-
-def sync_all():
-    call_command("sync", "--all", stdout=io.StringIO())
 
 
 def sync_state() -> str:
