@@ -369,16 +369,18 @@ def tesla_requests(current: TeslaSchedule, wanted: TeslaSchedule) -> list[dict[s
     """The POST bodies that turn ``current`` into ``wanted``, disabling before enabling.
 
     Each POST sets one type. Sending the disable first means the vehicle never holds both enabled, whatever it
-    does with the other type when one is enabled (the docs say only that one may be enabled at a time).
+    does with the other type when one is enabled (the docs say only that one may be enabled at a time). A disable
+    carries no time: the time of a schedule that is off changes nothing, and the vehicle keeps the one it has.
     """
     bodies: list[dict[str, Any]] = []
     order = sorted(TESLA_TYPES, key=lambda schedule_type: wanted.state(schedule_type)[0])  # disables first
     for schedule_type in order:
-        if current.state(schedule_type) == wanted.state(schedule_type):
-            continue
         enabled, time = wanted.state(schedule_type)
-        body: dict[str, Any] = {"type": schedule_type, "enable": enabled}
-        if time is not None:
-            body["time"] = format_hh_mm(time)
-        bodies.append(body)
+        if enabled and current.state(schedule_type) != (True, time):
+            body: dict[str, Any] = {"type": schedule_type, "enable": True}
+            if time is not None:
+                body["time"] = format_hh_mm(time)
+            bodies.append(body)
+        elif not enabled and current.state(schedule_type)[0]:
+            bodies.append({"type": schedule_type, "enable": False})
     return bodies

@@ -380,8 +380,11 @@ class _VehicleEndpoints:
     def tesla_charge_schedule_set(
         self, vehicle_id: str, *, schedule_type: str, enable: bool, time: str | None, make: str = "tesla"
     ):
-        # Reference: smartcar-api/tesla__set-charge-schedule.md — POST {"type", "enable", "time"}.
-        body = {"type": schedule_type, "enable": enable, "time": time}
+        # Reference: smartcar-api/tesla__set-charge-schedule.md — POST {"type", "enable", "time"}. The time is "HH:mm";
+        # without one (turning a schedule off) the key is left out, never sent as null.
+        body: dict[str, Any] = {"type": schedule_type, "enable": enable}
+        if time is not None:
+            body["time"] = time
         return self._call("POST", self._m(vehicle_id, make, "/charge/schedule"), json=body)
 
     def charge_completion(self, vehicle_id: str, make: str):

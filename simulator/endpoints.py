@@ -777,12 +777,17 @@ def tesla_schedule_set(ctx: Ctx) -> dict:
     enable = body.get("enable")
     if not isinstance(enable, bool):
         raise validation("enable", "enable must be true or false")
-    time = body.get("time")
-    if (enable or time is not None) and (not isinstance(time, str) or not HH_MM.match(time)):
-        raise validation("time", "time must be in HH:mm")
+    # The page gives "time" as "The time for the provided schedule type in HH:mm" and does not say whether it may be
+    # left out. When present it must be HH:mm (null is not); left out, the schedule keeps the time it has, so turning
+    # a schedule off needs none. Enabling a schedule that has no time at all has nothing to go by and is refused.
     schedule = ctx.state["tesla_schedule"]
     key, other = ("startTime", "departureTime") if kind == "START_TIME" else ("departureTime", "startTime")
-    schedule[key] = {"enabled": enable, "time": time if time is not None else schedule[key]["time"]}
+    if "time" in body and (not isinstance(body["time"], str) or not HH_MM.match(body["time"])):
+        raise validation("time", "time must be in HH:mm")
+    time = body.get("time", schedule[key]["time"])
+    if enable and time is None:
+        raise validation("time", "time is needed to enable a schedule that has none")
+    schedule[key] = {"enabled": enable, "time": time}
     if enable:
         schedule[other]["enabled"] = False
     world.charge_tick(ctx.vehicle, ctx.now, ctx.events)

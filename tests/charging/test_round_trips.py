@@ -135,6 +135,27 @@ def test_a_tesla_schedule_switches_type_with_only_one_enabled(manager_client, fl
     assert "start at 23:30" in audit
 
 
+def test_turning_a_tesla_schedule_off_leaves_its_time_out(manager_client, fleet, connected):
+    # tesla__set-charge-schedule.md gives "time" as HH:mm: a disable sends none (the simulator refuses a null).
+    tesla = connected("TESLA")
+    url = reverse("charging_tesla_schedule", args=[fleet.slug, tesla.pk])
+    page = manager_client.get(reverse("charging_vehicle", args=[fleet.slug, tesla.pk]))
+    data = {
+        "mode": "START_TIME",
+        "start_time": "23:30",
+        "read_fingerprint": page.context["tesla_form"].initial["read_fingerprint"],
+    }
+    first = hx(manager_client, url, data)
+    assert "Done:" in first.content.decode()
+    off = first.context["tesla_form"].data.copy()
+    off.update({"mode": "OFF", "start_time": ""})
+    response = hx(manager_client, url, off)
+    assert "Done:" in response.content.decode(), response.content.decode()[:2000]
+    command = Command.objects.filter(vehicle=tesla).first()
+    assert command.params["sent"]["requests"] == [{"type": "START_TIME", "enable": False}]
+    assert simulated_state(tesla)["tesla_schedule"]["startTime"] == {"enabled": False, "time": "23:30"}
+
+
 def test_a_schedule_changed_on_the_vehicle_since_the_form_opened_is_not_overwritten_silently(
     manager_client, fleet, connected
 ):

@@ -109,10 +109,15 @@ def test_tesla_switching_schedules_disables_before_enabling():
     current = TeslaSchedule(start_enabled=True, start_time=18 * 60 + 30, departure_enabled=False, departure_time=None)
     wanted = TeslaSchedule(start_enabled=False, start_time=18 * 60 + 30, departure_enabled=True, departure_time=7 * 60)
     assert schedules.tesla_requests(current, wanted) == [
-        {"type": "START_TIME", "enable": False, "time": "18:30"},
+        {"type": "START_TIME", "enable": False},  # a disable carries no time (tesla__set-charge-schedule.md)
         {"type": "DEPARTURE_TIME", "enable": True, "time": "07:00"},
     ]
     assert schedules.tesla_requests(current, current) == []
+    # The time of a schedule that stays off is not sent; a new time of one that stays on is.
+    off = TeslaSchedule(start_enabled=False, start_time=18 * 60 + 30)
+    assert schedules.tesla_requests(off, TeslaSchedule(start_enabled=False, start_time=None)) == []
+    later = TeslaSchedule(start_enabled=True, start_time=19 * 60)
+    assert schedules.tesla_requests(current, later) == [{"type": "START_TIME", "enable": True, "time": "19:00"}]
 
 
 def test_tesla_reads_the_documented_example():

@@ -257,6 +257,18 @@ def test_tesla_charge_schedule_keeps_one_type_enabled(api, tesla):
     assert_error(api.post(_t(tesla, "charge/schedule"), {"type": "LATER", "enable": True}), 400, "VALIDATION", None)
 
 
+def test_tesla_charge_schedule_takes_time_as_hh_mm_or_not_at_all(api, tesla):
+    # tesla__set-charge-schedule.md: "time" is "HH:mm"; the page does not say it may be left out, nor that it may not.
+    url = _t(tesla, "charge/schedule")
+    no_time_yet = {"type": "START_TIME", "enable": True}
+    assert_error(api.post(url, no_time_yet), 400, "VALIDATION", None)  # nothing to go by
+    assert_error(api.post(url, {"type": "START_TIME", "enable": False, "time": None}), 400, "VALIDATION", None)
+    api.post(url, {"type": "START_TIME", "enable": True, "time": "23:30"})
+    answer = _json(api.post(url, {"type": "START_TIME", "enable": False}))
+    assert answer["startTime"] == {"enabled": False, "time": "23:30"}  # off, keeping its time
+    assert _json(api.post(url, no_time_yet))["startTime"] == {"enabled": True, "time": "23:30"}
+
+
 def test_tesla_start_time_schedule_delays_charging(api, tesla, sim_clock):
     # 06:00 UTC is 01:00 in Detroit (UTC-5); a start time of 03:00 local holds charging back until then.
     tesla.state["tz"] = -5
