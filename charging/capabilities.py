@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fleet.errors import ApplicationError
-from vehicles.models import make_label
+from vehicles.models import VehicleStatus, make_label
 
 FORD_MAKES = frozenset({"FORD", "LINCOLN"})
 ALL_MAKES = None  # the page names no make restriction
@@ -73,12 +73,34 @@ FEATURES = {
 }
 
 
+# The permissions of FEATURES as the owner saw them at Connect (application-permissions.md).
+PERMISSION_WORDS = {
+    "read_charge": "access to the charging state",
+    "read_charge_locations": "access to charging locations",
+    "read_charge_records": "access to charge records",
+    "control_charge": "charge control",
+}
+
+
 class FeatureUnavailable(ApplicationError):
     """The vehicle's make lacks the endpoint, or its owner did not grant the permission it needs."""
 
 
-def missing_reason(vehicle, key: str) -> str | None:
-    """Why the vehicle cannot use the feature, in plain words; None when it can."""
+NOTHING_TO_CHARGE = "This vehicle reports a fuel level and no battery: it has no charging controls."
+
+
+def runs_on_fuel_only(vehicle) -> bool:
+    status = VehicleStatus.objects.filter(vehicle=vehicle).first()
+    return bool(status and status.runs_on_fuel_only)
+
+
+def missing_reason(vehicle, key: str, *, fuel_only: bool | None = None) -> str | None:
+    """Why the vehicle cannot use the feature, in plain words; None when it can.
+
+    ``fuel_only`` is what ``runs_on_fuel_only`` says, when the caller knows it already.
+    """
+    if runs_on_fuel_only(vehicle) if fuel_only is None else fuel_only:
+        return NOTHING_TO_CHARGE
     feature = FEATURES[key]
     make = (vehicle.make or "").upper()
     if feature.makes is not None and make not in feature.makes:
@@ -87,10 +109,10 @@ def missing_reason(vehicle, key: str) -> str | None:
             f"{feature.label} is available for {makes} only; this is a {make_label(make) or 'vehicle of unknown make'}."
         )
     granted = set(vehicle.permissions or [])
-    missing = [permission for permission in feature.permissions if permission not in granted]
+    missing = [PERMISSION_WORDS[permission] for permission in feature.permissions if permission not in granted]
     if missing:
         return (
-            f"The owner did not grant {', '.join(missing)}, which {feature.label.lower()} needs. "
+            f"The owner did not grant {' and '.join(missing)}, which {feature.label.lower()} needs. "
             "Reconnect the vehicle and grant it."
         )
     if not vehicle.is_connected:
@@ -105,7 +127,8 @@ def require(vehicle, key: str) -> None:
 
 
 def available(vehicle) -> dict[str, bool]:
-    return {key: missing_reason(vehicle, key) is None for key in FEATURES}
+    fuel_only = runs_on_fuel_only(vehicle)
+    return {key: missing_reason(vehicle, key, fuel_only=fuel_only) is None for key in FEATURES}
 
 
 def schedule_feature(vehicle) -> str | None:

@@ -54,6 +54,9 @@ def _base_context(request: FleetRequest, vehicle: Vehicle) -> dict:
         "is_gm": vehicle.make.upper() in forms.GM_MAKES,
         "is_nissan": vehicle.make.upper() == "NISSAN",
         "can_write": request.membership.can_write,
+        "fuel_only": bool(status and status.runs_on_fuel_only),
+        "nothing_to_charge": capabilities.NOTHING_TO_CHARGE,
+        "control_unavailable": capabilities.missing_reason(vehicle, "charge_control"),
         "limit_form": forms.ChargeLimitForm(
             initial={
                 "limit_percent": round(status.charge_limit_percent) if status and status.charge_limit_percent else 80

@@ -178,6 +178,12 @@ class VehicleStatus(models.Model):
         return f"status of {self.vehicle_id}"
 
     @property
+    def runs_on_fuel_only(self) -> bool:
+        """Petrol or diesel: a fuel reading and no battery reading (a plug-in hybrid reports both, an EV no fuel)."""
+        has_fuel = any(v is not None for v in (self.fuel_percent, self.fuel_range_km, self.fuel_amount_liters))
+        return has_fuel and self.battery_percent is None and not self.charging_state
+
+    @property
     def charging_state_label(self) -> str:
         """The API's charging state in words: FULLY_CHARGED → "Fully charged"."""
         return self.charging_state.replace("_", " ").capitalize()

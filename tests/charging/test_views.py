@@ -118,7 +118,7 @@ def test_a_missing_permission_is_refused_before_any_call(manager_client, fleet):
     response = manager_client.post(
         reverse("charging_amperage", args=[fleet.slug, vehicle.pk]), {"amperage": 32}, HTTP_HX_REQUEST="true"
     )
-    assert "did not grant control_charge" in response.content.decode()
+    assert "did not grant charge control, which charging amperage needs" in response.content.decode()
     assert not Command.objects.exists()
 
 
