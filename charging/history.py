@@ -360,14 +360,27 @@ def week_start(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
+HALF_A_WEEK = int(timedelta(days=3.5).total_seconds())
+
+
 def week_chart(weeks: list[dict], zone) -> dict:
     """Energy per week as the vehicle page's charts take it (static/js/vehicle.js draws it with the vendored uPlot).
 
-    Keyed like the vehicle page's charts: {key: {"label", "data": [[unix seconds…], [values…]]}}.
+    Keyed like the vehicle page's charts: {key: {"label", "data": [[unix seconds…], [values…]], …}}. Like them, a
+    chart needs two weeks: a single week is read from the table beside it. The time axis runs half a week beyond
+    the first and last week, so that each point sits in its week; the energy axis starts at zero.
     """
     times, values = [], []
     for row in weeks:
         week = row["week"]
         times.append(int(datetime(week.year, week.month, week.day, tzinfo=zone).timestamp()))
         values.append(round(row["energy_kwh"] or 0, 1))
-    return {"energy": {"label": "Energy charged per week (kWh)", "data": [times, values]}} if times else {}
+    if len(times) < 2:
+        return {}
+    chart = {
+        "label": "Energy charged per week (kWh)",
+        "data": [times, values],
+        "x_range": [times[0] - HALF_A_WEEK, times[-1] + HALF_A_WEEK],
+        "y_min": 0,
+    }
+    return {"energy": chart}

@@ -15,11 +15,22 @@
       var chart = charts[figure.getAttribute("data-chart")];
       if (!chart) return;
       var width = Math.max(280, figure.clientWidth || 320);
+      // The server may fix the time axis ("x_range") and the floor of the value axis ("y_min", e.g. 0 for energy).
+      var scales = { x: { time: true } };
+      if (chart.x_range) scales.x.range = chart.x_range;
+      if (chart.y_min !== undefined) {
+        scales.y = {
+          range: function (u, min, max) {
+            return [chart.y_min, max > chart.y_min ? max + (max - chart.y_min) * 0.1 : chart.y_min + 1];
+          },
+        };
+      }
       new window.uPlot(
         {
           width: width,
           height: 180,
           legend: { show: false },
+          scales: scales,
           series: [{}, { label: chart.label, stroke: "#1f6feb", width: 2, fill: "rgba(31,111,235,0.08)" }],
           axes: [{}, { size: 60 }],
         },

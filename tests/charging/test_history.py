@@ -1,7 +1,8 @@
 """Charging history: car-maker records fetched by date range and page, sessions derived from synced readings."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.urls import reverse
@@ -166,3 +167,17 @@ def test_the_periodic_task_derives_sessions_for_every_fleet(fleet, other_fleet):
     sessions_derive_all.delay()  # eager in tests: the fan-out and each fleet's task run here
 
     assert set(ChargingSession.objects.values_list("vehicle__fleet", flat=True)) == {fleet.pk, other_fleet.pk}
+
+
+def test_the_week_chart_needs_two_weeks_and_keeps_each_point_inside_its_week():
+    berlin = ZoneInfo("Europe/Berlin")
+    one = [{"week": date(2027, 5, 3), "energy_kwh": 18.5}]
+    assert history.week_chart(one, berlin) == {}  # the table beside it says it; one point makes no axis
+    two = [*one, {"week": date(2027, 5, 17), "energy_kwh": None}]
+    chart = history.week_chart(two, berlin)["energy"]
+    monday = int(datetime(2027, 5, 3, tzinfo=berlin).timestamp())
+    later = int(datetime(2027, 5, 17, tzinfo=berlin).timestamp())
+    assert chart["data"] == [[monday, later], [18.5, 0]]
+    half_a_week = 3.5 * 86400
+    assert chart["x_range"] == [monday - half_a_week, later + half_a_week]  # two weeks and a bit, not two years
+    assert chart["y_min"] == 0

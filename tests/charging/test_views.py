@@ -169,7 +169,7 @@ def test_fleet_charging_page_totals_and_csv(owner_client, fleet, other_fleet):
     html = page.content.decode()
     assert page.status_code == 200
     assert "42.5" in html  # both sessions of the fleet's vehicle, one week
-    assert page.context["charts"]["energy"]["data"][1] == [42.5]
+    assert page.context["charts"] == {}  # one week: the table says it, a chart of one point would not
     assert "99" not in html.replace("99.", "")  # nothing of the other fleet
     csv = owner_client.get(reverse("charging_fleet_csv", args=[fleet.slug]), query)
     lines = csv.content.decode().strip().splitlines()
