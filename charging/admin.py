@@ -1,20 +1,46 @@
 from django.contrib import admin
 
-from charging.models import BulkScheduleRun, BulkScheduleTarget, ChargingLocationLabel, ChargingSession
+from charging.models import (
+    BulkScheduleRun,
+    BulkScheduleTarget,
+    ChargingLocationLabel,
+    ChargingObservation,
+    ChargingSession,
+)
 from fleet.admin_records import RecordAdmin
 
-# Sessions are derived from readings, charge records and webhook events; what identifies them stays read-only.
-SESSION_DERIVED = ["vehicle", "source", "external_id", "updated_at"]
+
+class ChargingObservationInline(admin.TabularInline):
+    model = ChargingObservation
+    extra = 0
+    fields = ["source", "external_id", "started_at", "ended_at", "facts"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(ChargingSession)
-class ChargingSessionAdmin(admin.ModelAdmin):
-    list_display = ["vehicle", "source", "started_at", "ended_at", "energy_kwh", "start_percent", "end_percent"]
-    list_filter = ["source", "vehicle__fleet"]
+class ChargingSessionAdmin(RecordAdmin):
+    """One real charge, settled from its observations (charging/sessions.py): read-only, settling rewrites it."""
+
+    list_display = ["vehicle", "source", "started_at", "ended_at", "energy_kwh", "energy_source", "end_percent"]
+    list_filter = ["source", "energy_source", "vehicle__fleet"]
     search_fields = ["vehicle__vin", "vehicle__smartcar_id", "location"]
     date_hierarchy = "started_at"
     list_select_related = ["vehicle"]
-    readonly_fields = SESSION_DERIVED
+    inlines = [ChargingObservationInline]
+
+
+@admin.register(ChargingObservation)
+class ChargingObservationAdmin(RecordAdmin):
+    """What one source said about one charge (a record of what the app was told: read-only)."""
+
+    list_display = ["vehicle", "source", "started_at", "ended_at", "session"]
+    list_filter = ["source", "vehicle__fleet"]
+    search_fields = ["vehicle__vin", "vehicle__smartcar_id", "external_id"]
+    list_select_related = ["vehicle", "session"]
 
 
 @admin.register(ChargingLocationLabel)

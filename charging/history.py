@@ -1,8 +1,9 @@
-"""Charging history: records imported from the car makers and sessions the app derives itself, with totals.
+"""Charging history: the car makers' records, and the fleet's totals and export of its sessions.
 
-- BMW/MINI charge records and Tesla billing records are fetched on demand (date range; Tesla pages) and kept.
-- Every make: sessions derived from the synced charging state and battery level (vehicles.StatusHistory) and
-  from charging webhook events where the app receives them.
+- BMW/MINI charge records and Tesla billing records are fetched on demand (a date range; Tesla pages) and kept as
+  observations of the charges they describe; charging/sessions.py merges them with what the charging events and the
+  synced readings saw, one session per real charge.
+- Totals per week and per vehicle, and the CSV, read those sessions.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import csv
 import io
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
@@ -20,10 +21,10 @@ from django.db.models.functions import TruncWeek
 from django.utils.dateparse import parse_datetime
 
 from charging import capabilities
-from charging.models import ChargingSession, SessionSource
+from charging.models import ChargingObservation, ChargingSession, SessionSource
 from charging.services import vehicle_client
+from charging.sessions import observation_store, vehicle_sessions_settle
 from connect.errors import MalformedResponseError
-from vehicles.models import EndpointState, StatusHistory
 
 # --- Records from the car makers ---------------------------------------------------------------------------------
 
@@ -37,15 +38,8 @@ def _moment(value: Any) -> datetime:
 
 def _number(value: Any) -> float | None:
     try:
-        return None if value is None else float(value)
+        return None if value is None or isinstance(value, bool) else float(value)
     except (TypeError, ValueError):
-        return None
-
-
-def _money(value: Any) -> Decimal | None:
-    try:
-        return None if value in (None, "") else Decimal(str(value)).quantize(Decimal("0.01"))
-    except InvalidOperation:
         return None
 
 
@@ -54,15 +48,32 @@ def _percent(value: Any) -> float | None:
     return None if number is None else round(number * 100, 1)
 
 
-def _upsert(vehicle, source: str, external_id: str, values: dict) -> ChargingSession:
-    session, _ = ChargingSession.objects.update_or_create(
-        vehicle=vehicle, source=source, external_id=external_id, defaults=values
-    )
-    return session
+def _present(facts: dict) -> dict:
+    return {key: value for key, value in facts.items() if value not in (None, "")}
+
+
+def _records_store(vehicle, source: str, records: list[tuple[str, datetime, datetime | None, dict]]):
+    """Keeps each record as an observation, settles the vehicle's sessions, returns the session of each record."""
+    with transaction.atomic():
+        observations = [
+            observation_store(
+                vehicle=vehicle, source=source, external_id=key, started_at=start, ended_at=end, facts=facts
+            )
+            for key, start, end, facts in records
+        ]
+        if observations:
+            vehicle_sessions_settle(vehicle=vehicle, since=min(o.started_at for o in observations))
+    found = {
+        observation.pk: observation.session
+        for observation in ChargingObservation.objects.filter(pk__in=[o.pk for o in observations]).select_related(
+            "session"
+        )
+    }
+    return [found[observation.pk] for observation in observations if found.get(observation.pk)]
 
 
 def charge_records_import(*, vehicle, start_date: date | None = None, end_date: date | None = None):
-    """BMW/MINI completed sessions in the range (the API keeps the last 30 days at most), stored and returned."""
+    """BMW/MINI completed sessions in the range (the API keeps the last 30 days at most), kept and returned."""
     # Reference: smartcar-api/bmw__get-charge-records.md
     capabilities.require(vehicle, "charge_records")
     response = vehicle_client(vehicle).charge_records(
@@ -74,29 +85,21 @@ def charge_records_import(*, vehicle, start_date: date | None = None, end_date: 
     records = response.body.get("records") if isinstance(response.body, dict) else None
     if not isinstance(records, list):
         raise MalformedResponseError("The charge records have no records list", type="MALFORMED")
-    sessions = []
-    with transaction.atomic():
-        for record in records:
-            started_at = _moment(record.get("chargeStart"))
-            # Records carry no id: the start instant identifies the session of one vehicle.
-            sessions.append(
-                _upsert(
-                    vehicle,
-                    SessionSource.CHARGE_RECORD,
-                    started_at.isoformat(),
-                    {
-                        "started_at": started_at,
-                        "ended_at": _moment(record["chargeEnd"]) if record.get("chargeEnd") else None,
-                        "energy_kwh": _number(record.get("energy")),
-                        "start_percent": _percent(record.get("startPercentRemaining")),
-                        "end_percent": _percent(record.get("endPercentRemaining")),
-                        "location": str(record.get("location") or "")[:200],
-                        "is_public": record.get("isPublic") if isinstance(record.get("isPublic"), bool) else None,
-                        "charger_type": str(record.get("chargingType") or "")[:20],
-                    },
-                )
-            )
-    return sessions
+    kept = []
+    for record in records:
+        started_at = _moment(record.get("chargeStart"))
+        facts = {
+            "energy_kwh": _number(record.get("energy")),
+            "start_percent": _percent(record.get("startPercentRemaining")),
+            "end_percent": _percent(record.get("endPercentRemaining")),
+            "location": str(record.get("location") or "")[:200],
+            "is_public": record.get("isPublic") if isinstance(record.get("isPublic"), bool) else None,
+            "charger_type": str(record.get("chargingType") or "")[:20],
+        }
+        ended_at = _moment(record["chargeEnd"]) if record.get("chargeEnd") else None
+        # Records carry no id: the start instant identifies the charge of one vehicle.
+        kept.append((started_at.isoformat(), started_at, ended_at, _present(facts)))
+    return _records_store(vehicle, SessionSource.CHARGE_RECORD, kept)
 
 
 @dataclass(frozen=True)
@@ -109,7 +112,7 @@ class BillingPage:
 def billing_records_import(
     *, vehicle, start_date: date | None = None, end_date: date | None = None, page: int = 1
 ) -> BillingPage:
-    """One page of Tesla billing records (page 1 is the newest), stored and returned.
+    """One page of Tesla billing records (page 1 is the newest), kept and returned as the sessions they describe.
 
     An empty page does not mean there is nothing further: only ``hasMoreData`` says whether to offer the next page.
     """
@@ -126,137 +129,34 @@ def billing_records_import(
     records = body.get("records")
     if not isinstance(records, list):
         raise MalformedResponseError("The billing records have no records list", type="MALFORMED")
-    sessions = []
-    with transaction.atomic():
-        for record in records:
-            started_at = _moment(record.get("chargeStart"))
-            cost = record.get("cost") if isinstance(record.get("cost"), dict) else {}
-            sessions.append(
-                _upsert(
-                    vehicle,
-                    SessionSource.BILLING_RECORD,
-                    str(record.get("recordId") or started_at.isoformat())[:120],
-                    {
-                        "started_at": started_at,
-                        "ended_at": _moment(record["chargeEnd"]) if record.get("chargeEnd") else None,
-                        "energy_kwh": _number(record.get("energyConsumed")),
-                        "location": str(record.get("location") or "")[:200],
-                        "is_public": True,  # "charging sessions … at public Tesla chargers"
-                        "cost_energy": _money(cost.get("energy")),
-                        "cost_other": _money(cost.get("other")),
-                        "currency": str(cost.get("currency") or "")[:3],
-                    },
-                )
-            )
-    return BillingPage(sessions=sessions, page=page, has_more=bool(body.get("hasMoreData")))
-
-
-# --- Sessions derived from sync data -----------------------------------------------------------------------------
-
-
-def _nominal_capacity_kwh(vehicle) -> float | None:
-    # Reference: smartcar-api/get-nominal-capacity.md — {"capacity": {"nominal": 80.9, …}}, null when unknown.
-    state = EndpointState.objects.filter(vehicle=vehicle, path="/battery/nominal_capacity").first()
-    body = state.body if state else None
-    capacity = body.get("capacity") if isinstance(body, dict) else None
-    return _number(capacity.get("nominal")) if isinstance(capacity, dict) else None
-
-
-def _value_at(rows: list[StatusHistory], moment: datetime) -> float | None:
-    """The last recorded number at or before ``moment``."""
-    value = None
-    for row in rows:
-        if row.recorded_at > moment:
-            break
-        value = row.number
-    return value
-
-
-def charging_sessions_derive(*, vehicle) -> int:
-    """Turns the synced charging state changes into sessions; returns how many it wrote.
-
-    A session starts when charging_state becomes CHARGING and ends at the next other state. Start and end levels
-    are the last battery readings at those moments; energy is the level gained times the nominal capacity when the
-    API gave one; the location is the last position at the start. Re-running rewrites the same rows.
-    """
-    fields = ("charging_state", "battery_percent", "latitude", "longitude")
-    rows: dict[str, list[StatusHistory]] = {name: [] for name in fields}
-    for row in StatusHistory.objects.filter(vehicle=vehicle, field__in=fields).order_by("recorded_at"):
-        rows[row.field].append(row)
-    capacity = _nominal_capacity_kwh(vehicle)
-    spans: list[tuple[datetime, datetime | None]] = []
-    started = None
-    for row in rows["charging_state"]:
-        if row.text == "CHARGING" and started is None:
-            started = row.recorded_at
-        elif row.text != "CHARGING" and started is not None:
-            spans.append((started, row.recorded_at))
-            started = None
-    if started is not None:
-        spans.append((started, None))
-    with transaction.atomic():
-        for started_at, ended_at in spans:
-            start_percent = _value_at(rows["battery_percent"], started_at)
-            end_percent = _value_at(rows["battery_percent"], ended_at) if ended_at else None
-            energy = None
-            if capacity and start_percent is not None and end_percent is not None and end_percent >= start_percent:
-                energy = round((end_percent - start_percent) / 100 * capacity, 2)
-            _upsert(
-                vehicle,
-                SessionSource.SYNC,
-                started_at.isoformat(),
-                {
-                    "started_at": started_at,
-                    "ended_at": ended_at,
-                    "start_percent": start_percent,
-                    "end_percent": end_percent,
-                    "energy_kwh": energy,
-                    "latitude": _value_at(rows["latitude"], started_at),
-                    "longitude": _value_at(rows["longitude"], started_at),
-                },
-            )
-    return len(spans)
-
-
-# --- Sessions from charging webhook events --------------------------------------------------------------------------
-
-CHARGING_STARTED = "CHARGING_STARTED"
-CHARGING_ENDED = ("CHARGING_STOPPED", "CHARGING_COMPLETED")
-
-
-def charging_event_record(*, vehicle, event_type: str, event_time: datetime) -> ChargingSession | None:
-    """Opens or closes a session from one charging webhook event (changelog 2022-04-13: Ford, Tesla, Toyota).
-
-    For the webhook receiver to call once an event is verified and stored. The events carry only their time, so the
-    levels come from the synced battery readings at those moments. Idempotent: a re-delivered start updates the same
-    row, a re-delivered end finds its session already closed and changes nothing.
-    """
-    battery = list(StatusHistory.objects.filter(vehicle=vehicle, field="battery_percent").order_by("recorded_at"))
-    if event_type == CHARGING_STARTED:
-        return _upsert(
-            vehicle,
-            SessionSource.WEBHOOK,
-            event_time.isoformat(),
-            {"started_at": event_time, "start_percent": _value_at(battery, event_time)},
-        )
-    if event_type not in CHARGING_ENDED:
-        return None
-    session = (
-        ChargingSession.objects.filter(
-            vehicle=vehicle, source=SessionSource.WEBHOOK, ended_at=None, started_at__lte=event_time
-        )
-        .order_by("-started_at")
-        .first()
+    kept = []
+    for record in records:
+        started_at = _moment(record.get("chargeStart"))
+        cost = record.get("cost") if isinstance(record.get("cost"), dict) else {}
+        facts = {
+            "energy_kwh": _number(record.get("energyConsumed")),
+            "location": str(record.get("location") or "")[:200],
+            "is_public": True,  # "charging sessions … at public Tesla chargers"
+            "cost_energy": _money(cost.get("energy")),
+            "cost_other": _money(cost.get("other")),
+            "currency": str(cost.get("currency") or "")[:3],
+        }
+        ended_at = _moment(record["chargeEnd"]) if record.get("chargeEnd") else None
+        key = str(record.get("recordId") or started_at.isoformat())
+        kept.append((key, started_at, ended_at, _present(facts)))
+    return BillingPage(
+        sessions=_records_store(vehicle, SessionSource.BILLING_RECORD, kept),
+        page=page,
+        has_more=bool(body.get("hasMoreData")),
     )
-    if session is None:
-        return None  # the start was missed; the synced readings still yield the session
-    session.ended_at = event_time
-    session.end_percent = _value_at(battery, event_time)
-    capacity = _nominal_capacity_kwh(vehicle)
-    if capacity and session.start_percent is not None and session.end_percent is not None:
-        session.energy_kwh = round(max(0.0, session.end_percent - session.start_percent) / 100 * capacity, 2)
-    session.save(update_fields=["ended_at", "end_percent", "energy_kwh", "updated_at"])
-    return session
+
+
+def _money(value: Any) -> str | None:
+    """An amount as the record gives it, kept as text (facts are JSON); None when it is not a number."""
+    try:
+        return None if value in (None, "") else str(Decimal(str(value)).quantize(Decimal("0.01")))
+    except ArithmeticError:
+        return None
 
 
 # --- Fleet totals --------------------------------------------------------------------------------------------------
@@ -264,7 +164,9 @@ def charging_event_record(*, vehicle, event_type: str, event_time: datetime) -> 
 
 def fleet_sessions(*, fleet, start: datetime | None = None, end: datetime | None = None):
     """The fleet's sessions in a range of start times (inclusive start, exclusive end), newest first."""
-    sessions = ChargingSession.objects.filter(vehicle__fleet=fleet).select_related("vehicle")
+    sessions = (
+        ChargingSession.objects.filter(vehicle__fleet=fleet).select_related("vehicle").prefetch_related("observations")
+    )
     if start:
         sessions = sessions.filter(started_at__gte=start)
     if end:
@@ -304,10 +206,11 @@ def totals_per_week(sessions, zone) -> list[dict]:
 CSV_COLUMNS = (
     "vehicle",
     "vin",
-    "source",
     "started_at",
     "ended_at",
     "energy_kwh",
+    "energy_from",
+    "seen_in",
     "start_percent",
     "end_percent",
     "location",
@@ -330,7 +233,7 @@ def sessions_csv(sessions, zone) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
-    for session in sessions.iterator(chunk_size=500):
+    for session in sessions.prefetch_related("observations").iterator(chunk_size=500):
 
         def local(moment):
             return moment.astimezone(zone).isoformat() if moment else ""
@@ -339,10 +242,11 @@ def sessions_csv(sessions, zone) -> str:
             [
                 _csv_safe(session.vehicle.display_name),
                 session.vehicle.vin,
-                session.source,
                 local(session.started_at),
                 local(session.ended_at),
                 "" if session.energy_kwh is None else session.energy_kwh,
+                session.get_energy_source_display(),
+                "; ".join(session.seen_in),
                 "" if session.start_percent is None else session.start_percent,
                 "" if session.end_percent is None else session.end_percent,
                 _csv_safe(session.location),

@@ -3,28 +3,36 @@ from django.db import models
 
 
 class SessionSource(models.TextChoices):
-    """Where a charging session comes from; one vehicle may have the same session from several sources."""
+    """What saw a charge: the car maker's records, charging events or the synced readings (best first)."""
 
     CHARGE_RECORD = "charge_record", "BMW/MINI charge record"
     BILLING_RECORD = "billing_record", "Tesla billing record"
-    SYNC = "sync", "Derived from synced readings"
-    WEBHOOK = "webhook", "Derived from charging events"
+    WEBHOOK = "webhook", "Charging events"
+    SYNC = "sync", "Synced readings"
+
+
+class EnergySource(models.TextChoices):
+    """What a session's energy rests on (best first)."""
+
+    RECORD = "record", "The car maker's record"
+    ENERGY_ADDED = "energy_added", "Energy added, as the vehicle reported it"
+    CAPACITY = "capacity", "Battery capacity × charge gained"
 
 
 class ChargingSession(models.Model):
-    """One charging session of a vehicle: from the car maker's records or derived by the app itself.
+    """One real charge of a vehicle, merged from every source that saw it (charging/sessions.py settles it).
 
-    Energy in kWh, state of charge as percentages (the API's fractions × 100), cost in the record's currency.
+    Each figure comes from the best source that has it; ``source`` is the best source that saw the charge and
+    ``energy_source`` what the energy rests on. Energy in kWh, state of charge as percentages (the API's fractions
+    × 100), cost in the record's currency.
     """
 
     vehicle = models.ForeignKey("vehicles.Vehicle", on_delete=models.CASCADE, related_name="charging_sessions")
     source = models.CharField(max_length=16, choices=SessionSource.choices)
-    # The record's own id (Tesla recordId) or, for records without one and derived sessions, the start instant:
-    # re-importing the same record or re-deriving the same session updates the row instead of adding one.
-    external_id = models.CharField(max_length=120)
     started_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)
     energy_kwh = models.FloatField(null=True, blank=True)
+    energy_source = models.CharField(max_length=16, choices=EnergySource.choices, blank=True)
     start_percent = models.FloatField(null=True, blank=True)
     end_percent = models.FloatField(null=True, blank=True)
     location = models.CharField(max_length=200, blank=True)
@@ -38,11 +46,6 @@ class ChargingSession(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["vehicle", "source", "external_id"], name="chargingsession_unique_vehicle_source_id"
-            )
-        ]
         # The fleet charging page filters by vehicle (of a fleet) and a date range of started_at.
         indexes = [models.Index(fields=["vehicle", "started_at"], name="chargingsession_vehicle_start")]
         ordering = ["-started_at"]
@@ -59,6 +62,47 @@ class ChargingSession(models.Model):
     @property
     def duration(self):
         return self.ended_at - self.started_at if self.ended_at else None
+
+    @property
+    def seen_in(self) -> list[str]:
+        """The sources that saw this charge, in words, best first (observations prefetched where listed)."""
+        sources = {observation.source for observation in self.observations.all()}
+        return [label for value, label in SessionSource.choices if value in sources]
+
+
+class ChargingObservation(models.Model):
+    """What one source said about one charge: a record, a pair of charging events, or a span of synced readings.
+
+    Observations are what the app was told and are kept as told; sessions are settled from them. Re-importing a record,
+    a re-delivered event or a re-derived span updates its own row: (vehicle, source, external_id) is unique — the
+    record's id, or the start instant where a source gives none.
+    """
+
+    vehicle = models.ForeignKey("vehicles.Vehicle", on_delete=models.CASCADE, related_name="charging_observations")
+    session = models.ForeignKey(
+        ChargingSession, null=True, blank=True, on_delete=models.SET_NULL, related_name="observations"
+    )
+    source = models.CharField(max_length=16, choices=SessionSource.choices)
+    external_id = models.CharField(max_length=120)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    # The figures the source gave, where it gave them: energy_kwh, start_percent, end_percent, location, is_public,
+    # charger_type, cost_energy and cost_other (strings), currency, energy_added_kwh.
+    facts = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["vehicle", "source", "external_id"], name="chargingobservation_unique_vehicle_source_id"
+            )
+        ]
+        # Settling reads a vehicle's observations over a window of time.
+        indexes = [models.Index(fields=["vehicle", "started_at"], name="chargingobs_vehicle_start")]
+        ordering = ["vehicle", "started_at"]
+
+    def __str__(self):
+        return f"{self.get_source_display()} of {self.vehicle_id} from {self.started_at:%Y-%m-%d %H:%M}"
 
 
 class ChargingLocationLabel(models.Model):

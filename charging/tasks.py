@@ -22,12 +22,16 @@ def bulk_schedule_apply(run_id: int) -> None:
 
 
 @shared_task
-def fleet_sessions_derive(fleet_id: int) -> None:
-    from charging.history import charging_sessions_derive
+def fleet_sessions_derive(fleet_id: int, whole_history: bool = False) -> None:
+    """Settles the charging sessions of every vehicle of the fleet: recent ones, or from the whole history."""
+    from charging.sessions import vehicle_sessions_settle, vehicle_sessions_settle_recent
     from vehicles.models import Vehicle
 
     for vehicle in Vehicle.objects.filter(fleet_id=fleet_id).iterator():
-        charging_sessions_derive(vehicle=vehicle)
+        if whole_history:
+            vehicle_sessions_settle(vehicle=vehicle)
+        else:
+            vehicle_sessions_settle_recent(vehicle=vehicle)
 
 
 @shared_task

@@ -77,7 +77,7 @@ def vehicle_charging(request: FleetRequest, vehicle_id: int):
     feature = context["schedule_feature"]
     if feature and context["features"].get(feature):
         context.update(_schedule_context(request, vehicle, feature, location_key=request.GET.get("location")))
-    context["sessions"] = ChargingSession.objects.filter(vehicle=vehicle)[:20]
+    context["sessions"] = ChargingSession.objects.filter(vehicle=vehicle).prefetch_related("observations")[:20]
     return render(request, VEHICLE_TEMPLATE, context)
 
 
@@ -503,11 +503,11 @@ def fleet_charging_csv(request: FleetRequest):
 @fleet_view(write=True)
 @require_POST
 def fleet_sessions_derive(request: FleetRequest):
-    """Re-derives sessions from the synced readings of every vehicle of the fleet, in a worker."""
+    """Settles the sessions of every vehicle of the fleet from its whole history, in a worker."""
     from charging.tasks import fleet_sessions_derive as derive
 
     fleet_id = request.fleet.pk
-    enqueue(derive, fleet_id)
+    enqueue(derive, fleet_id, True)  # the whole history
     messages.info(request, "Charging sessions are being updated from the synced readings; reload in a moment.")
     return redirect("charging_fleet", request.fleet.slug)
 

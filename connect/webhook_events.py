@@ -107,7 +107,7 @@ def _process(event: WebhookEvent) -> tuple[str, str]:
 
 
 def _charging_event_apply(vehicle: Vehicle, event: WebhookEvent) -> str:
-    from charging.history import charging_event_record
+    from charging.sessions import charging_event_record
     from vehicles.sync import vehicle_sync_now
 
     now = timezone.now()

@@ -65,14 +65,12 @@ def test_a_manager_edits_one_schedule_of_each_kind(page, live_server, owner, fle
 
     # The fleet's charging page: one week is a table only; two weeks are drawn with the vendored chart library.
     started = timezone.now() - timedelta(days=2)
-    ChargingSession.objects.create(
-        vehicle=tesla, source=SessionSource.SYNC, external_id="s", started_at=started, energy_kwh=18.5
-    )
+    ChargingSession.objects.create(vehicle=tesla, source=SessionSource.SYNC, started_at=started, energy_kwh=18.5)
     page.goto(f"{live_server.url}/fleets/{fleet.slug}/charging/")
     expect(page.locator("main")).to_contain_text("18.5")
     expect(page.locator("figure.chart")).to_have_count(0)
     ChargingSession.objects.create(
-        vehicle=tesla, source=SessionSource.SYNC, external_id="t", started_at=started - timedelta(days=7), energy_kwh=9
+        vehicle=tesla, source=SessionSource.SYNC, started_at=started - timedelta(days=7), energy_kwh=9
     )
     page.goto(f"{live_server.url}/fleets/{fleet.slug}/charging/")
     expect(page.locator("figure.chart canvas")).to_be_visible()

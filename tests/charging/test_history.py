@@ -1,4 +1,4 @@
-"""Charging history: car-maker records fetched by date range and page, sessions derived from synced readings."""
+"""Charging history: car-maker records fetched by date range and page; one session per charge, whatever saw it."""
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.urls import reverse
 
-from charging import history
-from charging.models import ChargingSession, SessionSource
+from charging import history, sessions
+from charging.models import ChargingObservation, ChargingSession, EnergySource, SessionSource
 from vehicles.models import EndpointState, StatusHistory, Vehicle
 
 
@@ -51,9 +51,10 @@ def test_tesla_billing_records_are_paged_with_has_more_data(owner_client, fleet,
     second = owner_client.get(url, {"start_date": "", "end_date": "", "page": "2"}, HTTP_HX_REQUEST="true")
     assert len(second.context["records"]) == 2
     assert "Next page" not in second.content.decode()
-    sessions = ChargingSession.objects.filter(vehicle=tesla, source=SessionSource.BILLING_RECORD)
-    assert sessions.count() == 12
-    newest = sessions.get(external_id="record-11")
+    billed = ChargingSession.objects.filter(vehicle=tesla, source=SessionSource.BILLING_RECORD)
+    assert billed.count() == 12
+    newest = ChargingObservation.objects.get(vehicle=tesla, external_id="record-11").session
+    assert newest.energy_source == EnergySource.RECORD
     # The simulator prices public charging at 0.45 a kWh, in the vehicle's region's currency.
     assert (newest.energy_kwh, newest.cost_energy, newest.cost_total, newest.currency) == (
         31.0,
@@ -63,7 +64,7 @@ def test_tesla_billing_records_are_paged_with_has_more_data(owner_client, fleet,
     )
     # Fetching the same page again updates the rows instead of adding to them.
     owner_client.get(url, {"page": "1"})
-    assert sessions.count() == 12
+    assert billed.count() == 12 == ChargingSession.objects.filter(vehicle=tesla).count()
 
 
 def test_bmw_charge_records_for_a_date_range(owner_client, fleet, connected):
@@ -111,11 +112,12 @@ def test_sessions_are_derived_from_synced_charging_state(fleet):
     reading("charging_state", 600, text="NOT_CHARGING")
     reading("charging_state", 900, text="CHARGING")  # still charging
 
-    assert history.charging_sessions_derive(vehicle=vehicle) == 2
-    assert history.charging_sessions_derive(vehicle=vehicle) == 2  # idempotent
+    assert sessions.vehicle_sessions_settle(vehicle=vehicle) == 2
+    assert sessions.vehicle_sessions_settle(vehicle=vehicle) == 2  # idempotent
     first, ongoing = ChargingSession.objects.filter(vehicle=vehicle, source=SessionSource.SYNC).order_by("started_at")
     assert (first.started_at, first.ended_at) == (t0, t0 + timedelta(minutes=120))
     assert (first.start_percent, first.end_percent, first.energy_kwh) == (40, 80, 32.0)
+    assert first.energy_source == EnergySource.CAPACITY
     assert (first.latitude, first.longitude) == (52.52, 13.40)
     assert ongoing.ended_at is None and ongoing.energy_kwh is None
     weeks = history.totals_per_week(history.fleet_sessions(fleet=fleet), fleet.zone)
@@ -130,14 +132,100 @@ def test_charging_webhook_events_open_and_close_a_session(fleet):
     for minutes, level in ((-10, 20), (175, 70)):
         at = t0 + timedelta(minutes=minutes)
         StatusHistory.objects.create(vehicle=vehicle, field="battery_percent", number=level, recorded_at=at)
-    started = history.charging_event_record(vehicle=vehicle, event_type="CHARGING_STARTED", event_time=t0)
-    assert history.charging_event_record(vehicle=vehicle, event_type="CHARGING_STARTED", event_time=t0) == started
+    started = sessions.charging_event_record(vehicle=vehicle, event_type="CHARGING_STARTED", event_time=t0)
+    assert sessions.charging_event_record(vehicle=vehicle, event_type="CHARGING_STARTED", event_time=t0) == started
     end = t0 + timedelta(hours=3)
-    closed = history.charging_event_record(vehicle=vehicle, event_type="CHARGING_COMPLETED", event_time=end)
+    closed = sessions.charging_event_record(vehicle=vehicle, event_type="CHARGING_COMPLETED", event_time=end)
     assert (closed.pk, closed.start_percent, closed.end_percent, closed.energy_kwh) == (started.pk, 20, 70, 30.0)
     # A re-delivered end changes nothing; an end without a start is ignored.
-    assert history.charging_event_record(vehicle=vehicle, event_type="CHARGING_STOPPED", event_time=end) is None
-    assert ChargingSession.objects.filter(vehicle=vehicle, source=SessionSource.WEBHOOK).count() == 1
+    assert sessions.charging_event_record(vehicle=vehicle, event_type="CHARGING_STOPPED", event_time=end) is None
+    assert ChargingSession.objects.filter(vehicle=vehicle).count() == 1
+
+
+def readings(vehicle, t0, *rows):
+    """(minutes after t0, field, value) as the sync engine writes them."""
+    for minutes, field, value in rows:
+        at = t0 + timedelta(minutes=minutes)
+        number, text = (None, value) if isinstance(value, str) else (value, "")
+        StatusHistory.objects.create(vehicle=vehicle, field=field, number=number, text=text, recorded_at=at)
+
+
+@pytest.mark.django_db
+def test_events_and_readings_of_one_charge_are_one_session_ending_at_the_level_read_after_the_end(fleet):
+    # The Ford seen: events at 20:00 and 21:00, polls at 20:10 (93 %, charging) and 21:05 (100 %, fully charged).
+    # The end event comes before the poll that reads 100 %: the session still ends at 100 %, not 93.
+    ford = Vehicle.objects.create(fleet=fleet, smartcar_id="f", make="FORD", model="Mustang Mach-E")
+    EndpointState.objects.create(vehicle=ford, path="/battery/nominal_capacity", body={"capacity": {"nominal": 91}})
+    t0 = datetime(2026, 11, 5, 20, tzinfo=UTC)
+    readings(ford, t0, (-30, "battery_percent", 93), (-30, "charging_state", "NOT_CHARGING"))
+    sessions.charging_event_record(vehicle=ford, event_type="CHARGING_STARTED", event_time=t0)
+    readings(ford, t0, (10, "charging_state", "CHARGING"), (10, "battery_percent", 94))
+    sessions.charging_event_record(vehicle=ford, event_type="CHARGING_COMPLETED", event_time=t0 + timedelta(hours=1))
+    readings(ford, t0, (65, "charging_state", "FULLY_CHARGED"), (65, "battery_percent", 100))
+
+    assert sessions.vehicle_sessions_settle_recent(vehicle=ford) == 1  # the periodic settle, after the poll
+
+    (session,) = ChargingSession.objects.filter(vehicle=ford)
+    assert (session.started_at, session.ended_at) == (t0, t0 + timedelta(hours=1))  # the events' times
+    assert (session.start_percent, session.end_percent) == (93, 100)
+    assert (session.energy_kwh, session.energy_source) == (6.37, EnergySource.CAPACITY)
+    assert session.source == SessionSource.WEBHOOK
+    assert session.seen_in == ["Charging events", "Synced readings"]
+
+
+@pytest.mark.django_db
+def test_a_record_two_events_and_the_readings_of_one_charge_are_one_session_with_the_records_energy(fleet):
+    tesla = Vehicle.objects.create(fleet=fleet, smartcar_id="t", make="TESLA", model="Model Y")
+    EndpointState.objects.create(vehicle=tesla, path="/battery/nominal_capacity", body={"capacity": {"nominal": 75}})
+    t0 = datetime(2026, 11, 6, 9, tzinfo=UTC)
+    readings(tesla, t0, (-5, "battery_percent", 20), (5, "charging_state", "CHARGING"), (50, "battery_percent", 60))
+    readings(tesla, t0, (50, "charging_state", "NOT_CHARGING"))
+    sessions.charging_event_record(vehicle=tesla, event_type="CHARGING_STARTED", event_time=t0)
+    sessions.charging_event_record(vehicle=tesla, event_type="CHARGING_STOPPED", event_time=t0 + timedelta(minutes=45))
+    sessions.observation_store(
+        vehicle=tesla,
+        source=SessionSource.BILLING_RECORD,
+        external_id="R-1",
+        started_at=t0 + timedelta(seconds=20),
+        ended_at=t0 + timedelta(minutes=45),
+        facts={"energy_kwh": 31.2, "cost_energy": "14.04", "currency": "USD", "is_public": True},
+    )
+    sessions.vehicle_sessions_settle(vehicle=tesla)
+
+    (session,) = ChargingSession.objects.filter(vehicle=tesla)
+    assert (session.energy_kwh, session.energy_source, session.source) == (31.2, "record", "billing_record")
+    assert (session.start_percent, session.end_percent, session.cost_total) == (20, 60, Decimal("14.04"))
+    assert session.started_at == t0 + timedelta(seconds=20)  # the car maker's own account of the times
+    assert ChargingObservation.objects.filter(vehicle=tesla, session=session).count() == 3
+
+
+@pytest.mark.django_db
+def test_two_records_close_together_stay_two_charges_and_a_flicker_of_the_readings_is_none(fleet):
+    bmw = Vehicle.objects.create(fleet=fleet, smartcar_id="b", make="BMW", model="i4")
+    t0 = datetime(2026, 11, 7, 12, tzinfo=UTC)
+    for index, (start, end) in enumerate(((0, 30), (32, 60))):
+        sessions.observation_store(
+            vehicle=bmw,
+            source=SessionSource.CHARGE_RECORD,
+            external_id=f"r{index}",
+            started_at=t0 + timedelta(minutes=start),
+            ended_at=t0 + timedelta(minutes=end),
+            facts={"energy_kwh": 5.0},
+        )
+    # The readings saw one span over both (no poll fell between them): it joins the one it overlaps most.
+    readings(bmw, t0, (5, "charging_state", "CHARGING"), (58, "charging_state", "NOT_CHARGING"))
+    # Later the state flickers to CHARGING for one poll, the level unchanged: no charge.
+    readings(bmw, t0, (300, "battery_percent", 80), (310, "charging_state", "CHARGING"))
+    readings(bmw, t0, (320, "charging_state", "NOT_CHARGING"), (320, "battery_percent", 80))
+
+    assert sessions.vehicle_sessions_settle(vehicle=bmw) == 2
+    first, second = ChargingSession.objects.filter(vehicle=bmw).order_by("started_at")
+    assert (first.ended_at, second.started_at) == (t0 + timedelta(minutes=30), t0 + timedelta(minutes=32))
+    assert [first.seen_in, second.seen_in] == [
+        ["BMW/MINI charge record"],
+        ["BMW/MINI charge record", "Synced readings"],
+    ]
+    assert not ChargingObservation.objects.filter(vehicle=bmw, started_at__gte=t0 + timedelta(hours=5)).exists()
 
 
 def test_the_fleet_page_updates_sessions_from_synced_readings(

@@ -151,18 +151,17 @@ def test_fleet_charging_page_totals_and_csv(owner_client, fleet, other_fleet):
     theirs = vehicle_of(other_fleet, make="BMW", smartcar_id="other")
     common = {"source": SessionSource.CHARGE_RECORD, "ended_at": None}
     ChargingSession.objects.create(
-        vehicle=van, external_id="a", started_at=datetime(2026, 11, 16, 20, tzinfo=UTC), energy_kwh=30, **common
+        vehicle=van, started_at=datetime(2026, 11, 16, 20, tzinfo=UTC), energy_kwh=30, **common
     )
     ChargingSession.objects.create(
         vehicle=van,
-        external_id="b",
         started_at=datetime(2026, 11, 18, 20, tzinfo=UTC),
         energy_kwh=12.5,
         location="=HYPERLINK(evil)",
         **common,
     )
     ChargingSession.objects.create(
-        vehicle=theirs, external_id="c", started_at=datetime(2026, 11, 18, tzinfo=UTC), energy_kwh=99, **common
+        vehicle=theirs, started_at=datetime(2026, 11, 18, tzinfo=UTC), energy_kwh=99, **common
     )
     query = {"start_date": "2026-11-01", "end_date": "2026-11-30"}
     page = owner_client.get(reverse("charging_fleet", args=[fleet.slug]), query)
@@ -195,8 +194,6 @@ def test_the_vehicle_page_and_the_charging_page_link_each_other(owner_client, fl
 @pytest.mark.django_db
 def test_operators_see_sessions_and_bulk_runs_in_admin(admin_client, fleet):
     van = vehicle_of(fleet, make="BMW", smartcar_id="bmw")
-    ChargingSession.objects.create(
-        vehicle=van, source=SessionSource.SYNC, external_id="x", started_at=datetime(2026, 11, 2, tzinfo=UTC)
-    )
+    ChargingSession.objects.create(vehicle=van, source=SessionSource.SYNC, started_at=datetime(2026, 11, 2, tzinfo=UTC))
     for name in ("chargingsession", "bulkschedulerun", "charginglocationlabel"):
         assert admin_client.get(reverse(f"admin:charging_{name}_changelist")).status_code == 200
