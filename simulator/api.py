@@ -311,6 +311,8 @@ def _quota_reached(vehicle: Vehicle, calls_today: int) -> bool:
     return vehicle.make in faults.DAILY_QUOTA_MAKES and calls_today >= faults.DAILY_QUOTA
 
 
+# An answer cut short: not JSON as a whole response, a string instead of an object as a batch member's body.
+MALFORMED_BODY = '{"status": "succ'
 # A request that loses the optimistic race reads the vehicle again and redoes its work.
 ATTEMPTS = 5
 
@@ -354,7 +356,7 @@ def _vehicle_request(request: HttpRequest, vehicle_id: str, rest: str, units: Un
         raise ApiError("SERVER", "INTERNAL", "The vehicle is busy with other requests; please retry.")
     world.announce(vehicle, events)
     if injected and injected.kind == "malformed":
-        return _headers(HttpResponse('{"status": "succ', content_type="application/json"), vehicle, now, units)
+        return _headers(HttpResponse(MALFORMED_BODY, content_type="application/json"), vehicle, now, units)
     return _headers(JsonResponse(answer, safe=False), vehicle, now, units)
 
 
@@ -398,10 +400,17 @@ def _batch_answers(vehicle, found, paths, now, events, units, settings, request_
     fetched_at = world.iso(now)
     awake = False
     may_fault = faults.may_inject(vehicle, settings)
+    # A timeout is drawn once per batch, like once per single call: one member's car maker does not answer, and
+    # the whole batch waits for it (batch.md answers all members at once) until the client gives up first.
+    hanging = faults.draw_fault(vehicle, settings) if may_fault else None
+    hanging_path = faults.pick(paths) if hanging and hanging.kind == "timeout" else None
     for path in paths:
         try:
             endpoint = endpoints.resolve(vehicle, "GET", path)
             _check_access(found.permissions, vehicle, endpoint)
+            if path == hanging_path:
+                faults.wait(faults.timeout_seconds())
+                raise ApiError("UPSTREAM", "NO_RESPONSE")
             injected = faults.draw_fault(vehicle, settings) if may_fault else None
             if injected and injected.error:
                 raise injected.error
@@ -424,5 +433,7 @@ def _batch_answers(vehicle, found, paths, now, events, units, settings, request_
             "sc-fetched-at": fetched_at,
             "sc-unit-system": units.system,
         }
+        if injected and injected.kind == "malformed":
+            answer = MALFORMED_BODY  # inside a JSON batch answer, a member's body of the wrong shape
         responses.append({"path": path, "body": answer, "code": 200, "headers": headers})
     return responses, billed

@@ -203,6 +203,23 @@ class FaultSettings(models.Model):
         return cls.objects.get_or_create(pk=1)[0]
 
 
+class RequestCounter(models.Model):
+    """Requests per vehicle per real minute, for the rate limit: in the database, so that every server process
+    counts against the same limit."""
+
+    vehicle = models.ForeignKey(Vehicle, on_delete=models.CASCADE, related_name="request_counts")
+    minute = models.BigIntegerField(help_text="Minutes since the Unix epoch")
+    requests = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["vehicle", "minute"], name="sim_requestcounter_unique_vehicle_minute")
+        ]
+
+    def __str__(self):
+        return f"{self.vehicle} minute {self.minute}: {self.requests}"
+
+
 class BillingCounter(models.Model):
     """Billed calls per vehicle per day (each path inside a batch counts)."""
 

@@ -1,16 +1,27 @@
 """Limits and faults of the simulated vehicle API, and every documented error on demand."""
 
 import json
+import os
+import subprocess
+import sys
 import time
 from datetime import timedelta
+from pathlib import Path
+from urllib.parse import quote
 
 import pytest
+from django.conf import settings
+from django.db import connection
 
 from simulator import faults
 from simulator.errors import ERRORS
 from simulator.models import BillingCounter, FaultSettings
+from tests.conftest import require_service
 
+from .conftest import API
 from .test_vehicle_api import assert_error
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(("type_", "code"), sorted(ERRORS, key=lambda key: (key[0], key[1] or "")))
@@ -193,3 +204,70 @@ def test_billed_calls_are_readable_from_code(api, sim_vehicle):
     assert faults.billed_calls(vehicle=first) == 1
     assert faults.billed_calls(vehicle=second, day=faults.billing_day()) == 2
     assert faults.billed_calls() == 3
+
+
+def test_a_batch_member_can_time_out_and_the_batch_waits_for_it(api, sim_vehicle, sim_faults, settings):
+    settings.SIMULATOR_TIMEOUT_SECONDS = 0.2
+    sim_faults.timeout_rate = 1.0
+    sim_faults.save()
+    vehicle = sim_vehicle("TESLA")
+    started = time.monotonic()
+    response = api.post(f"/vehicles/{vehicle.vehicle_id}/batch", {"requests": [{"path": "/odometer"}]})
+    assert time.monotonic() - started >= 0.2
+    assert response.status_code == 200
+    (member,) = json.loads(response.content)["responses"]
+    assert (member["code"], member["body"]["type"], member["body"]["code"]) == (502, "UPSTREAM", "NO_RESPONSE")
+
+
+def test_a_batch_member_can_carry_a_malformed_body(api, sim_vehicle, sim_faults):
+    sim_faults.malformed_rate = 1.0
+    sim_faults.save()
+    vehicle = sim_vehicle("TESLA")
+    paths = ["/odometer", "/battery"]
+    response = api.post(f"/vehicles/{vehicle.vehicle_id}/batch", {"requests": [{"path": p} for p in paths]})
+    members = json.loads(response.content)["responses"]  # the batch answer itself is JSON
+    assert [(m["path"], m["code"]) for m in members] == [(p, 200) for p in paths]
+    assert all(not isinstance(m["body"], dict) for m in members)
+
+
+def test_the_rate_limit_is_counted_across_server_processes(transactional_db, api, sim_vehicle, sim_token):
+    """A second server process answering the same vehicle counts against the same limit (not one limit each)."""
+    require_service(connection.vendor == "postgresql", "PostgreSQL (shared by a second process)")
+    vehicle = sim_vehicle("TESLA")
+    vehicle.requests_per_minute = 2
+    vehicle.save()
+    url = f"/vehicles/{vehicle.vehicle_id}/odometer"
+    if time.time() % 60 > 50:  # keep the three requests inside one real minute
+        time.sleep(11)
+    assert api.get(url).status_code == 200
+    # Counted there before anything else (its simulated clock is not pinned: the vehicle may answer otherwise).
+    assert _get_in_another_process(API + url, sim_token.access_token) != 429
+    assert_error(api.get(url), 429, "RATE_LIMIT", "VEHICLE")
+
+
+def _get_in_another_process(path: str, token: str) -> int:
+    database = connection.settings_dict
+    credentials = quote(database["USER"] or "", safe="")
+    if database["PASSWORD"]:
+        credentials += ":" + quote(database["PASSWORD"], safe="")
+    host, port = database["HOST"] or "127.0.0.1", database["PORT"] or 5432
+    environment = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "fleet.settings",
+        "DATABASE_URL": f"postgres://{credentials}@{host}:{port}/{database['NAME']}",
+        "SECRET_KEY": settings.SECRET_KEY,
+        "TOKEN_ENCRYPTION_KEYS": ",".join(settings.TOKEN_ENCRYPTION_KEYS),
+        "SMARTCAR_MODE": "simulated",
+        "SMARTCAR_REDIRECT_URI": settings.SMARTCAR_REDIRECT_URI,
+        "ALLOWED_HOSTS": "testserver",
+        "SECURE_SSL_REDIRECT": "false",
+    }
+    script = (
+        "import django; django.setup(); from django.test import Client; "
+        f"print(Client().get({path!r}, HTTP_AUTHORIZATION='Bearer {token}').status_code)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=environment, capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return int(done.stdout.strip().splitlines()[-1])
