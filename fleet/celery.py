@@ -9,9 +9,9 @@ worker that dies mid-task):
   goes back to the queue instead of being acknowledged as failed.
 - ``worker_prefetch_multiplier = 1``: tasks wait for vehicles for seconds; a worker must not
   hoard messages that an idle worker could run.
-- time limits: a vehicle round trip may take up to 300 s (Smartcar's documented ceiling); a
-  task past the soft limit gets an exception it can clean up after, past the hard limit it is
-  killed, so a hung call never holds a worker slot for ever.
+- time limits (settings.CELERY_TASK_TIME_LIMIT, 660 s): a vehicle round trip may take up to 300 s
+  (Smartcar's documented ceiling); a task past the soft limit gets an exception it can clean up
+  after, past the hard limit it is killed, so a hung call never holds a worker slot for ever.
 - periodic tasks: one schedule in ``fleet/schedule.py``, run by exactly one ``celery beat``.
 """
 
@@ -21,18 +21,12 @@ from celery import Celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fleet.settings")
 
-# Seconds: past the soft limit a task gets an exception it can clean up after; past the hard limit it is killed.
-TASK_SOFT_TIME_LIMIT = 600
-TASK_TIME_LIMIT = 660
-
 app = Celery("fleet")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.update(
     task_acks_late=True,
     task_reject_on_worker_lost=True,
     worker_prefetch_multiplier=1,
-    task_soft_time_limit=TASK_SOFT_TIME_LIMIT,
-    task_time_limit=TASK_TIME_LIMIT,
     task_ignore_result=True,
     broker_connection_retry_on_startup=True,
     worker_hijack_root_logger=False,

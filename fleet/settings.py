@@ -392,6 +392,11 @@ else:
 CELERY_TASK_DEFAULT_QUEUE = env.string("CELERY_TASK_DEFAULT_QUEUE", "celery") or "celery"
 CELERY_TASK_ALWAYS_EAGER = env.boolean("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TIMEZONE = "UTC"
+# A vehicle round trip may take up to 300 s (Smartcar's documented ceiling): a task past the soft limit gets an
+# exception it can clean up after, past the hard limit it is killed. A command still "sending" after it was sent
+# this long ago lost its worker (vehicles/commands.py).
+CELERY_TASK_TIME_LIMIT = env.integer("CELERY_TASK_TIME_LIMIT", 660)
+CELERY_TASK_SOFT_TIME_LIMIT = max(1, CELERY_TASK_TIME_LIMIT - 60)
 
 # --- Logging ----------------------------------------------------------------------------------
 # One line per event on stdout, each with the request id (django-guid) that the response also

@@ -49,6 +49,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -56,7 +57,6 @@ from django.utils import timezone
 from connect import client as smartcar
 from connect.errors import REAUTHENTICATE, RETRY_LATER, SmartcarError
 from connect.tokens import ReconnectRequired, account_access_token, account_mark_needs_reconnect
-from fleet.celery import TASK_TIME_LIMIT
 from fleet.errors import ApplicationError
 from fleet.models import Membership, Role
 from fleet.outbox import OutboxSource, enqueue
@@ -75,9 +75,13 @@ from vehicles.models import (
 logger = logging.getLogger(__name__)
 
 TESLA = frozenset({"TESLA"})
-# A command still unsettled this long after it was handed over or began sending: its task is gone (the task time
-# limit kills any task that runs longer).
-STUCK_AFTER = timedelta(seconds=TASK_TIME_LIMIT + 60)
+
+
+def stuck_after() -> timedelta:
+    """A command still unsettled this long after it was handed over or began sending: its task is gone (the task
+    time limit kills any task that runs longer; a minute more covers the sweep's own delay)."""
+    return timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
+
 
 RECONNECT_ADVICE = "Ask the vehicle's owner to reconnect it on the Connections page."
 RETRY_ADVICE = "Retry it when the vehicle can take it."
@@ -731,7 +735,7 @@ def commands_settle(*, now: datetime | None = None) -> int:
     from vehicles.tasks import command_settle
 
     now = now or timezone.now()
-    stuck = now - STUCK_AFTER
+    stuck = now - stuck_after()
     touched = 0
     pending = Command.objects.filter(status=CommandStatus.PENDING)
     not_sent = {

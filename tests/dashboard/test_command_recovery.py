@@ -20,7 +20,7 @@ from vehicles import commands
 from vehicles.models import Command, CommandReadback, CommandRemedy, CommandStatus, VehicleSync
 from vehicles.tasks import command_run
 
-LATER = commands.STUCK_AFTER + timedelta(seconds=1)
+LATER = commands.stuck_after() + timedelta(seconds=1)
 
 
 def simulated(vehicle) -> SimulatedVehicle:

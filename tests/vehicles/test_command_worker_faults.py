@@ -115,7 +115,7 @@ def test_a_worker_killed_while_sending_a_command_leaves_it_settled_by_reading_th
     else:
         successor = start_worker("successor")
         with sending_to(broker.conf.broker_url, queue):
-            later = timezone.now() + commands.STUCK_AFTER + timedelta(seconds=1)
+            later = timezone.now() + commands.stuck_after() + timedelta(seconds=1)
             assert commands.commands_settle(now=later) == 1
     wait_until(settled(command), timeout=45, workers=[successor], what="the command settled")
 
