@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: run test browser lint format bench clean
+.PHONY: run test browser lint format bench soak clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ lint: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) tests/bench/bench_sync.py throughput --server-workers 2 --server-threads 100
 	$(PY) tests/bench/bench_sync.py budget
+
+# The fault soak (docs/reliability.md): web, two workers and beat under injected faults, then checked. Needs
+# PostgreSQL on 127.0.0.1:5432 and redis-server on the PATH; takes 15–30 minutes. Not part of `make test`.
+soak: $(VENV)/.installed
+	$(PY) tests/soak/soak.py
 
 clean:
 	rm -rf var staticfiles
