@@ -173,7 +173,7 @@ def bulk_run_execute(*, run: BulkScheduleRun) -> None:
                 logger.exception("bulk run %s: vehicle %s failed unexpectedly", run.pk, target.vehicle_id)
             problem = services.problem_from(exc)
             target.status = TargetStatus.FAILED
-            target.message = " ".join(part for part in (problem["message"], problem["resolution"]) if part)[:500]
+            target.message = " ".join(part for part in (problem.message, problem.resolution) if part)[:500]
         target.finished_at = timezone.now()
         target.save(update_fields=["status", "message", "finished_at"])
     BulkScheduleRun.objects.filter(pk=run.pk).update(status=BulkStatus.DONE, finished_at=timezone.now())

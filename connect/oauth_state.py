@@ -12,18 +12,22 @@ import secrets
 import time
 from dataclasses import dataclass
 
+from fleet.errors import ApplicationError
+
 SESSION_KEY = "connect_states"
 STATE_LIFETIME_SECONDS = 10 * 60
 MAX_PENDING = 5
 
 
-class StateError(Exception):
+class StateError(ApplicationError):
     """The callback's state is missing, unknown (forged, replayed, another session's) or expired."""
 
     def __init__(self, reason: str, user_message: str):
         self.reason = reason
-        self.user_message = user_message
-        super().__init__(reason)
+        super().__init__(user_message)
+
+    def __str__(self) -> str:
+        return self.reason
 
 
 @dataclass(frozen=True)

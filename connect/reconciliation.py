@@ -29,16 +29,15 @@ from connect import client
 from connect.errors import SmartcarError
 from connect.models import AccountStatus, SmartcarAccount
 from connect.tokens import ReconnectRequired, account_access_token
+from fleet.errors import ApplicationError
 from fleet.models import Fleet
 from vehicles.models import Vehicle
 
 logger = logging.getLogger(__name__)
 
 
-class ReconcileError(Exception):
-    def __init__(self, user_message: str):
-        self.user_message = user_message
-        super().__init__(user_message)
+class ReconcileError(ApplicationError):
+    """Smartcar's list of connections could not be compared with the fleet's records."""
 
 
 @dataclass

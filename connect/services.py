@@ -25,6 +25,7 @@ from connect.errors import (
     SmartcarError,
 )
 from connect.models import AccountStatus, SmartcarAccount
+from fleet.errors import ApplicationError
 from fleet.models import Fleet, Membership
 from vehicles.models import SyncState, Vehicle, VehicleStatus, make_label
 from vehicles.sync import vehicle_sync_resume
@@ -35,13 +36,15 @@ logger = logging.getLogger(__name__)
 CONNECT_READ_WORKERS = 6
 
 
-class ConnectError(Exception):
-    """A Connect attempt that cannot complete, with words for the fleet manager."""
+class ConnectError(ApplicationError):
+    """A Connect attempt that cannot complete, with words for the fleet manager (``reason`` for the log)."""
 
     def __init__(self, reason: str, user_message: str):
         self.reason = reason
-        self.user_message = user_message
-        super().__init__(reason)
+        super().__init__(user_message)
+
+    def __str__(self) -> str:
+        return self.reason
 
 
 # Connect's own errors, sent back to the redirect URI as ?error=… (changelog 2023-03-14 and Smartcar's Connect
@@ -310,10 +313,8 @@ def connect_callback(*, session, user, params) -> CallbackResult:
 # --- Disconnect -------------------------------------------------------------------------------------------------
 
 
-class DisconnectError(Exception):
-    def __init__(self, user_message: str):
-        self.user_message = user_message
-        super().__init__(user_message)
+class DisconnectError(ApplicationError):
+    """Smartcar could not end a connection; nothing was changed."""
 
 
 def _delete_connection(**which) -> None:

@@ -1,14 +1,17 @@
+"""Celery tasks: they take ids and call a service, imported inside the task (fleet/outbox.py)."""
+
 from celery import shared_task
 from django.utils import timezone
 
-from connect import tokens
 from connect.errors import TransportError
-from connect.models import AccountStatus, SmartcarAccount
 
 
 @shared_task
 def accounts_refresh_ending() -> int:
     """Fans out one refresh per account whose refresh token would otherwise reach its 60-day end unused."""
+    from connect import tokens
+    from connect.models import AccountStatus, SmartcarAccount
+
     horizon = timezone.now() + tokens.REFRESH_TOKEN_RENEW_BEFORE
     ids = list(
         SmartcarAccount.objects.filter(status=AccountStatus.ACTIVE, refresh_expires_at__lte=horizon).values_list(
@@ -22,6 +25,9 @@ def accounts_refresh_ending() -> int:
 
 @shared_task(autoretry_for=(TransportError,), retry_backoff=60, max_retries=5)
 def account_refresh_if_ending(account_id: int) -> bool:
+    from connect import tokens
+    from connect.models import SmartcarAccount
+
     account = SmartcarAccount.objects.filter(pk=account_id).first()
     if account is None:
         return False

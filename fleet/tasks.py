@@ -1,6 +1,6 @@
-from celery import shared_task
+"""Celery tasks: they take ids and call a service, imported inside the task (fleet/outbox.py)."""
 
-from fleet import services
+from celery import shared_task
 
 
 @shared_task
@@ -11,7 +11,9 @@ def ping(value: str) -> str:
 
 @shared_task
 def invitations_prune() -> int:
-    return services.invitations_prune()
+    from fleet.services import invitations_prune as prune
+
+    return prune()
 
 
 @shared_task

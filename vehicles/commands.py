@@ -515,9 +515,6 @@ class Problem:
     remedy: str = CommandRemedy.NONE
     request_id: str = ""
 
-    def __getitem__(self, key: str) -> str:  # templates and older callers read it as a mapping
-        return getattr(self, key)
-
 
 def problem_from(exc: Exception, vehicle: Vehicle | None = None) -> Problem:
     """Any failure of a call to a vehicle, in plain words — the one place that advises managers on errors."""
