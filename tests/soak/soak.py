@@ -238,6 +238,7 @@ def fleet_create():
     from tests.vehicles.conftest import connect_simulated
 
     call_command("migrate", verbosity=0)
+    call_command("collectstatic", "--noinput", verbosity=0)  # the web server runs with DEBUG off
     owner = User.objects.create_user(email="soak-owner@example.com", password="soak soak soak")
     manager = User.objects.create_user(email="soak-manager@example.com", password="soak soak soak")
     fleet = create(name="Soak", owner=owner)
