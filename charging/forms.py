@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 
 from charging import schedules
 from charging.schedules import DayWindow, FordLocation, HourWindow, ScheduleFormatError, TeslaSchedule
+from fleet.formatting import quantity
 from vehicles.models import make_label
 
 HOUR_CHOICES = [(f"{hour:02d}:00", f"{hour:02d}:00") for hour in range(24)]
@@ -89,7 +90,7 @@ class ChargeControlForm(forms.Form):
             # When the level is unknown the API is left to decide.
             raise ValidationError(
                 f"{make_label(self.vehicle.make)} vehicles need at least 50 % charge to start or stop charging "
-                f"remotely; this one is at {self.battery_percent:.0f} %."
+                f"remotely; this one is at {quantity(self.battery_percent, 'percent')}."
             )
         return action
 

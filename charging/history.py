@@ -25,6 +25,7 @@ from charging.models import ChargingObservation, ChargingSession, SessionSource
 from charging.services import vehicle_client
 from charging.sessions import observation_store, vehicle_sessions_settle
 from connect.errors import MalformedResponseError
+from fleet.formatting import amount
 
 # --- Records from the car makers ---------------------------------------------------------------------------------
 
@@ -244,14 +245,14 @@ def sessions_csv(sessions, zone) -> str:
                 session.vehicle.vin,
                 local(session.started_at),
                 local(session.ended_at),
-                "" if session.energy_kwh is None else session.energy_kwh,
+                amount(session.energy_kwh, "energy"),
                 session.get_energy_source_display(),
                 "; ".join(session.seen_in),
-                "" if session.start_percent is None else session.start_percent,
-                "" if session.end_percent is None else session.end_percent,
+                amount(session.start_percent, "percent"),
+                amount(session.end_percent, "percent"),
                 _csv_safe(session.location),
-                "" if session.latitude is None else session.latitude,
-                "" if session.longitude is None else session.longitude,
+                amount(session.latitude, "coordinate"),
+                amount(session.longitude, "coordinate"),
                 "" if session.cost_energy is None else session.cost_energy,
                 "" if session.cost_other is None else session.cost_other,
                 session.currency,

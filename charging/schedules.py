@@ -152,6 +152,10 @@ class FordLocation:
         return f"{self.latitude!r},{self.longitude!r}"
 
     @property
+    def limit_percent(self) -> float:
+        return self.charge_limit * 100
+
+    @property
     def has_schedule(self) -> bool:
         return bool(self.weekday or self.weekend)
 

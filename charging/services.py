@@ -21,6 +21,7 @@ from connect.client import SmartcarClient
 from connect.errors import MalformedResponseError, SmartcarError
 from connect.tokens import account_access_token
 from fleet.errors import ApplicationError
+from fleet.formatting import quantity
 from vehicles import commands
 from vehicles.commands import CommandSpec, Readback
 from vehicles.models import Command, CommandStatus
@@ -245,7 +246,7 @@ def change_summary(kind: str, value: Any) -> str:
         return f"{name} at {schedules.format_hh_mm(time)}"
     if kind == "ford_schedule":
         return (
-            f"{round(value['chargeLimit'] * 100)} %, weekdays {', '.join(value['weekday']) or 'none'}, "
+            f"{quantity(value['chargeLimit'] * 100, 'percent')}, weekdays {', '.join(value['weekday']) or 'none'}, "
             f"weekends {', '.join(value['weekend']) or 'none'}"
         )
     return str(value)

@@ -5,6 +5,7 @@ from django.conf import settings
 
 from connect.compatibility import ENGINE_TYPES, MAKES_BY_REGION, REGIONS
 from connect.vin import InvalidVin, vin_validate
+from vehicles.models import make_label
 
 
 def _permission_choices():
@@ -40,7 +41,7 @@ class MatrixForm(forms.Form):
     region = forms.ChoiceField(choices=list(REGIONS.items()), initial="US")
     make = forms.MultipleChoiceField(
         required=False,
-        choices=sorted({(m, m.replace("_", " ").title()) for makes in MAKES_BY_REGION.values() for m in makes}),
+        choices=sorted({(m, make_label(m)) for makes in MAKES_BY_REGION.values() for m in makes}),
         help_text="None chosen: every make of the region",
     )
     type = forms.MultipleChoiceField(

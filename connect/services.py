@@ -68,7 +68,8 @@ def connect_error_message(params) -> str:
     """Plain words for the ``error`` query parameters Connect redirected back with."""
     error = params.get("error", "")
     if error == "vehicle_incompatible":
-        vehicle = " ".join(part for part in (params.get("year"), params.get("make"), params.get("model")) if part)
+        make = make_label(params["make"]) if params.get("make") else ""
+        vehicle = " ".join(part for part in (params.get("year"), make, params.get("model")) if part)
         vin = params.get("vin")
         described = f"{vehicle or 'The vehicle'}{f' (VIN {vin})' if vin else ''}"
         return f"{described} is not compatible with Smartcar, so it was not connected."

@@ -23,16 +23,13 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
-from fleet import units
+from fleet import formatting, units
 from fleet.models import Fleet
 from fleet.templatetags.units import age_in_words
 from fleet.templatetags.units import distance as format_distance
 from fleet.tenancy import FleetRequest, fleet_view
 from vehicles import conditions
-from vehicles.models import (
-    Vehicle,
-    VehicleStatus,
-)
+from vehicles.models import Vehicle, VehicleStatus, make_label
 
 PAGE_SIZE = 50
 
@@ -208,7 +205,7 @@ def _rows(vehicles: list[Vehicle], fleet: Fleet, limits: conditions.Limits) -> l
                     format_distance(s.fuel_range_km, system) + " fuel" if hybrid and s.fuel_range_km is not None else ""
                 ),
                 odometer=format_distance(s.odometer_km, system),
-                location="—" if s.latitude is None else f"{s.latitude:.4f}, {s.longitude:.4f}",
+                location=formatting.position(s.latitude, s.longitude),
                 age=age_in_words(s.data_age, limits.now),
                 attention=[c.badge(vehicle, limits) for c in conditions.NEEDS_ATTENTION.met(vehicle, limits)],
                 is_stale=conditions.STALE.holds(vehicle, limits),
@@ -220,7 +217,7 @@ def _rows(vehicles: list[Vehicle], fleet: Fleet, limits: conditions.Limits) -> l
 
 
 def _percent(value: float | None, suffix: str = "") -> str:
-    return "—" if value is None else f"{value:.0f} %{suffix}"
+    return "—" if value is None else formatting.quantity(value, "percent") + suffix
 
 
 def _url(query: dict[str, str], **changes) -> str:
@@ -305,10 +302,6 @@ def _cell(value) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def _number(value, decimals: int = 1) -> str:
-    return "" if value is None else f"{value:.{decimals}f}"
-
-
 @require_GET
 @fleet_view
 def fleet_overview_csv(request: FleetRequest):
@@ -321,7 +314,7 @@ def fleet_overview_csv(request: FleetRequest):
     distance_unit = units.label("distance", system)
     header = [
         "name", "make", "model", "year", "vin", "battery_percent", "fuel_percent", f"electric_range_{distance_unit}",
-        f"fuel_range_{distance_unit}", "charging_state", "plugged_in", "locked", f"odometer_{distance_unit}",
+        f"fuel_range_{distance_unit}", "charging", "plugged_in", "locked", f"odometer_{distance_unit}",
         "latitude", "longitude", "data_age", "stale", "active_dtcs", "needs_attention", "sync_failing",
     ]  # fmt: skip
 
@@ -335,20 +328,20 @@ def fleet_overview_csv(request: FleetRequest):
             yield writer.writerow(
                 [
                     _cell(vehicle.display_name),
-                    _cell(vehicle.make),
+                    _cell(make_label(vehicle.make)),
                     _cell(vehicle.model),
                     vehicle.year or "",
                     _cell(vehicle.vin),
-                    _number(s.battery_percent, 0),
-                    _number(s.fuel_percent, 0),
-                    _number(units.distance(s.range_km, system), 0),
-                    _number(units.distance(s.fuel_range_km, system), 0),
-                    s.charging_state,
+                    formatting.amount(s.battery_percent, "percent"),
+                    formatting.amount(s.fuel_percent, "percent"),
+                    formatting.amount(s.range_km, "distance", system),
+                    formatting.amount(s.fuel_range_km, "distance", system),
+                    s.charging_summary,
                     "" if s.is_plugged_in is None else ("yes" if s.is_plugged_in else "no"),
                     "" if s.is_locked is None else ("yes" if s.is_locked else "no"),
-                    _number(units.distance(s.odometer_km, system), 0),
-                    _number(s.latitude, 5),
-                    _number(s.longitude, 5),
+                    formatting.amount(s.odometer_km, "distance", system),
+                    formatting.amount(s.latitude, "coordinate"),
+                    formatting.amount(s.longitude, "coordinate"),
                     data_age,
                     "yes" if conditions.STALE.holds(vehicle, limits) else "no",
                     s.active_dtc_count if s.active_dtc_count is not None else "",

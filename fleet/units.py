@@ -1,8 +1,8 @@
 """Values are stored metric (the client always asks the API for metric); a fleet sees them in its own unit system.
 
 Each function takes the stored metric value and the fleet's ``unit_system`` and returns the number in that system,
-or None when the value is unknown; ``label`` gives the unit's symbol. Formatting lives in the template filters
-(fleet/templatetags/units.py) so that the CSV export can use the bare numbers.
+or None when the value is unknown; ``label`` gives the unit's symbol. Writing the numbers is fleet/formatting.py's
+job, for the pages and the CSV exports alike.
 """
 
 from fleet.models import UnitSystem

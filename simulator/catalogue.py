@@ -7,6 +7,27 @@ figures for each model, good enough for a believable fleet (not a specification 
 from dataclasses import dataclass
 
 GM_MAKES = frozenset({"CHEVROLET", "GMC", "BUICK", "CADILLAC"})
+
+# How each brand writes its name where it is not title case (Connect shows makes as brands write them).
+_BRAND_NAMES = {
+    "BMW": "BMW",
+    "CITROEN": "Citroën",
+    "CUPRA": "CUPRA",
+    "DS": "DS",
+    "GMC": "GMC",
+    "MERCEDES_BENZ": "Mercedes-Benz",
+    "MG": "MG",
+    "MINI": "MINI",
+    "SKODA": "Škoda",
+}
+
+
+def brand_name(make: str) -> str:
+    """A make value of makes.md (``MERCEDES_BENZ``) as its brand writes it (Mercedes-Benz)."""
+    make = make.upper()
+    return _BRAND_NAMES.get(make, make.replace("_", " ").title())
+
+
 FCA_MAKES = frozenset({"RAM", "JEEP", "CHRYSLER", "DODGE", "FIAT", "ALFA_ROMEO"})
 
 

@@ -29,7 +29,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
 from simulator import world
-from simulator.catalogue import CATALOGUE
+from simulator.catalogue import CATALOGUE, brand_name
 from simulator.consent import PERMISSIONS, ScopeError, candidates_for, connections_grant, scope_parse
 from simulator.models import Application, SmartcarUser
 from simulator.platform import ensure_default_application
@@ -236,7 +236,7 @@ def _sign_in_page(request, flow: dict, application: Application, problem: str = 
         {
             "application": application,
             "flow_token": signing.dumps(flow, salt=FLOW_SALT),
-            "make": flow["make"].replace("_", " ").title(),
+            "make": brand_name(flow["make"]) if flow["make"] else "",
             "regions": REGIONS,
             "test_addresses": [(f"{local}@example.com", error) for local, (error, _) in TEST_ADDRESSES.items()],
             "problem": problem,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from simulator import endpoints
+from simulator.catalogue import brand_name
 from simulator.models import Application, AuthorizationCode, Connection, SmartcarUser, Vehicle
 from simulator.oauth import authorization_code_issue
 
@@ -106,7 +107,7 @@ class Candidate:
 
     @property
     def make_label(self) -> str:
-        return self.vehicle.make.replace("_", " ").title().replace("Bmw", "BMW").replace("Gmc", "GMC")
+        return brand_name(self.vehicle.make)
 
 
 def candidates_for(vehicles: list[Vehicle], scope: Scope) -> list[Candidate]:

@@ -9,6 +9,8 @@ import uuid
 
 from django.db import models
 
+from simulator.catalogue import brand_name
+
 
 def _uuid() -> str:
     return str(uuid.uuid4())
@@ -85,7 +87,7 @@ class Vehicle(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self):
-        return f"{self.year} {self.make.title()} {self.model} ({self.vin})"
+        return f"{self.year} {brand_name(self.make)} {self.model} ({self.vin})"
 
 
 class Connection(models.Model):

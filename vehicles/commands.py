@@ -58,6 +58,7 @@ from connect import client as smartcar
 from connect.errors import REAUTHENTICATE, RETRY_LATER, SmartcarError
 from connect.tokens import ReconnectRequired, account_access_token, account_mark_needs_reconnect
 from fleet.errors import ApplicationError
+from fleet.formatting import position, quantity
 from fleet.models import Membership, Role
 from fleet.outbox import OutboxSource, enqueue
 from vehicles import conditions
@@ -150,7 +151,7 @@ def _charging_shown(body, params) -> str | None:
 def _limit_shown(body, params) -> str | None:
     # Reference: smartcar-api/evs__get-charge-limit.md — a fraction.
     limit = _field(body, "limit")
-    return f"{round(limit * 100)} %" if isinstance(limit, int | float) and not isinstance(limit, bool) else None
+    return quantity(limit * 100, "percent") if isinstance(limit, int | float) and not isinstance(limit, bool) else None
 
 
 def _amperage_shown(body, params) -> str | None:
@@ -187,7 +188,7 @@ CHARGING_READBACK = Readback(("/charge", "/{make}/charge"), _charging_shown)
 
 
 def _percent(value) -> str:
-    return "" if value is None else f"{value:.0f} %"
+    return "" if value is None else quantity(value, "percent")
 
 
 def _reported_amperage(response: smartcar.ApiResponse, params: dict) -> str | None:
@@ -269,14 +270,14 @@ _SPECS = [
     # Reference: smartcar-api/evs__set-charge-limit.md
     CommandSpec("charge_limit", "Set charge limit", "charging", "control_charge",
                 lambda c, v, p: c.charge_limit_set(v.smartcar_id, p["limit_percent"] / 100), needs_battery=True,
-                params_form=ChargeLimitParams, new_value=lambda p: f"{p['limit_percent']} %",
+                params_form=ChargeLimitParams, new_value=lambda p: quantity(p["limit_percent"], "percent"),
                 old_value=lambda s: _percent(s.charge_limit_percent),
                 readback=Readback(("/charge/limit",), _limit_shown), confirm="Set the charge limit?"),
     # Reference: smartcar-api/send-destination-to-vehicle.md
     CommandSpec("send_destination", "Send destination", "navigation", "control_navigation",
                 lambda c, v, p: c.navigation_destination_send(v.smartcar_id, latitude=p["latitude"],
                                                               longitude=p["longitude"]),
-                params_form=DestinationParams, new_value=lambda p: f"{p['latitude']:.5f}, {p['longitude']:.5f}",
+                params_form=DestinationParams, new_value=lambda p: position(p["latitude"], p["longitude"]),
                 confirm="Send this destination to the vehicle's navigation?"),
     # Reference: smartcar-api/tesla__control-frunk.md
     CommandSpec("frunk_open", "Open frunk", "tesla", "control_trunk",

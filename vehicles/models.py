@@ -6,12 +6,27 @@ from vehicles.readings import HISTORY_FIELDS
 
 HISTORY_FIELD_NAMES = {number: name for name, number in HISTORY_FIELDS.items()}
 
-# Makes whose name is an abbreviation or styled (makes.md lists every make in upper case with underscores).
-_MAKE_LABELS = {"BMW": "BMW", "GMC": "GMC", "MINI": "MINI", "MG": "MG", "RAM": "RAM", "DS": "DS"}
+# Makes that their brand does not write in title case (makes.md lists every make in upper case with underscores).
+_MAKE_LABELS = {
+    "BMW": "BMW",
+    "CITROEN": "Citroën",
+    "CUPRA": "CUPRA",
+    "DS": "DS",
+    "GMC": "GMC",
+    "MERCEDES_BENZ": "Mercedes-Benz",
+    "MG": "MG",
+    "MINI": "MINI",
+    "SKODA": "Škoda",
+}
 
 
 def make_label(make: str) -> str:
-    """A make as people write it: TESLA → Tesla, MERCEDES_BENZ → Mercedes Benz, BMW → BMW."""
+    """A make as its brand writes it: TESLA → Tesla, LAND_ROVER → Land Rover, MERCEDES_BENZ → Mercedes-Benz.
+
+    The one source of make names for pages, messages and exports; the API's value (``Vehicle.make``) stays for
+    lookups and filters.
+    """
+    make = (make or "").upper()
     return _MAKE_LABELS.get(make, make.replace("_", " ").title())
 
 
@@ -182,6 +197,15 @@ class VehicleStatus(models.Model):
         """Petrol or diesel: a fuel reading and no battery reading (a plug-in hybrid reports both, an EV no fuel)."""
         has_fuel = any(v is not None for v in (self.fuel_percent, self.fuel_range_km, self.fuel_amount_liters))
         return has_fuel and self.battery_percent is None and not self.charging_state
+
+    @property
+    def charging_summary(self) -> str:
+        """The fleet table's Charging column, in its words (the CSV too): Charging, Full, Plugged in, or ""."""
+        if self.charging_state == "CHARGING":
+            return "Charging"
+        if self.charging_state == "FULLY_CHARGED":
+            return "Full"
+        return "Plugged in" if self.is_plugged_in else ""
 
     @property
     def charging_state_label(self) -> str:

@@ -111,10 +111,10 @@ def typed_values(status: VehicleStatus, system: str) -> dict[str, list[tuple[str
             ("State", s.charging_state or None, s.charging_state_label),
             ("Plugged in", s.is_plugged_in, _yes_no(s.is_plugged_in)),
             ("Charge limit", s.charge_limit_percent, fmt.percent(s.charge_limit_percent)),
-            ("Charging power", s.charge_power_kw, f"{s.charge_power_kw or 0:.1f} kW"),
+            ("Charging power", s.charge_power_kw, fmt.power(s.charge_power_kw)),
         ),
         "location": some(
-            ("Position", s.latitude, f"{s.latitude or 0:.5f}, {s.longitude or 0:.5f}"),
+            ("Position", s.latitude, fmt.position(s.latitude, s.longitude)),
             ("Speed", s.speed_kph, fmt.speed(s.speed_kph, system)),
             ("Heading", s.heading_degrees, f"{s.heading_degrees or 0:.0f}°"),
             ("Activity", s.activity, s.get_activity_display()),

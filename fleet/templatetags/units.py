@@ -1,55 +1,67 @@
-"""Template filters of every page: values in the fleet's units, and ages in words ("4 min ago")."""
+"""Template filters of every page: values in the fleet's units (fleet/formatting.py), ages in words ("4 min ago")."""
 
 from datetime import datetime
 
 from django import template
 from django.utils import timezone
 
-from fleet import units
+from fleet import formatting
 
 register = template.Library()
 
-_DECIMALS = {"distance": 0, "speed": 0, "pressure": 0, "temperature": 1, "volume": 1}
-
-
-def _format(quantity: str, value, system: str) -> str:
-    converted = units.CONVERTERS[quantity](value, system)
-    if converted is None:
-        return "—"
-    decimals = _DECIMALS[quantity]
-    # Tyre pressures in psi need no decimals either; a tenth of a degree or a litre is worth showing.
-    number = f"{converted:,.{decimals}f}"
-    return f"{number} {units.label(quantity, system)}"
+# Every number of every page is written by fleet/formatting.py: one rule per kind of quantity.
 
 
 @register.filter
 def distance(value, system):
-    return _format("distance", value, system)
+    return formatting.quantity(value, "distance", system)
 
 
 @register.filter
 def speed(value, system):
-    return _format("speed", value, system)
+    return formatting.quantity(value, "speed", system)
 
 
 @register.filter
 def pressure(value, system):
-    return _format("pressure", value, system)
+    return formatting.quantity(value, "pressure", system)
 
 
 @register.filter
 def temperature(value, system):
-    return _format("temperature", value, system)
+    return formatting.quantity(value, "temperature", system)
 
 
 @register.filter
 def volume(value, system):
-    return _format("volume", value, system)
+    return formatting.quantity(value, "volume", system)
 
 
 @register.filter
 def percent(value):
-    return "—" if value is None else f"{value:.0f} %"
+    return formatting.quantity(value, "percent")
+
+
+@register.filter
+def energy(value):
+    return formatting.quantity(value, "energy")
+
+
+@register.filter
+def power(value):
+    return formatting.quantity(value, "power")
+
+
+@register.simple_tag
+def position(latitude, longitude):
+    """``{% position session.latitude session.longitude %}`` → "52.52000, 13.40500"."""
+    return formatting.position(latitude, longitude)
+
+
+@register.filter
+def figure(value, kind):
+    """The number alone, for a column whose header names the unit: ``{{ session.energy_kwh|figure:"energy" }}``."""
+    return formatting.figure(value, kind)
 
 
 def age_in_words(moment: datetime | None, now: datetime | None = None) -> str:

@@ -251,13 +251,13 @@ def test_after_a_change_the_panels_it_concerns_show_the_vehicle_s_new_values(man
     VehicleStatus.objects.create(vehicle=tesla, battery_percent=55, charge_limit_percent=80)
     response = hx(manager_client, reverse("charging_limit", args=[fleet.slug, tesla.pk]), {"limit_percent": 70})
     html = response.content.decode()
-    assert "limit 70.0 %" in html and "limit 80.0 %" not in html  # not "limit 80" beside "Done: 70 %"
+    assert "limit 70 %" in html and "limit 80 %" not in html  # not "limit 80" beside "Done: 70 %"
     command = Command.objects.get(vehicle=tesla)
     url = reverse("charging_change_status", args=[fleet.slug, tesla.pk, command.pk])
     polled = manager_client.get(url, HTTP_HX_REQUEST="true")
     assert polled.status_code == 286
     refreshed = polled.content.decode()
-    assert '<p class="muted" id="charge-status" hx-swap-oob="true">' in refreshed and "limit 70.0 %" in refreshed
+    assert '<p class="muted" id="charge-status" hx-swap-oob="true">' in refreshed and "limit 70 %" in refreshed
 
 
 def test_after_a_nissan_schedule_save_the_schedule_on_the_vehicle_is_shown_as_it_is_now(

@@ -128,4 +128,9 @@ def test_a_tesla_at_a_supercharger_is_one_session_with_the_billing_records_energ
     (session,) = ChargingSession.objects.filter(vehicle=tesla)
     assert session.seen_in == ["Tesla billing record", "Charging events", "Synced readings"]
     assert session.cost_total is not None
+    csv = owner_client.get(reverse("charging_fleet_csv", args=[fleet.slug])).content.decode().splitlines()
+    row = dict(zip(csv[0].split(","), csv[1].split(","), strict=True))
+    assert row["energy_from"] == "The car maker's record"
+    assert row["seen_in"] == "Tesla billing record; Charging events; Synced readings"
+    assert row["end_percent"] == "80" and row["start_percent"] == "35"
     assert settings.SMARTCAR_WEBHOOK_ID  # the events came through the app's own receiver

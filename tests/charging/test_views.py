@@ -146,6 +146,29 @@ def test_charge_limit_outside_the_range_is_refused(manager_client, fleet):
 
 
 @pytest.mark.django_db
+def test_the_charging_page_writes_numbers_and_makes_as_every_page_does(manager_client, fleet):
+    hummer = vehicle_of(fleet, make="GMC", smartcar_id="g")
+    VehicleStatus.objects.create(vehicle=hummer, battery_percent=93.0, charge_limit_percent=100.0, charging_state="")
+    ChargingSession.objects.create(
+        vehicle=hummer,
+        source=SessionSource.SYNC,
+        started_at=datetime(2026, 11, 16, 20, tzinfo=UTC),
+        start_percent=41.04,
+        end_percent=99.6,
+        energy_kwh=61.46,
+        latitude=52.520008,
+        longitude=13.404954,
+    )
+    html = manager_client.get(reverse("charging_vehicle", args=[fleet.slug, hummer.pk])).content.decode()
+    assert "Battery 93 %" in html and "limit 100 %" in html and ".0 %" not in html
+    assert "GMC vehicles need at least 50 %" in html and "Gmc" not in html
+    assert (
+        '<td class="num">61.5</td>' in html and '<td class="num">41</td>' in html and '<td class="num">100</td>' in html
+    )
+    assert "52.52001, 13.40495" in html
+
+
+@pytest.mark.django_db
 def test_fleet_charging_page_totals_and_csv(owner_client, fleet, other_fleet):
     van = vehicle_of(fleet, make="BMW", smartcar_id="bmw")
     theirs = vehicle_of(other_fleet, make="BMW", smartcar_id="other")
@@ -175,6 +198,8 @@ def test_fleet_charging_page_totals_and_csv(owner_client, fleet, other_fleet):
     assert csv["Content-Type"] == "text/csv"
     assert len(lines) == 3
     assert "'=HYPERLINK(evil)" in lines[2]  # a formula from outside is neutralised
+    row = dict(zip(lines[0].split(","), lines[2].split(","), strict=True))
+    assert row["energy_kwh"] == "12.5"
 
 
 @pytest.mark.django_db

@@ -78,6 +78,13 @@ def test_the_matrix_lists_models_by_make_for_a_region_and_engine_type(platform, 
     assert "<td>ICE</td>" not in html and "<td>BEV</td>" in html
 
 
+def test_the_make_filter_writes_makes_as_their_brands_do(platform, viewer_client, fleet):
+    html = viewer_client.get(reverse("compatibility_matrix", args=[fleet.slug])).content.decode()
+    for brand in ("BMW", "GMC", "DS", "Mercedes-Benz", "MINI", "Citroën", "Land Rover"):
+        assert f">{brand}</option>" in html, brand
+    assert ">Bmw<" not in html and ">Gmc<" not in html
+
+
 def test_a_make_of_another_region_is_refused(platform, viewer_client, fleet):
     page = viewer_client.get(reverse("compatibility_matrix", args=[fleet.slug]), {"region": "CA", "make": "SKODA"})
 

@@ -15,7 +15,7 @@ from django.utils import timezone
 from connect import vault
 from connect.models import AccountStatus, SmartcarAccount
 from tests.connect.browser import answer_from_connect, connect, query_of
-from vehicles.models import Vehicle
+from vehicles.models import Vehicle, make_label
 
 
 def messages_of(response) -> str:
@@ -86,6 +86,7 @@ def test_connect_errors_come_back_as_plain_words_and_connect_nothing(owner_clien
     text = messages_of(owner_client.get(back))
     assert "not compatible" in text
     assert vehicle["vin"] in text and vehicle["model"] in text and vehicle["year"] in text
+    assert f"{vehicle['year']} {make_label(vehicle['make'])} {vehicle['model']}" in text  # "BMW", "Tesla"
 
     denied = connect(owner_client, fleet, "2-vehicles@example.com", approve=False)
     assert "not granted" in messages_of(denied)

@@ -125,13 +125,26 @@ def test_a_plug_in_hybrid_shows_its_electric_and_its_fuel_range(owner_client, fl
     body = overview(owner_client, fleet).content.decode()
     assert "<td>56 km electric<small>468 km fuel</small></td>" in body
     assert "<td>61 %<small>80 % fuel</small></td>" in body
-    lines = (
-        b"".join(owner_client.get(reverse("fleet_overview_csv", args=[fleet.slug])).streaming_content)
-        .decode()
-        .splitlines()
-    )
-    row = dict(zip(lines[0].split(","), lines[1].split(","), strict=True))
+    row = first_csv_row(owner_client, fleet)
     assert (row["electric_range_km"], row["fuel_range_km"]) == ("56", "468")
+
+
+def first_csv_row(client, fleet) -> dict[str, str]:
+    lines = b"".join(client.get(reverse("fleet_overview_csv", args=[fleet.slug])).streaming_content).decode()
+    header, first = lines.splitlines()[:2]
+    return dict(zip(header.split(","), first.split(","), strict=True))
+
+
+def test_the_csv_uses_the_pages_words_and_numbers(owner_client, fleet):
+    status = {"battery_percent": 99.6, "charging_state": "CHARGING", "is_plugged_in": True, "odometer_km": 12345.4}
+    make_vehicles(fleet, 1, account=make_account(fleet), make="MERCEDES_BENZ", **status)
+    body = overview(owner_client, fleet).content.decode()
+    assert "<td>100 %" in body and '<span class="badge info">Charging</span>' in body
+    assert ">Mercedes-Benz</option>" in body  # the make filter
+    row = first_csv_row(owner_client, fleet)
+    assert (row["make"], row["charging"], row["battery_percent"]) == ("Mercedes-Benz", "Charging", "100")
+    assert (row["odometer_km"], row["latitude"]) == ("12345", "52.52000")
+    assert "MERCEDES_BENZ" not in row.values() and "CHARGING" not in row.values()
 
 
 def test_a_tile_filters_the_table(owner_client, fleet, mixed_fleet):

@@ -221,6 +221,16 @@ def test_a_make_bypass_offers_only_vehicles_of_that_make(browser):
     assert Vehicle.objects.get(vehicle_id=options[0][0]).make == "TESLA"
 
 
+def test_makes_are_written_as_their_brands_write_them(browser):
+    page = browser.get(authorize_url(make="mercedes_benz"))
+    assert "Sign in to your Mercedes-Benz connected-services account." in page.content.decode()
+    page = browser.get(authorize_url(make="bmw"))
+    assert "Sign in to your BMW connected-services account." in page.content.decode()
+    make_vehicle(make_user("citroen@example.com"), make="CITROEN", model="ë-C4", engine_type="BEV")
+    consent = sign_in(browser, "citroen@example.com")
+    assert "Citroën" in consent.content.decode()
+
+
 def test_the_mode_is_recorded_on_the_connection(browser):
     consent = sign_in(browser, "1-vehicle@example.com", url=authorize_url(mode="test"))
 
