@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -43,19 +44,27 @@ LOST_AFTER = timedelta(minutes=15)
 CHARGING_PERMISSIONS = {"read_charge", "read_battery"}
 
 
+def _stuck_after() -> timedelta:
+    return timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
+
+
 OUTBOX = OutboxSource(
     model="connect.WebhookEvent",
     task="connect.tasks.webhook_event_process",
     pending=Q(status=EventStatus.RECEIVED),
     created_field="received_at",
     lost_after=LOST_AFTER,
+    # Processing is one transaction: a worker that died during it kept nothing, and the event is processed again.
+    abandoned=lambda now: Q(status=EventStatus.PROCESSING, enqueued_at__lt=now - _stuck_after()),
+    release={"status": EventStatus.RECEIVED, "enqueued_at": None},
 )
 
 
 def webhook_event_process(*, event_id: int) -> str | None:
     """Processes the event if nobody has; returns its final status (None: already claimed or done)."""
+    # The claim also dates the hand-over: an event still "processing" long after it lost its worker.
     claimed = WebhookEvent.objects.filter(pk=event_id, status=EventStatus.RECEIVED).update(
-        status=EventStatus.PROCESSING
+        status=EventStatus.PROCESSING, enqueued_at=timezone.now()
     )
     if not claimed:
         return None

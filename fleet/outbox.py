@@ -5,8 +5,9 @@ Work that must happen (a command, a webhook event) is written to the database fi
 broker and the row records when (``enqueued_at``). When the broker is down, ``enqueue`` logs one warning and returns
 as usual — the click answers "queued", the webhook receiver 200 — and the row stays pending and unqueued. The beat
 task ``outbox_sweep`` (fleet/schedule.py) hands such rows to workers as soon as the broker answers again, and rows
-handed over so long ago that their message must have been lost (a broker that lost its data) once more. Workers
-claim each row with a conditional UPDATE, so a row handed over twice is still worked on once.
+handed over so long ago that their message must have been lost (a broker that lost its data) once more, and rows
+a worker claimed and then died on (their work is one transaction, so nothing of it was kept). Workers claim each row
+with a conditional UPDATE, so a row handed over twice is still worked on once.
 
 Each kind of row registers an ``OutboxSource`` (from its app's ``ready``): its model, which rows are still to be
 worked on, and the task that works on one. A "Sync now" needs no source of its own: its row is the vehicle's due time,
@@ -16,7 +17,8 @@ and the sync dispatcher (beat, every few seconds) is its sweep.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.apps import apps
@@ -44,6 +46,9 @@ class OutboxSource:
     created_field: str  # when the row was written
     # A row handed over this long ago and still pending lost its message: hand it over again (None: never).
     lost_after: timedelta | None = None
+    # Rows a worker claimed and died on (given the sweep's now), with the fields that make them pending again.
+    abandoned: Callable[[datetime], Q] | None = None
+    release: dict = field(default_factory=dict)
 
     @property
     def rows(self):
@@ -87,6 +92,10 @@ def outbox_sweep(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     handed = 0
     for label, source in SOURCES.items():
+        if source.abandoned is not None:
+            released = source.rows.filter(source.abandoned(now)).update(**source.release)
+            if released:
+                logger.warning("outbox: %d of %s claimed by a worker that died, pending again", released, label)
         waiting = Q(enqueued_at__isnull=True, **{f"{source.created_field}__lt": now - HANDOVER_GRACE})
         if source.lost_after is not None:
             waiting |= Q(enqueued_at__lt=now - source.lost_after)

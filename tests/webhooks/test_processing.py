@@ -157,3 +157,23 @@ def test_the_outbox_hands_over_events_no_worker_was_given_and_those_whose_messag
     }
     assert WebhookEvent.objects.get(pk=unqueued.pk).enqueued_at is not None
     assert outbox_sweep() == 0
+
+
+def test_an_event_whose_worker_died_while_processing_it_is_processed_again(webhook, tesla):
+    from django.utils import timezone
+
+    from fleet.outbox import outbox_sweep
+
+    now = timezone.now()
+    abandoned = _event(webhook, "tesla-1", "CHARGING_STARTED", T0)
+    in_progress = _event(webhook, "tesla-1", "CHARGING_STOPPED", T0.replace(hour=9))
+    WebhookEvent.objects.filter(pk=abandoned.pk).update(
+        status=EventStatus.PROCESSING, enqueued_at=now - timedelta(minutes=20), received_at=now - timedelta(minutes=21)
+    )
+    WebhookEvent.objects.filter(pk=in_progress.pk).update(status=EventStatus.PROCESSING, enqueued_at=now)
+
+    outbox_sweep(now=now + timedelta(seconds=10))
+
+    statuses = dict(WebhookEvent.objects.values_list("pk", "status"))
+    assert statuses == {abandoned.pk: EventStatus.PROCESSED, in_progress.pk: EventStatus.PROCESSING}
+    assert VehicleStatus.objects.get(vehicle=tesla).charging_state == "CHARGING"
