@@ -540,8 +540,8 @@ def bulk_run(request: FleetRequest, run_id: int):
     targets = list(run.targets.select_related("vehicle"))
     context = {"run": run, "targets": targets, **bulk.progress(targets)}
     if request.htmx:
-        response = render(request, "charging/bulk_run.html#progress", context)
+        progress = "charging/bulk_run.html#progress"
         if run.status == "done":
-            response.status_code = 286  # htmx: stop polling
-        return response
+            return HttpResponseStopPolling(render_to_string(progress, context, request=request))
+        return render(request, progress, context)
     return render(request, "charging/bulk_run.html", context)

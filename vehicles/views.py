@@ -363,7 +363,8 @@ def vehicle_command(request: FleetRequest, pk: int):
         command = commands.command_submit(vehicle=vehicle, user=request.user, kind=kind, params=params)
     except commands.CommandRefused as exc:
         if request.htmx:
-            # 200, not 4xx: htmx swaps only successful answers, and the refusal belongs in the log where it was asked.
+            # 200: a refusal is the answer to the click, not bad input (that answers 422), and it belongs in the log
+            # where it was asked.
             return render(request, "vehicles/detail.html#command_refused", {"message": exc.user_message})
         messages.error(request, exc.user_message)
         return redirect(vehicle)
