@@ -72,11 +72,20 @@ def enqueue(task, *args, row: models.Model | None = None) -> None:
     transaction.on_commit(lambda: _send(task, args, row_ref))
 
 
-def _send(task, args: tuple, row_ref: tuple[str, int] | None, now: datetime | None = None) -> bool:
+def send_now(task, *args) -> OperationalError | None:
+    """Sends ``task(*args)`` at once, for a task that hands work on (no transaction to wait for); returns the broker's
+    error when it did not take it, for the caller to say what waits."""
     try:
         task.apply_async(args=args, retry=True, retry_policy=RETRY_POLICY)
     except OperationalError as exc:
-        logger.warning("broker unreachable (%s): %s waits for the outbox sweep", exc.__class__.__name__, task.name)
+        return exc
+    return None
+
+
+def _send(task, args: tuple, row_ref: tuple[str, int] | None, now: datetime | None = None) -> bool:
+    error = send_now(task, *args)
+    if error is not None:
+        logger.warning("broker unreachable (%s): %s waits for the outbox sweep", error.__class__.__name__, task.name)
         return False
     if row_ref is not None:
         label, pk = row_ref

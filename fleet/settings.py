@@ -300,9 +300,12 @@ SYNC_BILLING_PAUSE_HOURS = env.integer("SYNC_BILLING_PAUSE_HOURS", 24)
 SYNC_DISPATCH_SECONDS = env.integer("SYNC_DISPATCH_SECONDS", 5)
 SYNC_DISPATCH_LIMIT = env.integer("SYNC_DISPATCH_LIMIT", 2000)
 SYNC_TASK_VEHICLES = env.integer("SYNC_TASK_VEHICLES", 100)
-# A lease outlives the longest round (Smartcar documents vehicle round trips of up to 300 s); a crashed worker's
-# vehicles are due again once it passes.
-SYNC_LEASE_SECONDS = env.integer("SYNC_LEASE_SECONDS", 400)
+# A round renews its vehicles' lease every quarter of it while it runs; a dead worker's vehicles are due again once it
+# passes (then the next dispatch takes them). Longer than a database restart the round should ride out undisturbed.
+SYNC_LEASE_SECONDS = env.integer("SYNC_LEASE_SECONDS", 40)
+# The longest a round keeps trying to store fetched answers while the database is down; below the task's soft time
+# limit (fleet/celery.py, 600 s).
+SYNC_ROUND_SECONDS = env.integer("SYNC_ROUND_SECONDS", 540)
 # Vehicles in flight at once inside one worker process (threads, each with one request outstanding).
 SYNC_WORKER_CONCURRENCY = env.integer("SYNC_WORKER_CONCURRENCY", 100)
 # History older than this is pruned daily.

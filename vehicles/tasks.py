@@ -9,7 +9,6 @@ claimed with a conditional UPDATE, so a re-delivered ``command_run`` never sends
 import logging
 
 from celery import shared_task
-from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
@@ -19,11 +18,7 @@ def sync_dispatch():
     """Beat, every few seconds: lease the vehicles that have something due and hand them to workers in chunks."""
     from vehicles import sync
 
-    token, vehicle_ids = sync.vehicles_lease_due()
-    size = max(1, settings.SYNC_TASK_VEHICLES)
-    for start in range(0, len(vehicle_ids), size):
-        sync_vehicles.delay(vehicle_ids[start : start + size], token)
-    return len(vehicle_ids)
+    return sync.vehicles_dispatch()
 
 
 @shared_task

@@ -2,7 +2,8 @@
 
 A round, file by file (round.py lists its steps):
 
-- leasing.py     which round holds a vehicle: claims, renewals, releases
+- leasing.py     which round holds a vehicle: claims, renewals, releases; the dispatcher
+- outage.py      a database outage as a round meets it
 - planning.py    which paths of each vehicle a round reads (poll set, cadence, back-off, brand limit, budget)
 - fetching.py    the HTTP calls, on a pool of threads that touch no database
 - storing.py     answers applied to a vehicle's rows, and groups of vehicles written in one transaction
@@ -16,7 +17,7 @@ A round, file by file (round.py lists its steps):
 Other modules call only the names below.
 """
 
-from vehicles.sync.leasing import vehicles_ensure_sync_rows, vehicles_lease, vehicles_lease_due
+from vehicles.sync.leasing import vehicles_dispatch, vehicles_ensure_sync_rows, vehicles_lease, vehicles_lease_due
 from vehicles.sync.round import RoundReport, vehicles_sync
 from vehicles.sync.services import fleet_billing_pause, fleet_sync_resume, vehicle_sync_now, vehicle_sync_resume
 
@@ -26,6 +27,7 @@ __all__ = [
     "fleet_sync_resume",
     "vehicle_sync_now",
     "vehicle_sync_resume",
+    "vehicles_dispatch",
     "vehicles_ensure_sync_rows",
     "vehicles_lease",
     "vehicles_lease_due",

@@ -114,6 +114,8 @@ class Fetcher:
 
     def collect(self, timeout: float | None) -> list[tuple[Plan, Outcome]]:
         """Vehicles whose calls have all answered, waiting up to ``timeout`` for the first call to finish."""
+        if not self.pending:
+            return []
         answered = []
         for future in self._finished(timeout):
             self.pending -= 1

@@ -7,6 +7,8 @@ the lease. A re-delivered task (late ack) carries the same token and runs the ro
 leased with it.
 """
 
+import contextlib
+import logging
 import secrets
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -16,7 +18,11 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from connect.models import AccountStatus
+from fleet.outbox import send_now
 from vehicles.models import Vehicle, VehicleSync
+from vehicles.sync.outage import DATABASE_DOWN, cause
+
+logger = logging.getLogger(__name__)
 
 
 def vehicles_ensure_sync_rows() -> int:
@@ -96,3 +102,34 @@ def leases_release(*, vehicle_ids: Iterable[int], token: str) -> int:
     return VehicleSync.objects.filter(vehicle_id__in=list(vehicle_ids), lease_token=token).update(
         lease_until=None, lease_token=""
     )
+
+
+def vehicles_dispatch() -> int:
+    """Lease the vehicles that have something due and hand them to workers in tasks of SYNC_TASK_VEHICLES; returns
+    how many were handed over.
+
+    With the database or the broker down this dispatch does nothing more and says so in one ERROR line: vehicles the
+    broker did not take are released for the next dispatch, and nothing was asked of them.
+    """
+    from vehicles.tasks import sync_vehicles
+
+    try:
+        token, vehicle_ids = vehicles_lease_due()
+    except DATABASE_DOWN as exc:
+        logger.error("sync dispatch: the database is unavailable (%s); the next dispatch tries again", cause(exc))
+        return 0
+    size = max(1, settings.SYNC_TASK_VEHICLES)
+    for start in range(0, len(vehicle_ids), size):
+        error = send_now(sync_vehicles, vehicle_ids[start : start + size], token)
+        if error is not None:
+            left = vehicle_ids[start:]
+            with contextlib.suppress(*DATABASE_DOWN):  # their leases run out instead
+                leases_release(vehicle_ids=left, token=token)
+            logger.error(
+                "sync dispatch: the broker is unreachable (%s); %d of %d vehicles wait for the next dispatch",
+                cause(error),
+                len(left),
+                len(vehicle_ids),
+            )
+            return start
+    return len(vehicle_ids)

@@ -1,8 +1,9 @@
 """Storing: a vehicle's answers become its rows; a group of vehicles is written in one transaction.
 
 Two halves, so that a database outage loses nothing: ``vehicle_write`` applies the answers to the vehicle's rows in
-memory (no query), once; ``group_store`` writes the groups' rows, and may be called again with the same writes after
-the database comes back. Every vehicle of a round goes through both — answered, skipped or with nothing to ask.
+memory (no query), once; ``group_store`` writes a group's rows, and may be called again with the same writes after
+the database comes back; ``follow_ups_run`` then does what they set off beyond their rows. Every vehicle of a round
+goes through them — answered, skipped or with nothing to ask.
 """
 
 import logging
@@ -328,14 +329,8 @@ def _skipped_write(plan: Plan, now: datetime) -> VehicleWrite:
 # --- Writing a group ---------------------------------------------------------------------------------------------
 
 
-@dataclass
-class GroupResult:
-    stored: list[VehicleWrite]
-    dropped: list[int]  # vehicles another round took over meanwhile
-
-
-def group_store(writes: list[VehicleWrite], lease_token: str) -> GroupResult:
-    """Write these vehicles' rows in one transaction, those this round still holds; then their follow-ups.
+def group_store(writes: list[VehicleWrite], lease_token: str) -> list[VehicleWrite]:
+    """Write these vehicles' rows in one transaction, those this round still holds; returns those.
 
     A database error leaves the writes as they were, to be stored again; any other error is a bug in one of them
     and rolls the group back (the caller then stores them one by one).
@@ -345,9 +340,20 @@ def group_store(writes: list[VehicleWrite], lease_token: str) -> GroupResult:
         held = _still_leased([w.vehicle_id for w in writes], lease_token)
         stored = [w for w in writes if w.vehicle_id in held]
         _flush(stored, lease_token, now)
-    for write in stored:
-        _follow_up(write, now)
-    return GroupResult(stored, sorted({w.vehicle_id for w in writes} - held))
+    return stored
+
+
+def follow_ups_run(writes: list[VehicleWrite]) -> None:
+    """What stored answers set off beyond their vehicles' rows: an account to reconnect, a fleet's billing pause."""
+    from vehicles.sync.services import account_needs_reconnect, fleet_billing_pause
+
+    now = timezone.now()
+    for write in writes:
+        vehicle = write.plan.vehicle
+        if write.reconnect is not None and vehicle.account_id:
+            account_needs_reconnect(account_id=vehicle.account_id, error=write.reconnect)
+        if write.billing is not None:
+            fleet_billing_pause(fleet_id=vehicle.fleet_id, error=write.billing, now=now)
 
 
 def _still_leased(vehicle_ids: list[int], lease_token: str) -> set[int]:
@@ -398,14 +404,3 @@ def _count_calls(writes: list[VehicleWrite], now: datetime) -> None:
         SyncCounter.objects.filter(fleet_id=fleet_id, day=day).update(
             requests=F("requests") + requests, billed_calls=F("billed_calls") + billed
         )
-
-
-def _follow_up(write: VehicleWrite, now: datetime) -> None:
-    """What a vehicle's answers set off beyond its own rows, once they are stored."""
-    from vehicles.sync.services import account_needs_reconnect, fleet_billing_pause
-
-    vehicle = write.plan.vehicle
-    if write.reconnect is not None and vehicle.account_id:
-        account_needs_reconnect(account_id=vehicle.account_id, error=write.reconnect)
-    if write.billing is not None:
-        fleet_billing_pause(fleet_id=vehicle.fleet_id, error=write.billing, now=now)
