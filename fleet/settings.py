@@ -303,6 +303,8 @@ SYNC_TASK_VEHICLES = env.integer("SYNC_TASK_VEHICLES", 100)
 # A round renews its vehicles' lease every quarter of it while it runs; a dead worker's vehicles are due again once it
 # passes (then the next dispatch takes them). Longer than a database restart the round should ride out undisturbed.
 SYNC_LEASE_SECONDS = env.integer("SYNC_LEASE_SECONDS", 40)
+# Vehicles handed to workers may wait this long in the broker's queue before another dispatch may take them.
+SYNC_QUEUE_LEASE_SECONDS = env.integer("SYNC_QUEUE_LEASE_SECONDS", 600)
 # The longest a round keeps trying to store fetched answers while the database is down; below the task's soft time
 # limit (fleet/celery.py, 600 s).
 SYNC_ROUND_SECONDS = env.integer("SYNC_ROUND_SECONDS", 540)

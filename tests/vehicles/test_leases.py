@@ -6,12 +6,12 @@ from datetime import timedelta
 
 import time_machine
 from django.conf import settings
-from django.db import connections
+from django.db import connection, connections
 from django.utils import timezone
 
 from tests.vehicles.conftest import connect_simulated
 from vehicles import sync
-from vehicles.models import Vehicle, VehicleSync
+from vehicles.models import Vehicle, VehicleStatus, VehicleSync
 
 
 def _vehicles(fleet, account, count):
@@ -61,6 +61,37 @@ def test_a_held_vehicle_is_not_leased_again_until_its_lease_expires(fleet, trans
         second_token, second = sync.vehicles_lease_due()
     assert second == [vehicle.pk]
     assert VehicleSync.objects.get(vehicle=vehicle).lease_token == second_token != first_token
+
+
+def test_dispatched_vehicles_wait_in_the_queue_under_a_long_lease_and_their_round_shortens_it(fleet, transactional_db):
+    connected = connect_simulated(fleet, makes=["FORD", "TESLA"])
+    ids = sorted(v.pk for v in connected.vehicles)
+    sync.vehicles_ensure_sync_rows()
+    token, dispatched = sync.vehicles_lease_due(queued=True)
+    assert sorted(dispatched) == ids
+    # Their task waits behind a backlog for longer than a round's lease: no other dispatch takes them meanwhile.
+    queued_for = timedelta(seconds=settings.SYNC_LEASE_SECONDS * 3)
+    assert queued_for < timedelta(seconds=settings.SYNC_QUEUE_LEASE_SECONDS)
+    with time_machine.travel(timezone.now() + queued_for):
+        assert sync.vehicles_lease_due()[1] == []
+        # Its round starts: the lease becomes a round's short one, which its worker's death would let run out.
+        started = timezone.now()
+        lease_ends = []
+        with connection.execute_wrapper(_lease_ends_seen(lease_ends)):
+            sync.vehicles_sync(vehicle_ids=dispatched, lease_token=token)
+    assert lease_ends and all(end <= started + timedelta(seconds=settings.SYNC_LEASE_SECONDS + 5) for end in lease_ends)
+    assert VehicleStatus.objects.filter(vehicle_id__in=ids, last_success_at__isnull=False).count() == 2
+
+
+def _lease_ends_seen(seen: list):
+    """Records the lease ends a round writes (its renewals), from the statements it sends."""
+
+    def wrapper(execute, sql, params, many, context):
+        if sql.startswith('UPDATE "vehicles_vehiclesync" SET "lease_until"') and params and params[0] is not None:
+            seen.append(params[0])
+        return execute(sql, params, many, context)
+
+    return wrapper
 
 
 def test_vehicles_of_disconnected_or_reconnect_needing_accounts_are_not_leased(fleet, transactional_db):

@@ -1,10 +1,11 @@
 """Leases: which round holds a vehicle right now.
 
 A lease is claimed with a conditional UPDATE … WHERE the lease is free, which is atomic on PostgreSQL and SQLite
-alike, so several dispatchers or workers never hold the same vehicle. It is short (settings.SYNC_LEASE_SECONDS) and
-renewed by its round while the round runs (``leases_renew``), so that a dead worker's vehicles are free again within
-the lease. A re-delivered task (late ack) carries the same token and runs the round again for the vehicles still
-leased with it.
+alike, so several dispatchers or workers never hold the same vehicle. Vehicles handed to workers are leased for as
+long as their task may wait in the broker's queue (settings.SYNC_QUEUE_LEASE_SECONDS), so that a backlog is never
+dispatched twice; once its round starts, the lease is short (settings.SYNC_LEASE_SECONDS) and renewed while the round
+runs (``leases_renew``), so that a dead worker's vehicles are free again within it. A re-delivered task (late ack)
+carries the same token and runs the round again for the vehicles still leased with it.
 """
 
 import contextlib
@@ -50,12 +51,17 @@ def due(now: datetime) -> Q:
     return Q(next_sync_at__isnull=True) | Q(next_sync_at__lte=now)
 
 
-def lease_end(now: datetime) -> datetime:
-    return now + timedelta(seconds=settings.SYNC_LEASE_SECONDS)
+def lease_end(now: datetime, *, queued: bool = False) -> datetime:
+    return now + timedelta(seconds=settings.SYNC_QUEUE_LEASE_SECONDS if queued else settings.SYNC_LEASE_SECONDS)
 
 
-def vehicles_lease(*, vehicle_ids: Iterable[int], now: datetime | None = None) -> tuple[str, list[int]]:
-    """Claim these vehicles if nobody holds them: (lease token, the ids actually claimed)."""
+def vehicles_lease(
+    *, vehicle_ids: Iterable[int], now: datetime | None = None, queued: bool = False
+) -> tuple[str, list[int]]:
+    """Claim these vehicles if nobody holds them: (lease token, the ids actually claimed).
+
+    ``queued``: for a task that will wait in the broker's queue; otherwise the round starts at once.
+    """
     now = now or timezone.now()
     token = secrets.token_hex(8)
     ids = list(vehicle_ids)
@@ -64,13 +70,15 @@ def vehicles_lease(*, vehicle_ids: Iterable[int], now: datetime | None = None) -
     # The conditional UPDATE is the claim: on PostgreSQL a concurrent UPDATE of the same row waits and then
     # re-checks the WHERE clause, so exactly one claimant's row count includes the row.
     VehicleSync.objects.filter(lease_free(now), vehicle_id__in=ids).update(
-        lease_until=lease_end(now), lease_token=token
+        lease_until=lease_end(now, queued=queued), lease_token=token
     )
     claimed = list(VehicleSync.objects.filter(lease_token=token).values_list("vehicle_id", flat=True))
     return token, claimed
 
 
-def vehicles_lease_due(*, now: datetime | None = None, limit: int | None = None) -> tuple[str, list[int]]:
+def vehicles_lease_due(
+    *, now: datetime | None = None, limit: int | None = None, queued: bool = False
+) -> tuple[str, list[int]]:
     """Claim up to ``limit`` vehicles that have something due, oldest due first (so that none starves)."""
     now = now or timezone.now()
     limit = limit or settings.SYNC_DISPATCH_LIMIT
@@ -80,11 +88,12 @@ def vehicles_lease_due(*, now: datetime | None = None, limit: int | None = None)
         .order_by(F("next_sync_at").asc(nulls_first=True))
         .values_list("vehicle_id", flat=True)[:limit]
     )
-    return vehicles_lease(vehicle_ids=list(ids), now=now)
+    return vehicles_lease(vehicle_ids=list(ids), now=now, queued=queued)
 
 
 def leases_renew(*, vehicle_ids: Iterable[int], token: str, now: datetime | None = None) -> list[int]:
-    """Renew the lease on these vehicles; returns those still held (another round took the others since).
+    """Renew the short lease of a running round on these vehicles; returns those still held (another round took the
+    others since).
 
     A lease that ran out (a database outage longer than the lease) is taken back while its token is still on the row:
     nobody claimed the vehicle meanwhile.
@@ -114,7 +123,7 @@ def vehicles_dispatch() -> int:
     from vehicles.tasks import sync_vehicles
 
     try:
-        token, vehicle_ids = vehicles_lease_due()
+        token, vehicle_ids = vehicles_lease_due(queued=True)
     except DATABASE_DOWN as exc:
         logger.error("sync dispatch: the database is unavailable (%s); the next dispatch tries again", cause(exc))
         return 0
