@@ -15,6 +15,7 @@ does not pass in these tests.
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -416,3 +417,51 @@ def test_a_round_that_outlasts_its_lease_keeps_it_and_no_second_round_asks_its_v
         assert billed[simulated[vehicle.pk]] == answered, vehicle.make
     assert worker.output().count("sync round:") == 1, worker.output()[-3000:]
     assert_no_traceback(worker)
+
+
+def wait_for_workers(broker: Celery, workers: list[Worker], *, timeout: float = 60) -> None:
+    """Until every worker answers a ping: a dispatch sent earlier would go to the first one up."""
+    names = [f"{worker.name}@{broker.conf.task_default_queue}" for worker in workers]
+
+    def all_answer() -> bool:
+        replies = broker.control.ping(destination=names, timeout=1.0) or []
+        return {name for reply in replies for name in reply} >= set(names)
+
+    wait_until(all_answer, timeout=timeout, workers=workers, what="the workers up")
+
+
+def test_worker_processes_share_the_due_vehicles_without_double_work_or_starvation(fleet, broker, start_worker):
+    """Three worker processes, thirty due vehicles handed out two per task, and a dispatch every half second (the
+    later ones finding the vehicles still queued under their lease): each vehicle is synced once, none is left
+    behind, and each process takes a fair share of the rounds."""
+    connected = connect_simulated(fleet, makes=MAKES * 3, seed=13)
+    SimVehicle.objects.update(latency_ms=1000)
+    env = {"SYNC_TASK_VEHICLES": "2", "SYNC_DISPATCH_LIMIT": "100", "SYNC_WORKER_CONCURRENCY": "2", "LOG_LEVEL": "INFO"}
+    workers = [start_worker(name, **env) for name in ("first", "second", "third")]
+    wait_for_workers(broker, workers)
+    started = timezone.now()
+    deadline = time.monotonic() + 60
+    while (
+        Vehicle.objects.filter(_due(started)).exists() or VehicleSync.objects.filter(lease_until__isnull=False).exists()
+    ):
+        assert time.monotonic() < deadline, "the vehicles were not all synced"
+        for worker in workers:
+            assert worker.process.poll() is None, worker.output()[-3000:]
+        broker.send_task(DISPATCH)
+        time.sleep(0.5)
+
+    simulated = {v.pk: s.pk for v, s in zip(connected.vehicles, connected.sim_vehicles, strict=True)}
+    billed = dict.fromkeys(simulated.values(), 0)
+    for vehicle_id, calls in BillingCounter.objects.values_list("vehicle_id", "calls"):
+        billed[vehicle_id] += calls
+    for vehicle in connected.vehicles:
+        answered = EndpointState.objects.filter(vehicle=vehicle, last_success_at__gte=started).count()
+        assert answered > 0, f"vehicle {vehicle.pk} starved"
+        assert billed[simulated[vehicle.pk]] == answered, f"vehicle {vehicle.pk} asked twice"
+    shares = {
+        worker.name: sum(int(n) for n in re.findall(r"sync round: (\d+) vehicles", worker.output()))
+        for worker in workers
+    }
+    assert sum(shares.values()) == len(connected.vehicles), shares
+    assert min(shares.values()) >= len(connected.vehicles) / len(workers) / 2, shares
+    assert_no_traceback(*workers)

@@ -148,6 +148,7 @@ class Round:
             leases_renew(vehicle_ids=sorted(waiting), token=self.token)
         except DATABASE_DOWN as exc:
             self.database_failed(exc)
+            self.renew_at = self.store_at  # tried again with storing, after the same wait
             return False
         self.renew_at = time.monotonic() + self.renew_every
         return True
