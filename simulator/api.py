@@ -263,12 +263,13 @@ def _apply_faults(vehicle: Vehicle, settings) -> faults.Injected | None:
     return injected
 
 
-def _gate(vehicle: Vehicle, path: str) -> None:
+def _gate(vehicle: Vehicle, path: str, *, in_batch: bool = False) -> None:
     """States in which the vehicle, or its OEM, does not answer at all (or not on this path)."""
     state = vehicle.state
     forced = state.get("force_error")
     if isinstance(forced, dict):
-        forced = forced.get(path.strip("/"))
+        path = path.strip("/")
+        forced = (in_batch and forced.get(f"batch:{path}")) or forced.get(path)
     if forced:
         raise _forced(forced)
     if state.get("deep_sleep"):
@@ -414,7 +415,7 @@ def _batch_answers(vehicle, found, paths, now, events, units, settings, request_
             injected = faults.draw_fault(vehicle, settings) if may_fault else None
             if injected and injected.error:
                 raise injected.error
-            _gate(vehicle, path)
+            _gate(vehicle, path, in_batch=True)
             if _quota_reached(vehicle, found.calls_today + billed):
                 raise ApiError("UPSTREAM", "RATE_LIMIT")
             if endpoint.wakes and not awake:

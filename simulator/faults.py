@@ -3,8 +3,8 @@
 Configured globally in ``FaultSettings`` (admin) and per vehicle (``Vehicle.latency_ms``,
 ``requests_per_minute``, ``fault_rate``). A vehicle can also be made to answer one documented error
 on every request with ``Vehicle.state["force_error"] = "TYPE:CODE"`` (admin: edit the state), or on
-some paths only with ``{"odometer": "TYPE:CODE", "tesla/charge": …}``, which is how each error of the
-table can be produced on demand.
+some paths only with ``{"odometer": "TYPE:CODE", "tesla/charge": …}`` (a key ``"batch:tesla/charge"``
+applies inside a batch only), which is how each error of the table can be produced on demand.
 
 Real-world limits count real time (a per-minute rate limit, Hyundai/Kia's daily quota, billing
 days), not the simulated clock: they are what the app's request budget meets.

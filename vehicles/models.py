@@ -232,6 +232,8 @@ class EndpointState(models.Model):
     denied_with_permissions = models.JSONField(null=True, blank=True)
     failures = models.PositiveSmallIntegerField(default=0, help_text="Consecutive failures (for jittered retry)")
     last_error = models.CharField(max_length=300, blank=True)
+    # A make-specific path the batch endpoint refused: read with a call of its own beside the vehicle's batch.
+    read_directly = models.BooleanField(default=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["vehicle", "path"], name="endpointstate_unique_vehicle_path")]

@@ -32,6 +32,7 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -349,6 +350,16 @@ def _wait_rounds_in_flight(app, minimum: int, timeout: float = 60) -> None:
     _beat_until(app, lambda: _leased() >= minimum, timeout=timeout, every=1.0)
 
 
+def _outage_lines(log_dir: Path) -> list[datetime]:
+    """When each round that met the outage ended (its one ERROR line, logged once its answers were stored)."""
+    moments = []
+    for log in log_dir.glob("worker-*.log"):
+        for line in log.read_text(errors="replace").splitlines():
+            if "sync round: the database failed" in line:
+                moments.append(datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f"))
+    return moments
+
+
 def recovery(args) -> None:
     from django.conf import settings
     from django.utils import timezone
@@ -392,13 +403,17 @@ def recovery(args) -> None:
         _wait_rounds_in_flight(app, args.vehicles // 2)
         time.sleep(args.latency_ms / 2000)
         began, ended = _outage(args.outage_seconds)
+        returned_at = datetime.now() - timedelta(seconds=time.monotonic() - ended)
         print(f"database unreachable for the workers for {ended - began:.1f} s (load {_load()})", flush=True)
         _beat_until(app, lambda: _unsynced(since) == 0 and _leased() == 0, timeout=300, every=every)
         back = time.monotonic() - ended
         billed, answered, twice = _billed_and_answered(since)
+        held = [(at - returned_at).total_seconds() for at in _outage_lines(cluster.log_dir)]
         print(
-            f"database outage: every vehicle synced {back:.1f} s after the database's return; billed {billed}, "
-            f"stored {answered}, vehicles asked twice {twice}; load {_load()}",
+            f"database outage: the {len(held)} rounds in flight stored their answers "
+            f"{max(held, default=float('nan')):.1f} s after the database's return at the latest; every vehicle "
+            f"synced {back:.1f} s after it; billed {billed}, stored {answered}, vehicles asked twice {twice}; "
+            f"load {_load()}",
             flush=True,
         )
         errors = sum(

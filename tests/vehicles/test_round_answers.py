@@ -17,7 +17,7 @@ from simulator.models import Vehicle as SimVehicle
 from tests.vehicles.conftest import connect_simulated
 from vehicles import sync
 from vehicles.cadence import pro_rata_allowance
-from vehicles.models import Activity, EndpointState, FleetSync, SyncState, VehicleStatus, VehicleSync
+from vehicles.models import Activity, EndpointState, FleetSync, SyncCounter, SyncState, VehicleStatus, VehicleSync
 
 
 @pytest.fixture(autouse=True)
@@ -182,3 +182,23 @@ def test_fast_signals_come_forward_when_the_vehicle_sets_off(fleet, transactiona
     for path in ("/charge", "/battery", "/tesla/speedometer"):
         assert EndpointState.objects.get(vehicle=vehicle, path=path).next_sync_at <= timezone.now() + driving
     assert VehicleSync.objects.get(vehicle=vehicle).next_sync_at <= timezone.now() + driving
+
+
+def test_a_make_specific_path_the_batch_refuses_is_read_with_a_call_of_its_own(fleet, transactional_db):
+    """An implementation of the API that routes only core paths inside a batch: /tesla/charge answers 404 there, yet
+    a GET of it answers. The round reads it directly at once, and from then on beside the batch."""
+    connected = connect_simulated(fleet, makes=["TESLA"])
+    (vehicle,), (sim_vehicle,) = connected.vehicles, connected.sim_vehicles
+    set_state(sim_vehicle, force_error={"batch:tesla/charge": "RESOURCE_NOT_FOUND:PATH"})
+    run_round()
+    charge = EndpointState.objects.get(vehicle=vehicle, path="/tesla/charge")
+    assert charge.parked_until is None and charge.read_directly
+    assert charge.last_success_at == charge.last_attempt_at and charge.body
+    assert SyncCounter.objects.get(fleet=fleet).requests == 2  # the batch, then the refused path on its own
+
+    set_state(sim_vehicle, force_error=None)
+    with time_machine.travel(timezone.now() + timedelta(days=2), tick=False):
+        run_round()
+    assert EndpointState.objects.get(vehicle=vehicle, path="/tesla/charge").last_attempt_at > charge.last_attempt_at
+    # Read beside the batch, no longer inside it: two requests again although the batch would now take it.
+    assert sum(SyncCounter.objects.filter(fleet=fleet).values_list("requests", flat=True)) == 4

@@ -14,6 +14,7 @@ from connect.errors import (
     RateLimitError,
     ResourceNotFoundError,
     SmartcarError,
+    ValidationError,
     VehicleStateError,
 )
 
@@ -90,3 +91,15 @@ def every_read_refused(answers: list) -> bool:
     """Every path asked was refused as unauthorised, and two or more were asked: the vehicle's access is gone rather
     than one feature of it (a single path refused is more likely that feature alone)."""
     return len(answers) >= 2 and all(isinstance(a, AuthenticationError | PermissionDeniedError) for a in answers)
+
+
+def refused_by_batch(error: SmartcarError) -> bool:
+    """Whether a make-specific path's error inside a batch may be the batch refusing the path rather than the
+    vehicle answering: the path is then asked with a call of its own, whose answer decides.
+
+    batch.md says the batch returns "responses from multiple Smartcar GET endpoints" and names no exception, and
+    about-brand-specific.md only that make-specific paths take the make in lower case; an implementation that routes
+    only core paths inside a batch answers them as an unknown path, an invalid request, an incompatible make or a
+    PERMISSION error. Reading directly costs one call, once; parking the path would hide its data for days.
+    """
+    return isinstance(error, ResourceNotFoundError | ValidationError | CompatibilityError | PermissionDeniedError)

@@ -17,6 +17,7 @@ from django.db import connection
 
 from connect.client import ApiResponse, SmartcarClient
 from connect.errors import SmartcarError
+from vehicles.sync.answers import refused_by_batch
 from vehicles.sync.planning import Plan
 
 Answer = ApiResponse | SmartcarError
@@ -28,10 +29,17 @@ class Outcome:
 
     results: dict[str, Answer] = field(default_factory=dict)  # by path
     requests: int = 0
-    error: SmartcarError | None = None  # the whole request failed (auth, rate limit, transport…)
+    whole_failed: set[str] = field(default_factory=set)  # paths answered by the failure of their whole batch
+    read_directly: set[str] = field(default_factory=set)  # paths the batch refused, read with a call of their own
 
     def answer(self, path: str) -> Answer | None:
-        return self.error if self.error is not None else self.results.get(path)
+        return self.results.get(path)
+
+    def add(self, other: "Outcome") -> None:
+        self.results.update(other.results)
+        self.requests += other.requests
+        self.whole_failed |= other.whole_failed
+        self.read_directly |= other.read_directly
 
 
 def interleaves_writes() -> bool:
@@ -61,21 +69,29 @@ def fetch_pool() -> ThreadPoolExecutor:
         return _pool[2]
 
 
-def _fetch_batch(smartcar_id: str, access_token: str, paths: list[str]) -> Outcome:
+def _fetch_batch(smartcar_id: str, access_token: str, paths: list[str], make_specific: set[str]) -> Outcome:
     # Reference: smartcar-api/batch.md — "Each endpoint in the batch counts against your request limit".
+    client = SmartcarClient(access_token)
     try:
-        return Outcome(results=SmartcarClient(access_token).batch(smartcar_id, paths), requests=1)
+        outcome = Outcome(results=dict(client.batch(smartcar_id, paths)), requests=1)
     except SmartcarError as exc:
-        return Outcome(requests=1, error=exc)
+        return Outcome(results=dict.fromkeys(paths, exc), requests=1, whole_failed=set(paths))
+    for path in sorted(make_specific):
+        answer = outcome.results.get(path)
+        if isinstance(answer, SmartcarError) and refused_by_batch(answer):
+            outcome.add(_fetch_one(smartcar_id, access_token, path))
+            outcome.read_directly.add(path)
+    return outcome
 
 
-def _fetch_one(smartcar_id: str, access_token: str, path: str) -> tuple[str, Answer]:
+def _fetch_one(smartcar_id: str, access_token: str, path: str) -> Outcome:
     # Reference: smartcar-api/README.md — each GET endpoint under /vehicles/{id}; "/" is the vehicle itself.
     suffix = "" if path == "/" else path
     try:
-        return path, SmartcarClient(access_token).request("GET", f"/vehicles/{smartcar_id}{suffix}")
+        answer: Answer = SmartcarClient(access_token).request("GET", f"/vehicles/{smartcar_id}{suffix}")
     except SmartcarError as exc:
-        return path, exc
+        answer = exc
+    return Outcome(results={path: answer}, requests=1)
 
 
 class Fetcher:
@@ -89,7 +105,7 @@ class Fetcher:
         self.start_at_once = start_at_once
         self.held: list[tuple[Plan, object, tuple]] = []
         self.plans: dict[Future, Plan] = {}
-        self.outcomes: dict[int, Outcome] = {}  # by vehicle id, while its single calls come in
+        self.outcomes: dict[int, Outcome] = {}  # by vehicle id, while its calls come in
         self.waiting: dict[int, int] = {}  # calls of a vehicle still out
         # Finished calls, in the order they finish (a future's callback puts it here): O(1) per answer, where
         # concurrent.futures.wait walks every pending future on each call.
@@ -97,14 +113,17 @@ class Fetcher:
         self.pending = 0  # calls submitted and not yet collected
 
     def submit(self, plan: Plan) -> None:
+        """One batch for the vehicle's paths and a call of its own for each path read directly; or, when the fleet
+        turned batch off (a paid-plan feature), a call for each path — all in flight at once."""
         vehicle = plan.vehicle
-        if plan.use_batch:
-            self._call(plan, _fetch_batch, (vehicle.smartcar_id, plan.access_token, plan.paths))
-            return
-        # Batch is a paid-plan feature: without it each due path is its own call, all in flight at once.
+        direct = [p for p in plan.paths if not plan.use_batch or plan.states[p].read_directly]
+        batched = [p for p in plan.paths if p not in direct]
         self.outcomes[vehicle.pk] = Outcome()
-        self.waiting[vehicle.pk] = len(plan.paths)
-        for path in plan.paths:
+        self.waiting[vehicle.pk] = len(direct) + bool(batched)
+        if batched:
+            make_specific = {p for p in batched if plan.endpoints[p].is_make_specific}
+            self._call(plan, _fetch_batch, (vehicle.smartcar_id, plan.access_token, batched, make_specific))
+        for path in direct:
             self._call(plan, _fetch_one, (vehicle.smartcar_id, plan.access_token, path))
 
     def start(self) -> None:
@@ -120,16 +139,12 @@ class Fetcher:
         for future in self._finished(timeout):
             self.pending -= 1
             plan = self.plans.pop(future)
-            if plan.use_batch:
-                answered.append((plan, future.result()))
-                continue
-            path, result = future.result()
-            outcome = self.outcomes[plan.vehicle.pk]
-            outcome.results[path] = result
-            outcome.requests += 1
-            self.waiting[plan.vehicle.pk] -= 1
-            if not self.waiting[plan.vehicle.pk]:
-                answered.append((plan, self.outcomes.pop(plan.vehicle.pk)))
+            vehicle_id = plan.vehicle.pk
+            self.outcomes[vehicle_id].add(future.result())
+            self.waiting[vehicle_id] -= 1
+            if not self.waiting[vehicle_id]:
+                del self.waiting[vehicle_id]
+                answered.append((plan, self.outcomes.pop(vehicle_id)))
         return answered
 
     def in_flight(self) -> set[int]:

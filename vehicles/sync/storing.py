@@ -43,6 +43,7 @@ STATE_FIELDS = (
     "denied_with_permissions",
     "failures",
     "last_error",
+    "read_directly",
 )
 STATUS_FIELDS = tuple(f.name for f in VehicleStatus._meta.concrete_fields if not f.primary_key)
 SYNC_FIELDS = (
@@ -126,7 +127,7 @@ def vehicle_write(plan: Plan, outcome: Outcome | None, now: datetime) -> Vehicle
 
 def _read_answers(plan: Plan, outcome: Outcome, now: datetime, write: VehicleWrite) -> Readings:
     readings = Readings()
-    whole_request = outcome.error is not None or every_read_refused([outcome.answer(p) for p in plan.paths])
+    all_refused = every_read_refused([outcome.answer(p) for p in plan.paths])
     for path in plan.paths:
         state = plan.states[path]
         state.last_attempt_at = now
@@ -138,7 +139,10 @@ def _read_answers(plan: Plan, outcome: Outcome, now: datetime, write: VehicleWri
             _retry(state, "No answer for this path", now, readings)
         else:
             readings.errors.append(f"{path}: {answer.type or answer.__class__.__name__}:{answer.code or ''}")
+            whole_request = all_refused or path in outcome.whole_failed
             _apply_error(plan, path, answer, whole_request, now, readings)
+        if path in outcome.read_directly:
+            state.read_directly = True
     return readings
 
 
