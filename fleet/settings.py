@@ -275,14 +275,14 @@ SYNC_INTERVALS = {
 # A lower floor spends the room on polling driving vehicles faster; a higher one leaves more of it for parked vehicles,
 # whose setting off is then seen sooner, which bought more freshness (docs/benchmarks.md, "Budget").
 SYNC_INTERVAL_FLOOR_SECONDS = env.integer("SYNC_INTERVAL_FLOOR_SECONDS", 180)
-# Brand limits: the least time between two sync rounds of one vehicle of a make (Hyundai and Kia allow about 20
-# requests a day per vehicle: 86400 / 20 = 4320 s). Override as SYNC_MAKE_MIN_INTERVALS=HYUNDAI:4320,KIA:4320.
-SYNC_MAKE_MIN_INTERVALS = {
-    make.strip().upper(): int(seconds)
-    for make, _, seconds in (
-        item.partition(":") for item in env.listing("SYNC_MAKE_MIN_INTERVALS", ["HYUNDAI:4320", "KIA:4320"])
+# Brand limits: calls a vehicle of a make answers a day (Hyundai and Kia about 20, then UPSTREAM:RATE_LIMIT until the
+# next day). Its reads are planned within them, fast signals first. Override as SYNC_MAKE_DAILY_CALLS=HYUNDAI:20,KIA:20.
+SYNC_MAKE_DAILY_CALLS = {
+    make.strip().upper(): int(calls)
+    for make, _, calls in (
+        item.partition(":") for item in env.listing("SYNC_MAKE_DAILY_CALLS", ["HYUNDAI:20", "KIA:20"])
     )
-    if seconds.strip().isdigit()
+    if calls.strip().isdigit()
 }
 # A vehicle subscribed to webhooks gets its events pushed: its polling intervals are multiplied by this factor.
 SYNC_WEBHOOK_INTERVAL_FACTOR = env.integer("SYNC_WEBHOOK_INTERVAL_FACTOR", 3)

@@ -203,9 +203,7 @@ class FleetSyncAdmin(admin.ModelAdmin):
             (freshness, ", ".join(f"{activity} {seconds}" for activity, seconds in by_activity.items()))
             for freshness, by_activity in settings.SYNC_INTERVALS.items()
         ]
-        rows += [
-            (f"minimum between rounds, {make}", seconds) for make, seconds in settings.SYNC_MAKE_MIN_INTERVALS.items()
-        ]
+        rows += [(f"calls a day, {make}", calls) for make, calls in settings.SYNC_MAKE_DAILY_CALLS.items()]
         rows.append(("webhook-subscribed vehicles: intervals ×", settings.SYNC_WEBHOOK_INTERVAL_FACTOR))
         rows.append(("a budget with room shortens fast intervals down to", settings.SYNC_INTERVAL_FLOOR_SECONDS))
         return format_html_join("", "<div><strong>{}</strong>: {}</div>", rows)

@@ -14,6 +14,9 @@ The budget (FleetSync.monthly_call_budget_per_vehicle) is honoured twice:
   fraction of the month, plus one day's allowance so the first day of a month can sync at all, never above the
   budget). When a round does not fit, the lowest-value paths are left for later. The plan is an estimate over an
   average day; this guard is what keeps a busier vehicle within its budget.
+
+A make that answers only so many calls a day (settings.SYNC_MAKE_DAILY_CALLS) caps its vehicles' budget at that many a
+day, planned and enforced alike, and a round never takes a vehicle's calls of the day (UTC) past them.
 """
 
 import calendar
@@ -152,12 +155,33 @@ def _spend_room_on_fast(endpoints: list[Endpoint], left_for_fast: float, webhook
     return Stretch(fast=high)
 
 
-def make_min_interval(make: str) -> timedelta:
-    return timedelta(seconds=settings.SYNC_MAKE_MIN_INTERVALS.get(make.upper(), 0))
+def make_daily_calls(make: str) -> int | None:
+    """Calls a vehicle of this make answers a day (settings.SYNC_MAKE_DAILY_CALLS); None: no known limit."""
+    return settings.SYNC_MAKE_DAILY_CALLS.get(make.upper())
+
+
+def vehicle_budget(make: str, fleet_budget: int | None, now: datetime) -> int | None:
+    """The vehicle's monthly call budget: its fleet's, and never more than its make's daily calls allow. A make with
+    daily calls is planned like a fleet with that budget, so its calls go to the fast signals first."""
+    daily = make_daily_calls(make)
+    if daily is None:
+        return fleet_budget
+    by_make = daily * calendar.monthrange(now.year, now.month)[1]
+    return by_make if fleet_budget is None else min(fleet_budget, by_make)
+
+
+def seconds_per_call(monthly_budget: int, now: datetime) -> float:
+    """How long the pro-rata allowance of this budget takes to grow by one call."""
+    return calendar.monthrange(now.year, now.month)[1] * 86400 / monthly_budget
 
 
 def month_start(day: date) -> date:
     return day.replace(day=1)
+
+
+def next_day(now: datetime) -> datetime:
+    """The start of the next day (UTC), when a daily count of calls starts again."""
+    return now.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
 
 
 def pro_rata_allowance(monthly_budget: int, now: datetime) -> int:

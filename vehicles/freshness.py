@@ -8,15 +8,13 @@ from what sync stored (the status and sync rows, the fleet's sync settings), nev
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from fleet.templatetags.units import age_in_words
 from vehicles import cadence, conditions
 from vehicles.catalogue import endpoints_for
-from vehicles.models import Activity, FleetSync, SyncState, Vehicle, VehicleSync, make_label
+from vehicles.models import Activity, DueReason, FleetSync, SyncState, Vehicle, VehicleSync, make_label
 
-# A due time within this of the brand limit's earliest moment was set by that limit (the engine adds no jitter to it).
-_SLACK = timedelta(seconds=1)
 _PACE = {
     Activity.DRIVING: "a driving vehicle",
     Activity.CHARGING: "a charging vehicle",
@@ -58,6 +56,8 @@ def next_read(
         return "No reads while polling is paused for the fleet."
     if sync is not None and sync.backoff_until and sync.backoff_until > now:
         when = _at(sync.backoff_until, now, zone)
+        if sync.next_sync_reason == DueReason.BRAND_LIMIT:
+            return f"Next read {when}: {_daily_limit(vehicle)}, and today's are spent."
         if status and status.sync_state == SyncState.RATE_LIMITED:
             return f"Next read {when}: Smartcar asked Fleet to wait that long (rate limit)."
         if status and status.sync_state == SyncState.NEEDS_RECONNECT:
@@ -73,25 +73,28 @@ def next_read(
             f"Next read {when}: the vehicle has used this month's call budget ({budget} calls) up to today's "
             "share, so Fleet waits for the allowance to grow."
         )
-    brand_limit = cadence.make_min_interval(vehicle.make)
-    last_round = status.last_sync_at if status else None
-    if brand_limit and last_round and sync.next_sync_at <= last_round + brand_limit + _SLACK:
-        return (
-            f"Next read {when}: {make_label(vehicle.make)} answers only so many requests a day, so Fleet reads it "
-            f"at most every {_minutes(brand_limit.total_seconds())}."
-        )
-    if budget is not None:
+    if sync.next_sync_reason == DueReason.BRAND_LIMIT:
+        return f"Next read {when}: {_daily_limit(vehicle)}, and today's are spent."
+    daily = cadence.make_daily_calls(vehicle.make)
+    if budget is not None or daily is not None:
         stretch = cadence.budget_stretch(
             endpoints_for(vehicle.make, vehicle.permissions),
-            monthly_budget=budget,
+            monthly_budget=cadence.vehicle_budget(vehicle.make, budget, now),
             webhook_subscribed=vehicle.webhook_subscribed,
         )
         if max(stretch.fast, stretch.other) > 1:
+            if daily is not None and (budget is None or daily * 31 < budget):
+                return f"Next read {when}: {_daily_limit(vehicle)}, so its reads are spaced out over the day."
             return f"Next read {when}: reads are spaced out to fit the fleet's budget of {budget} calls a month."
     pace = _PACE.get(status.activity if status else "", "this vehicle")
     if vehicle.webhook_subscribed:
         return f"Next read {when}, the usual pace for {pace}; charging events arrive by webhook in between."
     return f"Next read {when}, the usual pace for {pace}."
+
+
+def _daily_limit(vehicle: Vehicle) -> str:
+    calls = cadence.make_daily_calls(vehicle.make)
+    return f"{make_label(vehicle.make)} answers only {calls} requests a day for each vehicle"
 
 
 def sync_explanation(

@@ -106,6 +106,19 @@ class SyncState(models.TextChoices):
     PAUSED = "paused", "Polling paused for the fleet"
 
 
+class DueReason(models.TextChoices):
+    """What decided when a vehicle, or one of its endpoints, is next read (vehicles/sync/schedule.py)."""
+
+    ACTIVITY = "activity", "The usual pace for what the vehicle is doing"
+    RETRY = "retry", "A retry after an error, later after each one"
+    PARKED = "parked", "Not served by this vehicle: asked again in days"
+    BUDGET = "budget", "The fleet's monthly call budget"
+    BRAND_LIMIT = "brand_limit", "The car maker's calls a day"
+    BACK_OFF = "back_off", "Asleep or out of reach: a wait, longer after each answer"
+    RATE_LIMIT = "rate_limit", "Smartcar's rate limit"
+    SKIPPED = "skipped", "Not asked: fleet paused, reconnect needed or no access token"
+
+
 class VehicleSync(models.Model):
     """The scheduling row of one vehicle: when it is next due and who holds it right now.
 
@@ -127,6 +140,10 @@ class VehicleSync(models.Model):
     # Pro-rata budget guard: billed calls spent by this vehicle in the current calendar month.
     month = models.DateField(null=True, blank=True, help_text="First day of the month billed_calls_month counts")
     billed_calls_month = models.PositiveIntegerField(default=0)
+    # Brand limit guard (settings.SYNC_MAKE_DAILY_CALLS): billed calls of this vehicle on one day (UTC).
+    day = models.DateField(null=True, blank=True, help_text="The day (UTC) billed_calls_day counts")
+    billed_calls_day = models.PositiveIntegerField(default=0)
+    next_sync_reason = models.CharField(max_length=12, choices=DueReason.choices, blank=True)
 
     class Meta:
         # The dispatcher's query: vehicles whose next_sync_at has passed and whose lease has expired.
@@ -234,6 +251,8 @@ class EndpointState(models.Model):
     last_error = models.CharField(max_length=300, blank=True)
     # A make-specific path the batch endpoint refused: read with a call of its own beside the vehicle's batch.
     read_directly = models.BooleanField(default=False)
+    # What decided next_sync_at; the vehicle's own reason (VehicleSync.next_sync_reason) may hold it back further.
+    due_reason = models.CharField(max_length=12, choices=DueReason.choices, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["vehicle", "path"], name="endpointstate_unique_vehicle_path")]

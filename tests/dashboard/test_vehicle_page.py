@@ -11,6 +11,7 @@ from connect.models import AccountStatus
 from tests.dashboard.factories import make_account, make_vehicles
 from vehicles.models import (
     Activity,
+    DueReason,
     EndpointState,
     FleetSync,
     StatusHistory,
@@ -170,7 +171,7 @@ def test_fresh_data_is_up_to_date_with_its_age(owner_client, fleet):
         ("rate_limited", "Smartcar asked Fleet to wait that long (rate limit)"),
         ("asleep", "the vehicle did not answer, and Fleet waits longer each time rather than wake it"),
         ("budget_spent", "has used this month's call budget (300 calls) up to today's share"),
-        ("brand_limit", "Hyundai answers only so many requests a day, so Fleet reads it at most every 72 minutes"),
+        ("brand_limit", "Hyundai answers only 20 requests a day for each vehicle, and today's are spent"),
         ("budget_tight", "reads are spaced out to fit the fleet's budget of 300 calls a month"),
         ("webhooks", "the usual pace for a charging vehicle; charging events arrive by webhook in between"),
     ],
@@ -192,6 +193,8 @@ def test_the_next_read_says_why_it_is_when_it_is(owner_client, fleet, case, expe
         sync.month, sync.billed_calls_month = now.date().replace(day=1), 300
     if case == "webhooks":
         Vehicle.objects.filter(pk=vehicle.pk).update(webhook_subscribed=True)
+    if case == "brand_limit":
+        sync.next_sync_reason = DueReason.BRAND_LIMIT
     sync.save()
 
     card = sync_card(owner_client, vehicle)

@@ -31,6 +31,9 @@ TABLE = [
     ((409, "VEHICLE_STATE", "VEHICLE_OFFLINE_FOR_SERVICE", None, False), Effect(AS_USUAL, ForVehicle.BACK_OFF)),
     ((429, "RATE_LIMIT", "VEHICLE", "RETRY_LATER", True), Effect(AS_USUAL, ForVehicle.RATE_LIMITED)),
     ((429, "RATE_LIMIT", "SMARTCAR_API", "RETRY_LATER", False), Effect(AS_USUAL, ForVehicle.RATE_LIMITED)),
+    # The car maker's calls of the day are spent (Hyundai, Kia): the vehicle waits for the next day.
+    ((502, "UPSTREAM", "RATE_LIMIT", "RETRY_LATER", False), Effect(AS_USUAL, ForVehicle.QUOTA_SPENT)),
+    ((502, "UPSTREAM", "RATE_LIMIT", "RETRY_LATER", True), Effect(AS_USUAL, ForVehicle.QUOTA_SPENT)),
     # A normal answer in the vehicle's state.
     ((409, "VEHICLE_STATE", "CHARGING_PLUG_NOT_CONNECTED", None, False), Effect(AS_USUAL)),
     ((409, "VEHICLE_STATE", "NOT_CHARGING", None, False), Effect(AS_USUAL)),

@@ -13,11 +13,21 @@ from django.utils import timezone
 
 from connect.models import AccountStatus
 from simulator import clock, world
+from simulator.models import BillingCounter
 from simulator.models import Vehicle as SimVehicle
 from tests.vehicles.conftest import connect_simulated
-from vehicles import sync
+from vehicles import cadence, sync
 from vehicles.cadence import pro_rata_allowance
-from vehicles.models import Activity, EndpointState, FleetSync, SyncCounter, SyncState, VehicleStatus, VehicleSync
+from vehicles.models import (
+    Activity,
+    DueReason,
+    EndpointState,
+    FleetSync,
+    SyncCounter,
+    SyncState,
+    VehicleStatus,
+    VehicleSync,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -202,3 +212,96 @@ def test_a_make_specific_path_the_batch_refuses_is_read_with_a_call_of_its_own(f
     assert EndpointState.objects.get(vehicle=vehicle, path="/tesla/charge").last_attempt_at > charge.last_attempt_at
     # Read beside the batch, no longer inside it: two requests again although the batch would now take it.
     assert sum(SyncCounter.objects.filter(fleet=fleet).values_list("requests", flat=True)) == 4
+
+
+def days_ago(days: int) -> datetime:
+    """A morning some days back: rounds run there keep the simulator's tokens valid whatever the time now."""
+    return timezone.now().replace(hour=8, minute=0, second=0, microsecond=0) - timedelta(days=days)
+
+
+def reads(vehicle, path: str, since: datetime) -> int:
+    """Rounds that read this path since then (each round stamps its paths with its own time)."""
+    return int(EndpointState.objects.filter(vehicle=vehicle, path=path, last_attempt_at__gte=since).exists())
+
+
+def test_a_charging_vehicle_over_its_budget_is_read_as_its_allowance_grows_fast_signals_first(fleet, transactional_db):
+    """The fleet's budget allows a call every 4.5 minutes and this charging vehicle has spent its share: rather than
+    waiting until every path it left out fits (over an hour), it reads its charge and battery as each call's worth
+    of allowance comes, and says that the budget is what it waits for."""
+    connected = connect_simulated(fleet, makes=["TESLA"])
+    (vehicle,), (sim_vehicle,) = connected.vehicles, connected.sim_vehicles
+    budget = 10_000
+    FleetSync.objects.create(fleet=fleet, monthly_call_budget_per_vehicle=budget)
+    sim_vehicle.refresh_from_db()
+    ev = {**sim_vehicle.state["ev"], "plugged": True, "soc": 0.3, "limit": 0.9, "user_stopped": False}
+    set_state(sim_vehicle, ev=ev, trip_chance=0, asleep=False)
+    now = days_ago(3)
+    with time_machine.travel(now, tick=False):
+        clock.pin(now)
+        run_round()
+    assert VehicleStatus.objects.get(vehicle=vehicle).activity == Activity.CHARGING
+    now += timedelta(days=1)  # every path is due again, and the month's allowance is spent
+    VehicleSync.objects.filter(vehicle=vehicle).update(billed_calls_month=pro_rata_allowance(budget, now))
+    started, read_at = now, {"/charge": set(), "/battery": set()}
+    for _ in range(12):  # an hour in steps of five minutes
+        clock.pin(now)
+        with time_machine.travel(now, tick=False):
+            run_round()
+        for path, moments in read_at.items():
+            moments.add(EndpointState.objects.get(vehicle=vehicle, path=path).last_attempt_at)
+        now += timedelta(minutes=5)
+    for path, moments in read_at.items():
+        assert len({m for m in moments if m >= started}) >= 3, (path, sorted(moments))
+    sync_row = VehicleSync.objects.get(vehicle=vehicle)
+    assert sync_row.next_sync_reason == DueReason.BUDGET
+    assert sync_row.billed_calls_month <= pro_rata_allowance(budget, now)
+    assert VehicleStatus.objects.get(vehicle=vehicle).activity == Activity.CHARGING
+
+
+def test_a_make_whose_calls_of_the_day_are_spent_is_not_asked_again_before_the_next_day(fleet, transactional_db):
+    """The simulator counts 20 calls of the Hyundai's day already (another application, say): every path answers
+    UPSTREAM:RATE_LIMIT. The vehicle waits for the next day (UTC) rather than asking all day."""
+    connected = connect_simulated(fleet, makes=["HYUNDAI"])
+    (vehicle,), (sim_vehicle,) = connected.vehicles, connected.sim_vehicles
+    now = days_ago(2)
+    BillingCounter.objects.create(vehicle=sim_vehicle, day=now.date(), calls=20)
+    with time_machine.travel(now, tick=False):
+        clock.pin(now)
+        run_round()
+    attempted = EndpointState.objects.get(vehicle=vehicle, path="/battery").last_attempt_at
+    assert attempted == now and "UPSTREAM:RATE_LIMIT" in VehicleStatus.objects.get(vehicle=vehicle).last_error
+    sync_row = VehicleSync.objects.get(vehicle=vehicle)
+    midnight = cadence.next_day(now)
+    assert midnight <= sync_row.next_sync_at <= midnight + timedelta(minutes=10)
+    assert sync_row.next_sync_reason == DueReason.BRAND_LIMIT
+    assert VehicleStatus.objects.get(vehicle=vehicle).sync_state == SyncState.RATE_LIMITED
+    for hour in range(1, 16):  # the rest of the day, "Sync now" included
+        moment = now + timedelta(hours=hour)
+        with time_machine.travel(moment, tick=False):
+            if hour == 8:
+                sync.vehicle_sync_now(vehicle=vehicle)
+            run_round()
+    assert EndpointState.objects.get(vehicle=vehicle, path="/battery").last_attempt_at == attempted
+    with time_machine.travel(midnight + timedelta(minutes=11), tick=False):
+        run_round()
+    assert EndpointState.objects.get(vehicle=vehicle, path="/battery").last_success_at > midnight
+
+
+def test_a_make_with_so_many_calls_a_day_spreads_them_over_the_day_fast_signals_first(fleet, transactional_db):
+    """Hyundai answers 20 calls a day per vehicle: over a day of rounds the vehicle spends no more, is never refused
+    for it, and reads its fast signals through the day rather than everything at once in the morning."""
+    connected = connect_simulated(fleet, makes=["HYUNDAI"])
+    (vehicle,), (sim_vehicle,) = connected.vehicles, connected.sim_vehicles
+    day = days_ago(2).replace(hour=0)
+    rounds_reading_location = 0
+    for step in range(96):  # a day in steps of a quarter of an hour
+        moment = day + timedelta(minutes=15 * step)
+        clock.pin(moment)
+        with time_machine.travel(moment, tick=False):
+            run_round()
+        rounds_reading_location += reads(vehicle, "/location", moment)
+    billed = BillingCounter.objects.get(vehicle=sim_vehicle, day=day.date()).calls
+    assert 15 <= billed <= 20
+    refused = EndpointState.objects.filter(vehicle=vehicle, last_error__contains="RATE_LIMIT")
+    assert not refused.exists(), list(refused.values_list("path", "last_error"))
+    assert rounds_reading_location >= 3

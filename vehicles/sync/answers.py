@@ -14,6 +14,7 @@ from connect.errors import (
     RateLimitError,
     ResourceNotFoundError,
     SmartcarError,
+    UpstreamError,
     ValidationError,
     VehicleStateError,
 )
@@ -37,6 +38,7 @@ class ForVehicle(StrEnum):
     NOTHING = "nothing"
     BACK_OFF = "back off"  # asleep or unreachable: no request before a wait that doubles with each answer
     RATE_LIMITED = "rate limited"  # 429: no request before its Retry-After
+    QUOTA_SPENT = "quota spent"  # the car maker's calls of the day are spent: no request before the next day
     RECONNECT = "reconnect"  # the grant is gone: the account waits for its owner to reconnect
     # This vehicle's connection is gone (deleted at Smartcar, or its owner withdrew it), not the account's grant: it
     # needs reconnect, and is asked again after a wait that doubles with each refusal.
@@ -57,6 +59,10 @@ def effect_of(error: SmartcarError, *, whole_request: bool) -> Effect:
     path of it was refused alike: ``every_read_refused``)."""
     if isinstance(error, RateLimitError):
         return Effect(ForEndpoint.AS_USUAL, ForVehicle.RATE_LIMITED)
+    if isinstance(error, UpstreamError) and error.code == "RATE_LIMIT":
+        # The car maker's own limit on the vehicle (changelog__2022.md, May 5, 2022): Hyundai and Kia answer it once
+        # their calls of the day are spent. Every path would get it until they renew.
+        return Effect(ForEndpoint.AS_USUAL, ForVehicle.QUOTA_SPENT)
     if isinstance(error, VehicleStateError) and error.code in UNAVAILABLE_CODES:
         return Effect(ForEndpoint.AS_USUAL, ForVehicle.BACK_OFF)
     if isinstance(error, AuthenticationError) or (

@@ -1,15 +1,15 @@
 """Planning: which paths of each leased vehicle this round reads.
 
 A vehicle's plan is its poll set (vehicles/catalogue.py: granted ∩ its make's endpoints, minus parked and dropped
-ones), the paths of it due now for what the vehicle is doing, none while it backs off or within its brand's limit,
-trimmed to the fleet's monthly budget (vehicles/cadence.py). A vehicle the round cannot ask at all (fleet paused,
+ones), the paths of it due now for what the vehicle is doing, none while it backs off, trimmed to the fleet's monthly
+budget and its make's calls a day (vehicles/cadence.py). A vehicle the round cannot ask at all (fleet paused,
 account to reconnect, token endpoint down) gets a plan that says why it was skipped.
 """
 
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 
 from connect.errors import SmartcarError
 from connect.models import AccountStatus, SmartcarAccount
@@ -17,11 +17,12 @@ from vehicles import cadence
 from vehicles.catalogue import Endpoint, endpoints_for
 from vehicles.models import EndpointState, FleetSync, SyncState, Vehicle, VehicleStatus, VehicleSync
 from vehicles.sync.rows import rows_insert_new
-from vehicles.sync.schedule import ROUND_GATHER, budget_wait
+from vehicles.sync.schedule import ROUND_GATHER, Due, allowance_room
 
 logger = logging.getLogger(__name__)
 
 RECONNECT_MESSAGE = "The Smartcar account needs reconnect."
+NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 @dataclass
@@ -41,7 +42,7 @@ class Plan:
     states: dict[str, EndpointState]  # by concrete path
     endpoints: dict[str, Endpoint] = field(default_factory=dict)  # the poll set, by concrete path
     paths: list[str] = field(default_factory=list)  # due now, to read
-    budget_wait: timedelta | None = None  # set when the budget left due paths out of this round
+    allowance: Due | None = None  # when the allowance has room again, after it left due paths out of this round
     access_token: str = field(repr=False, default="")
     skip: Skip | None = None
 
@@ -74,11 +75,7 @@ class Planner:
             return plan
         plan.access_token = self.tokens[vehicle.account_id] or ""
         plan.endpoints = poll_set(vehicle, states, self.now)
-        due = self._due_paths(plan)
-        plan.paths = within_budget(plan.sync, fleet_sync, due, plan.endpoints, self.now)
-        plan.budget_wait = budget_wait(
-            left_out=len(due) - len(plan.paths), monthly_budget=fleet_sync.monthly_call_budget_per_vehicle
-        )
+        plan.paths, plan.allowance = within_allowance(plan, self._due_paths(plan), self.now)
         return plan
 
     def _skip(self, vehicle: Vehicle, fleet_sync: FleetSync) -> Skip | None:
@@ -99,15 +96,6 @@ class Planner:
         sync, status, now = plan.sync, plan.status, self.now
         if sync.backoff_until and sync.backoff_until > now:
             # Asleep, unreachable or rate limited: not even "Sync now" asks before the back-off ends (never wake a car).
-            return []
-        # Brand limits: no more than one round per minimum interval, unless someone asked for this sync.
-        min_interval = cadence.make_min_interval(plan.vehicle.make)
-        if (
-            sync.requested_at is None
-            and min_interval
-            and status.last_sync_at
-            and status.last_sync_at + min_interval > now
-        ):
             return []
         return [
             path
@@ -138,22 +126,27 @@ def poll_set(vehicle: Vehicle, states: dict[str, EndpointState], now: datetime) 
     return poll
 
 
-def within_budget(
-    sync: VehicleSync, fleet_sync: FleetSync, due: list[str], endpoints: dict[str, Endpoint], now: datetime
-) -> list[str]:
-    """The due paths the vehicle's pro-rata allowance has room for, those that buy freshness first."""
-    budget = fleet_sync.monthly_call_budget_per_vehicle
-    if budget is None or not due:
-        return due
-    spent = sync.billed_calls_month if sync.month == cadence.month_start(now.date()) else 0
-    room = cadence.pro_rata_allowance(budget, now) - spent
-    if room >= len(due):
-        return due
-    if room <= 0:
-        return []
-    # Keep the paths that buy freshness; static data waits for the allowance to accrue.
+def within_allowance(plan: Plan, due: list[str], now: datetime) -> tuple[list[str], Due | None]:
+    """The due paths the vehicle's allowance has room for, those that buy freshness first; and, when it left some
+    out, when it has room for one more (the fleet's budget grows pro rata, a make's daily calls renew the next day)."""
+    sync = plan.sync
+    room, more = allowance_room(
+        monthly_budget=cadence.vehicle_budget(plan.vehicle.make, plan.fleet_sync.monthly_call_budget_per_vehicle, now),
+        spent_month=sync.billed_calls_month if sync.month == cadence.month_start(now.date()) else 0,
+        daily_calls=cadence.make_daily_calls(plan.vehicle.make),
+        spent_today=sync.billed_calls_day if sync.day == now.date() else 0,
+        now=now,
+    )
+    if room is None or room >= len(due):
+        return due, None
+    # Keep the paths that buy freshness, the longest overdue of a class first; static data waits for the allowance to
+    # accrue.
     rank = {freshness: i for i, freshness in enumerate(reversed(cadence.SHED_ORDER))}
-    return sorted(due, key=lambda p: rank[endpoints[p].freshness])[:room]
+
+    def value(path: str) -> tuple[int, datetime]:
+        return rank[plan.endpoints[path].freshness], plan.states[path].next_sync_at or NEVER
+
+    return sorted(due, key=value)[:room], more
 
 
 def endpoint_states_ensure(vehicle: Vehicle) -> dict[str, EndpointState]:

@@ -3,13 +3,15 @@
 vehicles/cadence.py says how often each endpoint is worth a call; this module turns a round's outcome into due times.
 """
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 from django.conf import settings
 
 from vehicles import cadence
+from vehicles.models import DueReason
+from vehicles.sync.answers import ForVehicle
 
 # Endpoints due within this much of the round's start join the round: one batch instead of two a minute apart.
 ROUND_GATHER = timedelta(seconds=90)
@@ -19,22 +21,10 @@ IDLE_RECHECK = timedelta(hours=1)
 SKIPPED_RECHECK = timedelta(minutes=5)
 
 
-class Why(StrEnum):
-    """What decided a due time, for the vehicle page to say in words."""
-
-    CADENCE = "cadence"  # the endpoint's interval for what the vehicle is doing
-    RETRY = "retry"  # a wait after server trouble, doubling with each failure
-    PARKED = "parked"  # the vehicle could not serve it; asked again once the days are over
-    BUDGET = "budget"  # the fleet's monthly call budget has no room before then
-    BRAND_LIMIT = "brand limit"  # the car maker allows no more rounds before then
-    BACK_OFF = "back-off"  # asleep, unreachable or rate limited
-    SKIPPED = "skipped"  # the round could not ask (fleet paused, account to reconnect, token endpoint down)
-
-
 @dataclass(frozen=True)
 class Due:
     at: datetime
-    why: Why
+    why: str  # a DueReason
 
 
 def endpoint_retry_at(failures: int, now: datetime) -> datetime:
@@ -49,36 +39,59 @@ def endpoint_parked_until(now: datetime) -> datetime:
 def endpoint_next_due(
     *, asked: bool, retry_at: datetime | None, current: datetime | None, interval: timedelta, activity_changed: bool,
     now: datetime,
-) -> datetime | None:  # fmt: skip
-    """The endpoint's next due time after a round, or None to keep ``current``.
+) -> Due | None:  # fmt: skip
+    """The endpoint's next due time after a round, or None to keep its current one.
 
     ``asked``: the round read it; ``retry_at``: its answer asks for a retry at that time; ``interval``: its cadence for
     the vehicle's activity now.
     """
     if asked:
-        return retry_at or now + interval
+        return Due(retry_at, DueReason.RETRY) if retry_at else Due(now + interval, DueReason.ACTIVITY)
     if current is None:
         # New to the poll set (e.g. charging started, so the wattmeter is worth asking): it joins the next round of
         # its class rather than forcing a round of its own right now.
-        return now + interval
+        return Due(now + interval, DueReason.ACTIVITY)
     if activity_changed and current > now + interval:
         # Just started driving or charging: the fast signals come forward to the new, shorter interval.
-        return now + interval
+        return Due(now + interval, DueReason.ACTIVITY)
     return None
 
 
-def budget_wait(*, left_out: int, monthly_budget: int | None) -> timedelta | None:
-    """How long the budget's allowance takes to grow by the calls a round left out."""
-    if not left_out:
-        return None
-    return timedelta(seconds=30 * 86400 / (monthly_budget or 1) * left_out)
+def allowance_room(
+    *, monthly_budget: int | None, spent_month: int, daily_calls: int | None, spent_today: int, now: datetime
+) -> tuple[int | None, Due | None]:
+    """Calls the vehicle may spend now (None: no limit), and when it may spend one more once they are spent.
+
+    The fleet's monthly budget grows pro rata (a call every ``seconds_per_call``); a make's daily calls start again
+    the next day. Whichever leaves less room decides.
+    """
+    rooms: list[tuple[int, Due]] = []
+    if monthly_budget is not None:
+        wait = timedelta(seconds=math.ceil(cadence.seconds_per_call(monthly_budget, now)))
+        rooms.append((cadence.pro_rata_allowance(monthly_budget, now) - spent_month, Due(now + wait, DueReason.BUDGET)))
+    if daily_calls is not None:
+        rooms.append((daily_calls - spent_today, Due(cadence.next_day(now), DueReason.BRAND_LIMIT)))
+    if not rooms:
+        return None, None
+    room, more = min(rooms, key=lambda item: item[0])
+    return max(room, 0), more
 
 
-def vehicle_back_off(*, failures: int, retry_after: float | None, rate_limited: bool) -> timedelta:
-    """Asleep/unreachable: base × 2^(failures-1), capped, jittered; rate limited: the Retry-After."""
-    if rate_limited:
-        return timedelta(seconds=retry_after or settings.SYNC_RETRY_BASE_SECONDS)
-    return cadence.exponential(settings.SYNC_BACKOFF_BASE_SECONDS, settings.SYNC_BACKOFF_MAX_SECONDS, failures)
+def vehicle_back_off(*, kind: str, failures: int, retry_after: float | None, now: datetime) -> Due:
+    """How long the vehicle is left alone after an answer that concerns it whole (answers.ForVehicle ``kind``).
+
+    Rate limited: its Retry-After. The car maker's calls of the day spent: until the next day (UTC), plus a few minutes
+    of jitter so that a fleet's vehicles do not all come back at midnight. Asleep, unreachable, access lost: base ×
+    2^(failures-1), capped, jittered.
+    """
+    if kind == ForVehicle.RATE_LIMITED:
+        return Due(now + timedelta(seconds=retry_after or settings.SYNC_RETRY_BASE_SECONDS), DueReason.RATE_LIMIT)
+    if kind == ForVehicle.QUOTA_SPENT:
+        # The reference names UPSTREAM:RATE_LIMIT ("a request fails due to a vehicle rate limit", changelog__2022.md,
+        # May 5, 2022) but not when such a limit renews; a car maker that counts calls a day counts them by day.
+        return Due(cadence.next_day(now) + cadence.jittered(300, spread=1.0), DueReason.BRAND_LIMIT)
+    wait = cadence.exponential(settings.SYNC_BACKOFF_BASE_SECONDS, settings.SYNC_BACKOFF_MAX_SECONDS, failures)
+    return Due(now + wait, DueReason.BACK_OFF)
 
 
 def vehicle_next_due(
@@ -86,34 +99,28 @@ def vehicle_next_due(
     endpoints_due: list[datetime],
     now: datetime,
     asked: bool,
-    budget_wait: timedelta | None = None,
-    back_off: timedelta | None = None,
-    held_back_off_until: datetime | None = None,
-    brand_min_interval: timedelta = timedelta(0),
-    last_round_at: datetime | None = None,
+    allowance: Due | None = None,
+    back_off: Due | None = None,
+    held_back_off: Due | None = None,
 ) -> Due:
     """When the vehicle's next round is, and what decided it.
 
     ``endpoints_due``: due times of the endpoints it polls for its activity; ``asked``: this round read something;
-    ``back_off``: the back-off this round's answers asked for; ``held_back_off_until``: the one still running from
-    before; ``last_round_at``: the last round that read something before this one.
+    ``allowance``: when its budget or its make's daily calls next have room, when they left due paths out of this
+    round; ``back_off``: the back-off this round's answers asked for; ``held_back_off``: the one still running from
+    before.
     """
-    due = Due(min(endpoints_due), Why.CADENCE) if endpoints_due else Due(now + IDLE_RECHECK, Why.CADENCE)
-    if budget_wait is not None:
-        # Paths were left out to stay within the budget: come back when the allowance has grown.
-        due = _later(due, now + budget_wait, Why.BUDGET)
-    if back_off is not None:
-        due = _later(due, now + back_off, Why.BACK_OFF)
-    last_round = now if asked else last_round_at
-    if brand_min_interval and last_round:
-        due = _later(due, last_round + brand_min_interval, Why.BRAND_LIMIT)
+    due = Due(min(endpoints_due, default=now + IDLE_RECHECK), DueReason.ACTIVITY)
+    for later in (allowance, back_off):
+        if later is not None:
+            due = _later(due, later)
     if not asked:
         # Nothing was read (back-off, brand limit, budget): never come straight back for the same answer.
-        due = _later(due, now + ROUND_GATHER, due.why)
-        if held_back_off_until:
-            due = _later(due, held_back_off_until, Why.BACK_OFF)
+        due = _later(due, Due(now + ROUND_GATHER, due.why))
+        if held_back_off is not None:
+            due = _later(due, held_back_off)
     return due
 
 
-def _later(due: Due, at: datetime, why: Why) -> Due:
-    return Due(at, why) if at > due.at else due
+def _later(due: Due, other: Due) -> Due:
+    return other if other.at > due.at else due

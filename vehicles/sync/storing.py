@@ -18,7 +18,15 @@ from django.utils import timezone
 from connect.client import ApiResponse
 from connect.errors import SmartcarError, TransportError
 from vehicles import cadence
-from vehicles.models import EndpointState, StatusHistory, SyncCounter, SyncState, VehicleStatus, VehicleSync
+from vehicles.models import (
+    DueReason,
+    EndpointState,
+    StatusHistory,
+    SyncCounter,
+    SyncState,
+    VehicleStatus,
+    VehicleSync,
+)
 from vehicles.readings import HISTORY_FIELDS, UnreadableBody, read
 from vehicles.status_store import history_value
 from vehicles.sync import schedule
@@ -44,6 +52,7 @@ STATE_FIELDS = (
     "failures",
     "last_error",
     "read_directly",
+    "due_reason",
 )
 STATUS_FIELDS = tuple(f.name for f in VehicleStatus._meta.concrete_fields if not f.primary_key)
 SYNC_FIELDS = (
@@ -55,6 +64,9 @@ SYNC_FIELDS = (
     "backoff_failures",
     "billed_calls_month",
     "month",
+    "billed_calls_day",
+    "day",
+    "next_sync_reason",
 )
 
 
@@ -88,7 +100,7 @@ class Readings:
     retry_at: dict[str, datetime] = field(default_factory=dict)  # path → its retry, when its answer asks for one
     errors: list[str] = field(default_factory=list)
     effects: dict[ForVehicle, SmartcarError] = field(default_factory=dict)
-    back_off: timedelta | None = None
+    back_off: schedule.Due | None = None  # the vehicle is left alone until then
     unanswered: set[str] = field(default_factory=set)  # paths to retry because Smartcar did not answer at all
 
 
@@ -183,6 +195,7 @@ def _retry(state: EndpointState, message: str, now: datetime, readings: Readings
     state.failures = min(state.failures + 1, 30)
     state.last_error = message[:300]
     state.next_sync_at = readings.retry_at[state.path] = schedule.endpoint_retry_at(state.failures, now)
+    state.due_reason = DueReason.RETRY
 
 
 def _apply_error(
@@ -199,18 +212,22 @@ def _apply_error(
         state.failures = 0  # a normal answer in the vehicle's state, not a failure
     elif effect.endpoint == ForEndpoint.PARK:
         state.parked_until = schedule.endpoint_parked_until(now)
+        state.due_reason = DueReason.PARKED
     elif effect.endpoint == ForEndpoint.DROP:
         # Not granted for this vehicle: dropped until the vehicle's permissions change (reconnect).
         state.denied_with_permissions = list(plan.vehicle.permissions or [])
-    if effect.vehicle in (ForVehicle.BACK_OFF, ForVehicle.RATE_LIMITED, ForVehicle.ACCESS_LOST):
+    if effect.vehicle in BACK_OFFS:
         back_off = schedule.vehicle_back_off(
-            failures=plan.sync.backoff_failures + 1,
-            retry_after=error.retry_after,
-            rate_limited=effect.vehicle == ForVehicle.RATE_LIMITED,
+            kind=effect.vehicle, failures=plan.sync.backoff_failures + 1, retry_after=error.retry_after, now=now
         )
-        readings.back_off = max(readings.back_off or timedelta(0), back_off)
+        if readings.back_off is None or back_off.at > readings.back_off.at:
+            readings.back_off = back_off
     if effect.vehicle != ForVehicle.NOTHING:
         readings.effects.setdefault(effect.vehicle, error)
+
+
+# Answers after which the whole vehicle is left alone for a while.
+BACK_OFFS = (ForVehicle.BACK_OFF, ForVehicle.RATE_LIMITED, ForVehicle.QUOTA_SPENT, ForVehicle.ACCESS_LOST)
 
 
 def _previous(status: VehicleStatus) -> dict:
@@ -222,7 +239,7 @@ def _schedule_endpoints(plan: Plan, readings: Readings, activity: str, now: date
     webhook = plan.vehicle.webhook_subscribed
     stretch = cadence.budget_stretch(
         list(plan.endpoints.values()),
-        monthly_budget=plan.fleet_sync.monthly_call_budget_per_vehicle,
+        monthly_budget=cadence.vehicle_budget(plan.vehicle.make, plan.fleet_sync.monthly_call_budget_per_vehicle, now),
         webhook_subscribed=webhook,
     )
     plugged_in = readings.values.get("is_plugged_in", plan.status.is_plugged_in)
@@ -246,7 +263,7 @@ def _schedule_endpoints(plan: Plan, readings: Readings, activity: str, now: date
             now=now,
         )
         if next_due is not None:
-            state.next_sync_at = next_due
+            state.next_sync_at, state.due_reason = next_due.at, next_due.why
             if path not in asked:
                 write.states.append(state)
     return wanted
@@ -276,23 +293,32 @@ def _next_round(plan: Plan, readings: Readings, wanted: list[str], now: datetime
         endpoints_due=[plan.states[p].next_sync_at for p in wanted if plan.states[p].next_sync_at is not None],
         now=now,
         asked=bool(plan.paths),
-        budget_wait=plan.budget_wait,
+        allowance=plan.allowance,
         back_off=readings.back_off,
-        held_back_off_until=plan.sync.backoff_until,
-        brand_min_interval=cadence.make_min_interval(plan.vehicle.make),
-        last_round_at=plan.status.last_sync_at,
+        held_back_off=_held_back_off(plan.sync),
     )
     state = SyncState.OK
     if readings.retry_at:
         # Only "no answer at all" (connection failed, timed out) is Smartcar unreachable; any other is an error.
         state = SyncState.UNREACHABLE if set(readings.retry_at) == readings.unanswered else SyncState.RETRYING
     if readings.back_off is not None:
-        state = SyncState.RATE_LIMITED if ForVehicle.RATE_LIMITED in readings.effects else SyncState.BACKING_OFF
+        rate_limited = {ForVehicle.RATE_LIMITED, ForVehicle.QUOTA_SPENT} & readings.effects.keys()
+        state = SyncState.RATE_LIMITED if rate_limited else SyncState.BACKING_OFF
     if ForVehicle.RECONNECT in readings.effects or ForVehicle.ACCESS_LOST in readings.effects:
         state = SyncState.NEEDS_RECONNECT
     if ForVehicle.PAUSE_FLEET in readings.effects:
         state = SyncState.PAUSED
     return due, state
+
+
+def _held_back_off(sync: VehicleSync) -> schedule.Due | None:
+    """The back-off running from an earlier round, with the reason that round gave it."""
+    if sync.backoff_until is None:
+        return None
+    held = {DueReason.BACK_OFF, DueReason.RATE_LIMIT, DueReason.BRAND_LIMIT}
+    return schedule.Due(
+        sync.backoff_until, sync.next_sync_reason if sync.next_sync_reason in held else DueReason.BACK_OFF
+    )
 
 
 def _update_rows(plan: Plan, readings: Readings, activity: str, due: schedule.Due, state: str, now: datetime) -> None:
@@ -310,13 +336,17 @@ def _update_rows(plan: Plan, readings: Readings, activity: str, due: schedule.Du
         status.sync_state = state
         status.last_error = "; ".join(readings.errors)[:500]
         # A round without requests learnt nothing about the back-off: it keeps it.
-        sync.backoff_until = now + readings.back_off if readings.back_off else None
+        sync.backoff_until = readings.back_off.at if readings.back_off else None
         sync.backoff_failures = sync.backoff_failures + 1 if readings.back_off else 0
-    month = cadence.month_start(now.date())
-    # Only the lease holder changes these rows, so the count read at the round's start is current.
+    month, today = cadence.month_start(now.date()), now.date()
+    # Only the lease holder changes these rows, so the counts read at the round's start are current.
     sync.billed_calls_month = (sync.billed_calls_month if sync.month == month else 0) + len(plan.paths)
-    sync.month = month
-    sync.next_sync_at = due.at
+    sync.billed_calls_day = (sync.billed_calls_day if sync.day == today else 0) + len(plan.paths)
+    sync.month, sync.day = month, today
+    if ForVehicle.QUOTA_SPENT in readings.effects:
+        # The car maker says the day's calls are spent, whatever this count says.
+        sync.billed_calls_day = max(sync.billed_calls_day, cadence.make_daily_calls(plan.vehicle.make) or 0)
+    sync.next_sync_at, sync.next_sync_reason = due.at, due.why
     sync.lease_until, sync.lease_token, sync.requested_at = None, "", None
 
 
@@ -325,7 +355,7 @@ def _skipped_write(plan: Plan, now: datetime) -> VehicleWrite:
     reconnected, the fleet resumed)."""
     assert plan.skip is not None
     plan.status.sync_state, plan.status.last_error = plan.skip.state, plan.skip.message
-    plan.sync.next_sync_at = now + schedule.SKIPPED_RECHECK
+    plan.sync.next_sync_at, plan.sync.next_sync_reason = now + schedule.SKIPPED_RECHECK, DueReason.SKIPPED
     plan.sync.lease_until, plan.sync.lease_token = None, ""
     return VehicleWrite(plan)
 
