@@ -305,8 +305,8 @@ SYNC_TASK_VEHICLES = env.integer("SYNC_TASK_VEHICLES", 100)
 SYNC_LEASE_SECONDS = env.integer("SYNC_LEASE_SECONDS", 40)
 # Vehicles handed to workers may wait this long in the broker's queue before another dispatch may take them.
 SYNC_QUEUE_LEASE_SECONDS = env.integer("SYNC_QUEUE_LEASE_SECONDS", 600)
-# The longest a round keeps trying to store fetched answers while the database is down; below the task's soft time
-# limit (fleet/celery.py, 600 s).
+# The longest a round keeps trying to store fetched answers while the database is down (and never past 30 s before
+# the task's soft time limit).
 SYNC_ROUND_SECONDS = env.integer("SYNC_ROUND_SECONDS", 540)
 # Vehicles in flight at once inside one worker process (threads, each with one request outstanding).
 SYNC_WORKER_CONCURRENCY = env.integer("SYNC_WORKER_CONCURRENCY", 100)

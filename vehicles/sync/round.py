@@ -67,7 +67,9 @@ class Round:
     def __init__(self, lease_token: str):
         self.token = lease_token
         self.started = time.monotonic()
-        self.deadline = self.started + settings.SYNC_ROUND_SECONDS
+        # Never past the task's soft time limit, which would end the round without its report.
+        limit = min(settings.SYNC_ROUND_SECONDS, settings.CELERY_TASK_SOFT_TIME_LIMIT - 30)
+        self.deadline = self.started + limit
         self.report = RoundReport()
         self.outage = Outage()
         self.interleave = interleaves_writes()
