@@ -43,6 +43,8 @@ lint: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) tests/bench/bench_sync.py throughput --server-workers 2 --server-threads 100
 	$(PY) tests/bench/bench_sync.py budget
+	$(PY) tests/bench/bench_workers.py processes --vehicles 10000 --processes 1 2 4
+	$(PY) tests/bench/bench_workers.py recovery
 
 # The fault soak (docs/reliability.md): web, two workers and beat under injected faults, then checked. Needs
 # PostgreSQL on 127.0.0.1:5432 and redis-server on the PATH; takes 15–30 minutes. Not part of `make test`.
