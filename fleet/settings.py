@@ -60,6 +60,9 @@ if SIMULATED:
         "SMARTCAR_AUTH_URL": f"{_sim}/simulator/oauth/token",
         "SMARTCAR_CONNECT_URL": f"{SMARTCAR_SIMULATOR_ORIGIN}/simulator/connect/oauth/authorize",
         "SMARTCAR_MANAGEMENT_URL": f"{_sim}/simulator/management/v2.0",
+        "SMARTCAR_IAM_URL": f"{_sim}/simulator/iam/oauth2/token",
+        "SMARTCAR_VEHICLE_API_URL": f"{_sim}/simulator/vehicle/v3",
+        "SMARTCAR_MANAGEMENT_API_URL": f"{_sim}/simulator/management-api/v3",
         "SMARTCAR_CLIENT_ID": "fleet-demo-client",
         "SMARTCAR_CLIENT_SECRET": "fleet-demo-secret",
         "SMARTCAR_REDIRECT_URI": "http://127.0.0.1:8000/connect/callback/",
@@ -72,11 +75,21 @@ else:
         "SMARTCAR_AUTH_URL": "https://auth.smartcar.com/oauth/token",
         "SMARTCAR_CONNECT_URL": "https://connect.smartcar.com/oauth/authorize",
         "SMARTCAR_MANAGEMENT_URL": "https://management.smartcar.com/v2.0",
+        # smartcar-api-v3/README.md, "Hosts and auth at a glance"
+        "SMARTCAR_IAM_URL": "https://iam.smartcar.com/oauth2/token",
+        "SMARTCAR_VEHICLE_API_URL": "https://vehicle.api.smartcar.com/v3",
+        "SMARTCAR_MANAGEMENT_API_URL": "https://management.api.smartcar.com/v3",
     }
 SMARTCAR_API_URL = env.string("SMARTCAR_API_URL", _defaults["SMARTCAR_API_URL"])
 SMARTCAR_AUTH_URL = env.string("SMARTCAR_AUTH_URL", _defaults["SMARTCAR_AUTH_URL"])
 SMARTCAR_CONNECT_URL = env.string("SMARTCAR_CONNECT_URL", _defaults["SMARTCAR_CONNECT_URL"])
 SMARTCAR_MANAGEMENT_URL = env.string("SMARTCAR_MANAGEMENT_URL", _defaults["SMARTCAR_MANAGEMENT_URL"])
+# Which Smartcar API the app speaks: 2.0 (per-user tokens, batch) or 3 (one application token, signals, webhooks
+# first). connect/transports.py picks the transport; nothing else in the app asks which one it is.
+SMARTCAR_API_VERSION = env.choice("SMARTCAR_API_VERSION", ("2.0", "3"), "2.0")
+SMARTCAR_IAM_URL = env.string("SMARTCAR_IAM_URL", _defaults["SMARTCAR_IAM_URL"])
+SMARTCAR_VEHICLE_API_URL = env.string("SMARTCAR_VEHICLE_API_URL", _defaults["SMARTCAR_VEHICLE_API_URL"])
+SMARTCAR_MANAGEMENT_API_URL = env.string("SMARTCAR_MANAGEMENT_API_URL", _defaults["SMARTCAR_MANAGEMENT_API_URL"])
 SMARTCAR_CLIENT_ID = env.string("SMARTCAR_CLIENT_ID", _defaults.get("SMARTCAR_CLIENT_ID", ""))
 SMARTCAR_CLIENT_SECRET = env.string("SMARTCAR_CLIENT_SECRET", _defaults.get("SMARTCAR_CLIENT_SECRET", ""))
 SMARTCAR_REDIRECT_URI = env.string("SMARTCAR_REDIRECT_URI", _defaults.get("SMARTCAR_REDIRECT_URI", ""))

@@ -47,6 +47,8 @@ class Webhook(models.Model):
     # A full URL, or a path on this same site (delivered in-process in the embedded simulator).
     callback_url = models.CharField(max_length=500)
     verified_at = models.DateTimeField(null=True, blank=True)
+    # "2.0": the v2 eventBased body; "4.0": the API v3 envelope (smartcar-api-v3/webhooks__events-overview.md).
+    payload_version = models.CharField(max_length=4, default="2.0", choices=[("2.0", "2.0"), ("4.0", "4.0")])
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self):
@@ -98,6 +100,8 @@ class Connection(models.Model):
     vehicle = models.ForeignKey(Vehicle, on_delete=models.CASCADE, related_name="connections")
     permissions = models.JSONField(default=list)
     mode = models.CharField(max_length=10, default="live")
+    # The id of API v3's connection resource (smartcar-api-v3/connections__get.md).
+    connection_id = models.CharField(max_length=36, default=_uuid, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -139,9 +143,26 @@ class Token(models.Model):
         return f"token pair for {self.user} ({self.application})"
 
 
+class AppToken(models.Model):
+    """An application access token of API v3 (client credentials, 1 hour).
+
+    Reference: smartcar-api-v3/auth__request-access-token.md
+    """
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="app_tokens")
+    access_token = models.CharField(max_length=64, unique=True, default=_secret)
+    expires_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"application token of {self.application} (expires {self.expires_at:%H:%M:%S})"
+
+
 class Subscription(models.Model):
     webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="subscriptions")
     vehicle = models.ForeignKey(Vehicle, on_delete=models.CASCADE, related_name="subscriptions")
+    # The id of the Management API v3 (smartcar-api-v3/management__subscriptions.md).
+    subscription_id = models.CharField(max_length=36, default=_uuid, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -71,10 +71,19 @@ def _ensure_settings_webhook(application: Application) -> None:
     webhook_id = getattr(settings, "SMARTCAR_WEBHOOK_ID", "")
     callback_url = getattr(settings, "SMARTCAR_WEBHOOK_CALLBACK_URL", "")
     if webhook_id and callback_url:
-        Webhook.objects.get_or_create(
+        # An application on API v3 gets a webhook of payload version 4.0 (smartcar-api-v3/webhooks__overview.md).
+        version = "4.0" if getattr(settings, "SMARTCAR_API_VERSION", "2.0") == "3" else "2.0"
+        webhook, _ = Webhook.objects.get_or_create(
             webhook_id=webhook_id,
-            defaults={"application": application, "name": "Fleet charging events", "callback_url": callback_url},
+            defaults={
+                "application": application,
+                "name": "Fleet charging events",
+                "callback_url": callback_url,
+                "payload_version": version,
+            },
         )
+        if webhook.payload_version != version:
+            Webhook.objects.filter(pk=webhook.pk).update(payload_version=version)
 
 
 def _redirect_uri_variants(uri: str) -> list[str]:

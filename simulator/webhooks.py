@@ -58,7 +58,9 @@ def queue_event(vehicle, event_name: str, data: dict | None = None) -> None:
     """
     if event_name not in EVENT_NAMES:
         raise ValueError(f"Unknown webhook event {event_name!r}; expected one of {', '.join(EVENT_NAMES)}")
-    webhooks = Webhook.objects.filter(subscriptions__vehicle=vehicle).select_related("application")
+    webhooks = Webhook.objects.filter(subscriptions__vehicle=vehicle, payload_version="2.0").select_related(
+        "application"
+    )
     for webhook in webhooks:
         connection = Connection.objects.filter(application=webhook.application, vehicle=vehicle).first()
         delivery = Delivery(webhook=webhook, event_name=event_name, next_attempt_at=timezone.now())
@@ -133,9 +135,15 @@ def due_delivery_ids(*, limit: int = 500) -> list[int]:
 def webhook_verify(webhook: Webhook) -> bool:
     """Send the one-time verify challenge; record ``verified_at`` when the answer is right."""
     challenge = secrets.token_hex(16)
-    body = json.dumps(
-        {"version": "2.0", "webhookId": webhook.webhook_id, "eventName": "verify", "payload": {"challenge": challenge}}
-    ).encode()
+    if webhook.payload_version == "4.0":
+        from simulator.v3.webhooks import verify_body
+
+        body = verify_body(webhook, challenge)
+    else:
+        payload = {"challenge": challenge}
+        body = json.dumps(
+            {"version": "2.0", "webhookId": webhook.webhook_id, "eventName": "verify", "payload": payload}
+        ).encode()
     response = _send(webhook.callback_url, body, {"Content-Type": "application/json"})
     if response is None or response.status_code != 200:
         return False

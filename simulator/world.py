@@ -329,7 +329,10 @@ CHARGING_EVENT_MAKES = frozenset({"FORD", "TESLA", "TOYOTA"})
 def announce(vehicle: Vehicle, events: list[tuple[str, datetime]]) -> None:
     """Queue webhook deliveries for charging events (sent once the surrounding transaction commits)."""
     from simulator import webhooks
+    from simulator.v3 import webhooks as webhooks_v3
 
+    # API v3 webhooks are make-agnostic (smartcar-api-v3/webhooks__event-vehicle-state.md).
+    webhooks_v3.announce(vehicle, events)
     if vehicle.make not in CHARGING_EVENT_MAKES:
         return
     for name, moment in events:

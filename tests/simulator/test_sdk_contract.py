@@ -62,6 +62,7 @@ def sdk(live_server, monkeypatch, settings):
     monkeypatch.setenv("SMARTCAR_AUTH_ORIGIN", f"{origin}/simulator/oauth/token")
     monkeypatch.setenv("SMARTCAR_CONNECT_ORIGIN", f"{origin}/simulator/connect")
     monkeypatch.setenv("SMARTCAR_MANAGEMENT_API_ORIGIN", f"{origin}/simulator/management")
+    monkeypatch.setenv("SMARTCAR_VEHICLE_API_V3_ORIGIN", f"{origin}/simulator/vehicle")
     monkeypatch.setenv("SMARTCAR_CLIENT_ID", settings.SMARTCAR_CLIENT_ID)
     monkeypatch.setenv("SMARTCAR_CLIENT_SECRET", settings.SMARTCAR_CLIENT_SECRET)
     importlib.reload(smartcar.config)
@@ -400,3 +401,27 @@ def test_compatibility_webhook_subscription_and_disconnect(fleet_access, sdk):
     with pytest.raises(smartcar.SmartcarException) as gone:
         sdk_vehicle.odometer()
     assert gone.value.status_code in (403, 404)
+
+
+def test_v3_get_vehicle_signals_and_one_signal(fleet_access):
+    """The SDK's API v3 helpers (smartcar.smartcar.get_vehicle, Vehicle.get_signals, Vehicle.get_signal) against the v3
+    simulator: they send the user's access token and no sc-user-id (see simulator/v3/vehicle_api.py)."""
+    tesla_sdk, row = next((v, r) for v, r in sdk_vehicles(fleet_access) if r.make == "TESLA")
+
+    vehicle = smartcar.smartcar.get_vehicle(fleet_access.access_token, row.vehicle_id)
+    assert vehicle["body"]["data"]["attributes"]["make"] == "TESLA"
+    assert vehicle["body"]["data"]["attributes"]["powertrainType"] == row.engine_type
+    assert vehicle["headers"]["SC-Request-Id"]
+
+    listed = tesla_sdk.get_signals()["body"]
+    codes = {item["attributes"]["code"]: item for item in listed["data"]}
+    assert codes["vehicleidentification-vin"]["attributes"]["body"] == {"value": row.vin}
+    assert listed["meta"]["totalCount"] == len(codes)
+
+    one = tesla_sdk.get_signal("tractionbattery-stateofcharge")["body"]
+    assert one["attributes"]["body"]["unit"] == "percent"
+    assert 0 <= one["attributes"]["body"]["value"] <= 100
+
+    with pytest.raises(smartcar.SmartcarException) as unknown:
+        tesla_sdk.get_signal("no-such-signal")
+    assert unknown.value.status_code == 404
