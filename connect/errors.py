@@ -242,9 +242,40 @@ def _lower(headers: Mapping[str, str] | None) -> dict[str, str]:
     return {str(name).lower(): value for name, value in (headers or {}).items()}
 
 
+def _flatten_v3(body: Mapping[str, Any]) -> Mapping[str, Any]:
+    """API v3's envelope ``{"errors": [{status, type, code, title, detail, links.about, resolution}]}`` as the v2 body.
+
+    Reference: smartcar-api-v3/errors.md — ``status`` is a string, ``detail`` the text (v2's ``description``),
+    ``links.about`` the documentation link. The page shows the flat v2 body too, so a body without ``errors`` is read
+    as v2's. The first error decides (the pages show one per envelope).
+    """
+    errors = body.get("errors")
+    if not isinstance(errors, list) or not errors or not isinstance(errors[0], Mapping):
+        return body
+    first = errors[0]
+    links = first.get("links") if isinstance(first.get("links"), Mapping) else {}
+    status = first.get("status")
+    detail = first.get("detail")
+    return {
+        "type": first.get("type"),
+        "code": first.get("code"),
+        "description": detail if isinstance(detail, str) else str(first.get("title") or ""),
+        "docURL": links.get("about"),
+        "statusCode": int(status) if isinstance(status, str) and status.isdigit() else status,
+        "resolution": first.get("resolution"),
+        "suggestedUserMessage": first.get("suggestedUserMessage"),
+        "requestId": body.get("requestId"),
+    }
+
+
 def error_from_body(status: int | None, headers: Mapping[str, str] | None, body: Any) -> SmartcarError:
-    """The exception for an already-parsed error body (batch responses carry their errors parsed)."""
+    """The exception for an already-parsed error body (batch responses carry their errors parsed).
+
+    Both documented bodies give the same typed errors: v2's flat object and API v3's ``{"errors": [...]}``.
+    """
     headers = _lower(headers)
+    if isinstance(body, Mapping) and "errors" in body:
+        body = _flatten_v3(body)
     if not isinstance(body, Mapping):
         return MalformedResponseError(
             f"Error body is not a JSON object (HTTP {status})",

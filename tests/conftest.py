@@ -21,6 +21,16 @@ def require_service(available: bool, what: str):
     pytest.skip(f"{what} does not answer here")
 
 
+@pytest.fixture(autouse=True)
+def _fresh_application_token():
+    """The process-wide application token of API v3 must not outlive the test database that issued it."""
+    from connect.client_v3 import application_token
+
+    application_token.clear()
+    yield
+    application_token.clear()
+
+
 @pytest.fixture
 def redis_url():
     require_service(bool(settings.REDIS_URL), "Redis on 127.0.0.1:6379")

@@ -10,6 +10,18 @@ def body(**fields) -> bytes:
     return json.dumps(fields).encode()
 
 
+def v3_envelope(*, type, code, description, statusCode, **rest) -> bytes:
+    """The same error in API v3's envelope (smartcar-api-v3/errors.md)."""
+    item = {"status": str(statusCode), "type": type, "code": code, "title": "T", "detail": description, **rest}
+    return json.dumps({"errors": [item]}).encode()
+
+
+@pytest.fixture(params=["2.0", "3"])
+def error_body(request):
+    """An error body as each API version writes it."""
+    return body if request.param == "2.0" else v3_envelope
+
+
 @pytest.mark.parametrize(
     ("status", "error_type", "code", "expected"),
     [
@@ -27,8 +39,8 @@ def body(**fields) -> bytes:
         (502, "UPSTREAM", "NO_RESPONSE", errors.UpstreamError),
     ],
 )
-def test_each_documented_type_becomes_its_own_exception(status, error_type, code, expected):
-    error = error_from_response(status, {}, body(type=error_type, code=code, description="d", statusCode=status))
+def test_each_documented_type_becomes_its_own_exception(status, error_type, code, expected, error_body):
+    error = error_from_response(status, {}, error_body(type=error_type, code=code, description="d", statusCode=status))
     assert type(error) is expected
     assert (error.type, error.code, error.status) == (error_type, code, status)
 
@@ -106,3 +118,29 @@ def test_a_body_that_is_not_json_is_a_malformed_response(raw):
 def test_unknown_type_falls_back_on_the_status():
     assert isinstance(error_from_response(409, {}, body(type="NEW_THING", code="X")), errors.VehicleStateError)
     assert isinstance(error_from_response(503, {}, body(type="NEW_THING", code="X")), errors.ServerError)
+
+
+def test_a_v3_envelope_carries_its_resolution_link_and_user_message():
+    item = {
+        "status": "409",
+        "type": "VEHICLE_STATE",
+        "code": "ASLEEP",
+        "title": "Asleep",
+        "detail": "The vehicle is asleep.",
+        "links": {"about": "https://smartcar.com/docs/errors/api-errors/v3/vehicle-state-errors"},
+        "resolution": {"type": "RETRY_LATER"},
+        "suggestedUserMessage": "Start the car.",
+    }
+    error = error_from_response(409, {"SC-Request-Id": "r-1"}, json.dumps({"errors": [item]}).encode())
+    assert isinstance(error, errors.VehicleStateError)
+    assert (error.description, error.doc_url, error.request_id) == (
+        "The vehicle is asleep.",
+        item["links"]["about"],
+        "r-1",
+    )
+    assert error.should_retry_later and error.user_message == "Start the car."
+
+
+def test_an_empty_v3_envelope_falls_back_on_the_status():
+    error = error_from_response(401, {}, json.dumps({"errors": []}).encode())
+    assert isinstance(error, errors.AuthenticationError) and error.needs_reconnect
