@@ -17,10 +17,9 @@ from django.http import Http404
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from connect import client, oauth_state, tokens
+from connect import client, oauth_state, tokens, transports
 from connect.errors import (
     OAuthError,
-    PermissionDeniedError,
     ResourceNotFoundError,
     SmartcarError,
 )
@@ -78,14 +77,7 @@ def connect_error_message(params) -> str:
     )
 
 
-@dataclass
-class VehicleFacts:
-    smartcar_id: str
-    make: str
-    model: str
-    year: int | None
-    vin: str
-    permissions: list[str]
+VehicleFacts = transports.Facts
 
 
 @dataclass
@@ -149,60 +141,45 @@ def _smartcar_failure(exc: SmartcarError, step: str) -> ConnectError:
     )
 
 
-def _read_vehicle(smartcar: client.SmartcarClient, vehicle_id: str) -> VehicleFacts:
-    # Reference: smartcar-api/get-vehicle-info.md, smartcar-api/application-permissions.md, smartcar-api/get-vin.md
-    attributes = smartcar.attributes(vehicle_id).body or {}
-    permissions = smartcar.permissions(vehicle_id)
-    vin = ""
-    if "read_vin" in permissions:
-        try:
-            vin = str((smartcar.vin(vehicle_id).body or {}).get("vin") or "")
-        except (PermissionDeniedError, ResourceNotFoundError):
-            vin = ""  # granted yet refused by this make: the vehicle is still worth connecting
-    # get-vehicle-info.md's example sends the year as a string ("2014"); accept a number as well.
-    year = attributes.get("year")
-    year = int(year) if isinstance(year, int) or (isinstance(year, str) and year.isdigit()) else None
-    return VehicleFacts(
-        smartcar_id=vehicle_id,
-        make=str(attributes.get("make") or "").upper(),
-        model=str(attributes.get("model") or ""),
-        year=year,
-        vin=vin[:17],
-        permissions=sorted(str(p) for p in permissions),
-    )
+def _read_vehicle(reader, vehicle_id: str) -> VehicleFacts:
+    """A connected vehicle's make, model, year, VIN and permissions, read the installation's way."""
+    return transports.current().read_vehicle(reader, vehicle_id)
 
 
 @sensitive_variables()
-def connect_complete(*, fleet: Fleet, user, code: str) -> ConnectOutcome:
-    """Exchanges Connect's code and registers the Smartcar user's account and vehicles in ``fleet``.
+def connect_complete(*, fleet: Fleet, user, params) -> ConnectOutcome:
+    """Registers the Smartcar user's account and vehicles in ``fleet`` from Connect's redirect parameters.
 
-    Connecting the same Smartcar user again updates the account and its vehicles (a reconnect); a vehicle
-    already in another fleet is refused, the others are connected.
+    On API v2.0 the code is exchanged for a token pair; on API v3 the redirect names the Smartcar user
+    (connect/transports.py). Connecting the same Smartcar user again updates the account and its vehicles (a
+    reconnect); a vehicle already in another fleet is refused, the others are connected.
     """
-    if not code:
-        raise ConnectError("missing code", "The answer from Smartcar had no authorization code. Please try again.")
+    transport = transports.current()
     try:
-        pair = client.exchange_code(code)
+        grant = transport.grant(params)
+    except transports.ConnectRefused as exc:
+        # v2 needs the authorization code, v3 the user id; without it nothing can be connected.
+        missing = "user id" if "user_id" in str(exc) else "authorization code"
+        raise ConnectError(str(exc), f"The answer from Smartcar had no {missing}. Please try again.") from exc
     except SmartcarError as exc:
-        raise _smartcar_failure(exc, "code exchange") from exc
-    smartcar = client.SmartcarClient(pair.access_token)
+        raise _smartcar_failure(
+            exc, "code exchange" if isinstance(exc, OAuthError) else "reading the vehicles"
+        ) from exc
+    if not grant.smartcar_user_id:
+        raise ConnectError("user without id", "Smartcar did not say whose vehicles these are. Please try again.")
+    if not grant.vehicle_ids:
+        raise ConnectError("no vehicles", _CONNECT_ERROR_MESSAGES["no_vehicles"])
     try:
-        # Reference: smartcar-api/user.md — the stable id under which the token pair is stored.
-        user_body = smartcar.user().body
-        smartcar_user_id = str(user_body.get("id") or "") if isinstance(user_body, dict) else ""
-        if not smartcar_user_id:
-            raise ConnectError("user without id", "Smartcar did not say whose vehicles these are. Please try again.")
-        vehicle_ids = smartcar.vehicles()
-        if not vehicle_ids:
-            raise ConnectError("no vehicles", _CONNECT_ERROR_MESSAGES["no_vehicles"])
         # One at a time on SQLite: it has a single writer, and the in-process simulator writes on every call.
         workers = 1 if connection.vendor == "sqlite" else CONNECT_READ_WORKERS
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            facts = list(pool.map(lambda vid: _read_vehicle(smartcar, vid), vehicle_ids))
+            facts = list(pool.map(lambda vid: _read_vehicle(grant.reader, vid), grant.vehicle_ids))
     except SmartcarError as exc:
         raise _smartcar_failure(exc, "reading the vehicles") from exc
     try:
-        return _connect_save(fleet=fleet, user=user, smartcar_user_id=smartcar_user_id, pair=pair, facts=facts)
+        return _connect_save(
+            fleet=fleet, user=user, smartcar_user_id=grant.smartcar_user_id, pair=grant.pair, facts=facts
+        )
     except IntegrityError as exc:
         # Two callbacks saving the same account or vehicle at the same moment: the loser saves nothing.
         raise ConnectError(
@@ -212,12 +189,15 @@ def connect_complete(*, fleet: Fleet, user, code: str) -> ConnectOutcome:
 
 @transaction.atomic
 @sensitive_variables()
-def _connect_save(*, fleet, user, smartcar_user_id: str, pair: client.TokenPair, facts: list[VehicleFacts]):
+def _connect_save(*, fleet, user, smartcar_user_id: str, pair: client.TokenPair | None, facts: list[VehicleFacts]):
     account = SmartcarAccount.objects.select_for_update().filter(fleet=fleet, smartcar_user_id=smartcar_user_id).first()
     if account is None:
         account = SmartcarAccount(fleet=fleet, smartcar_user_id=smartcar_user_id)
     account_was_lost = account.pk is not None and not account.is_active
-    tokens.account_store_tokens(account=account, pair=pair)
+    if pair is not None:
+        tokens.account_store_tokens(account=account, pair=pair)
+    else:
+        tokens.account_without_tokens(account=account)
     account.status = AccountStatus.ACTIVE
     account.last_error = ""
     account.refresh_claimed_until = None
@@ -297,7 +277,7 @@ def connect_callback(*, session, user, params) -> CallbackResult:
         result.error_message = connect_error_message(params)
         return result
     try:
-        result.outcome = connect_complete(fleet=result.fleet, user=user, code=params.get("code", ""))
+        result.outcome = connect_complete(fleet=result.fleet, user=user, params=params)
     except ConnectError as exc:
         logger.warning("connect: failed for fleet %s: %s", result.fleet.pk, exc.reason)
         result.error_message = exc.user_message
@@ -318,10 +298,14 @@ class DisconnectError(ApplicationError):
     """Smartcar could not end a connection; nothing was changed."""
 
 
-def _delete_connection(**which) -> None:
-    # Reference: smartcar-api/management__delete-vehicle-connections.md
+def _delete_connection(*, vehicle_id: str | None = None, user_id: str | None = None) -> None:
+    """Disconnects one vehicle (of ``user_id``, if given) or every vehicle of a Smartcar user, at Smartcar."""
+    transport = transports.current()
     try:
-        client.connections_delete(**which)
+        if vehicle_id:
+            transport.disconnect_vehicle(vehicle_id=vehicle_id, user_id=user_id or "")
+        else:
+            transport.disconnect_user(user_id=user_id)
     except ResourceNotFoundError:
         pass  # already gone at Smartcar: disconnecting here is still right
     except SmartcarError as exc:
@@ -333,7 +317,9 @@ def _delete_connection(**which) -> None:
 
 def vehicle_disconnect(*, vehicle: Vehicle, delete_history: bool) -> None:
     """Ends Smartcar's access to one vehicle; keeps it (disconnected, with its history) or deletes it."""
-    _delete_connection(vehicle_id=vehicle.smartcar_id)
+    _delete_connection(
+        vehicle_id=vehicle.smartcar_id, user_id=vehicle.account.smartcar_user_id if vehicle.account else None
+    )
     vehicle_pk = vehicle.pk
     with transaction.atomic():
         if delete_history:
@@ -356,7 +342,7 @@ def account_disconnect(*, account: SmartcarAccount, delete_history: bool) -> Non
         # The same Smartcar user also connected another fleet: deleting by user id would cut that fleet off too.
         for vehicle in vehicles:
             if vehicle.is_connected:
-                _delete_connection(vehicle_id=vehicle.smartcar_id)
+                _delete_connection(vehicle_id=vehicle.smartcar_id, user_id=account.smartcar_user_id)
     else:
         _delete_connection(user_id=account.smartcar_user_id)
     with transaction.atomic():

@@ -66,6 +66,15 @@ def account_store_tokens(*, account: SmartcarAccount, pair: client.TokenPair) ->
     account.last_refreshed_at = timezone.now()
 
 
+def account_without_tokens(*, account: SmartcarAccount) -> None:
+    """An account of API v3, which has no token pair (one application token serves every user): no secret is stored,
+    and the expiry times say nothing is due (connect/transports.py)."""
+    now = timezone.now()
+    account.access_token_encrypted = account.refresh_token_encrypted = ""
+    account.access_expires_at = account.refresh_expires_at = now
+    account.last_refreshed_at = None
+
+
 def account_mark_needs_reconnect(*, account: SmartcarAccount, reason: str) -> None:
     """Stops the account's vehicles from syncing until the owner runs Connect again.
 

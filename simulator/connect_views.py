@@ -168,7 +168,9 @@ def grant(request):
         mode=flow["mode"],
         redirect_uri=flow["redirect_uri"],
     )
-    return _back_to_app(flow, code=code.code)
+    # API v3 adds the Smartcar user id "alongside the authorization code" (smartcar-api-v3/auth__connect-redirect-
+    # user-id.md); a v2 application ignores the extra parameter.
+    return _back_to_app(flow, code=code.code, user_id=user.user_id)
 
 
 def _account(email: str, local_part: str, region: str) -> SmartcarUser:

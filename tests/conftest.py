@@ -31,6 +31,15 @@ def _fresh_application_token():
     application_token.clear()
 
 
+@pytest.fixture(params=["2.0", "3"], ids=["api2", "api3"])
+def api_version(request, settings):
+    """The Smartcar API the installation speaks (settings.SMARTCAR_API_VERSION): fixtures that connect accounts and
+    vehicles depend on it, so the tests built on them run once on each transport. A test of one version's own
+    behaviour pins it: ``@pytest.mark.parametrize("api_version", ["2.0"], indirect=True)``."""
+    settings.SMARTCAR_API_VERSION = request.param
+    return request.param
+
+
 @pytest.fixture
 def redis_url():
     require_service(bool(settings.REDIS_URL), "Redis on 127.0.0.1:6379")

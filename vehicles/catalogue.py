@@ -162,6 +162,12 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("/{make}/virtual_key", "read_vehicle_info", TESLA, D, "tesla__get-virtual-key-status.md"),
 )
 
+# API v3's one read (connect/transports.py): every signal of the vehicle in one billed call
+# (smartcar-api-v3/signals__list.md). Its values are last-known ones, refreshed about daily unless the vehicle is
+# subscribed to a webhook (vehicles-api-intro.md): webhooks bring the news, this read is the backstop, at the fast
+# cadence that a webhook subscription and the monthly budget stretch (vehicles/cadence.py).
+SIGNALS = Endpoint("/signals", None, ALL_MAKES, Freshness.FAST, "smartcar-api-v3/signals__list.md")
+
 # Fuel is the one "every make except" entry; expressed as a predicate rather than a 40-make list.
 _NO_FUEL = TESLA
 

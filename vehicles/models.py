@@ -262,6 +262,33 @@ class EndpointState(models.Model):
         return f"{self.vehicle_id} {self.path}"
 
 
+class UnparsedReading(models.Model):
+    """A reading Fleet could not turn into a typed value (an unknown signal code, a body of an unexpected shape, a
+    missing or unknown unit, a webhook of an unknown payload version), kept as it came.
+
+    One row per vehicle, code and reason: the first occurrence is logged (vehicles/unparsed.py), later ones only
+    counted, so a car that keeps sending the same oddity fills neither the log nor the table.
+    """
+
+    vehicle = models.ForeignKey(Vehicle, null=True, blank=True, on_delete=models.CASCADE, related_name="unparsed")
+    source = models.CharField(max_length=40, help_text="Where it came from: signals, webhook…")
+    code = models.CharField(max_length=80, help_text="The signal code or payload version, as it came")
+    reason = models.CharField(max_length=200)
+    body = models.JSONField(null=True, blank=True)
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    count = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["vehicle", "source", "code", "reason"], name="unparsed_unique_kind")
+        ]
+        ordering = ["-last_seen_at"]
+
+    def __str__(self):
+        return f"{self.source} {self.code}: {self.reason}"
+
+
 class HistoryFieldName(models.PositiveSmallIntegerField):
     """A VehicleStatus field name in Python, its number from readings.HISTORY_FIELDS in the database."""
 

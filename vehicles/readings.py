@@ -6,6 +6,8 @@ wrong shape raises ``UnreadableBody``; the engine logs it with the request id an
 """
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 
@@ -208,6 +210,46 @@ READERS: dict[str, Callable[[Any], dict]] = {
 
 def read(path_template: str, body: Any) -> dict:
     return READERS.get(path_template, _kept_only)(body)
+
+
+@dataclass
+class PathReading:
+    """What one fetched path says: typed values (with when the vehicle recorded each), the DTC and system-status
+    lists in /diagnostics' shapes, and what could not be read."""
+
+    values: dict
+    data_age: datetime | None = None  # when the vehicle recorded the newest of them, if the answer says
+    recorded: dict[str, datetime] = field(default_factory=dict)
+    dtc_body: dict | None = None
+    system_body: dict | None = None
+    unparsed: list = field(default_factory=list)
+    errors: dict = field(default_factory=dict)
+
+
+def read_path(path_template: str, body: Any, *, data_age: datetime | None, now: datetime) -> PathReading:
+    """One path's answer read by its transport's table: v2's READERS by endpoint, or API v3's signals
+    (vehicles/readings_v3.py) for ``/signals``. Raises UnreadableBody for a v2 body of the wrong shape."""
+    if path_template == "/signals":
+        from vehicles.readings_v3 import read_signals
+
+        signals = read_signals(body, now=now)
+        return PathReading(
+            values=signals.values,
+            data_age=signals.data_age or data_age,
+            recorded=signals.recorded,
+            dtc_body={"activeCodes": signals.dtcs} if signals.dtcs is not None else None,
+            system_body={"systems": signals.systems} if signals.systems is not None else None,
+            unparsed=signals.unparsed,
+            errors=signals.errors,
+        )
+    values = read(path_template, body)
+    return PathReading(
+        values=values,
+        data_age=data_age,
+        recorded=dict.fromkeys(values, data_age or now),
+        dtc_body=body if path_template == "/diagnostics/dtcs" else None,
+        system_body=body if path_template == "/diagnostics/system_status" else None,
+    )
 
 
 # Fields whose changes are kept in StatusHistory (lists and counts of open doors are not charted), each with the

@@ -96,6 +96,7 @@ def test_approving_redirects_with_a_code_that_the_token_endpoint_accepts(browser
 
     assert params["state"] == "state-123"
     user = SmartcarUser.objects.get(email="3-vehicles@example.com")
+    assert params["user_id"] == user.user_id  # API v3's addition (auth__connect-redirect-user-id.md)
     connections = Connection.objects.filter(user=user)
     assert {c.vehicle.vehicle_id for c in connections} == set(chosen)
     assert {c.mode for c in connections} == {"live"}

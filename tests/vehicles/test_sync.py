@@ -195,3 +195,59 @@ def test_an_asleep_vehicle_is_left_alone_until_its_back_off_ends_even_on_sync_no
     faults.save()
     with time_machine.travel(vehicle_sync.backoff_until + timedelta(seconds=1)):
         assert len(sync.vehicles_lease_due()[1]) == 1
+
+
+def test_a_round_stores_the_vehicles_own_values_on_either_api(fleet, transactional_db, api_version):
+    from simulator.models import Vehicle as SimulatedVehicle
+
+    connected = connect_simulated(fleet, makes=["TESLA", "CHEVROLET", "TOYOTA"])
+    sync_all()
+    for vehicle in connected.vehicles:
+        status = VehicleStatus.objects.get(vehicle=vehicle)
+        state = SimulatedVehicle.objects.get(vehicle_id=vehicle.smartcar_id).state
+        assert status.last_success_at is not None and status.data_age is not None, vehicle.make
+        assert status.odometer_km == pytest.approx(state["odometer"], abs=0.01)
+        assert [status.latitude, status.longitude] == pytest.approx(state["location"], abs=1e-4)
+        if "ev" in state:
+            assert status.battery_percent == pytest.approx(state["ev"]["soc"] * 100, abs=0.1)
+            assert status.charging_state == state["ev"]["charging"]
+        if "fuel" in state:
+            assert status.fuel_percent == pytest.approx(state["fuel"]["percent"] * 100, abs=0.1)
+    chevrolet = VehicleStatus.objects.get(vehicle__make="CHEVROLET")
+    open_dtcs = DiagnosticTroubleCode.objects.filter(vehicle=chevrolet.vehicle, cleared_at__isnull=True)
+    assert chevrolet.active_dtc_count == open_dtcs.count()
+    assert (
+        chevrolet.system_alert_count == SystemStatus.objects.filter(vehicle=chevrolet.vehicle, status="ALERT").count()
+    )
+    assert SystemStatus.objects.filter(vehicle=chevrolet.vehicle, system_id="SYSTEM_ABS").exists()
+    counter = SyncCounter.objects.get(fleet=fleet)
+    assert counter.requests == len(connected.vehicles)  # one batch (v2) or one read of every signal (v3) each
+    assert counter.billed_calls == sum(s.billed_calls_month for s in VehicleSync.objects.all())
+
+
+@pytest.mark.parametrize("api_version", ["3"], indirect=True)
+def test_on_api_v3_one_read_of_every_signal_is_one_billed_call(fleet, transactional_db, api_version):
+    from simulator.models import BillingCounter
+
+    connected = connect_simulated(fleet, makes=["TESLA", "FORD"])
+    sync_all()
+    assert set(EndpointState.objects.values_list("path", flat=True)) == {"/signals"}
+    assert SyncCounter.objects.get(fleet=fleet).billed_calls == 2
+    assert sum(BillingCounter.objects.values_list("calls", flat=True)) == 2
+    assert all(s.billed_calls_month == 1 for s in VehicleSync.objects.filter(vehicle__in=connected.vehicles))
+
+
+@pytest.mark.parametrize("api_version", ["3"], indirect=True)
+def test_on_api_v3_a_signal_without_its_unit_is_kept_and_logged_once(fleet, transactional_db, api_version, caplog):
+    from vehicles.models import UnparsedReading
+
+    connect_simulated(fleet, makes=["TESLA"])
+    sync_all()
+    clock.advance(timedelta(hours=1))
+    EndpointState.objects.update(next_sync_at=None)
+    sync_all()
+    # signals__wheel.md documents no unit for tirePressure, so the simulator sends none: no pressure is guessed.
+    unparsed = UnparsedReading.objects.get()
+    assert (unparsed.code, unparsed.reason, unparsed.count) == ("wheel-tires", "tire pressure has no unit", 2)
+    assert VehicleStatus.objects.get().tire_pressure_front_left_kpa is None
+    assert sum("wheel-tires" in record.getMessage() for record in caplog.records) == 1

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import connection
 
-from connect.client import ApiResponse, SmartcarClient
+from connect import transports
+from connect.client import ApiResponse
 from connect.errors import SmartcarError
 from vehicles.sync.answers import refused_by_batch
 from vehicles.sync.planning import Plan
@@ -69,26 +70,25 @@ def fetch_pool() -> ThreadPoolExecutor:
         return _pool[2]
 
 
-def _fetch_batch(smartcar_id: str, access_token: str, paths: list[str], make_specific: set[str]) -> Outcome:
-    # Reference: smartcar-api/batch.md — "Each endpoint in the batch counts against your request limit".
-    client = SmartcarClient(access_token)
+def _fetch_batch(transport, smartcar_id: str, access_token: str, paths: list[str], make_specific: set[str]) -> Outcome:
+    # Reference: smartcar-api/batch.md — "Each endpoint in the batch counts against your request limit". On API v3 the
+    # one path is /signals: every signal in one call (connect/transports.py).
     try:
-        outcome = Outcome(results=dict(client.batch(smartcar_id, paths)), requests=1)
+        outcome = Outcome(results=dict(transport.fetch(smartcar_id, access_token, paths)), requests=1)
     except SmartcarError as exc:
         return Outcome(results=dict.fromkeys(paths, exc), requests=1, whole_failed=set(paths))
     for path in sorted(make_specific):
         answer = outcome.results.get(path)
         if isinstance(answer, SmartcarError) and refused_by_batch(answer):
-            outcome.add(_fetch_one(smartcar_id, access_token, path))
+            outcome.add(_fetch_one(transport, smartcar_id, access_token, path))
             outcome.read_directly.add(path)
     return outcome
 
 
-def _fetch_one(smartcar_id: str, access_token: str, path: str) -> Outcome:
+def _fetch_one(transport, smartcar_id: str, access_token: str, path: str) -> Outcome:
     # Reference: smartcar-api/README.md — each GET endpoint under /vehicles/{id}; "/" is the vehicle itself.
-    suffix = "" if path == "/" else path
     try:
-        answer: Answer = SmartcarClient(access_token).request("GET", f"/vehicles/{smartcar_id}{suffix}")
+        answer: Answer = transport.fetch_one(smartcar_id, access_token, path)
     except SmartcarError as exc:
         answer = exc
     return Outcome(results={path: answer}, requests=1)
@@ -102,6 +102,9 @@ class Fetcher:
 
     def __init__(self, *, start_at_once: bool):
         self.pool = fetch_pool()
+        # Resolved here, on the round's thread: the pool's threads touch no database (connect/transports.py reads the
+        # API switch a migration recorded from it).
+        self.transport = transports.current()
         self.start_at_once = start_at_once
         self.held: list[tuple[Plan, object, tuple]] = []
         self.plans: dict[Future, Plan] = {}
@@ -122,9 +125,11 @@ class Fetcher:
         self.waiting[vehicle.pk] = len(direct) + bool(batched)
         if batched:
             make_specific = {p for p in batched if plan.endpoints[p].is_make_specific}
-            self._call(plan, _fetch_batch, (vehicle.smartcar_id, plan.access_token, batched, make_specific))
+            self._call(
+                plan, _fetch_batch, (self.transport, vehicle.smartcar_id, plan.access_token, batched, make_specific)
+            )
         for path in direct:
-            self._call(plan, _fetch_one, (vehicle.smartcar_id, plan.access_token, path))
+            self._call(plan, _fetch_one, (self.transport, vehicle.smartcar_id, plan.access_token, path))
 
     def start(self) -> None:
         for plan, function, arguments in self.held:

@@ -11,10 +11,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from connect import transports
 from connect.errors import SmartcarError
 from connect.models import AccountStatus, SmartcarAccount
 from vehicles import cadence
-from vehicles.catalogue import Endpoint, endpoints_for
+from vehicles.catalogue import Endpoint
 from vehicles.models import EndpointState, FleetSync, SyncState, Vehicle, VehicleStatus, VehicleSync
 from vehicles.sync.rows import rows_insert_new
 from vehicles.sync.schedule import ROUND_GATHER, Due, allowance_room
@@ -114,7 +115,7 @@ def poll_set(vehicle: Vehicle, states: dict[str, EndpointState], now: datetime) 
     """Granted ∩ make's endpoints, minus those parked (501, 404) or denied (403) under the current permissions."""
     poll: dict[str, Endpoint] = {}
     permissions = sorted(vehicle.permissions or [])
-    for endpoint in endpoints_for(vehicle.make, vehicle.permissions):
+    for endpoint in endpoints_of(vehicle):
         path = endpoint.path_for(vehicle.make)
         state = states.get(path)
         if state is not None:
@@ -151,7 +152,7 @@ def within_allowance(plan: Plan, due: list[str], now: datetime) -> tuple[list[st
 
 def endpoint_states_ensure(vehicle: Vehicle) -> dict[str, EndpointState]:
     """The vehicle's endpoint states by path, a row for each endpoint of its catalogue created where missing."""
-    paths = [e.path_for(vehicle.make) for e in endpoints_for(vehicle.make, vehicle.permissions)]
+    paths = [e.path_for(vehicle.make) for e in endpoints_of(vehicle)]
     existing = {s.path: s for s in EndpointState.objects.filter(vehicle=vehicle)}
     missing = [EndpointState(vehicle=vehicle, path=p) for p in paths if p not in existing]
     if missing:
@@ -174,7 +175,7 @@ def _prefetch(vehicles: list[Vehicle]) -> tuple[dict[int, VehicleStatus], dict[i
     missing = [
         EndpointState(vehicle=v, path=e.path_for(v.make))
         for v in vehicles
-        for e in endpoints_for(v.make, v.permissions)
+        for e in endpoints_of(v)
         if e.path_for(v.make) not in states[v.pk]
     ]
     if missing:
@@ -184,11 +185,18 @@ def _prefetch(vehicles: list[Vehicle]) -> tuple[dict[int, VehicleStatus], dict[i
     return statuses, states
 
 
+def endpoints_of(vehicle: Vehicle) -> list[Endpoint]:
+    """The endpoints the installation's Smartcar API offers for this vehicle (connect/transports.py): v2's catalogue,
+    or API v3's one read of every signal."""
+    return transports.current().poll_endpoints(vehicle.make, vehicle.permissions)
+
+
 def _access_token(account: SmartcarAccount) -> str | None:
-    from connect.tokens import ReconnectRequired, account_access_token
+    """What authenticates the account's calls (v2: its access token; v3: its Smartcar user id), None if nothing."""
+    from connect.tokens import ReconnectRequired
 
     try:
-        return account_access_token(account=account)
+        return transports.current().credential(account)
     except ReconnectRequired:
         return None
     except SmartcarError as exc:

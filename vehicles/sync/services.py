@@ -31,6 +31,9 @@ def vehicle_sync_now(*, vehicle: Vehicle, paths: Iterable[str] | None = None) ->
     VehicleSync.objects.get_or_create(vehicle=vehicle)
     states = endpoint_states_ensure(vehicle)
     wanted = set(paths) if paths is not None else None
+    if wanted is not None and not wanted & states.keys():
+        # Paths this API does not have (API v3 reads every signal in one call): refresh what it does have.
+        wanted = None
     due = [s.pk for s in states.values() if wanted is None or s.path in wanted]
     EndpointState.objects.filter(pk__in=due).update(next_sync_at=now)
     VehicleSync.objects.filter(vehicle=vehicle).update(next_sync_at=now, requested_at=now)

@@ -27,7 +27,7 @@ from vehicles.models import (
     VehicleStatus,
     VehicleSync,
 )
-from vehicles.readings import HISTORY_FIELDS, UnreadableBody, read
+from vehicles.readings import HISTORY_FIELDS, UnreadableBody, read_path
 from vehicles.status_store import history_value
 from vehicles.sync import schedule
 from vehicles.sync.activity import activity_from
@@ -36,6 +36,7 @@ from vehicles.sync.diagnostics import dtcs_store, system_statuses_store
 from vehicles.sync.fetching import Outcome
 from vehicles.sync.planning import Plan
 from vehicles.sync.rows import rows_insert_new, rows_update
+from vehicles.unparsed import unparsed_record
 
 logger = logging.getLogger(__name__)
 
@@ -163,7 +164,7 @@ def _read_answer(
 ) -> None:
     state, endpoint = plan.states[path], plan.endpoints[path]
     try:
-        values = read(endpoint.path, answer.body)
+        reading = read_path(endpoint.path, answer.body, data_age=answer.data_age, now=now)
     except UnreadableBody as exc:
         logger.warning(
             "vehicle %s %s: unreadable body (%s) [request %s]", plan.vehicle.pk, path, exc, answer.request_id
@@ -171,8 +172,12 @@ def _read_answer(
         _retry(state, f"Unreadable answer: {exc}", now, readings)
         readings.errors.append(f"{path}: unreadable answer")
         return
+    if reading.unparsed:
+        # An unknown signal, a body of an unexpected shape, a missing unit (API v3): kept, logged once, no value.
+        unparsed_record(vehicle_id=plan.vehicle.pk, source="signals", items=reading.unparsed, now=now)
+    values = reading.values
     state.body = answer.body
-    state.data_age = answer.data_age
+    state.data_age = reading.data_age
     state.fetched_at = answer.fetched_at or now
     state.request_id = (answer.request_id or "")[:64]
     state.last_success_at = now
@@ -184,11 +189,11 @@ def _read_answer(
     readings.values.update(values)
     readings.bodies[path] = answer.body
     for name in values:
-        readings.recorded[name] = answer.data_age or now
-    if endpoint.path == "/diagnostics/dtcs":
-        write.dtcs = answer.body
-    elif endpoint.path == "/diagnostics/system_status":
-        write.systems = answer.body
+        readings.recorded[name] = reading.recorded.get(name, reading.data_age or now)
+    if reading.dtc_body is not None:
+        write.dtcs = reading.dtc_body
+    if reading.system_body is not None:
+        write.systems = reading.system_body
 
 
 def _retry(state: EndpointState, message: str, now: datetime, readings: Readings) -> None:
