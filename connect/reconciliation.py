@@ -22,13 +22,12 @@ from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.views.decorators.debug import sensitive_variables
 
-from connect import client
+from connect import transports
 from connect.errors import SmartcarError
 from connect.models import AccountStatus, SmartcarAccount
-from connect.tokens import ReconnectRequired, account_access_token
+from connect.tokens import ReconnectRequired
 from fleet.errors import ApplicationError
 from fleet.models import Fleet
 from vehicles.models import Vehicle
@@ -73,15 +72,15 @@ def fleet_connections_reconcile(*, fleet: Fleet) -> Reconciliation:
     listed: list[SmartcarConnection] = []
     try:
         for account in accounts:
-            for item in client.connections_list(user_id=account.smartcar_user_id):
-                if not isinstance(item, dict) or not item.get("vehicleId"):
+            for item in transports.current().connections(user_id=account.smartcar_user_id):
+                if not item.smartcar_vehicle_id:
                     continue
                 listed.append(
                     SmartcarConnection(
                         account=account,
-                        smartcar_vehicle_id=str(item["vehicleId"]),
-                        connected_at=parse_datetime(str(item.get("connectedAt") or "")),
-                        mode=str(item.get("mode") or ""),
+                        smartcar_vehicle_id=item.smartcar_vehicle_id,
+                        connected_at=item.connected_at,
+                        mode=item.mode,
                     )
                 )
     except SmartcarError as exc:
@@ -122,7 +121,7 @@ def connection_adopt(*, fleet: Fleet, account: SmartcarAccount, smartcar_vehicle
     if existing is not None and existing.fleet_id != fleet.pk:
         raise ReconcileError("That vehicle is connected to another fleet; it can be in one fleet only.")
     try:
-        facts = _read_vehicle(client.SmartcarClient(account_access_token(account=account)), smartcar_vehicle_id)
+        facts = _read_vehicle(transports.current().reader_for(account), smartcar_vehicle_id)
     except ReconnectRequired as exc:
         raise ReconcileError(exc.user_message) from exc
     except SmartcarError as exc:

@@ -18,10 +18,10 @@ from datetime import timedelta
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from connect import client
+from connect import transports
 from connect.errors import ResourceNotFoundError, SmartcarError
 from connect.models import AccountStatus, SubscriptionStatus, Webhook, WebhookSubscription
-from connect.tokens import ReconnectRequired, account_access_token
+from connect.tokens import ReconnectRequired
 from connect.webhooks import webhook_for
 from vehicles.models import Vehicle
 
@@ -77,18 +77,18 @@ def vehicle_webhooks_subscribe(*, vehicle: Vehicle) -> SubscriptionResult:
     if not vehicle.is_connected or vehicle.account is None:
         result.errors.append(f"{vehicle} is not connected.")
         return result
+    transport = transports.current()
     try:
-        access_token = account_access_token(account=vehicle.account)
+        transport.credential(vehicle.account)  # the account can still be used: fail early, once, if not
     except ReconnectRequired as exc:
         result.errors.append(exc.user_message)
         return result
     except SmartcarError as exc:
         result.errors.append(exc.user_message)
         return result
-    smartcar = client.SmartcarClient(access_token)
     for webhook in webhooks:
         try:
-            smartcar.webhook_subscribe(vehicle.smartcar_id, webhook.smartcar_id)
+            transport.subscribe(account=vehicle.account, vehicle_id=vehicle.smartcar_id, webhook_id=webhook.smartcar_id)
         except SmartcarError as exc:
             logger.warning("vehicle %s: subscribing to webhook %s failed: %s", vehicle.pk, webhook.smartcar_id, exc)
             _record(webhook, vehicle, SubscriptionStatus.FAILED, exc.user_message)
@@ -106,11 +106,11 @@ def vehicle_webhooks_subscribe(*, vehicle: Vehicle) -> SubscriptionResult:
 def vehicle_webhooks_unsubscribe(*, vehicle: Vehicle) -> SubscriptionResult:
     """Unsubscribes the vehicle from every webhook it is subscribed to (or that failed); remembers the choice."""
     result = SubscriptionResult()
-    smartcar = client.SmartcarClient("")  # unsubscribe authenticates with the management token, not the user's
+    transport = transports.current()
     rows = WebhookSubscription.objects.filter(vehicle=vehicle).exclude(status=SubscriptionStatus.UNSUBSCRIBED)
     for row in rows.select_related("webhook"):
         try:
-            smartcar.webhook_unsubscribe(vehicle.smartcar_id, row.webhook.smartcar_id)
+            transport.unsubscribe(vehicle_id=vehicle.smartcar_id, webhook_id=row.webhook.smartcar_id)
         except ResourceNotFoundError:
             pass  # not subscribed at Smartcar (any more): unsubscribed is what we wanted
         except SmartcarError as exc:

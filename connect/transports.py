@@ -246,8 +246,9 @@ class V3:
         return reader.facts(vehicle_id)
 
     def reader_for(self, account):
-        listed = client_v3.connections_list(user_id=account.smartcar_user_id)
-        return _V3Reader(account.smartcar_user_id, {client_v3.connection_vehicle_id(item): item for item in listed})
+        user_id = self.credential(account)
+        listed = client_v3.connections_list(user_id=user_id)
+        return _V3Reader(user_id, {client_v3.connection_vehicle_id(item): item for item in listed})
 
     def poll_endpoints(self, make: str, permissions) -> list:
         from vehicles.catalogue import SIGNALS

@@ -100,6 +100,12 @@ def _connected_vehicle(smartcar_id: str) -> Vehicle | None:
 
 
 def _process(event: WebhookEvent) -> tuple[str, str]:
+    if event.event_name == "VEHICLE_STATE":
+        return _vehicle_state_apply(event)
+    if event.event_name == "VEHICLE_ERROR":
+        return _vehicle_error_note(event)
+    if event.event_name == "unknown version":
+        return _unknown_version_keep(event)
     payload = event.body.get("payload") if isinstance(event.body, dict) else None
     if event.event_type in CHARGING_STATE_AFTER:
         vehicle = _connected_vehicle(event.smartcar_vehicle_id)
@@ -152,6 +158,75 @@ def _charging_event_apply(vehicle: Vehicle, event: WebhookEvent) -> str:
     if paths:
         vehicle_sync_now(vehicle=vehicle, paths=paths)
     return f"{outcome}; session {session.pk if session else 'unchanged'}; sync of {len(paths)} paths requested"
+
+
+# --- API v3 events (payload version 4.0) --------------------------------------------------------------------------
+
+
+def _vehicle_state_apply(event: WebhookEvent) -> tuple[str, str]:
+    """A VEHICLE_STATE (smartcar-api-v3/webhooks__event-vehicle-state.md): every configured signal at its value.
+
+    Read by the same mapping as a signals read (vehicles/readings_v3.py). Deliveries are unordered: values older than
+    what the status already holds (by the signals' ``oemUpdatedAt``) change nothing. A change of the charging state
+    opens or closes the charging session, as v2's charging events do.
+    """
+    from charging.sessions import charging_event_record
+    from vehicles.readings_v3 import read_signals
+    from vehicles.unparsed import unparsed_record
+
+    vehicle = _connected_vehicle(event.smartcar_vehicle_id)
+    if vehicle is None:
+        return EventStatus.IGNORED, "no connected vehicle with this Smartcar id"
+    event.vehicle = vehicle
+    data = event.body.get("data") if isinstance(event.body.get("data"), dict) else {}
+    now = timezone.now()
+    reading = read_signals(data.get("signals"), now=now)
+    if reading.unparsed:
+        unparsed_record(vehicle_id=vehicle.pk, source="webhook", items=reading.unparsed, now=now)
+    status, _ = VehicleStatus.objects.get_or_create(vehicle=vehicle)
+    fresh = {
+        name: value
+        for name, value in reading.values.items()
+        if status.data_age is None or reading.recorded[name] >= status.data_age
+    }
+    before = status.charging_state
+    if fresh:
+        recorded = {name: reading.recorded[name] for name in fresh}
+        vehicle_status_update(vehicle=vehicle, status=status, values=fresh, recorded=recorded, now=now)
+    after = fresh.get("charging_state", before)
+    if after != before and after:
+        event_type = {v: k for k, v in CHARGING_STATE_AFTER.items()}[after]
+        charging_event_record(vehicle=vehicle, event_type=event_type, event_time=reading.recorded["charging_state"])
+    skipped = len(reading.values) - len(fresh)
+    return EventStatus.PROCESSED, (
+        f"{len(fresh)} values stored, {skipped} older than the status, {len(reading.unparsed)} unparsed, "
+        f"{len(reading.errors)} signal errors"
+    )
+
+
+def _vehicle_error_note(event: WebhookEvent) -> tuple[str, str]:
+    """A VEHICLE_ERROR (webhooks__event-vehicle-error.md): noted on the event; the next read meets the error itself."""
+    vehicle = _connected_vehicle(event.smartcar_vehicle_id)
+    event.vehicle = vehicle
+    data = event.body.get("data") if isinstance(event.body.get("data"), dict) else {}
+    errors = [e for e in (data.get("errors") or []) if isinstance(e, dict)]
+    described = ", ".join(f"{e.get('type')}:{e.get('code')} {str(e.get('state') or '').lower()}" for e in errors)
+    return (EventStatus.PROCESSED if vehicle else EventStatus.IGNORED), (described or "no errors listed")[:300]
+
+
+def _unknown_version_keep(event: WebhookEvent) -> tuple[str, str]:
+    from vehicles.readings_v3 import Unparsed
+    from vehicles.unparsed import unparsed_record
+
+    vehicle = _connected_vehicle(event.smartcar_vehicle_id or str(event.body.get("vehicleId") or ""))
+    event.vehicle = vehicle
+    unparsed_record(
+        vehicle_id=vehicle.pk if vehicle else None,
+        source="webhook",
+        items=[Unparsed(f"payload version {event.event_type}", "unknown webhook payload version", event.body)],
+        now=timezone.now(),
+    )
+    return EventStatus.IGNORED, f"payload version {event.event_type} is not one Fleet reads; kept as it came"
 
 
 # --- Deliveries carrying vehicle data -------------------------------------------------------------------------------

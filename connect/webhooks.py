@@ -42,6 +42,7 @@ logger = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "SC-Signature"
 VERIFY = "verify"
+VERIFY_V4 = "VERIFY"
 EVENT_BASED = "eventBased"
 # Smartcar's challenge is a random token. Answering only token-like challenges matters: the answer is the same HMAC
 # that signs deliveries, so echoing the HMAC of any string would let anyone obtain a valid signature for a body of
@@ -120,7 +121,7 @@ def delivery_receive(*, webhook_id: str, content_type: str, content_length: int 
         raise DeliveryRefused(400, "body is not a JSON object")
     if body.get("webhookId") not in (None, webhook.smartcar_id):
         raise DeliveryRefused(400, "webhookId in the body is not the webhook of this URL")
-    if body.get("eventName") == VERIFY:
+    if body.get("eventName") == VERIFY or body.get("eventType") == VERIFY_V4:
         # The challenge is the one delivery Smartcar does not sign (callback-verification.md).
         return Receipt(body={"challenge": _answer_challenge(webhook, body)})
     if not signed:
@@ -129,7 +130,8 @@ def delivery_receive(*, webhook_id: str, content_type: str, content_length: int 
 
 
 def _answer_challenge(webhook: Webhook, body: dict) -> str:
-    payload = body.get("payload")
+    # Payload 2.0 carries the challenge in payload, 4.0 in data (smartcar-api-v3/webhooks__event-verify.md).
+    payload = body.get("payload") if "payload" in body else body.get("data")
     challenge = payload.get("challenge") if isinstance(payload, dict) else None
     if not isinstance(challenge, str) or not CHALLENGE_PATTERN.fullmatch(challenge):
         raise DeliveryRefused(400, "verify challenge missing or not a plain token")
@@ -141,8 +143,47 @@ def _answer_challenge(webhook: Webhook, body: dict) -> str:
     return hmac_hex(challenge)
 
 
+def payload_version(body: dict) -> str:
+    """The payload version a delivery declares: top-level ``version`` (2.0) or ``meta.version`` (4.0)."""
+    meta = body.get("meta") if isinstance(body.get("meta"), dict) else {}
+    return str(body.get("version") or meta.get("version") or "")
+
+
+def _event_fields_v4(body: dict, raw: bytes) -> dict:
+    """An API v3 event (smartcar-api-v3/webhooks__events-overview.md): eventId the same across retries."""
+    event_id, event_type = body.get("eventId"), body.get("eventType")
+    if not all(isinstance(v, str) and v for v in (event_id, event_type)):
+        raise DeliveryRefused(400, "event lacks eventId or eventType")
+    meta = body.get("meta") if isinstance(body.get("meta"), dict) else {}
+    from vehicles.readings_v3 import timestamp
+
+    vehicle_id = body.get("vehicleId") if isinstance(body.get("vehicleId"), str) else ""
+    return {
+        "event_name": event_type[:40],
+        "event_type": event_type[:40],
+        "event_id": event_id[:100],
+        "smartcar_vehicle_id": vehicle_id[:64],
+        "event_time": timestamp(meta.get("deliveredAt")),
+        "mode": str(meta.get("mode") or "")[:12].lower(),
+        "body": body,
+    }
+
+
 def _event_fields(body: dict, raw: bytes) -> dict:
     """The columns of an event row; refuses a body that lacks what its kind of event needs."""
+    version = payload_version(body)
+    if version.startswith("4.") or (not version and "eventType" in body and "data" in body):
+        return _event_fields_v4(body, raw)
+    if version and not version.startswith("2."):
+        # A version this receiver does not know: kept whole, to be recorded as an unparsed reading by the worker.
+        event_id = body.get("eventId") if isinstance(body.get("eventId"), str) else ""
+        return {
+            "event_name": "unknown version",
+            "event_type": version[:40],
+            "mode": "",
+            "body": body,
+            "event_id": (event_id or "sha256:" + hashlib.sha256(raw).hexdigest())[:100],
+        }
     event_name = body.get("eventName")
     if not isinstance(event_name, str) or not event_name:
         raise DeliveryRefused(400, "eventName missing")

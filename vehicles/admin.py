@@ -23,6 +23,7 @@ from vehicles.models import (
     StatusHistory,
     SyncCounter,
     SystemStatus,
+    UnparsedReading,
     Vehicle,
     VehicleStatus,
     VehicleSync,
@@ -244,6 +245,16 @@ class HistoryRollupProgressAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+@admin.register(UnparsedReading)
+class UnparsedReadingAdmin(RecordAdmin):
+    """Readings that gave no value (vehicles/unparsed.py): what came, why it was not read, how often."""
+
+    list_display = ["vehicle", "source", "code", "reason", "count", "first_seen_at", "last_seen_at"]
+    list_filter = ["source"]
+    search_fields = ["code", "reason", "vehicle__vin"]
+    list_select_related = ["vehicle"]
 
 
 @admin.register(DiagnosticTroubleCode)

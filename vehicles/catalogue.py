@@ -186,6 +186,8 @@ def endpoints_for(make: str, permissions) -> list[Endpoint]:
 
 def endpoint_by_path(make: str, path: str) -> Endpoint | None:
     """The catalogue entry behind a concrete path of a vehicle of this make (e.g. /tesla/charge → Tesla's page)."""
+    if path == SIGNALS.path:
+        return SIGNALS
     for endpoint in ENDPOINTS:
         if _applies(endpoint, make) and endpoint.path_for(make) == path:
             return endpoint

@@ -55,14 +55,14 @@ from django.db.models import Q
 from django.utils import timezone
 
 from connect import client as smartcar
+from connect import transports
 from connect.errors import REAUTHENTICATE, RETRY_LATER, SmartcarError
-from connect.tokens import ReconnectRequired, account_access_token, account_mark_needs_reconnect
+from connect.tokens import ReconnectRequired, account_mark_needs_reconnect
 from fleet.errors import ApplicationError
 from fleet.formatting import position, quantity
 from fleet.models import Membership, Role
 from fleet.outbox import OutboxSource, enqueue
 from vehicles import conditions
-from vehicles.catalogue import endpoints_for
 from vehicles.models import (
     Command,
     CommandReadback,
@@ -133,9 +133,18 @@ def _field(body: Any, key: str) -> Any:
     return body.get(key) if isinstance(body, Mapping) else None
 
 
+def _signals(body: Any) -> dict:
+    """API v3's read (every signal: a list) as the status fields it gives (vehicles/readings_v3.py); {} otherwise."""
+    if not isinstance(body, list):
+        return {}
+    from vehicles.readings_v3 import read_signals
+
+    return read_signals(body, now=timezone.now()).values
+
+
 def _lock_shown(body, params) -> str | None:
-    # Reference: smartcar-api/get-lock-status.md
-    locked = _field(body, "isLocked")
+    # Reference: smartcar-api/get-lock-status.md; smartcar-api-v3/signals__closure.md (closure-islocked)
+    locked = _field(body, "isLocked") if not isinstance(body, list) else _signals(body).get("is_locked")
     return None if not isinstance(locked, bool) else ("locked" if locked else "unlocked")
 
 
@@ -144,12 +153,16 @@ CHARGING_WORDS = {"CHARGING": "charging", "NOT_CHARGING": "not charging", "FULLY
 
 def _charging_shown(body, params) -> str | None:
     # Reference: smartcar-api/evs__get-charge-status.md (state), tesla__get-charge.md (chargingStatus)
-    state = _field(body, "state") or _field(body, "chargingStatus")
+    # smartcar-api-v3/signals__charge.md (charge-detailedchargingstatus) on v3.
+    state = _field(body, "state") or _field(body, "chargingStatus") or _signals(body).get("charging_state")
     return CHARGING_WORDS.get(state) if isinstance(state, str) else None
 
 
 def _limit_shown(body, params) -> str | None:
-    # Reference: smartcar-api/evs__get-charge-limit.md — a fraction.
+    # Reference: smartcar-api/evs__get-charge-limit.md — a fraction; on v3 charge-chargelimits, a percent.
+    if isinstance(body, list):
+        percent = _signals(body).get("charge_limit_percent")
+        return f"{round(percent)} %" if percent is not None else None
     limit = _field(body, "limit")
     return quantity(limit * 100, "percent") if isinstance(limit, int | float) and not isinstance(limit, bool) else None
 
@@ -180,8 +193,9 @@ def _on_off(key: str, name: str) -> Callable[[Any, dict], str | None]:
     return shows
 
 
-LOCK_READBACK = Readback(("/security",), _lock_shown)
-CHARGING_READBACK = Readback(("/charge", "/{make}/charge"), _charging_shown)
+# "/signals" is API v3's one read (vehicles/catalogue.py): offered on v3 only, the others on v2 only.
+LOCK_READBACK = Readback(("/security", "/signals"), _lock_shown)
+CHARGING_READBACK = Readback(("/charge", "/{make}/charge", "/signals"), _charging_shown)
 
 
 # --- What each command is -------------------------------------------------------------------------------------------
@@ -221,6 +235,8 @@ class CommandSpec:
     confirm: str = ""
 
     def is_offered_to(self, vehicle: Vehicle, status: VehicleStatus | None) -> bool:
+        if not _api_offers(self.kind):
+            return False
         if self.permission not in (vehicle.permissions or ()):
             return False
         if self.makes is not None and vehicle.make.upper() not in self.makes:
@@ -233,9 +249,30 @@ class CommandSpec:
         """The path to read this command's effect from on this vehicle, or None."""
         if self.readback is None:
             return None
-        offered = {endpoint.path for endpoint in endpoints_for(vehicle.make, vehicle.permissions)}
+        offered = {endpoint.path for endpoint in transports.current().poll_endpoints(vehicle.make, vehicle.permissions)}
         template = next((path for path in self.readback.paths if path in offered), None)
         return template.replace("{make}", vehicle.make_slug) if template else None
+
+
+def _api_offers(kind: str) -> bool:
+    """Whether the installation's Smartcar API has the command (API v3 has no make-specific ones)."""
+    offered = transports.current().commands
+    return offered is None or kind in offered
+
+
+def commands_missing_on_api(vehicle: Vehicle) -> str:
+    """One line on the commands this vehicle would have but the installation's Smartcar API does not offer."""
+    status = _status(vehicle)
+    missing = [s.label.lower() for s in _SPECS if not _api_offers(s.kind) and _offered_but_for_api(s, vehicle, status)]
+    if not missing:
+        return ""
+    return f"Smartcar's {transports.current().label}, which Fleet uses, does not offer {', '.join(missing)}."
+
+
+def _offered_but_for_api(spec: CommandSpec, vehicle: Vehicle, status: VehicleStatus | None) -> bool:
+    if spec.permission not in (vehicle.permissions or ()):
+        return False
+    return spec.makes is None or vehicle.make.upper() in spec.makes
 
 
 def _lock_state(status: VehicleStatus) -> str:
@@ -272,7 +309,7 @@ _SPECS = [
                 lambda c, v, p: c.charge_limit_set(v.smartcar_id, p["limit_percent"] / 100), needs_battery=True,
                 params_form=ChargeLimitParams, new_value=lambda p: quantity(p["limit_percent"], "percent"),
                 old_value=lambda s: _percent(s.charge_limit_percent),
-                readback=Readback(("/charge/limit",), _limit_shown), confirm="Set the charge limit?"),
+                readback=Readback(("/charge/limit", "/signals"), _limit_shown), confirm="Set the charge limit?"),
     # Reference: smartcar-api/send-destination-to-vehicle.md
     CommandSpec("send_destination", "Send destination", "navigation", "control_navigation",
                 lambda c, v, p: c.navigation_destination_send(v.smartcar_id, latitude=p["latitude"],
@@ -568,7 +605,7 @@ def _move(command: Command, from_status: str, **fields) -> bool:
     return Command.objects.filter(pk=command.pk, status=from_status).update(**fields) == 1
 
 
-def _prepare(command: Command, spec: CommandSpec | None, secrets: dict) -> smartcar.SmartcarClient:
+def _prepare(command: Command, spec: CommandSpec | None, secrets: dict):
     """Everything the call needs, before anything is claimed or sent (a failure here sends nothing)."""
     if spec is None:
         raise CommandRefused("Fleet no longer knows this command.")
@@ -583,7 +620,7 @@ def _prepare(command: Command, spec: CommandSpec | None, secrets: dict) -> smart
         raise CommandRefused("This vehicle is no longer connected to a Smartcar account.", resolution=RECONNECT_ADVICE)
     if spec.require is not None:
         spec.require(vehicle)
-    return smartcar.SmartcarClient(account_access_token(account=vehicle.account))
+    return transports.current().vehicle_client(vehicle.account)
 
 
 def command_execute(*, command_id: int, task_id: str = "", secrets: dict | None = None) -> Command | None:
@@ -639,7 +676,7 @@ def command_execute(*, command_id: int, task_id: str = "", secrets: dict | None 
     logger.info("command %s (%s) done", command.pk, command.kind)
     if path:
         command.refresh_from_db()
-        _read_back(command, spec, path, client)
+        _read_back(command, spec, path)
     return _reloaded(command)
 
 
@@ -648,16 +685,18 @@ def _reloaded(command: Command) -> Command:
     return command
 
 
-def _read_back(command: Command, spec: CommandSpec, path: str, client: smartcar.SmartcarClient) -> str | None:
+def _read_back(command: Command, spec: CommandSpec, path: str) -> str | None:
     """Reads the command's signal from the vehicle, stores the reading, records what the vehicle shows; returns it
     (None when it could not be read or does not say)."""
     from vehicles.status_store import vehicle_readings_store
 
     vehicle = command.vehicle
     now = timezone.now()
+    transport = transports.current()
     try:
-        response = client.request("GET", f"/vehicles/{vehicle.smartcar_id}{path}")
-    except SmartcarError as exc:
+        # The API's own read of the path: GET /vehicles/{id}{path} on v2, every signal on v3 (connect/transports.py).
+        response = transport.fetch_one(vehicle.smartcar_id, transport.credential(vehicle.account), path)
+    except (ApplicationError, SmartcarError) as exc:
         logger.info("command %s (%s): read-back of %s failed: %s", command.pk, command.kind, path, exc)
         Command.objects.filter(pk=command.pk).update(readback=CommandReadback.UNREAD, observed_at=now)
         return None
@@ -697,8 +736,7 @@ def command_outcome_settle(*, command_id: int) -> Command | None:
         )
         return _reloaded(command)
     try:
-        client = smartcar.SmartcarClient(account_access_token(account=command.vehicle.account))
-        shown = _read_back(command, spec, path, client)
+        shown = _read_back(command, spec, path)
     except (ApplicationError, SmartcarError) as exc:
         shown = None
         Command.objects.filter(pk=command.pk).update(readback=CommandReadback.UNREAD, observed_at=timezone.now())
@@ -772,14 +810,10 @@ def command_settle(*, command_id: int) -> Command | None:
     if command.readback != CommandReadback.DUE or spec is None:
         return command
     path = spec.readback_path(command.vehicle)
-    try:
-        client = smartcar.SmartcarClient(account_access_token(account=command.vehicle.account))
-    except (ApplicationError, SmartcarError):
-        path = None
     if path is None:
         Command.objects.filter(pk=command.pk).update(readback=CommandReadback.UNREAD, observed_at=timezone.now())
     else:
-        _read_back(command, spec, path, client)
+        _read_back(command, spec, path)
     return _reloaded(command)
 
 

@@ -185,8 +185,20 @@ def _kept_only(body) -> dict:
     return {}
 
 
+def _signals(body) -> dict:
+    """API v3's every-signal read (``/signals``): the values of vehicles/readings_v3.py's table."""
+    from django.utils import timezone
+
+    from vehicles.readings_v3 import read_signals
+
+    if not isinstance(body, list):
+        raise UnreadableBody("expected the list of signals")
+    return read_signals(body, now=timezone.now()).values
+
+
 # Keyed by catalogue path template (vehicles/catalogue.py).
 READERS: dict[str, Callable[[Any], dict]] = {
+    "/signals": _signals,
     "/battery": _battery,
     "/charge": _charge,
     "/charge/limit": _charge_limit,

@@ -328,6 +328,7 @@ def vehicle_detail(request: FleetRequest, pk: int):
             if (specs := [c for c in available if c.group == key])
         ],
         "commands_unavailable": commands.commands_unavailable_reason(vehicle),
+        "commands_missing_on_api": commands.commands_missing_on_api(vehicle),
         "command_log": Command.objects.filter(vehicle=vehicle).select_related("vehicle__fleet")[:COMMAND_LOG_SIZE],
     }
     for dtc in context["dtcs"]:

@@ -15,8 +15,9 @@ ALL_PERMISSIONS = [
 
 
 @pytest.fixture
-def connected(fleet, account, simulated_grant):
-    """``connected("NISSAN")``: a simulated vehicle of the make, connected to ``fleet`` with charging permissions."""
+def connected(fleet, account, simulated_grant, api_version):
+    """``connected("NISSAN")``: a simulated vehicle of the make, connected to ``fleet`` with charging permissions —
+    on each Smartcar API version (``api_version``)."""
     from simulator import world
     from simulator.models import Connection
 

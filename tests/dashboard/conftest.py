@@ -65,8 +65,9 @@ def simulator_ready(transactional_db):
 
 
 @pytest.fixture
-def connected(simulator_ready, owner_client, fleet) -> dict[str, Vehicle]:
-    """Four simulated vehicles (Tesla, Ford, Nissan, Chevrolet) connected to ``fleet`` and synced once, by make."""
+def connected(simulator_ready, owner_client, fleet, api_version) -> dict[str, Vehicle]:
+    """Four simulated vehicles (Tesla, Ford, Nissan, Chevrolet) connected to ``fleet`` and synced once, by make —
+    on each Smartcar API version (``api_version``)."""
     vehicles = connect_simulated(owner_client, fleet, "4-vehicles@dashboard.example")
     sync_all(vehicles)
     return {v.make: v for v in vehicles}

@@ -1,6 +1,7 @@
 """Remote commands against the simulated platform: offered where possible, refused before any call otherwise,
 audited, followed through htmx polling, read back from the vehicle, and retried by a manager's click."""
 
+import pytest
 from django.test import Client
 from django.urls import reverse
 
@@ -56,6 +57,7 @@ def test_a_command_the_vehicle_cannot_take_is_refused_before_any_call(connected,
     assert "lock" not in [c.kind for c in commands.commands_available(Vehicle.objects.get(pk=tesla.pk))]
 
 
+@pytest.mark.parametrize("api_version", ["2.0"], indirect=True)  # PIN and charge port: Tesla commands of API v2
 def test_a_failed_command_shows_the_error_and_its_resolution_and_a_pin_is_never_kept(connected, owner_client, fleet):
     tesla = connected["TESLA"]
     response = send(owner_client, tesla, "pin_set", pin="4711")
@@ -188,3 +190,15 @@ def test_a_vehicle_that_needs_reconnecting_links_to_the_connections_page(connect
     assert failed.remedy == CommandRemedy.RECONNECT
     row = poll(client, failed).content.decode()
     assert reverse("connect_accounts", args=[fleet.slug]) in row and "Retry" not in row
+
+
+@pytest.mark.parametrize("api_version", ["3"], indirect=True)
+def test_on_api_v3_the_page_says_in_one_line_which_commands_it_lacks(connected, owner_client, fleet):
+    tesla = connected["TESLA"]
+    page = owner_client.get(reverse("vehicle_detail", args=[fleet.slug, tesla.pk])).content.decode()
+    assert 'data-command="lock"' in page and 'data-command="frunk_open"' not in page
+    (note,) = [line for line in page.splitlines() if "data-api-note" in line]
+    assert "API v3" in note and "open frunk" in note
+    response = send(owner_client, tesla, "frunk_open")
+    assert "Refused" in response.content.decode()
+    assert not Command.objects.exists()
