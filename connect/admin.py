@@ -4,10 +4,31 @@ from django.contrib import admin, messages
 from django.db import transaction
 
 from connect import services, subscriptions
-from connect.models import EventStatus, SmartcarAccount, Webhook, WebhookEvent, WebhookSubscription
+from connect.models import ApiSwitch, EventStatus, SmartcarAccount, Webhook, WebhookEvent, WebhookSubscription
 from connect.tokens import account_mark_needs_reconnect
 from connect.webhook_events import webhook_event_retry
 from fleet.admin_records import RecordAdmin
+
+
+def _report_messages(modeladmin, request, report) -> None:
+    fine = report.switched or report.already or (report.dry_run and not report.failing and not report.problem)
+    level = messages.SUCCESS if fine else messages.WARNING
+    for line in report.lines:
+        modeladmin.message_user(request, line, level)
+
+
+@admin.action(description="Check the move of the whole installation to Smartcar API v3 (dry run)")
+def api_v3_check(modeladmin, request, queryset):
+    from connect.migration import installation_migrate_to_v3
+
+    _report_messages(modeladmin, request, installation_migrate_to_v3(dry_run=True, by=request.user.email))
+
+
+@admin.action(description="Move the whole installation to Smartcar API v3", permissions=["change"])
+def api_v3_migrate(modeladmin, request, queryset):
+    from connect.migration import installation_migrate_to_v3
+
+    _report_messages(modeladmin, request, installation_migrate_to_v3(dry_run=False, by=request.user.email))
 
 
 @admin.register(SmartcarAccount)
@@ -41,7 +62,7 @@ class SmartcarAccountAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
     )
-    actions = ("mark_needs_reconnect", "disconnect")
+    actions = ("mark_needs_reconnect", "disconnect", api_v3_check, api_v3_migrate)
 
     def has_add_permission(self, request):
         return False  # accounts come from Connect, never typed in
@@ -139,3 +160,10 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):
             if result.errors:
                 self.message_user(request, f"{vehicle}: {result.message}", messages.ERROR)
         self.message_user(request, f"{len(vehicles)} vehicle(s) unsubscribed.", messages.SUCCESS)
+
+
+@admin.register(ApiSwitch)
+class ApiSwitchAdmin(RecordAdmin):
+    """When the installation moved to another Smartcar API version, who moved it, and the migration's report."""
+
+    list_display = ("version", "switched_at", "switched_by")

@@ -147,3 +147,24 @@ class WebhookSubscription(models.Model):
 
     def __str__(self):
         return f"{self.vehicle_id} → {self.webhook} ({self.status})"
+
+
+class ApiSwitch(models.Model):
+    """The installation's move to another Smartcar API version (connect/migration.py), recorded once it is done.
+
+    The newest row decides which API the app speaks when settings.SMARTCAR_API_VERSION still names the older one
+    (connect/transports.py): a migration switches without a restart, and its report stays for the record.
+    """
+
+    version = models.CharField(max_length=8, help_text="The API version switched to, e.g. 3")
+    switched_at = models.DateTimeField(auto_now_add=True)
+    switched_by = models.CharField(max_length=254, blank=True, help_text="Who ran the migration")
+    report = models.JSONField(default=list, help_text="What the migration checked and changed")
+
+    class Meta:
+        ordering = ["-switched_at", "-pk"]
+        get_latest_by = ["switched_at", "pk"]
+        verbose_name = "Smartcar API switch"
+
+    def __str__(self):
+        return f"Smartcar API {self.version} since {self.switched_at:%Y-%m-%d %H:%M}"

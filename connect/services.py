@@ -173,7 +173,7 @@ def connect_complete(*, fleet: Fleet, user, params) -> ConnectOutcome:
         # One at a time on SQLite: it has a single writer, and the in-process simulator writes on every call.
         workers = 1 if connection.vendor == "sqlite" else CONNECT_READ_WORKERS
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            facts = list(pool.map(lambda vid: _read_vehicle(grant.reader, vid), grant.vehicle_ids))
+            facts = list(pool.map(lambda vid: transport.read_vehicle(grant.reader, vid), grant.vehicle_ids))
     except SmartcarError as exc:
         raise _smartcar_failure(exc, "reading the vehicles") from exc
     try:

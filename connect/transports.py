@@ -20,6 +20,7 @@ webhooks           subscribe with the vehicle's token                      Manag
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -365,9 +366,44 @@ def _signal_value(body: Any) -> str:
 _TRANSPORTS = {"2.0": V2(), "3": V3()}
 
 
+# A switch recorded by a migration (connect/migration.py) is read at most this often by each process.
+SWITCH_CACHE_SECONDS = 15.0
+_switch: tuple[float, str | None] | None = None
+
+
+def _switched_version() -> str | None:
+    global _switch
+    now = time.monotonic()
+    if _switch is None or _switch[0] < now:
+        from django.db import DatabaseError
+
+        from connect.models import ApiSwitch
+
+        try:
+            row = ApiSwitch.objects.order_by("-switched_at", "-pk").values_list("version", flat=True).first()
+        except DatabaseError:  # before the first migrate, say: the setting alone decides
+            row = None
+        _switch = (now + SWITCH_CACHE_SECONDS, row if row in _TRANSPORTS else None)
+    return _switch[1]
+
+
+def switch_forget() -> None:
+    """Read the recorded switch again at the next call (after a migration, and between tests)."""
+    global _switch
+    _switch = None
+
+
+def installed_version() -> str:
+    """settings.SMARTCAR_API_VERSION, or the newer version a migration switched the installation to."""
+    configured = settings.SMARTCAR_API_VERSION
+    if configured == "3":
+        return configured
+    return _switched_version() or configured
+
+
 def current() -> V2 | V3:
-    """The transport of this installation (settings.SMARTCAR_API_VERSION)."""
-    return _TRANSPORTS[settings.SMARTCAR_API_VERSION]
+    """The transport of this installation (``installed_version``)."""
+    return _TRANSPORTS[installed_version()]
 
 
 def for_version(version: str) -> V2 | V3:

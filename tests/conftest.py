@@ -24,11 +24,14 @@ def require_service(available: bool, what: str):
 @pytest.fixture(autouse=True)
 def _fresh_application_token():
     """The process-wide application token of API v3 must not outlive the test database that issued it."""
+    from connect import transports
     from connect.client_v3 import application_token
 
     application_token.clear()
+    transports.switch_forget()
     yield
     application_token.clear()
+    transports.switch_forget()
 
 
 @pytest.fixture(params=["2.0", "3"], ids=["api2", "api3"])
