@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from connect import transports
 from fleet.errors import ApplicationError
 from vehicles.models import VehicleStatus, make_label
 
@@ -108,6 +109,9 @@ def missing_reason(vehicle, key: str, *, fuel_only: bool | None = None) -> str |
         return (
             f"{feature.label} is available for {makes} only; this is a {make_label(make) or 'vehicle of unknown make'}."
         )
+    transport = transports.current()
+    if key in transport.charging_lacks:
+        return f"{feature.label} is not offered by {transport.label}, which Fleet uses."
     granted = set(vehicle.permissions or [])
     missing = [PERMISSION_WORDS[permission] for permission in feature.permissions if permission not in granted]
     if missing:

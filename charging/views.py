@@ -77,6 +77,8 @@ def vehicle_charging(request: FleetRequest, vehicle_id: int):
     feature = context["schedule_feature"]
     if feature and context["features"].get(feature):
         context.update(_schedule_context(request, vehicle, feature, location_key=request.GET.get("location")))
+    elif feature:
+        context["schedule_unavailable"] = capabilities.missing_reason(vehicle, feature)
     context["sessions"] = ChargingSession.objects.filter(vehicle=vehicle).prefetch_related("observations")[:20]
     return render(request, VEHICLE_TEMPLATE, context)
 

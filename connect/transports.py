@@ -89,6 +89,8 @@ class V2:
     label = "Smartcar API v2.0"
     # Commands of vehicles/commands.py this API offers (every one, where the make allows).
     commands: frozenset[str] | None = None
+    # Charging features (charging/capabilities.py) this API does not offer.
+    charging_lacks: frozenset[str] = frozenset()
 
     # Credentials
     def credential(self, account) -> str:
@@ -220,6 +222,12 @@ class V3:
     # commands__overview.md: charge start/stop/limit, lock/unlock, set destination — no make-specific commands.
     commands: frozenset[str] | None = frozenset(
         {"lock", "unlock", "charge_start", "charge_stop", "charge_limit", "send_destination"}
+    )
+    # No make-specific endpoints (migration__v2-to-v3.md): no Ford or Nissan schedule writes, no Tesla amperage, no
+    # charge record or billing endpoints (charge-chargerecords is a signal, kept as read); Tesla's daily schedules
+    # are location windows (command__charge-schedules.md), not the start/departure times Fleet's form edits.
+    charging_lacks: frozenset[str] = frozenset(
+        {"ford_schedule", "nissan_schedule", "tesla_schedule", "amperage", "charge_records", "billing_records"}
     )
 
     def credential(self, account) -> str:

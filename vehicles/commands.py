@@ -266,7 +266,7 @@ def commands_missing_on_api(vehicle: Vehicle) -> str:
     missing = [s.label.lower() for s in _SPECS if not _api_offers(s.kind) and _offered_but_for_api(s, vehicle, status)]
     if not missing:
         return ""
-    return f"Smartcar's {transports.current().label}, which Fleet uses, does not offer {', '.join(missing)}."
+    return f"{transports.current().label}, which Fleet uses, does not offer {', '.join(missing)}."
 
 
 def _offered_but_for_api(spec: CommandSpec, vehicle: Vehicle, status: VehicleStatus | None) -> bool:

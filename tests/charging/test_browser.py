@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 
 from charging import services
 from charging.models import ChargingSession, SessionSource
+from tests.charging.conftest import V2_ONLY
 from tests.e2e.conftest import PASSWORD, browser_settings, page  # noqa: F401 — the e2e fixtures, reused
 from vehicles.models import Command
 
@@ -21,6 +22,7 @@ def sign_in(page, live_server, email):  # noqa: F811
     page.click("form button[type=submit]")
 
 
+@V2_ONLY
 def test_a_manager_edits_one_schedule_of_each_kind(page, live_server, owner, fleet, connected):  # noqa: F811
     ford, nissan, tesla = connected("FORD"), connected("NISSAN"), connected("TESLA")
     sign_in(page, live_server, owner.email)
@@ -76,6 +78,7 @@ def test_a_manager_edits_one_schedule_of_each_kind(page, live_server, owner, fle
     expect(page.locator("figure.chart canvas")).to_be_visible()
 
 
+@V2_ONLY
 def test_every_refused_schedule_shows_its_error_in_place(page, live_server, owner, fleet, connected):  # noqa: F811
     """The forms answer 422 with themselves and their errors; htmx swaps them in (templates/base.html)."""
     lincoln, nissan, tesla = connected("LINCOLN"), connected("NISSAN"), connected("TESLA")

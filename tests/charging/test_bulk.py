@@ -5,6 +5,7 @@ from django.urls import reverse
 
 from charging import services
 from charging.models import BulkScheduleRun, TargetStatus
+from tests.charging.conftest import V2_ONLY
 from vehicles.models import Command, CommandStatus, Vehicle
 
 
@@ -16,6 +17,7 @@ def force_error(vehicle, error: str):
     simulated.save()
 
 
+@V2_ONLY
 def test_bulk_apply_of_a_nissan_schedule_with_some_vehicles_failing(manager_client, fleet, connected):
     fine, asleep, fine_too = connected("NISSAN"), connected("NISSAN"), connected("NISSAN")
     tesla = connected("TESLA")

@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from charging import history, sessions
 from charging.models import ChargingObservation, ChargingSession, EnergySource, SessionSource
+from tests.charging.conftest import V2_ONLY
 from vehicles.models import EndpointState, StatusHistory, Vehicle
 
 
@@ -39,6 +40,7 @@ def add_records(vehicle, count: int, *, public: bool = True):
     return records
 
 
+@V2_ONLY
 def test_tesla_billing_records_are_paged_with_has_more_data(owner_client, fleet, connected):
     tesla = connected("TESLA")
     add_records(tesla, 12)
@@ -67,6 +69,7 @@ def test_tesla_billing_records_are_paged_with_has_more_data(owner_client, fleet,
     assert billed.count() == 12 == ChargingSession.objects.filter(vehicle=tesla).count()
 
 
+@V2_ONLY
 def test_bmw_charge_records_for_a_date_range(owner_client, fleet, connected):
     bmw = connected("BMW")
     records = add_records(bmw, 3, public=False)

@@ -4,10 +4,11 @@ Everything runs for real: the Django test client, the charging views, the Smartc
 in-process simulator, the Celery task (eager in tests) and the audit log.
 """
 
+import pytest
 from django.urls import reverse
 
 from charging import services
-from tests.charging.conftest import simulated_state
+from tests.charging.conftest import V2_ONLY, simulated_state
 from vehicles.models import Command, CommandStatus, VehicleStatus
 
 
@@ -15,6 +16,7 @@ def hx(client, url, data):
     return client.post(url, data, HTTP_HX_REQUEST="true")
 
 
+@V2_ONLY
 def test_a_ford_location_schedule_is_stored_on_the_vehicle(manager_client, manager, fleet, connected):
     ford = connected("FORD")
     page = manager_client.get(reverse("charging_vehicle", args=[fleet.slug, ford.pk]))
@@ -48,6 +50,7 @@ def test_a_ford_location_schedule_is_stored_on_the_vehicle(manager_client, manag
     assert "Set charge schedule (location)" in vehicle_page  # the vehicle's command log names the change
 
 
+@V2_ONLY
 def test_adding_a_ford_window_offers_a_free_slot_and_shows_no_error(manager_client, fleet, connected):
     ford = connected("FORD")
     page = manager_client.get(reverse("charging_vehicle", args=[fleet.slug, ford.pk]))
@@ -82,6 +85,7 @@ def test_adding_a_ford_window_offers_a_free_slot_and_shows_no_error(manager_clie
     assert not Command.objects.exclude(status=CommandStatus.DONE).exists()
 
 
+@V2_ONLY
 def test_a_nissan_schedule_is_converted_to_utc_and_back(manager_client, fleet, connected):
     # India keeps UTC+05:30 all year: a window starting after local midnight starts the day before in UTC.
     fleet.time_zone = "Asia/Kolkata"
@@ -108,6 +112,7 @@ def test_a_nissan_schedule_is_converted_to_utc_and_back(manager_client, fleet, c
     assert shown == [{"start": "00:30", "end": "05:00", "days": ["MONDAY", "SATURDAY"]}]
 
 
+@V2_ONLY
 def test_a_tesla_schedule_switches_type_with_only_one_enabled(manager_client, fleet, connected):
     tesla = connected("TESLA")
     url = reverse("charging_tesla_schedule", args=[fleet.slug, tesla.pk])
@@ -135,6 +140,7 @@ def test_a_tesla_schedule_switches_type_with_only_one_enabled(manager_client, fl
     assert "start at 23:30" in audit
 
 
+@V2_ONLY
 def test_turning_a_tesla_schedule_off_leaves_its_time_out(manager_client, fleet, connected):
     # tesla__set-charge-schedule.md gives "time" as HH:mm: a disable sends none (the simulator refuses a null).
     tesla = connected("TESLA")
@@ -156,6 +162,7 @@ def test_turning_a_tesla_schedule_off_leaves_its_time_out(manager_client, fleet,
     assert simulated_state(tesla)["tesla_schedule"]["startTime"] == {"enabled": False, "time": "23:30"}
 
 
+@V2_ONLY
 def test_a_schedule_changed_on_the_vehicle_since_the_form_opened_is_not_overwritten_silently(
     manager_client, fleet, connected
 ):
@@ -183,6 +190,7 @@ def test_a_schedule_changed_on_the_vehicle_since_the_form_opened_is_not_overwrit
     assert services.tesla_schedule_read(vehicle=tesla).start_time == 22 * 60
 
 
+@V2_ONLY
 def test_an_api_error_after_submission_is_shown_with_its_resolution_and_nothing_changes(
     manager_client, fleet, connected
 ):
@@ -203,6 +211,7 @@ def test_an_api_error_after_submission_is_shown_with_its_resolution_and_nothing_
     assert simulated_state(tesla)["ev"]["amps_requested"] is None
 
 
+@V2_ONLY
 def test_unknown_location_coordinates_are_refused_before_the_put(manager_client, fleet, connected):
     ford = connected("FORD")
     data = {
@@ -229,6 +238,7 @@ def test_charge_limit_goes_through_the_vehicle_commands_audit(manager_client, fl
     assert (command.kind, command.old_value, command.new_value) == ("charge_limit", "80 %", "70 %")
 
 
+@V2_ONLY
 def test_the_amperage_recorded_is_the_one_the_api_reports_it_set(manager_client, fleet, connected):
     # Reference: smartcar-api/tesla__set-charge-ammeter.md — above the charger's maximum the maximum is set, and the
     # answer's message names the amperage actually set.
@@ -260,6 +270,7 @@ def test_after_a_change_the_panels_it_concerns_show_the_vehicle_s_new_values(man
     assert '<p class="muted" id="charge-status" hx-swap-oob="true">' in refreshed and "limit 70 %" in refreshed
 
 
+@V2_ONLY
 def test_after_a_nissan_schedule_save_the_schedule_on_the_vehicle_is_shown_as_it_is_now(
     manager_client, fleet, connected
 ):
@@ -283,3 +294,18 @@ def test_after_a_nissan_schedule_save_the_schedule_on_the_vehicle_is_shown_as_it
     url = reverse("charging_change_status", args=[fleet.slug, nissan.pk, command.pk])
     polled = manager_client.get(url, HTTP_HX_REQUEST="true").content.decode()
     assert 'id="nissan-on-vehicle" hx-swap-oob="true">On the vehicle (UTC): ' + stored.label in polled
+
+
+@pytest.mark.parametrize("api_version", ["3"], indirect=True)
+def test_on_api_v3_a_schedule_v3_lacks_is_refused_in_one_line_before_any_call(manager_client, fleet, connected):
+    from simulator.models import BillingCounter
+
+    ford = connected("FORD")
+    page = manager_client.get(reverse("charging_vehicle", args=[fleet.slug, ford.pk])).content.decode()
+    assert "Charge schedule by location is not offered by Smartcar API v3, which Fleet uses." in page
+    data = {"location": "x", "limit_percent": "90", "weekday-TOTAL_FORMS": "0", "weekday-INITIAL_FORMS": "0",
+            "weekend-TOTAL_FORMS": "0", "weekend-INITIAL_FORMS": "0"}  # fmt: skip
+    response = hx(manager_client, reverse("charging_ford_schedule", args=[fleet.slug, ford.pk]), data)
+    assert "not offered by Smartcar API v3" in response.content.decode()
+    assert not Command.objects.exists()
+    assert not BillingCounter.objects.exists()
