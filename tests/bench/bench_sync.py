@@ -1,10 +1,10 @@
 """Benchmarks of the sync engine (issue 5). Not part of the test suite: run by hand or with `make bench`.
 
     .venv/bin/python tests/bench/bench_sync.py throughput [--vehicles 1000] [--latency-ms 1000] [--concurrency 100]
-    .venv/bin/python tests/bench/bench_sync.py budget [--vehicles 100] [--days 7]
+    .venv/bin/python tests/bench/bench_sync.py budget [--vehicles 100] [--days 7] [--api-version 3]
 
 Each uses its own PostgreSQL database on 127.0.0.1:5432, recreated on every run (``fleet_bench`` for throughput,
-``fleet_bench_budget`` for budget), so that the two can run at the same time.
+``fleet_bench_budget`` for budget, ``v3_fleet_bench_budget`` for budget on API v3), so that they can run at once.
 
 throughput: the simulator is served by gunicorn in its own process (gthread, 200 threads); this process is the
     sync worker, pointed at it with SMARTCAR_SIMULATOR_ORIGIN. Prints vehicles/s, the ratio to the lower bound
@@ -277,9 +277,12 @@ def throughput(args) -> None:
 def budget(args) -> None:
     import time_machine
 
-    _environment("", BUDGET_DB_NAME)
+    # API v3 runs in a database of its own (prefixed with the branch that added it), so both can run at once.
+    db_name = BUDGET_DB_NAME if args.api_version == "2.0" else f"v3_{BUDGET_DB_NAME}"
+    _environment("", db_name)
     os.environ["SIMULATOR_CLOCK_SPEED"] = "1"
-    _recreate_database(BUDGET_DB_NAME)
+    os.environ["SMARTCAR_API_VERSION"] = args.api_version
+    _recreate_database(db_name)
     start = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
     traveller = time_machine.travel(start, tick=False)
     traveller.start()
@@ -287,10 +290,10 @@ def budget(args) -> None:
     from django.conf import settings
     from django.db import connection
 
+    from connect import transports
     from simulator import clock, world
     from simulator.models import Vehicle as SimVehicle
     from vehicles import sync
-    from vehicles.catalogue import endpoints_for
     from vehicles.models import EndpointState, FleetSync, StatusHistory, Vehicle
 
     settings.SIMULATOR_CLOCK_SPEED = 1
@@ -309,7 +312,8 @@ def budget(args) -> None:
         vehicles = list(Vehicle.objects.filter(fleet=fleet))
         by_smartcar = {v.smartcar_id: v for v in vehicles}
         sims = {s.vehicle_id: s for s in SimVehicle.objects.all()}
-        endpoint_count = statistics.mean(len(endpoints_for(v.make, v.permissions)) for v in vehicles)
+        poll = transports.current().poll_endpoints
+        endpoint_count = statistics.mean(len(poll(v.make, v.permissions)) for v in vehicles)
         ages: list[float] = []
         step = timedelta(seconds=args.step)
         sample_every = int(300 / args.step)
@@ -336,7 +340,9 @@ def budget(args) -> None:
                 if active:
                     fetched = {}
                     for vehicle_id, data_age, fetched_at in EndpointState.objects.filter(
-                        vehicle__smartcar_id__in=active, path__in=["/battery", "/charge", "/location"]
+                        # API v3 reads them all at once: /signals.
+                        vehicle__smartcar_id__in=active,
+                        path__in=["/battery", "/charge", "/location", "/signals"],
                     ).values_list("vehicle__smartcar_id", "data_age", "fetched_at"):
                         fetched.setdefault(vehicle_id, []).append(data_age or fetched_at)
                     for sid in active:
@@ -355,7 +361,10 @@ def budget(args) -> None:
         p95 = ages[int(len(ages) * 0.95)] if ages else float("nan")
         results.append(monthly)
         del by_smartcar
-        print(f"budget {monthly}/vehicle-month, {len(vehicles)} vehicles, {args.days} days (step {args.step} s):")
+        print(
+            f"API {args.api_version}: budget {monthly}/vehicle-month, {len(vehicles)} vehicles, {args.days} days "
+            f"(step {args.step} s):"
+        )
         print(f"  billed calls per vehicle: {per_vehicle:.0f} (pro-rata budget for {args.days} days: {allowed:.0f})")
         print(
             f"  data age while driving/charging (battery/charge/location, {len(ages)} samples): median "
@@ -392,6 +401,7 @@ def main() -> None:
     b.add_argument("--days", type=float, default=7)
     b.add_argument("--step", type=int, default=60, help="simulated seconds between dispatcher runs")
     b.add_argument("--budgets", type=int, nargs="+", default=[1000, 10000])
+    b.add_argument("--api-version", choices=["2.0", "3"], default="2.0", help="the Smartcar API the app speaks")
     args = parser.parse_args()
     {"throughput": throughput, "budget": budget}[args.command](args)
 
