@@ -78,6 +78,9 @@ GROUPS = [
     ),
 ]  # fmt: skip
 _GROUP_OF = {path: key for key, _, paths in GROUPS for path in paths}
+# API v3's one read (vehicles/catalogue.py SIGNALS) fills every group: its age is every group's, its raw answer is
+# listed once, under "Vehicle info".
+EVERY_GROUP = "/signals"
 
 
 def _yes_no(value: bool | None, yes: str = "Yes", no: str = "No") -> str:
@@ -270,10 +273,11 @@ def value_groups(vehicle: Vehicle, status: VehicleStatus | None, states: list[En
     """The page's value panels: each group's typed values, its endpoints and its newest reading's age."""
     endpoints = _endpoint_groups(vehicle, states)
     values = typed_values(status, system) if status else {}
+    shared = [e["data_age"] for e in endpoints.get("info", []) if e["path"] == EVERY_GROUP and e["data_age"]]
     groups = []
     for key, label, _ in GROUPS:
         group_endpoints = endpoints.get(key, [])
-        ages = [e["data_age"] for e in group_endpoints if e["data_age"]]
+        ages = [e["data_age"] for e in group_endpoints if e["data_age"]] + (shared if values.get(key) else [])
         if values.get(key) or group_endpoints:
             groups.append(
                 {

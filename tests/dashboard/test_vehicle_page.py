@@ -201,3 +201,14 @@ def test_the_next_read_says_why_it_is_when_it_is(owner_client, fleet, case, expe
 
     assert f"at {(now + timedelta(minutes=72)).astimezone(fleet.zone):%H:%M}" in card
     assert expected in card
+
+
+def test_api_v3_s_one_read_of_every_signal_dates_every_group(owner_client, fleet):
+    vehicle = make_vehicles(fleet, 1, account=make_account(fleet))[0]
+    EndpointState.objects.create(
+        vehicle=vehicle, path="/signals", body=[], data_age=timezone.now() - timedelta(minutes=7)
+    )
+    body = page(owner_client, vehicle).content.decode()
+    for heading in ("Energy", "Charging", "Location", "Security"):
+        assert f'<h2>{heading} <small class="muted">7 min ago</small>' in body, heading
+    assert body.count("<code>/signals</code>") == 1
