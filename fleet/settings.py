@@ -64,10 +64,14 @@ if SIMULATED:
         "SMARTCAR_VEHICLE_API_URL": f"{_sim}/simulator/vehicle/v3",
         "SMARTCAR_MANAGEMENT_API_URL": f"{_sim}/simulator/management-api/v3",
         "SMARTCAR_CLIENT_ID": "fleet-demo-client",
-        "SMARTCAR_CLIENT_SECRET": "fleet-demo-secret",
         "SMARTCAR_REDIRECT_URI": "http://127.0.0.1:8000/connect/callback/",
-        "SMARTCAR_MANAGEMENT_TOKEN": "fleet-demo-management-token",
     }
+    if DEBUG:
+        # Published here, so good for the demo only: with DEBUG off both must be given (see _PUBLIC_DEMO_SECRETS).
+        _defaults |= {
+            "SMARTCAR_CLIENT_SECRET": "fleet-demo-secret",
+            "SMARTCAR_MANAGEMENT_TOKEN": "fleet-demo-management-token",
+        }
 else:
     SMARTCAR_SIMULATOR_ORIGIN = ""
     _defaults = {
@@ -97,6 +101,11 @@ SMARTCAR_MANAGEMENT_TOKEN = env.string("SMARTCAR_MANAGEMENT_TOKEN", _defaults.ge
 if not SIMULATED:
     for _name in ("SMARTCAR_CLIENT_ID", "SMARTCAR_CLIENT_SECRET", "SMARTCAR_REDIRECT_URI"):
         env.require(_name, globals()[_name], "when SMARTCAR_MODE is live")
+elif not DEBUG:
+    # The simulator serves its management API and signs webhook deliveries with these: with a value anyone can read
+    # in this repository, an anonymous caller could list, delete and forge every fleet's connections.
+    for _name in ("SMARTCAR_CLIENT_SECRET", "SMARTCAR_MANAGEMENT_TOKEN"):
+        env.require(_name, globals()[_name], "when DEBUG is off (production), in simulated mode too")
 # Webhooks (connect/webhooks.py). The webhook configured for this application in Smartcar's Dashboard: vehicles are
 # subscribed to it and its deliveries arrive at /webhooks/<id>/; more can be added in admin. Deliveries are signed
 # with SMARTCAR_MANAGEMENT_TOKEN. In the demo (simulated and DEBUG) the simulator registers the same webhook with
@@ -148,6 +157,18 @@ for _key in TOKEN_ENCRYPTION_KEYS:
     except ValueError:
         env.problems.append("TOKEN_ENCRYPTION_KEYS: each key must be 32 url-safe base64-encoded bytes")
         break
+
+# Secrets whose demo values are public (this repository, Django's own placeholder): refused with DEBUG off.
+_PUBLIC_DEMO_SECRETS = {
+    "SECRET_KEY": ("django-insecure",),
+    "SMARTCAR_CLIENT_SECRET": ("fleet-demo-secret",),
+    "SMARTCAR_MANAGEMENT_TOKEN": ("fleet-demo-management-token",),
+}
+if not DEBUG:
+    for _name, _public in _PUBLIC_DEMO_SECRETS.items():
+        _value = globals()[_name] or ""
+        if _value and any(_value.startswith(prefix) for prefix in _public):
+            env.problems.append(f"{_name}: the demo value is public, set a secret of your own when DEBUG is off")
 
 # --- Django -----------------------------------------------------------------------------------
 INSTALLED_APPS = [
@@ -340,7 +361,14 @@ ACCOUNT_SESSION_REMEMBER = None
 # Sign-up is closed: people join a fleet through an owner's invitation (see fleet/invitations.py).
 FLEET_OPEN_SIGNUP = env.boolean("FLEET_OPEN_SIGNUP", False)
 
-EMAIL_BACKEND = env.string("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# The console backend prints every message — invitation and password-reset links included — into the server's log:
+# the demo's way to read them, refused with DEBUG off, where an SMTP server (or another real backend) sends them.
+EMAIL_BACKEND = env.string(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend",
+)
+if not DEBUG and EMAIL_BACKEND == "django.core.mail.backends.console.EmailBackend":
+    env.problems.append("EMAIL_BACKEND: the console backend writes one-time links into the log; set a real one")
 EMAIL_HOST = env.string("EMAIL_HOST", "localhost")
 EMAIL_PORT = env.integer("EMAIL_PORT", 25)
 EMAIL_HOST_USER = env.string("EMAIL_HOST_USER")
@@ -424,7 +452,11 @@ LOG_LEVEL = env.choice("LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"correlation_id": {"()": "django_guid.log_filters.CorrelationId"}},
+    "filters": {
+        "correlation_id": {"()": "django_guid.log_filters.CorrelationId"},
+        # Invitation tokens, reset keys, OAuth codes and bearer tokens are written as [redacted] (fleet/redaction.py).
+        "redact": {"()": "fleet.redaction.RedactSecrets"},
+    },
     "formatters": {
         "line": {
             "format": "%(asctime)s %(levelname)s [%(correlation_id)s] %(name)s: %(message)s",
@@ -434,7 +466,7 @@ LOGGING = {
         "stdout": {
             "class": "logging.StreamHandler",
             "stream": "ext://sys.stdout",
-            "filters": ["correlation_id"],
+            "filters": ["correlation_id", "redact"],
             "formatter": "line",
         }
     },

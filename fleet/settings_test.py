@@ -24,6 +24,8 @@ os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("SMARTCAR_MODE", "simulated")
 os.environ.setdefault("SMARTCAR_REDIRECT_URI", "http://testserver/connect/callback/")
+os.environ.setdefault("SMARTCAR_CLIENT_SECRET", "test-client-secret-" + "s" * 20)
+os.environ.setdefault("SMARTCAR_MANAGEMENT_TOKEN", "test-management-token-" + "m" * 20)
 if "DATABASE_URL" not in os.environ and _answers(5432):
     os.environ["DATABASE_URL"] = "postgres://postgres@127.0.0.1:5432/fleet"
 REDIS_URL = os.environ.get("TEST_REDIS_URL") or ("redis://127.0.0.1:6379/15" if _answers(6379) else "")

@@ -180,6 +180,9 @@ def concurrency(args) -> None:
         "TOKEN_ENCRYPTION_KEYS": "r6Y1Ah1Z7lqiVqRuw0l4GVeWtbG2fR7n9n9n1i3Yq0o=",
         "SECURE_SSL_REDIRECT": "false",
         "SMARTCAR_MODE": "simulated",
+        # DEBUG is off: the simulator's secrets must be given, never the public demo values.
+        "SMARTCAR_CLIENT_SECRET": "bench-client-secret",
+        "SMARTCAR_MANAGEMENT_TOKEN": "bench-management-token",
         "FLEET_VAR_DIR": str(ROOT / "var" / "bench"),
     }
     command = [sys.executable, "-m", "gunicorn", "fleet.wsgi", "--worker-class", "gthread", "--workers", "2",

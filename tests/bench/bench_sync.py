@@ -40,6 +40,9 @@ def _environment(origin: str = "", db_name: str = DB_NAME) -> dict:
     env = {
         "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{db_name}",
         "SMARTCAR_MODE": "simulated",
+        # DEBUG is off: the simulator's secrets must be given, never the public demo values.
+        "SMARTCAR_CLIENT_SECRET": "bench-client-secret",
+        "SMARTCAR_MANAGEMENT_TOKEN": "bench-management-token",
         "SMARTCAR_SIMULATOR_ORIGIN": origin,
         "SECRET_KEY": "bench-secret-key-" + "x" * 40,
         "TOKEN_ENCRYPTION_KEYS": "r6Y1Ah1Z7lqiVqRuw0l4GVeWtbG2fR7n9n9n1i3Yq0o=",

@@ -57,6 +57,7 @@ def _environment() -> dict:
         "DATABASE_CONN_MAX_AGE": "60",
         "SMARTCAR_MODE": "simulated",
         "SMARTCAR_MANAGEMENT_TOKEN": MANAGEMENT_TOKEN,
+        "SMARTCAR_CLIENT_SECRET": "bench-client-secret",
         "SMARTCAR_WEBHOOK_ID": WEBHOOK_ID,
         "SECRET_KEY": "bench-secret-key-" + "x" * 40,
         "TOKEN_ENCRYPTION_KEYS": "r6Y1Ah1Z7lqiVqRuw0l4GVeWtbG2fR7n9n9n1i3Yq0o=",

@@ -74,6 +74,9 @@ def _environment(queue: str) -> dict:
     env = {
         "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB_NAME}",
         "SMARTCAR_MODE": "simulated",
+        # DEBUG is off: the simulator's secrets must be given, never the public demo values.
+        "SMARTCAR_CLIENT_SECRET": "bench-client-secret",
+        "SMARTCAR_MANAGEMENT_TOKEN": "bench-management-token",
         "SMARTCAR_SIMULATOR_ORIGIN": f"http://127.0.0.1:{PORT}",
         "SECRET_KEY": "bench-secret-key-" + "x" * 40,
         "TOKEN_ENCRYPTION_KEYS": "r6Y1Ah1Z7lqiVqRuw0l4GVeWtbG2fR7n9n9n1i3Yq0o=",

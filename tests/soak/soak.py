@@ -78,6 +78,9 @@ ENV = {
     "ALLOWED_HOSTS": "127.0.0.1,localhost",
     "SECURE_SSL_REDIRECT": "false",
     "SMARTCAR_MODE": "simulated",
+    # DEBUG is off: the simulator's secrets must be given, never the public demo values.
+    "SMARTCAR_CLIENT_SECRET": "soak-client-secret",
+    "SMARTCAR_MANAGEMENT_TOKEN": "soak-management-token",
     "SMARTCAR_SIMULATOR_ORIGIN": "",
     "SMARTCAR_REDIRECT_URI": f"http://127.0.0.1:{PORT}/connect/callback/",
     "FLEET_VAR_DIR": str(VAR),

@@ -1,0 +1,156 @@
+"""Production mode is safe by construction: no public secret serves it, no one-time link reaches its logs."""
+
+import io
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fleet.redaction import REDACTED, RedactSecrets
+
+ROOT = Path(__file__).resolve().parents[2]
+SIMULATED_PRODUCTION = {
+    "PATH": os.environ["PATH"],
+    "DEBUG": "false",
+    "SECRET_KEY": "p" * 60 + "-production-like-secret-with-enough-entropy",
+    "ALLOWED_HOSTS": "fleet.example.com",
+    "TOKEN_ENCRYPTION_KEYS": "r6Y1Ah1Z7lqiVqRuw0l4GVeWtbG2fR7n9n9n1i3Yq0o=",
+    "SMARTCAR_MODE": "simulated",
+    "SMARTCAR_CLIENT_SECRET": "an-installation-s-own-client-secret",
+    "SMARTCAR_MANAGEMENT_TOKEN": "an-installation-s-own-management-token",
+}
+
+
+def _load_settings(env: dict, tmp_path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", "import fleet.settings"],
+        cwd=ROOT,
+        env={**env, "FLEET_VAR_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def _refused(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode != 0, "started"
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert lines[0].startswith("Fleet cannot start, configuration error: ")
+    return lines[0]
+
+
+def test_simulated_production_with_its_own_secrets_starts(tmp_path):
+    result = _load_settings(SIMULATED_PRODUCTION, tmp_path)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("name", ["SMARTCAR_MANAGEMENT_TOKEN", "SMARTCAR_CLIENT_SECRET"])
+def test_simulated_production_requires_every_smartcar_secret(tmp_path, name):
+    env = {k: v for k, v in SIMULATED_PRODUCTION.items() if k != name}
+    assert name in _refused(_load_settings(env, tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "mode"),
+    [
+        ("SMARTCAR_MANAGEMENT_TOKEN", "fleet-demo-management-token", "simulated"),
+        ("SMARTCAR_CLIENT_SECRET", "fleet-demo-secret", "simulated"),
+        ("SMARTCAR_MANAGEMENT_TOKEN", "fleet-demo-management-token", "live"),
+        ("SECRET_KEY", "django-insecure-" + "x" * 50, "simulated"),
+    ],
+)
+def test_production_refuses_the_public_demo_values(tmp_path, name, value, mode):
+    env = SIMULATED_PRODUCTION | {
+        name: value,
+        "SMARTCAR_MODE": mode,
+        "SMARTCAR_CLIENT_ID": "client-id",
+        "SMARTCAR_REDIRECT_URI": "https://fleet.example.com/connect/callback/",
+    }
+    line = _refused(_load_settings(env, tmp_path))
+    assert name in line and "public" in line
+    assert value not in line
+
+
+def test_production_refuses_the_console_mail_backend(tmp_path):
+    env = SIMULATED_PRODUCTION | {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
+    assert "EMAIL_BACKEND" in _refused(_load_settings(env, tmp_path))
+
+
+def test_the_demo_keeps_its_defaults_and_the_console_backend(tmp_path):
+    script = "from fleet import settings as s; print(s.SMARTCAR_MANAGEMENT_TOKEN, s.EMAIL_BACKEND)"
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env={"PATH": os.environ["PATH"], "DEBUG": "true", "FLEET_VAR_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["fleet-demo-management-token", "django.core.mail.backends.console.EmailBackend"]
+
+
+# --- Nothing secret in the logs ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def log_output():
+    """What the configured stdout handler (LOGGING in fleet/settings.py) writes, captured."""
+    handler = next(h for h in logging.getLogger().handlers if any(isinstance(f, RedactSecrets) for f in h.filters))
+    stream = io.StringIO()
+    previous = handler.setStream(stream)
+    try:
+        yield stream
+    finally:
+        handler.setStream(previous)
+
+
+SECRETS = {
+    "invitation": "/invitations/Kq3vYt8wZ1pQ0rX7uLm4nB2cD5eF6gH9/",
+    "reset": "/accounts/password/reset/key/1-cf5ns2-3b8c5f0e0e3c4b7d9a1f/",
+    "code": "/connect/callback/?code=9f8e7d6c-5b4a-3c2d-1e0f-a9b8c7d6e5f4&state=abc",
+    "bearer": "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.c2VjcmV0.sig",
+    "basic": "Authorization: Basic ZmxlZXQtZGVtby1jbGllbnQ6c2VjcmV0",
+    "json": '{"access_token": "at-1234567890", "refresh_token": "rt-0987654321"}',
+}
+SECRET_PARTS = [
+    "Kq3vYt8wZ1pQ0rX7uLm4nB2cD5eF6gH9",
+    "cf5ns2-3b8c5f0e0e3c4b7d9a1f",
+    "9f8e7d6c-5b4a-3c2d-1e0f-a9b8c7d6e5f4",
+    "eyJhbGciOiJIUzI1NiJ9",
+    "ZmxlZXQtZGVtby1jbGllbnQ6c2VjcmV0",
+    "at-1234567890",
+    "rt-0987654321",
+]
+
+
+def test_secrets_are_redacted_in_messages_arguments_and_tracebacks(log_output):
+    logger = logging.getLogger("fleet.test")
+    for what, text in SECRETS.items():
+        logger.warning("in the message (%s): " + text.replace("%", "%%"), what)
+        logger.warning("as an argument (%s): %s", what, text)
+    try:
+        raise ValueError(f"failed on {SECRETS['invitation']} with {SECRETS['bearer']}")
+    except ValueError:
+        logger.exception("a traceback")
+    written = log_output.getvalue()
+    for part in SECRET_PARTS:
+        assert part not in written
+    assert written.count(REDACTED) >= 2 * len(SECRETS) + 2
+    # What is not secret stays readable.
+    assert "/invitations/[redacted]/" in written and "state=abc" in written and "ValueError" in written
+
+
+def test_a_request_for_an_unknown_invitation_logs_no_token(client, db, log_output):
+    token = "Zz9Yy8Xx7Ww6Vv5Uu4Tt3Ss2Rr1Qq0Pp"
+    client.get(f"/invitations/{token}/")
+    client.get(f"/accounts/password/reset/key/1-{token}/")
+    client.get(f"/connect/callback/?code={token}")
+    client.get(f"/no-such-page/?code={token}")
+    written = log_output.getvalue()
+    assert "Not Found" in written
+    assert token not in written
