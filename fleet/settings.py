@@ -191,6 +191,7 @@ INSTALLED_APPS = [
     "vehicles",
     "charging",
     "dashboard",
+    "trips",
 ]
 if SIMULATED:
     INSTALLED_APPS.append("simulator")

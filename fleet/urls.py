@@ -26,6 +26,7 @@ urlpatterns = [
     path("", include("connect.urls")),
     path("", include("vehicles.urls")),
     path("", include("charging.urls")),
+    path("", include("trips.urls")),
 ]
 
 if settings.SIMULATED:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-APP_PACKAGES = ["fleet", "connect", "vehicles", "charging", "dashboard"]
+APP_PACKAGES = ["fleet", "connect", "vehicles", "charging", "dashboard", "trips"]
 
 
 def _imports(package: str) -> list[tuple[Path, str]]:
@@ -52,6 +52,14 @@ def test_fleet_imports_no_app_above_it():
 @pytest.mark.parametrize("package", [p for p in APP_PACKAGES if p != "dashboard"])
 def test_no_app_imports_the_dashboard(package):
     offending = [f"{p.relative_to(ROOT)}: {m}" for p, m in _imports(package) if _top(m) == "dashboard"]
+    assert offending == []
+
+
+@pytest.mark.parametrize("package", ["fleet", "connect", "vehicles", "charging"])
+def test_no_lower_app_imports_trips(package):
+    """Trips sit above vehicles, charging and the fleet: those follow nothing of it (the sync engine announces stored
+    readings through vehicles.signals instead)."""
+    offending = [f"{p.relative_to(ROOT)}: {m}" for p, m in _imports(package) if _top(m) == "trips"]
     assert offending == []
 
 

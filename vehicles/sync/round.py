@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.utils import timezone
 
+from vehicles.signals import readings_stored
 from vehicles.sync.fetching import Fetcher, Outcome, interleaves_writes
 from vehicles.sync.leasing import leases_renew
 from vehicles.sync.outage import DATABASE_DOWN, Outage
@@ -195,12 +196,22 @@ class Round:
             follow_ups_run(stored)
         except DATABASE_DOWN as exc:
             self.database_failed(exc)  # the next round meets the same answer and does them again
+        self.announce(stored)
         for write in stored:
             if write.plan.paths:
                 self.report.synced += 1
                 self.report.paths += len(write.plan.paths)
                 self.report.errors += write.failed_paths > 0
         return True
+
+    def announce(self, stored: list[VehicleWrite]) -> None:
+        """Tells the apps that follow synced data (trips) which vehicles have new readings."""
+        if not stored:
+            return
+        vehicle_ids = [write.vehicle_id for write in stored]
+        for receiver, result in readings_stored.send_robust(sender=Round, vehicle_ids=vehicle_ids):
+            if isinstance(result, Exception):
+                logger.warning("after storing %d vehicles, %s failed: %r", len(vehicle_ids), receiver, result)
 
     def store_one_by_one(self, group: list[VehicleWrite]) -> list[VehicleWrite]:
         stored = []

@@ -1,0 +1,90 @@
+"""Forms of the drivers, places and trips pages; times are read in the fleet's time zone (the views override the
+current zone while a form is cleaned)."""
+
+from django import forms
+
+from trips.models import Driver, Place, PlaceKind, Purpose, Trip
+from vehicles.models import Vehicle
+
+DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+
+
+class DriverForm(forms.ModelForm):
+    class Meta:
+        model = Driver
+        fields = ["name", "user", "email"]
+        labels = {"user": "Member (optional)", "email": "E-mail (optional)"}
+        help_texts = {"user": "Leave empty for a driver who does not sign in to Fleet."}
+
+    def __init__(self, *args, fleet, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fleet = fleet
+        self.instance.fleet = fleet
+        user_field = self.fields["user"]
+        user_field.queryset = user_field.queryset.filter(memberships__fleet=fleet)  # type: ignore[attr-defined]
+
+    def clean_name(self):
+        name = self.cleaned_data["name"].strip()
+        others = Driver.objects.filter(fleet=self.fleet, name__iexact=name).exclude(pk=self.instance.pk)
+        if others.exists():
+            raise forms.ValidationError("The fleet has a driver of this name already.")
+        return name
+
+
+class DriverHomeForm(forms.Form):
+    home = forms.ModelChoiceField(queryset=Place.objects.none(), required=False, label="Home",
+                                  empty_label="No home place")  # fmt: skip
+
+    def __init__(self, *args, fleet, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["home"].queryset = Place.objects.filter(fleet=fleet, kind=PlaceKind.HOME)  # type: ignore[attr-defined]
+
+
+class AssignmentForm(forms.Form):
+    vehicle = forms.ModelChoiceField(queryset=Vehicle.objects.none())
+    starts_at = forms.DateTimeField(label="From", widget=DATETIME)
+    ends_at = forms.DateTimeField(label="Until (optional)", required=False, widget=DATETIME)
+
+    def __init__(self, *args, fleet, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["vehicle"].queryset = Vehicle.objects.filter(fleet=fleet)  # type: ignore[attr-defined]
+        self.fields["vehicle"].label_from_instance = lambda vehicle: vehicle.display_name  # type: ignore[attr-defined]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("starts_at") and data.get("ends_at") and data["ends_at"] <= data["starts_at"]:
+            self.add_error("ends_at", "The end must come after the start.")
+        return data
+
+
+class PlaceForm(forms.ModelForm):
+    class Meta:
+        model = Place
+        fields = ["name", "kind", "latitude", "longitude", "radius_m"]
+        labels = {"radius_m": "Radius (metres)"}
+
+    def __init__(self, *args, fleet, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fleet = fleet
+        self.instance.fleet = fleet
+        self.fields["latitude"].widget.attrs["step"] = "any"
+        self.fields["longitude"].widget.attrs["step"] = "any"
+
+    def clean_name(self):
+        name = self.cleaned_data["name"].strip()
+        if Place.objects.filter(fleet=self.fleet, name__iexact=name).exclude(pk=self.instance.pk).exists():
+            raise forms.ValidationError("The fleet has a place of this name already.")
+        return name
+
+
+class TripPurposeForm(forms.ModelForm):
+    class Meta:
+        model = Trip
+        fields = ["purpose", "purpose_note"]
+        labels = {"purpose": "Business or private", "purpose_note": "Purpose"}
+
+    def clean(self):
+        data = super().clean()
+        if data.get("purpose") == Purpose.BUSINESS and not data.get("purpose_note", "").strip():
+            self.add_error("purpose_note", "A business trip needs its purpose for the logbook.")
+        return data

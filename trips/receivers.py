@@ -1,0 +1,12 @@
+"""Follows the sync engine: after each stored group of vehicles, their new readings become trips."""
+
+from django.dispatch import receiver
+
+from vehicles.signals import readings_stored
+
+
+@receiver(readings_stored, dispatch_uid="trips_derive_after_sync")
+def derive_after_sync(sender, vehicle_ids, **kwargs):
+    from trips.derive import vehicles_trips_derive
+
+    vehicles_trips_derive(vehicle_ids=list(vehicle_ids))

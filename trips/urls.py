@@ -1,0 +1,17 @@
+from django.urls import path
+
+from trips import views
+
+fleet = "fleets/<slug:fleet_slug>/"
+
+urlpatterns = [
+    path(fleet + "drivers/", views.driver_list, name="trips_drivers"),
+    path(fleet + "drivers/new/", views.driver_create, name="trips_driver_create"),
+    path(fleet + "drivers/<int:driver_id>/", views.driver_detail, name="trips_driver"),
+    path(fleet + "drivers/<int:driver_id>/assign/", views.driver_assign, name="trips_driver_assign"),
+    path(fleet + "drivers/<int:driver_id>/home/", views.driver_home, name="trips_driver_home"),
+    path(fleet + "assignments/<int:assignment_id>/end/", views.assignment_end, name="trips_assignment_end"),
+    path(fleet + "places/", views.place_list, name="trips_places"),
+    path(fleet + "places/new/", views.place_create, name="trips_place_create"),
+    path(fleet + "places/<int:place_id>/delete/", views.place_delete, name="trips_place_delete"),
+]

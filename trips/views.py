@@ -1,0 +1,161 @@
+"""Drivers, places and trips pages. Thin views: the tenant check (fleet_view), a form, a service, a template.
+
+Forms are read in the fleet's time zone; a refused form comes back with its errors and status 422, nothing saved.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from fleet.tenancy import FleetRequest, fleet_view, get_fleet_object_or_404
+from trips import drivers, forms, places
+from trips.models import Assignment, Driver, Place
+from vehicles.models import Vehicle
+
+
+def _driver(request: FleetRequest, driver_id: int) -> Driver:
+    return get_fleet_object_or_404(request, Driver.objects.select_related("home", "user"), pk=driver_id)
+
+
+# --- Drivers ---------------------------------------------------------------------------------------------------------
+
+
+def _drivers_page(request: FleetRequest, form: forms.DriverForm, status: int = 200):
+    now = timezone.now()
+    current = {
+        a.driver_id: a
+        for a in Assignment.objects.filter(driver__fleet=request.fleet, starts_at__lte=now)
+        .exclude(ends_at__lte=now)
+        .select_related("vehicle")
+    }
+    rows = [(driver, current.get(driver.pk)) for driver in request.fleet.drivers.select_related("user", "home")]
+    return render(request, "trips/drivers.html", {"rows": rows, "form": form}, status=status)
+
+
+@fleet_view
+def driver_list(request: FleetRequest):
+    return _drivers_page(request, forms.DriverForm(fleet=request.fleet))
+
+
+@require_POST
+@fleet_view(write=True)
+def driver_create(request: FleetRequest):
+    form = forms.DriverForm(request.POST, fleet=request.fleet)
+    if not form.is_valid():
+        return _drivers_page(request, form, status=422)
+    driver = form.save()
+    messages.success(request, f"{driver.name} added. Give them a vehicle below.")
+    return redirect("trips_driver", request.fleet.slug, driver.pk)
+
+
+def _driver_page(request: FleetRequest, driver: Driver, *, assign=None, home=None, status: int = 200):
+    with timezone.override(request.fleet.zone):
+        context = {
+            "driver": driver,
+            "assignments": driver.assignments.select_related("vehicle"),
+            "assign_form": assign
+            or forms.AssignmentForm(fleet=request.fleet, initial={"starts_at": timezone.localtime()}),
+            "home_form": home or forms.DriverHomeForm(fleet=request.fleet, initial={"home": driver.home_id}),
+        }
+        return render(request, "trips/driver.html", context, status=status)
+
+
+@fleet_view
+def driver_detail(request: FleetRequest, driver_id: int):
+    return _driver_page(request, _driver(request, driver_id))
+
+
+@require_POST
+@fleet_view(write=True)
+def driver_assign(request: FleetRequest, driver_id: int):
+    driver = _driver(request, driver_id)
+    with timezone.override(request.fleet.zone):
+        form = forms.AssignmentForm(request.POST, fleet=request.fleet)
+        valid = form.is_valid()
+    if valid:
+        try:
+            drivers.assignment_create(driver=driver, user=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            for field, problems in error.message_dict.items():
+                form.add_error(field if field in form.fields else None, problems)
+        else:
+            messages.success(request, f"{form.cleaned_data['vehicle'].display_name} assigned to {driver.name}.")
+            return redirect("trips_driver", request.fleet.slug, driver.pk)
+    return _driver_page(request, driver, assign=form, status=422)
+
+
+@require_POST
+@fleet_view(write=True)
+def assignment_end(request: FleetRequest, assignment_id: int):
+    assignment = _assignment(request, assignment_id)
+    try:
+        drivers.assignment_end(assignment=assignment)
+    except ValidationError:
+        messages.error(request, "This assignment has not started yet; it cannot end before its start.")
+    else:
+        messages.success(request, f"{assignment.driver.name} no longer has {assignment.vehicle.display_name}.")
+    return redirect("trips_driver", request.fleet.slug, assignment.driver_id)
+
+
+def _assignment(request: FleetRequest, assignment_id: int) -> Assignment:
+    rows = Assignment.objects.select_related("driver", "vehicle").filter(driver__fleet=request.fleet)
+    return get_object_or_404(rows, pk=assignment_id)
+
+
+@require_POST
+@fleet_view(write=True)
+def driver_home(request: FleetRequest, driver_id: int):
+    driver = _driver(request, driver_id)
+    form = forms.DriverHomeForm(request.POST, fleet=request.fleet)
+    if not form.is_valid():
+        return _driver_page(request, driver, home=form, status=422)
+    driver.home = form.cleaned_data["home"]
+    driver.save(update_fields=["home"])
+    messages.success(request, "Home saved.")
+    return redirect("trips_driver", request.fleet.slug, driver.pk)
+
+
+# --- Places ----------------------------------------------------------------------------------------------------------
+
+
+def _places_page(request: FleetRequest, form: forms.PlaceForm, status: int = 200):
+    context = {
+        "places": request.fleet.places.all(),
+        "form": form,
+        "suggestions": places.ford_place_suggestions(request.fleet),
+    }
+    return render(request, "trips/places.html", context, status=status)
+
+
+@fleet_view
+def place_list(request: FleetRequest):
+    initial = {key: request.GET[key] for key in ("latitude", "longitude", "name") if key in request.GET}
+    return _places_page(request, forms.PlaceForm(fleet=request.fleet, initial=initial))
+
+
+@require_POST
+@fleet_view(write=True)
+def place_create(request: FleetRequest):
+    form = forms.PlaceForm(request.POST, fleet=request.fleet)
+    if not form.is_valid():
+        return _places_page(request, form, status=422)
+    place = form.save()
+    messages.success(request, f"{place.name} saved.")
+    return redirect("trips_places", request.fleet.slug)
+
+
+@require_POST
+@fleet_view(write=True)
+def place_delete(request: FleetRequest, place_id: int):
+    place = get_fleet_object_or_404(request, Place.objects, pk=place_id)
+    place.delete()
+    messages.success(request, f"{place.name} removed; trips that started or ended there keep their positions.")
+    return redirect("trips_places", request.fleet.slug)
+
+
+def vehicle_for(request: FleetRequest, vehicle_id: int) -> Vehicle:
+    return get_fleet_object_or_404(request, Vehicle.objects, pk=vehicle_id)
