@@ -62,7 +62,8 @@ def test_handing_back_keeps_the_history_and_frees_the_vehicle(owner_client, flee
     assert assignment.ends_at is not None
     page = owner_client.get(reverse("trips_driver", args=[fleet.slug, driver.pk])).content.decode()
     assert "Van 7" in page and "Has it now" not in page
-    assert "No driver assigned" in owner_client.get(reverse("vehicle_detail", args=[fleet.slug, vehicle.pk])).content.decode()
+    vehicle_page = owner_client.get(reverse("vehicle_detail", args=[fleet.slug, vehicle.pk])).content.decode()
+    assert "No driver assigned" in vehicle_page
 
 
 @pytest.mark.django_db
