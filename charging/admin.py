@@ -57,24 +57,18 @@ class BulkScheduleTargetInline(admin.TabularInline):
     readonly_fields = fields
     can_delete = False
 
+    def has_add_permission(self, request, obj=None):
+        return False
+
 
 @admin.register(BulkScheduleRun)
-class BulkScheduleRunAdmin(admin.ModelAdmin):
+class BulkScheduleRunAdmin(RecordAdmin):
+    """A bulk schedule a manager applied from the charging pages, and how each vehicle took it: a record."""
+
     list_display = ["created_at", "fleet", "kind", "make", "summary", "status", "created_by"]
     list_filter = ["status", "kind", "fleet"]
     search_fields = ["summary", "fleet__name", "created_by__email"]
     date_hierarchy = "created_at"
-    readonly_fields = [
-        "fleet",
-        "kind",
-        "make",
-        "payload",
-        "summary",
-        "created_by",
-        "created_at",
-        "status",
-        "finished_at",
-    ]
     inlines = [BulkScheduleTargetInline]
 
 

@@ -258,21 +258,23 @@ class UnparsedReadingAdmin(RecordAdmin):
 
 
 @admin.register(DiagnosticTroubleCode)
-class DiagnosticTroubleCodeAdmin(admin.ModelAdmin):
+class DiagnosticTroubleCodeAdmin(RecordAdmin):
+    """What the vehicles reported (vehicles/diagnostics.py keeps it): shown, never typed in."""
+
     list_display = ["code", "vehicle", "first_seen_at", "last_seen_at", "cleared_at"]
     list_filter = ["vehicle__fleet", "vehicle__make"]
     search_fields = ["code", "vehicle__vin", "vehicle__nickname"]
     list_select_related = ["vehicle"]
-    readonly_fields = ["vehicle", "code", "reported_at", "first_seen_at", "last_seen_at", "cleared_at"]
 
 
 @admin.register(SystemStatus)
-class SystemStatusAdmin(admin.ModelAdmin):
+class SystemStatusAdmin(RecordAdmin):
+    """What the vehicles reported about their systems: shown, never typed in."""
+
     list_display = ["system_id", "vehicle", "status", "description", "changed_at", "last_seen_at"]
     list_filter = ["status", "vehicle__fleet"]
     search_fields = ["system_id", "vehicle__vin", "vehicle__nickname"]
     list_select_related = ["vehicle"]
-    readonly_fields = ["vehicle", "system_id", "status", "description", "changed_at", "last_seen_at"]
 
 
 # --- Dashboard: the remote-command audit log and diagnostic acknowledgements (read-only: an audit is not edited) ----
