@@ -5,6 +5,7 @@ as root on Debian). Where Chromium is missing the tests are skipped locally and 
 """
 
 import os
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -77,3 +78,66 @@ def fleet_owner(transactional_db):
     user = make_user("owner@e2e.example", PASSWORD)
     fleet = fleet_create(name="Acme Logistics", owner=user, time_zone="Europe/Berlin")
     return user, fleet
+
+
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+
+
+@dataclass
+class DemoFleet:
+    fleet: object
+    owner: object
+    manager: object
+    viewer: object
+    vehicles: list
+
+
+def _report_trouble_codes(vehicles, codes: list[str]) -> None:
+    """The simulated GM cars report trouble codes (as their world would, some day)."""
+    from simulator import clock
+    from simulator.models import Vehicle as SimulatedVehicle
+
+    now = clock.now().isoformat().replace("+00:00", "Z")
+    for vehicle in vehicles:
+        if vehicle.make in ("CHEVROLET", "CADILLAC"):
+            simulated = SimulatedVehicle.objects.get(vehicle_id=vehicle.smartcar_id)
+            simulated.state["dtcs"] = [{"code": code, "timestamp": now} for code in codes]
+            simulated.save(update_fields=["state"])
+
+
+@pytest.fixture
+def demo_fleet(browser_settings, simulated_clock) -> DemoFleet:
+    """A fleet like the demo's: its owner, a manager and a viewer; a dozen simulated vehicles of every make connected
+    through Connect and read over a few simulated hours; trouble codes on the GM cars."""
+    from django.test import Client
+
+    from fleet.models import Membership, Role
+    from fleet.services import fleet_create
+    from simulator.platform import ensure_default_application
+    from tests.dashboard.conftest import connect_simulated, sync_rounds
+
+    ensure_default_application()
+    owner = make_user("owner@e2e.example", PASSWORD)
+    fleet = fleet_create(name="Demo Fleet", owner=owner, time_zone="America/New_York")
+    manager = make_user("manager@e2e.example", PASSWORD)
+    viewer = make_user("viewer@e2e.example", PASSWORD)
+    Membership.objects.create(user=manager, fleet=fleet, role=Role.MANAGER)
+    Membership.objects.create(user=viewer, fleet=fleet, role=Role.VIEWER)
+    client = Client()
+    client.force_login(owner)
+    vehicles = connect_simulated(client, fleet, "12-vehicles@demo.fleet")
+    sync_rounds(vehicles, simulated_clock, rounds=3, step=HISTORY / 2)
+    simulated_clock.pin(timezone.now())
+    _report_trouble_codes(vehicles, ["P0420", "P0171"])
+    sync_rounds(vehicles, simulated_clock, rounds=1, step=None)
+    return DemoFleet(fleet=fleet, owner=owner, manager=manager, viewer=viewer, vehicles=vehicles)
+
+
+def sign_in(page, live_server, user) -> None:
+    """Signs ``user`` in through the sign-in page (a fresh browser context has no session)."""
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("input[name=login]", user.email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form button[type=submit]")
+    page.wait_for_url(lambda url: "/accounts/login/" not in url)
