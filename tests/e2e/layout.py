@@ -7,7 +7,8 @@ OVERFLOW_JS = """() => {
   const found = [];
   const wide = new Set();
   const name = (el) => {
-    const classes = typeof el.className === 'string' && el.className.trim() ? '.' + el.className.trim().split(/\\s+/).join('.') : '';
+    const names = typeof el.className === 'string' ? el.className.trim() : '';
+    const classes = names ? '.' + names.split(/\\s+/).join('.') : '';
     const text = (el.innerText || el.value || '').trim().replace(/\\s+/g, ' ').slice(0, 40);
     return el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + classes + (text ? ` “${text}”` : '');
   };
@@ -30,7 +31,8 @@ OVERFLOW_JS = """() => {
     if ((box.right > width + 1 || box.left < -1) && !clipped(el)) {
       wide.add(el);
       if (!wide.has(el.parentElement))
-        found.push(`${name(el)} is ${Math.round(box.width)} px wide, from ${Math.round(box.left)} to ${Math.round(box.right)} px`);
+        found.push(`${name(el)} is ${Math.round(box.width)} px wide, ` +
+                   `from ${Math.round(box.left)} to ${Math.round(box.right)} px`);
     }
   }
   return found.slice(0, 10);
