@@ -204,6 +204,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "fleet.middleware.PrivateResponsesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -233,13 +234,19 @@ TEMPLATES = [
 ]
 
 # https://github.com/jazzband/dj-database-url
-DATABASES = {
-    "default": dj_database_url.parse(
-        env.string("DATABASE_URL", f"sqlite:///{VAR_DIR / 'fleet.sqlite3'}"),
-        conn_max_age=env.integer("DATABASE_CONN_MAX_AGE", 60),
-        conn_health_checks=True,
+try:
+    DATABASES = {
+        "default": dj_database_url.parse(
+            env.string("DATABASE_URL", f"sqlite:///{VAR_DIR / 'fleet.sqlite3'}"),
+            conn_max_age=env.integer("DATABASE_CONN_MAX_AGE", 60),
+            conn_health_checks=True,
+        )
+    }
+except ValueError:  # dj-database-url's errors; the URL itself is not repeated, it may carry a password
+    env.problems.append(
+        "DATABASE_URL: not a database URL, expected e.g. postgres://user:password@host:5432/name or sqlite:///path"
     )
-}
+    DATABASES = {"default": {"ENGINE": "django.db.backends.dummy"}}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.integer("DATABASE_POOL_SIZE", 0):
     # A process with many threads (gunicorn gthread, the sync engine's fetch pool) shares a bounded pool of
     # connections instead of keeping one per thread; Django returns a connection to the pool when a request ends.

@@ -180,6 +180,7 @@ def concurrency(args) -> None:
         "TOKEN_ENCRYPTION_KEYS": "r6Y1Ah1Z7lqiVqRuw0l4GVeWtbG2fR7n9n9n1i3Yq0o=",
         "SECURE_SSL_REDIRECT": "false",
         "SMARTCAR_MODE": "simulated",
+        "WEB_ACCESS_LOG": "",  # gunicorn.conf.py: no access log, as measured before it had one
         # DEBUG is off: the simulator's secrets must be given, never the public demo values.
         "SMARTCAR_CLIENT_SECRET": "bench-client-secret",
         "SMARTCAR_MANAGEMENT_TOKEN": "bench-management-token",

@@ -40,6 +40,7 @@ def _environment(origin: str = "", db_name: str = DB_NAME) -> dict:
     env = {
         "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{db_name}",
         "SMARTCAR_MODE": "simulated",
+        "WEB_ACCESS_LOG": "",  # gunicorn.conf.py: no access log, as measured before it had one
         # DEBUG is off: the simulator's secrets must be given, never the public demo values.
         "SMARTCAR_CLIENT_SECRET": "bench-client-secret",
         "SMARTCAR_MANAGEMENT_TOKEN": "bench-management-token",

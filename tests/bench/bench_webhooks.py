@@ -56,6 +56,7 @@ def _environment() -> dict:
         # As in production (settings default): connections kept for a minute, not opened per request.
         "DATABASE_CONN_MAX_AGE": "60",
         "SMARTCAR_MODE": "simulated",
+        "WEB_ACCESS_LOG": "",  # gunicorn.conf.py: no access log, as measured before it had one
         "SMARTCAR_MANAGEMENT_TOKEN": MANAGEMENT_TOKEN,
         "SMARTCAR_CLIENT_SECRET": "bench-client-secret",
         "SMARTCAR_WEBHOOK_ID": WEBHOOK_ID,

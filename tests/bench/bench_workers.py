@@ -74,6 +74,7 @@ def _environment(queue: str) -> dict:
     env = {
         "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB_NAME}",
         "SMARTCAR_MODE": "simulated",
+        "WEB_ACCESS_LOG": "",  # gunicorn.conf.py: no access log, as measured before it had one
         # DEBUG is off: the simulator's secrets must be given, never the public demo values.
         "SMARTCAR_CLIENT_SECRET": "bench-client-secret",
         "SMARTCAR_MANAGEMENT_TOKEN": "bench-management-token",

@@ -38,6 +38,10 @@ ENV = {
     "FLEET_VAR_DIR": str(ROOT / "var" / "bench"),
     "LOG_LEVEL": "WARNING",
     "DJANGO_SETTINGS_MODULE": "fleet.settings",
+    # DEBUG is off: the simulator's secrets must be given, never the public demo values.
+    "SMARTCAR_CLIENT_SECRET": "bench-client-secret",
+    "SMARTCAR_MANAGEMENT_TOKEN": "bench-management-token",
+    "WEB_ACCESS_LOG": "",  # gunicorn.conf.py: no access log, as measured before it had one
 }
 os.environ.update(ENV)
 sys.path.insert(0, str(ROOT))

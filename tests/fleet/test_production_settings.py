@@ -154,3 +154,22 @@ def test_a_request_for_an_unknown_invitation_logs_no_token(client, db, log_outpu
     written = log_output.getvalue()
     assert "Not Found" in written
     assert token not in written
+
+
+# --- Nothing of a signed-in person's in a shared cache ---------------------------------------------------------------
+
+
+def test_pages_and_exports_of_a_signed_in_person_are_never_stored(owner_client, fleet):
+    from django.urls import reverse
+
+    for url in (
+        reverse("home"),
+        reverse("fleet_settings", args=[fleet.slug]),
+        reverse("fleet_overview_csv", args=[fleet.slug]),
+        reverse("charging_fleet_csv", args=[fleet.slug]),
+    ):
+        response = owner_client.get(url)
+        assert response.status_code in (200, 302), url
+        directives = {d.strip() for d in response["Cache-Control"].split(",")}
+        assert {"private", "no-store"} <= directives, url
+        assert "public" not in directives and not any(d.startswith("max-age") for d in directives), url

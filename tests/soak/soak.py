@@ -78,6 +78,7 @@ ENV = {
     "ALLOWED_HOSTS": "127.0.0.1,localhost",
     "SECURE_SSL_REDIRECT": "false",
     "SMARTCAR_MODE": "simulated",
+    "WEB_ACCESS_LOG": "",  # gunicorn.conf.py: no access log, as measured before it had one
     # DEBUG is off: the simulator's secrets must be given, never the public demo values.
     "SMARTCAR_CLIENT_SECRET": "soak-client-secret",
     "SMARTCAR_MANAGEMENT_TOKEN": "soak-management-token",
