@@ -6,14 +6,17 @@ Forms are read in the fleet's time zone; a refused form comes back with its erro
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from fleet.tenancy import FleetRequest, fleet_view, get_fleet_object_or_404
-from trips import drivers, forms, places
-from trips.models import Assignment, Driver, Place
+from trips import drivers, forms, logbook, places
+from trips.models import Assignment, Driver, Place, Trip
 from vehicles.models import Vehicle
 
 
@@ -159,3 +162,85 @@ def place_delete(request: FleetRequest, place_id: int):
 
 def vehicle_for(request: FleetRequest, vehicle_id: int) -> Vehicle:
     return get_fleet_object_or_404(request, Vehicle.objects, pk=vehicle_id)
+
+
+# --- Trips and the logbook -------------------------------------------------------------------------------------------
+
+
+def _logbook(request: FleetRequest, trips, *, subject: str, subject_kind: str, csv_name: str, back: str):
+    zone = request.fleet.zone
+    month = logbook.Month.parse(request.GET.get("month"), timezone.localdate(timezone=zone))
+    rows = list(logbook.month_trips(trips, month, zone))
+    if request.GET.get("format") == "csv":
+        response = HttpResponse(logbook.logbook_csv(rows, zone), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="logbook-{csv_name}-{month}.csv"'
+        return response
+    context = {
+        "trips": rows,
+        "month": month,
+        "totals": logbook.totals(rows),
+        "subject": subject,
+        "subject_kind": subject_kind,
+        "back": back,
+        "note": logbook.RESOLUTION_NOTE,
+        "printable": request.GET.get("print") == "1",
+        "can_tag_all": request.membership.can_write,
+    }
+    return render(request, "trips/logbook.html", context)
+
+
+@fleet_view
+def vehicle_trips(request: FleetRequest, vehicle_id: int):
+    vehicle = vehicle_for(request, vehicle_id)
+    return _logbook(
+        request,
+        Trip.objects.filter(vehicle=vehicle),
+        subject=vehicle.display_name,
+        subject_kind="vehicle",
+        csv_name=f"vehicle-{vehicle.pk}",
+        back=reverse("vehicle_detail", args=[request.fleet.slug, vehicle.pk]),
+    )
+
+
+@fleet_view
+def driver_trips(request: FleetRequest, driver_id: int):
+    driver = _driver(request, driver_id)
+    return _logbook(
+        request,
+        Trip.objects.filter(driver=driver, vehicle__fleet=request.fleet),
+        subject=driver.name,
+        subject_kind="driver",
+        csv_name=f"driver-{driver.pk}",
+        back=reverse("trips_driver", args=[request.fleet.slug, driver.pk]),
+    )
+
+
+@require_POST
+@fleet_view
+def trip_purpose(request: FleetRequest, trip_id: int):
+    """A manager, or the trip's driver when they are a member, tags it business or private."""
+    trip = get_object_or_404(
+        Trip.objects.select_related("driver", "vehicle", "start_place", "end_place"),
+        pk=trip_id,
+        vehicle__fleet=request.fleet,
+    )
+    is_driver = trip.driver is not None and trip.driver.user_id == request.user.pk
+    if not (request.membership.can_write or is_driver):
+        raise PermissionDenied("Only managers and the trip's driver can tag it.")
+    form = forms.TripPurposeForm(request.POST, instance=trip)
+    if form.is_valid():
+        trip = form.save(commit=False)
+        trip.tagged_by, trip.tagged_at = request.user, timezone.now()
+        trip.save(update_fields=["purpose", "purpose_note", "tagged_by", "tagged_at"])
+    status = 200 if form.is_valid() else 422
+    if request.htmx:
+        if status == 422:
+            trip.refresh_from_db()
+        context = {"trip": trip, "form": form, "can_tag_all": request.membership.can_write}
+        return render(request, "trips/logbook.html#trip-purpose", context, status=status)
+    if status == 422:
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = reverse("trips_vehicle", args=[request.fleet.slug, trip.vehicle_id])
+    return redirect(back)

@@ -1,0 +1,75 @@
+"""Trips from history rows: movement chained into trips, gaps kept as unknown movement with the odometer's difference
+(or none), never a distance made up from positions; each run reads only what arrived since the last."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.trips.conftest import vehicle_of
+from trips.derive import vehicles_trips_derive
+from trips.models import Assignment, Trip, TripKind, TripProgress
+from vehicles.models import StatusHistory
+
+T0 = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)
+
+
+def readings(vehicle, *rows):
+    """rows: (minutes after T0, odometer or None, latitude, longitude)."""
+    for minutes, odometer, latitude, longitude in rows:
+        moment = T0 + timedelta(minutes=minutes)
+        for field, value in (("odometer_km", odometer), ("latitude", latitude), ("longitude", longitude)):
+            if value is not None:
+                StatusHistory.objects.create(vehicle=vehicle, field=field, recorded_at=moment, number=value)
+
+
+@pytest.mark.django_db
+def test_readings_minutes_apart_are_one_trip_from_the_odometer(fleet, depot, driver):
+    vehicle = vehicle_of(fleet)
+    Assignment.objects.create(driver=driver, vehicle=vehicle, starts_at=T0 - timedelta(days=1))
+    readings(vehicle, (0, 1000.0, 52.52, 13.405), (10, 1003.1, 52.54, 13.42), (20, 1007.4, 52.56, 13.44))
+    vehicles_trips_derive(vehicle_ids=[vehicle.pk])
+    readings(vehicle, (30, 1009.0, 52.57, 13.45), (75, None, 52.57, 13.4501))  # a later reading: it stood still
+    vehicles_trips_derive(vehicle_ids=[vehicle.pk])
+
+    (trip,) = Trip.objects.filter(vehicle=vehicle)
+    assert trip.kind == TripKind.TRIP and not trip.ongoing
+    assert (trip.start_after, trip.started_at) == (T0, T0 + timedelta(minutes=10))
+    assert (trip.end_after, trip.ended_at) == (T0 + timedelta(minutes=20), T0 + timedelta(minutes=30))
+    assert trip.distance_km == pytest.approx(9.0)
+    assert trip.start_place == depot and trip.end_place is None
+    assert trip.driver == driver and trip.readings == 3
+
+
+@pytest.mark.django_db
+def test_a_move_seen_only_across_a_long_gap_is_unknown_movement_with_the_measured_distance(fleet):
+    vehicle = vehicle_of(fleet)
+    readings(vehicle, (0, 1000.0, 52.52, 13.405), (360, 1060.0, 52.52, 13.405), (420, None, 52.52, 13.4051))
+    vehicles_trips_derive(vehicle_ids=[vehicle.pk])
+    (segment,) = Trip.objects.filter(vehicle=vehicle)
+    assert segment.kind == TripKind.UNKNOWN and segment.distance_km == 60.0
+
+
+@pytest.mark.django_db
+def test_without_odometer_readings_the_distance_stays_unknown(fleet):
+    vehicle = vehicle_of(fleet)
+    readings(vehicle, (0, None, 52.52, 13.405), (10, None, 52.55, 13.43), (20, None, 52.58, 13.46))
+    readings(vehicle, (90, None, 52.58, 13.4601))
+    vehicles_trips_derive(vehicle_ids=[vehicle.pk])
+    (trip,) = Trip.objects.filter(vehicle=vehicle)
+    assert trip.kind == TripKind.TRIP and trip.distance_km is None and trip.end_latitude == 52.58
+
+
+@pytest.mark.django_db
+def test_derivation_is_incremental_and_leaves_tagged_trips_alone(fleet):
+    vehicle = vehicle_of(fleet)
+    readings(vehicle, (0, 10.0, 1.0, 1.0), (5, 12.0, 1.01, 1.0), (10, 14.0, 1.02, 1.0), (60, None, 1.0201, 1.0))
+    vehicles_trips_derive(vehicle_ids=[vehicle.pk])
+    Trip.objects.update(purpose="business", purpose_note="Client visit")
+    progress = TripProgress.objects.get(vehicle=vehicle)
+    assert progress.derived_until == T0 + timedelta(minutes=60)
+    assert vehicles_trips_derive(vehicle_ids=[vehicle.pk]) == 0  # nothing new: nothing written
+    readings(vehicle, (120, 14.0, 1.0201, 1.0), (130, 20.0, 1.05, 1.0), (135, 21.0, 1.06, 1.0))
+    vehicles_trips_derive(vehicle_ids=[vehicle.pk])
+    first, second = Trip.objects.filter(vehicle=vehicle).order_by("started_at")
+    assert (first.purpose, first.distance_km) == ("business", 4.0)
+    assert second.ongoing and second.distance_km == 7.0 and second.purpose == ""
