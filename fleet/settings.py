@@ -190,6 +190,7 @@ INSTALLED_APPS = [
     "connect",
     "vehicles",
     "charging",
+    "maintenance",
     "dashboard",
     "trips",
 ]

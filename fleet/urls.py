@@ -27,6 +27,7 @@ urlpatterns = [
     path("", include("vehicles.urls")),
     path("", include("charging.urls")),
     path("", include("trips.urls")),
+    path("", include("maintenance.urls")),
 ]
 
 if settings.SIMULATED:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-APP_PACKAGES = ["fleet", "connect", "vehicles", "charging", "dashboard", "trips"]
+APP_PACKAGES = ["fleet", "connect", "vehicles", "charging", "maintenance", "dashboard", "trips"]
 
 
 def _imports(package: str) -> list[tuple[Path, str]]:
@@ -73,3 +73,10 @@ def test_the_boundary_check_sees_imports():
     """Guards the guard: the scanner finds a known import, so an empty result above means something."""
     assert any(m == "fleet.tenancy" for _, m in _imports("fleet"))
     assert any(_top(m) == "vehicles" for _, m in _imports("dashboard"))
+
+
+@pytest.mark.parametrize("package", ["fleet", "connect", "vehicles", "charging"])
+def test_no_app_below_maintenance_imports_it(package):
+    """Maintenance sits above vehicles and charging (it reads their records); they never reach up into it."""
+    offending = [f"{p.relative_to(ROOT)}: {m}" for p, m in _imports(package) if _top(m) == "maintenance"]
+    assert offending == []

@@ -1,0 +1,390 @@
+"""Maintenance services: what is due where, and every write to a work order (each one recorded)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from django.db import transaction
+from django.db.models import Max, Q
+from django.utils import timezone
+
+from fleet.models import Fleet
+from maintenance.due import URGENCY, Due, Program, Readings, service_due
+from maintenance.models import (
+    ACTIVE_STATUSES,
+    ServicePoint,
+    ServiceTask,
+    WorkOrder,
+    WorkOrderEvent,
+    WorkOrderSource,
+    WorkOrderStatus,
+)
+from vehicles import obd
+from vehicles.conditions import TIRE_FIELDS
+from vehicles.models import DiagnosticTroubleCode, SystemStatus, Vehicle, VehicleStatus
+
+# The readings a work order copies from the vehicle when it is opened (VehicleStatus fields).
+STATE_FIELDS = ("odometer_km", "oil_life_percent", *TIRE_FIELDS, "battery_percent", "fuel_percent")
+
+
+class MaintenanceError(Exception):
+    """A request the maintenance rules refuse, in words a manager understands."""
+
+
+def fleet_today(fleet: Fleet) -> date:
+    return timezone.localdate(timezone=fleet.zone)
+
+
+# --- What is due ----------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class DueService:
+    vehicle: Vehicle | None
+    vehicle_id: int
+    task: ServiceTask
+    due: Due
+
+
+def _lowest_tire(values) -> float | None:
+    known = [v for v in values if v is not None]
+    return min(known) if known else None
+
+
+def _tasks_by_vehicle(tasks: list[ServiceTask], vehicles: list[tuple[int, str, str]]) -> dict[int, list[ServiceTask]]:
+    """Which tasks apply to which vehicle (by make and model, or assigned by hand): one query for the hand-assigned."""
+    by_hand: dict[int, set[int]] = {}
+    through = ServiceTask.vehicles.through.objects.filter(servicetask__in=tasks)
+    for task_id, vehicle_id in through.values_list("servicetask_id", "vehicle_id"):
+        by_hand.setdefault(vehicle_id, set()).add(task_id)
+    result = {}
+    for vehicle_id, make, model in vehicles:
+        hand = by_hand.get(vehicle_id, ())
+        applying = [t for t in tasks if t.pk in hand or t.applies_by_make(make, model)]
+        if applying:
+            result[vehicle_id] = applying
+    return result
+
+
+def fleet_due(*, fleet: Fleet, vehicle_ids=None, make: str = "", today: date | None = None) -> list[DueService]:
+    """Every applying task of every connected vehicle of the fleet with its due point, most urgent first.
+
+    Four queries whatever the fleet's size: the tasks, the hand assignments, the vehicles with their readings, the
+    service points. ``vehicle`` on each entry is left None (the caller loads the few it shows).
+    """
+    today = today or fleet_today(fleet)
+    tasks = list(ServiceTask.objects.filter(fleet=fleet))
+    if not tasks:
+        return []
+    rows = Vehicle.objects.filter(fleet=fleet, disconnected_at__isnull=True)
+    if vehicle_ids is not None:
+        rows = rows.filter(pk__in=vehicle_ids)
+    if make:
+        rows = rows.filter(make=make)
+    rows = list(
+        rows.values_list(
+            "pk", "make", "model", "connected_at", "status__odometer_km", "status__oil_life_percent",
+            *(f"status__{f}" for f in TIRE_FIELDS),
+        )
+    )  # fmt: skip
+    applying = _tasks_by_vehicle(tasks, [(r[0], r[1], r[2]) for r in rows])
+    if not applying:
+        return []
+    points = {
+        (vehicle_id, task_id): (done_on, done_km)
+        for vehicle_id, task_id, done_on, done_km in ServicePoint.objects.filter(task__fleet=fleet)
+        .filter(**({"vehicle_id__in": [r[0] for r in rows]} if vehicle_ids is not None or make else {}))
+        .values_list("vehicle_id", "task_id", "done_on", "done_km")
+    }
+    programs = {t.pk: Program.of(t) for t in tasks}
+    zone = fleet.zone
+    found = []
+    for pk, _make, _model, connected_at, odometer, oil, *tires in rows:
+        tasks_here = applying.get(pk)
+        if not tasks_here:
+            continue
+        readings = Readings(odometer, oil, _lowest_tire(tires))
+        baseline = timezone.localtime(connected_at, zone).date()
+        for task in tasks_here:
+            done_on, done_km = points.get((pk, task.pk), (None, None))
+            due = service_due(
+                programs[task.pk], readings, today=today, done_on=done_on, done_km=done_km, baseline_on=baseline
+            )
+            found.append(DueService(None, pk, task, due))
+    found.sort(key=_urgency_order)
+    return found
+
+
+def _urgency_order(entry: DueService):
+    due = entry.due
+    # Within a state: the furthest past (or nearest) first, distance and days compared as a tenth of the interval.
+    task = entry.task
+    days = task.every_months * 30 if task.every_months else None
+    return (URGENCY[due.state], min(_fraction(due.km_left, task.every_km), _fraction(due.days_left, days)))
+
+
+def _fraction(left, interval) -> float:
+    if left is None or not interval:
+        return 0.0 if left is None and interval is None else 1e9
+    return left / interval
+
+
+def vehicle_due(*, vehicle: Vehicle, today: date | None = None) -> list[DueService]:
+    """The applying tasks of one vehicle with their due points, most urgent first."""
+    entries = fleet_due(fleet=vehicle.fleet, vehicle_ids=[vehicle.pk], today=today)
+    for entry in entries:
+        entry.vehicle = vehicle
+    return entries
+
+
+# --- Work orders ----------------------------------------------------------------------------------------------------
+
+
+def vehicle_state_snapshot(vehicle: Vehicle) -> dict:
+    """The vehicle's latest readings, copied into a work order when it is opened (they will change; the copy stays)."""
+    status = VehicleStatus.objects.filter(vehicle=vehicle).first()
+    if status is None:
+        return {}
+    state = {field: getattr(status, field) for field in STATE_FIELDS if getattr(status, field) is not None}
+    if status.data_age:
+        state["data_age"] = status.data_age.isoformat()
+    return state
+
+
+def _record(work_order: WorkOrder, user, what: str, changes: dict | None = None) -> WorkOrderEvent:
+    return WorkOrderEvent.objects.create(
+        work_order=work_order,
+        user=user,
+        user_email=getattr(user, "email", "") or "",
+        what=what,
+        changes=changes or {},
+    )
+
+
+@transaction.atomic
+def work_order_open(
+    *,
+    fleet: Fleet,
+    vehicle: Vehicle,
+    user,
+    title: str,
+    source: str = WorkOrderSource.MANUAL,
+    service_task: ServiceTask | None = None,
+    code: str = "",
+    code_description: str = "",
+    **fields,
+) -> WorkOrder:
+    if vehicle.fleet_id != fleet.pk:
+        raise MaintenanceError("That vehicle is not in this fleet.")
+    work_order = WorkOrder.objects.create(
+        fleet=fleet,
+        vehicle=vehicle,
+        title=title,
+        source=source,
+        service_task=service_task,
+        code=code,
+        code_description=code_description,
+        vehicle_state=vehicle_state_snapshot(vehicle),
+        created_by_email=getattr(user, "email", "") or "",
+        **fields,
+    )
+    _record(work_order, user, f"Opened: {title}")
+    return work_order
+
+
+def work_order_for_service(*, fleet: Fleet, vehicle: Vehicle, task: ServiceTask, user) -> tuple[WorkOrder, bool]:
+    """The active work order of this service on this vehicle, or a new one. True when it was opened now."""
+    if task.fleet_id != fleet.pk:
+        raise MaintenanceError("That service is not in this fleet's program.")
+    existing = WorkOrder.objects.filter(vehicle=vehicle, service_task=task, status__in=ACTIVE_STATUSES).first()
+    if existing:
+        return existing, False
+    return work_order_open(
+        fleet=fleet, vehicle=vehicle, user=user, title=task.name, source=WorkOrderSource.SERVICE, service_task=task
+    ), True
+
+
+def work_order_for_diagnostic(*, fleet: Fleet, kind: str, pk: int, user) -> tuple[WorkOrder, str]:
+    """A work order for an active trouble code or system alert, with the code, its meaning and the vehicle's state.
+
+    A code already seen on this vehicle keeps its one work order: when the code cleared and came back, that order is
+    reopened (and says so) rather than a second one opened. Returns the order and "opened", "reopened" or "existing".
+    """
+    if kind == "dtc":
+        dtc = DiagnosticTroubleCode.objects.select_related("vehicle").get(
+            pk=pk, vehicle__fleet=fleet, cleared_at__isnull=True
+        )
+        vehicle, code, description, source = dtc.vehicle, dtc.code, obd.describe(dtc.code), WorkOrderSource.DTC
+        title = f"Trouble code {code}" + (f": {description}" if description else "")
+    else:
+        alert = SystemStatus.objects.select_related("vehicle").get(pk=pk, vehicle__fleet=fleet, status="ALERT")
+        vehicle, code, source = alert.vehicle, alert.system_id, WorkOrderSource.SYSTEM
+        description = alert.description or obd.describe_system(alert.system_id)
+        title = f"System alert: {description}"
+    with transaction.atomic():
+        # Serialises two clicks on the same code: the second finds the first's order.
+        Vehicle.objects.select_for_update().filter(pk=vehicle.pk).first()
+        existing = WorkOrder.objects.filter(vehicle=vehicle, code=code, source=source).order_by("-created_at").first()
+        if existing is None:
+            work_order = work_order_open(
+                fleet=fleet, vehicle=vehicle, user=user, title=title[:200], source=source, code=code,
+                code_description=description[:300],
+            )  # fmt: skip
+            return work_order, "opened"
+        if existing.is_active:
+            return existing, "existing"
+        before = existing.status
+        existing.status = WorkOrderStatus.OPEN
+        existing.closed_at = None
+        existing.vehicle_state = vehicle_state_snapshot(vehicle)
+        existing.save(update_fields=["status", "closed_at", "vehicle_state", "updated_at"])
+        _record(
+            existing,
+            user,
+            f"Reopened: {code} is reported again",
+            {"status": [WorkOrderStatus(before).label, WorkOrderStatus.OPEN.label]},
+        )
+        return existing, "reopened"
+
+
+# Each editable field in a manager's words (the change record and its page).
+FIELD_WORDS = {
+    "title": "What needs doing",
+    "status": "Status",
+    "assignee": "Assigned to",
+    "due_on": "Due by",
+    "notes": "Notes",
+    "parts_cost": "Parts cost",
+    "labour_cost": "Labour cost",
+    "completed_on": "Completed on",
+    "completion_odometer_km": "Odometer at completion (km)",
+}
+EDITABLE = (
+    "title", "status", "assignee", "due_on", "notes", "parts_cost", "labour_cost", "completed_on",
+    "completion_odometer_km",
+)  # fmt: skip
+
+
+def _shown(field: str, value) -> str:
+    if value is None or value == "":
+        return ""
+    if field == "status":
+        return WorkOrderStatus(value).label
+    return str(value)
+
+
+def previous_odometer(work_order: WorkOrder, completed_on: date | None) -> float | None:
+    """The highest odometer this vehicle's earlier completed work recorded (on or before ``completed_on``)."""
+    earlier = WorkOrder.objects.filter(
+        vehicle_id=work_order.vehicle_id, status=WorkOrderStatus.DONE, completion_odometer_km__isnull=False
+    ).exclude(pk=work_order.pk)
+    if completed_on:
+        earlier = earlier.filter(completed_on__lte=completed_on)
+    return earlier.aggregate(highest=Max("completion_odometer_km"))["highest"]
+
+
+@transaction.atomic
+def work_order_update(*, work_order: WorkOrder, user, data: dict) -> WorkOrder:
+    """Applies a manager's edit (already validated by WorkOrderForm) and records what changed.
+
+    Marking an order done stamps when; a service order's done resets that service's due point to the completion
+    date and odometer (the synced odometer when none was entered).
+    """
+    changes = {}
+    for field in EDITABLE:
+        if field not in data:
+            continue
+        old, new = getattr(work_order, field), data[field]
+        if _shown(field, old) != _shown(field, new):
+            changes[field] = [_shown(field, old), _shown(field, new)]
+            setattr(work_order, field, new)
+    if not changes:
+        return work_order
+    closing = "status" in changes and work_order.status == WorkOrderStatus.DONE
+    if closing:
+        work_order.closed_at = timezone.now()
+        if work_order.completed_on is None:
+            work_order.completed_on = fleet_today(work_order.fleet)
+        if work_order.completion_odometer_km is None:
+            odometer = VehicleStatus.objects.filter(vehicle_id=work_order.vehicle_id).values_list(
+                "odometer_km", flat=True
+            )
+            work_order.completion_odometer_km = odometer.first()
+    elif "status" in changes:
+        work_order.closed_at = None
+    work_order.save()
+    _record(work_order, user, _describe(changes), changes)
+    if closing and work_order.service_task_id:
+        service_point_reset(work_order=work_order)
+    return work_order
+
+
+def _describe(changes: dict) -> str:
+    if "status" in changes:
+        return f"Status: {changes['status'][0]} → {changes['status'][1]}"
+    names = ", ".join(FIELD_WORDS[f].lower() for f in changes)
+    return f"Changed {names}"[:300]
+
+
+def service_point_reset(*, work_order: WorkOrder) -> None:
+    """The service is counted again from this work: its date and odometer (never moved back to an older service)."""
+    point = ServicePoint.objects.filter(vehicle_id=work_order.vehicle_id, task_id=work_order.service_task_id).first()
+    if point and point.done_on > work_order.completed_on:
+        return
+    ServicePoint.objects.update_or_create(
+        vehicle_id=work_order.vehicle_id,
+        task_id=work_order.service_task_id,
+        defaults={"done_on": work_order.completed_on, "done_km": work_order.completion_odometer_km},
+    )
+
+
+# --- After a trouble code's work: is the code gone? -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CodeCheck:
+    state: str  # "waiting", "gone" or "still"
+    at: datetime | None = None
+
+    @property
+    def words(self) -> str:
+        return {
+            "waiting": "Fleet checks whether the code is gone at the vehicle's next sync.",
+            "gone": "The code is gone: the vehicle no longer reports it.",
+            "still": "The vehicle still reports the code after the work.",
+        }[self.state]
+
+
+def code_check(work_order: WorkOrder) -> CodeCheck | None:
+    """For a done trouble-code or system-alert order: whether the readings after it was closed still show the code."""
+    if work_order.status != WorkOrderStatus.DONE or not work_order.code or work_order.closed_at is None:
+        return None
+    closed = work_order.closed_at
+    if work_order.source == WorkOrderSource.DTC:
+        active = DiagnosticTroubleCode.objects.filter(
+            vehicle_id=work_order.vehicle_id, code=work_order.code, cleared_at__isnull=True
+        ).first()
+        if active is None:
+            last = (
+                DiagnosticTroubleCode.objects.filter(vehicle_id=work_order.vehicle_id, code=work_order.code)
+                .order_by("-cleared_at")
+                .first()
+            )
+            return CodeCheck("gone", last.cleared_at if last else None)
+        return CodeCheck("still", active.last_seen_at) if active.last_seen_at > closed else CodeCheck("waiting")
+    system = SystemStatus.objects.filter(vehicle_id=work_order.vehicle_id, system_id=work_order.code).first()
+    if system is None or system.status != "ALERT":
+        return CodeCheck("gone", system.changed_at if system else None)
+    return CodeCheck("still", system.last_seen_at) if system.last_seen_at > closed else CodeCheck("waiting")
+
+
+def open_codes_with_orders(*, fleet: Fleet, vehicle_codes: list[tuple[int, str]]) -> dict[tuple[int, str], WorkOrder]:
+    """The work order of each (vehicle, code) pair, when there is one (for the diagnostics board's links)."""
+    if not vehicle_codes:
+        return {}
+    query = Q()
+    for vehicle_id, code in vehicle_codes:
+        query |= Q(vehicle_id=vehicle_id, code=code)
+    orders = WorkOrder.objects.filter(query, fleet=fleet).exclude(code="").order_by("created_at")
+    return {(o.vehicle_id, o.code): o for o in orders}
