@@ -27,6 +27,7 @@ from connect.models import AccountStatus, SmartcarAccount
 from fleet.errors import ApplicationError
 from fleet.models import Fleet, Membership
 from vehicles.models import SyncState, Vehicle, VehicleStatus, make_label
+from vehicles.signals import vehicles_changed_send
 from vehicles.sync import vehicle_sync_resume
 
 logger = logging.getLogger(__name__)
@@ -237,6 +238,7 @@ def _connect_save(*, fleet, user, smartcar_user_id: str, pair: client.TokenPair 
         raise ConnectError("all vehicles in other fleets", "Nothing was connected." + outcome.summary.split(".", 1)[1])
     for vehicle in outcome.reconnected:
         vehicle_sync_resume(vehicle=vehicle)
+    vehicles_changed_send(vehicle_ids=[v.pk for v in outcome.reconnected], source="connection")
     logger.info(
         "connect: account %s in fleet %s: %d new, %d reconnected, %d updated, %d refused",
         account.pk,
@@ -329,6 +331,8 @@ def vehicle_disconnect(*, vehicle: Vehicle, delete_history: bool) -> None:
         account = vehicle.account
         if account is not None and not account.vehicles.filter(disconnected_at__isnull=True).exists():
             SmartcarAccount.objects.filter(pk=account.pk).update(status=AccountStatus.DISCONNECTED)
+        if not delete_history:
+            vehicles_changed_send(vehicle_ids=[vehicle_pk], source="connection")
     logger.info("disconnect: vehicle %s (history %s)", vehicle_pk, "deleted" if delete_history else "kept")
 
 
@@ -355,4 +359,5 @@ def account_disconnect(*, account: SmartcarAccount, delete_history: bool) -> Non
                 disconnected_at=now, updated_at=now
             )
             SmartcarAccount.objects.filter(pk=account.pk).update(status=AccountStatus.DISCONNECTED, updated_at=now)
+            vehicles_changed_send(vehicle_ids=[v.pk for v in vehicles], source="connection")
     logger.info("disconnect: account %s (history %s)", account.pk, "deleted" if delete_history else "kept")

@@ -28,6 +28,7 @@ from connect import client, vault
 from connect.errors import OAuthError, SmartcarError, TransportError
 from connect.models import AccountStatus, SmartcarAccount
 from fleet.errors import ApplicationError
+from vehicles.signals import vehicles_changed_send
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +86,7 @@ def account_mark_needs_reconnect(*, account: SmartcarAccount, reason: str) -> No
     )
     account.status = AccountStatus.NEEDS_RECONNECT
     account.last_error = reason[:500]
+    vehicles_changed_send(vehicle_ids=account.vehicles.values_list("pk", flat=True), source="connection")
     logger.warning("smartcar account %s needs reconnect: %s", account.pk, reason)
 
 

@@ -27,6 +27,7 @@ from connect.models import EventStatus, WebhookEvent
 from fleet.outbox import OutboxSource, enqueue
 from vehicles.catalogue import endpoints_for
 from vehicles.models import Activity, StatusHistory, Vehicle, VehicleStatus
+from vehicles.signals import vehicles_changed_send
 from vehicles.status_store import vehicle_readings_store, vehicle_status_update
 
 logger = logging.getLogger(__name__)
@@ -75,6 +76,8 @@ def webhook_event_process(*, event_id: int) -> str | None:
             WebhookEvent.objects.filter(pk=event.pk).update(
                 status=status, outcome=outcome[:300], processed_at=timezone.now(), vehicle=event.vehicle
             )
+            if status == EventStatus.PROCESSED and event.vehicle is not None:
+                vehicles_changed_send(vehicle_ids=[event.vehicle.pk], source="webhook")
     except Exception as exc:
         logger.exception("webhook event %s: processing failed", event.event_id)
         WebhookEvent.objects.filter(pk=event.pk).update(

@@ -80,6 +80,17 @@ class Fleet(models.Model):
     stale_after_minutes = models.PositiveIntegerField(
         default=180, help_text="Data older than this is marked stale on the dashboard"
     )
+    # Further thresholds of vehicles/conditions.py, shared by the dashboard and alerts.
+    low_tire_kpa = models.FloatField(default=190.0, help_text="A tire below this pressure (kPa) counts as low")
+    low_oil_percent = models.PositiveSmallIntegerField(
+        default=15, help_text="Oil life at or below this percentage counts as low"
+    )
+    charge_by = models.TimeField(
+        null=True, blank=True, help_text="Electric vehicles should be plugged in by this time (fleet's time zone)"
+    )
+    charge_by_below_percent = models.PositiveSmallIntegerField(
+        default=50, help_text="…when their battery is below this percentage"
+    )
     # Webhooks push charging events between polls (connect/webhooks.py); the sweep subscribes new vehicles.
     webhooks_subscribe_new_vehicles = models.BooleanField(
         "Subscribe new vehicles to webhooks automatically",

@@ -54,6 +54,12 @@ def beat_schedule() -> dict:
             "schedule": 60.0,
             "options": {"expires": 50},
         },
+        # Alerts (alerts/evaluation.py): delays that passed and conditions that start with time (stale data).
+        "alerts-due-check": {
+            "task": "alerts.tasks.due_check",
+            "schedule": 60.0,
+            "options": {"expires": 50},
+        },
         # History (vehicles/history.py): months of partitions kept ahead, whole months dropped after the retention,
         # rollups of the hours and days just completed.
         "vehicles-history-partitions-ensure": {

@@ -193,6 +193,7 @@ INSTALLED_APPS = [
     "maintenance",
     "dashboard",
     "trips",
+    "alerts",
 ]
 if SIMULATED:
     INSTALLED_APPS.append("simulator")

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import operator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from functools import reduce
+from zoneinfo import ZoneInfo
 
-from django.db.models import Q
+from django.db.models import F, Q
 
 from connect.models import AccountStatus
 from vehicles.models import Activity, SyncState, Vehicle, VehicleStatus
@@ -47,6 +48,11 @@ class Limits:
     stale_after: timedelta = timedelta(minutes=180)
     low_tire_kpa: float = LOW_TIRE_KPA
     low_oil_percent: float = LOW_OIL_PERCENT
+    # An electric vehicle below ``charge_below_percent`` should be plugged in by this time of day in the fleet's
+    # zone (None: no such expectation).
+    charge_by: time | None = None
+    charge_below_percent: float = 50.0
+    time_zone: str = "UTC"
 
     @classmethod
     def for_fleet(cls, fleet, now: datetime) -> Limits:
@@ -54,7 +60,19 @@ class Limits:
             now=now,
             low_energy_percent=fleet.low_energy_percent,
             stale_after=timedelta(minutes=fleet.stale_after_minutes),
+            low_tire_kpa=fleet.low_tire_kpa,
+            low_oil_percent=fleet.low_oil_percent,
+            charge_by=fleet.charge_by,
+            charge_below_percent=fleet.charge_by_below_percent,
+            time_zone=fleet.time_zone,
         )
+
+    @property
+    def past_charge_by(self) -> bool:
+        """Whether the fleet's plug-in time has passed today, in the fleet's zone."""
+        if self.charge_by is None:
+            return False
+        return self.now.astimezone(ZoneInfo(self.time_zone)).time() >= self.charge_by
 
 
 def status_of(vehicle: Vehicle) -> VehicleStatus | None:
@@ -243,15 +261,15 @@ def _parked(status: VehicleStatus | None) -> bool:
 
 
 class OpenWhileParked(Condition):
-    """A door, the trunk or the frunk open while the vehicle is parked."""
+    """A door, a window, the trunk or the frunk open while the vehicle is parked."""
 
     key, label = "open_while_parked", "Open while parked"
 
     def _q(self, limits):
-        return _parked_q() & (~Q(status__doors_open=[]) | ~Q(status__storage_open=[]))
+        return _parked_q() & (~Q(status__doors_open=[]) | ~Q(status__storage_open=[]) | ~Q(status__windows_open=[]))
 
     def _holds(self, vehicle, status, limits):
-        return _parked(status) and bool(status.doors_open or status.storage_open)
+        return _parked(status) and bool(status.doors_open or status.storage_open or status.windows_open)
 
 
 class UnlockedWhileParked(Condition):
@@ -262,6 +280,61 @@ class UnlockedWhileParked(Condition):
 
     def _holds(self, vehicle, status, limits):
         return _parked(status) and status.is_locked is False
+
+
+# --- Charging ------------------------------------------------------------------------------------------------------
+
+
+class NotPluggedIn(Condition):
+    """An electric vehicle below the fleet's charge level, unplugged after the time it should be plugged in by."""
+
+    key, label = "not_plugged_in", "Not plugged in"
+
+    def _q(self, limits):
+        if not limits.past_charge_by:
+            return Q(pk__in=[])
+        return Q(status__is_plugged_in=False, status__battery_percent__lt=limits.charge_below_percent)
+
+    def _holds(self, vehicle, status, limits):
+        return (
+            limits.past_charge_by
+            and status is not None
+            and status.is_plugged_in is False
+            and status.battery_percent is not None
+            and status.battery_percent < limits.charge_below_percent
+        )
+
+    def badge(self, vehicle, limits):
+        return f"not plugged in by {limits.charge_by:%H:%M}"
+
+
+# A charge that ends this far (percentage points) under its limit did not finish: a limit reached reads 79.6 of 80.
+CHARGE_SHORT_BY = 2.0
+
+
+class ChargingStopped(Condition):
+    """Plugged in, not charging, and short of the charge limit: the charge stopped early (a fault at the charger,
+    a tripped breaker or someone stopping it). The API's charge status has no fault state of its own, so this is
+    how a charging fault shows."""
+
+    key, label = "charging_stopped", "Charging stopped early"
+
+    def _q(self, limits):
+        return Q(
+            status__is_plugged_in=True,
+            status__charging_state="NOT_CHARGING",
+            status__battery_percent__lt=F("status__charge_limit_percent") - CHARGE_SHORT_BY,
+        )
+
+    def _holds(self, vehicle, status, limits):
+        return (
+            status is not None
+            and status.is_plugged_in is True
+            and status.charging_state == "NOT_CHARGING"
+            and status.battery_percent is not None
+            and status.charge_limit_percent is not None
+            and status.battery_percent < status.charge_limit_percent - CHARGE_SHORT_BY
+        )
 
 
 # --- Sync: whether Fleet can read the vehicle ------------------------------------------------------------------------
@@ -370,6 +443,8 @@ SYNC_PAUSED = SyncInState(
 )
 STALE = Stale()
 NEVER_SYNCED = NeverSynced()
+NOT_PLUGGED_IN = NotPluggedIn()
+CHARGING_STOPPED = ChargingStopped()
 
 NEEDS_ATTENTION = AnyOf(
     "attention",
@@ -385,7 +460,7 @@ ALL: dict[str, Condition] = {
     condition.key: condition
     for condition in [
         DRIVING, CHARGING, ASLEEP, LOW_ENERGY, NEEDS_ATTENTION, *NEEDS_ATTENTION.parts, SYNC_FAILING,
-        *SYNC_FAILING.parts, STALE, NEVER_SYNCED,
+        *SYNC_FAILING.parts, STALE, NEVER_SYNCED, NOT_PLUGGED_IN, CHARGING_STOPPED,
     ]
 }  # fmt: skip
 

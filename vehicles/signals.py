@@ -1,7 +1,45 @@
-"""Signals the sync engine sends, for apps above it to follow synced data without being imported by it."""
+"""What the layers above learn when a vehicle's data arrives, without this app importing them.
 
+- ``readings_stored`` is sent by the sync round after a group of vehicles' readings is committed (``vehicle_ids``:
+  the vehicles stored). Receivers run in the round's process: they must be quick and must not raise (sent with
+  send_robust).
+- ``vehicles_changed`` is sent after something else new about vehicles was committed: a webhook event was applied,
+  their connection's state changed (access lost, reconnected, disconnected). ``vehicle_ids`` and ``source``
+  ("webhook", "connection").
+
+Receivers (trips, alerts) react to exactly those vehicles rather than scanning the fleet; their failures are logged,
+never raised into the sync round or the webhook worker that sent the signal.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from django.db import transaction
 from django.dispatch import Signal
 
-# Sent after a group of vehicles' readings is committed in a sync round; ``vehicle_ids``: the vehicles stored.
-# Receivers run in the round's process: they must be quick and must not raise (sent with send_robust).
+logger = logging.getLogger(__name__)
+
 readings_stored = Signal()
+vehicles_changed = Signal()
+
+
+def vehicles_changed_send(*, vehicle_ids: Iterable[int], source: str) -> None:
+    """Tells the receivers once the current transaction commits (at once outside one)."""
+    ids = sorted(set(vehicle_ids))
+    if not ids:
+        return
+    transaction.on_commit(lambda: _send(ids, source))
+
+
+def _send(vehicle_ids: list[int], source: str) -> None:
+    for receiver, result in vehicles_changed.send_robust(sender=source, vehicle_ids=vehicle_ids, source=source):
+        if isinstance(result, Exception):
+            logger.error(
+                "%s failed on %d changed vehicles (%s)",
+                getattr(receiver, "__qualname__", receiver),
+                len(vehicle_ids),
+                source,
+                exc_info=result,
+            )

@@ -2,7 +2,7 @@
 holds for, over generated states (values at and around every threshold, missing status rows, every sync and
 account state, disconnected vehicles)."""
 
-from datetime import timedelta
+from datetime import time, timedelta
 
 import pytest
 from django.db import transaction
@@ -33,6 +33,8 @@ statuses = st.fixed_dictionaries(
         "fuel_percent": around(0, 20, 50),
         "charging_state": st.sampled_from(["", "CHARGING", "FULLY_CHARGED", "NOT_CHARGING"]),
         "is_locked": st.sampled_from([None, True, False]),
+        "is_plugged_in": st.sampled_from([None, True, False]),
+        "charge_limit_percent": around(52, 80),
         "doors_open": st.sampled_from([[], ["FRONT_LEFT"]]),
         "storage_open": st.sampled_from([[], ["REAR"]]),
         "windows_open": st.sampled_from([[], ["BACK_RIGHT"]]),
@@ -60,6 +62,10 @@ limits = st.builds(
     stale_after=st.sampled_from([timedelta(minutes=60), timedelta(minutes=180)]),
     low_tire_kpa=st.sampled_from([190.0, 250.0]),
     low_oil_percent=st.sampled_from([15.0, 60.0]),
+    # Before and after the plug-in time wherever the test runs: 00:00 has always passed, 23:59:59 almost never.
+    charge_by=st.sampled_from([None, time(0, 0), time(23, 59, 59, 999999)]),
+    charge_below_percent=st.sampled_from([20.0, 50.0]),
+    time_zone=st.sampled_from(["UTC", "Pacific/Kiritimati"]),
 )
 
 

@@ -1,0 +1,257 @@
+"""Judging vehicles' conditions where their data arrives, and moving their alerts through their lifecycle.
+
+``vehicles_evaluate`` runs when sync stored readings, a webhook event was applied or a connection changed
+(vehicles.signals.vehicles_changed), for those vehicles only:
+
+1. load the vehicles with their status, account and fleet, the fleets' rules, and their active alerts (three queries);
+2. for every alerting condition, judge it with the fleet's limits (a vehicle's own threshold where its rule sets one);
+3. move each alert whose condition changed: start it (waiting for the rule's delay, or opened), open it once the delay
+   passed, update its words, resolve it — each a conditional UPDATE on the state it was read in, so two workers judging
+   the same vehicle record a transition once; the transition's event is written in the same transaction, and
+   whatever delivers it (alerts.delivery) reads that event.
+
+Nothing is written while nothing changed. ``due_check`` (beat, every minute) covers what starts with time rather than
+data: alerts whose delay passed, and the conditions of catalog.TIMED found by their database form.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from alerts import catalog
+from alerts.catalog import AlertKind
+from alerts.models import ACTIVE, Alert, AlertEvent, AlertRule, AlertState, EventKind
+from fleet.models import Fleet
+from vehicles import conditions
+from vehicles.conditions import Limits
+from vehicles.models import DiagnosticTroubleCode, SystemStatus, Vehicle
+from vehicles.obd import describe
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Effective:
+    enabled: bool
+    after: timedelta
+    threshold: float | None = None
+
+
+class Rules:
+    """The rules of some fleets and vehicles, with the catalogue's defaults where they have none."""
+
+    def __init__(self, rows: Iterable[AlertRule]):
+        self.fleet: dict[tuple[int, str], AlertRule] = {}
+        self.vehicle: dict[tuple[int, str], AlertRule] = {}
+        for row in rows:
+            if row.vehicle_id is None:
+                self.fleet[(row.fleet_id, row.condition)] = row
+            else:
+                self.vehicle[(row.vehicle_id, row.condition)] = row
+
+    @classmethod
+    def load(cls, fleet_ids: Iterable[int], vehicle_ids: Iterable[int]) -> Rules:
+        from django.db.models import Q
+
+        return cls(
+            AlertRule.objects.filter(fleet_id__in=list(fleet_ids)).filter(
+                Q(vehicle__isnull=True) | Q(vehicle_id__in=list(vehicle_ids))
+            )
+        )
+
+    def effective(self, vehicle: Vehicle, kind: AlertKind) -> Effective:
+        fleet_rule = self.fleet.get((vehicle.fleet_id, kind.key))
+        enabled = fleet_rule.enabled if fleet_rule else kind.enabled
+        after = fleet_rule.after_minutes if fleet_rule else kind.after_minutes
+        own = self.vehicle.get((vehicle.pk, kind.key))
+        if own is None:
+            return Effective(enabled, timedelta(minutes=after))
+        return Effective(enabled and own.enabled, timedelta(minutes=after), own.threshold if kind.threshold else None)
+
+
+def limits_for(kind: AlertKind, base: Limits, rule: Effective) -> Limits:
+    if rule.threshold is None:
+        return base
+    return replace(base, **{kind.threshold: rule.threshold})
+
+
+# --- Evaluation -----------------------------------------------------------------------------------------------------
+
+
+def vehicles_evaluate(*, vehicle_ids: Iterable[int], now: datetime | None = None) -> int:
+    """Judges these vehicles' alerting conditions and records what changed; returns the number of transitions."""
+    now = now or timezone.now()
+    ids = list(vehicle_ids)
+    vehicles = list(Vehicle.objects.filter(pk__in=ids).select_related("status", "account", "fleet"))
+    if not vehicles:
+        return 0
+    rules = Rules.load({v.fleet_id for v in vehicles}, ids)
+    active = {(a.vehicle_id, a.condition): a for a in Alert.objects.filter(vehicle_id__in=ids, state__in=ACTIVE)}
+    limits: dict[int, Limits] = {}
+    transitions = 0
+    for vehicle in vehicles:
+        base = limits.get(vehicle.fleet_id)
+        if base is None:
+            base = limits[vehicle.fleet_id] = Limits.for_fleet(vehicle.fleet, now)
+        for kind in catalog.KINDS:
+            rule = rules.effective(vehicle, kind)
+            judged = limits_for(kind, base, rule)
+            holds = rule.enabled and kind.condition.holds(vehicle, judged)
+            alert = active.get((vehicle.pk, kind.key))
+            if holds or alert is not None:
+                transitions += _move(vehicle, kind, judged, rule, alert, holds, now)
+    return transitions
+
+
+def _move(vehicle, kind: AlertKind, limits: Limits, rule: Effective, alert: Alert | None, holds: bool, now) -> int:
+    if alert is None:
+        return _start(vehicle, kind, limits, rule, now)
+    if not holds:
+        return _clear(alert, now)
+    if alert.state == AlertState.PENDING:
+        return _open(alert, vehicle, kind, limits, now) if now >= alert.since + rule.after else 0
+    summary = _summary(vehicle, kind, limits)
+    if summary != alert.summary:
+        return _update(alert, vehicle, kind, summary, now)
+    return 0
+
+
+def _start(vehicle, kind: AlertKind, limits: Limits, rule: Effective, now) -> int:
+    summary = _summary(vehicle, kind, limits)
+    cooldown = now - timedelta(minutes=catalog.COOLDOWN_MINUTES)
+    recent = (
+        Alert.objects.filter(vehicle=vehicle, condition=kind.key, state=AlertState.RESOLVED, resolved_at__gte=cooldown)
+        .order_by("-resolved_at")
+        .first()
+    )
+    try:
+        with transaction.atomic():
+            if recent is not None:
+                # Flapping: the same alert holds again rather than a new one opening (and being sent) each time.
+                reopened = Alert.objects.filter(pk=recent.pk, state=AlertState.RESOLVED).update(
+                    state=AlertState.OPEN, resolved_at=None, changed_at=now, summary=summary
+                )
+                if reopened:
+                    _event(recent, EventKind.REOPENED, now, summary)
+                return reopened
+            opens = rule.after <= timedelta(0)
+            alert = Alert.objects.create(
+                fleet_id=vehicle.fleet_id,
+                vehicle=vehicle,
+                condition=kind.key,
+                state=AlertState.OPEN if opens else AlertState.PENDING,
+                summary=summary,
+                detail=_detail(vehicle, kind) if opens else "",
+                since=now,
+                opened_at=now if opens else None,
+                changed_at=now,
+            )
+            if opens:
+                _event(alert, EventKind.OPENED, now, summary)
+    except IntegrityError:
+        return 0  # another worker started it first
+    return 1
+
+
+def _open(alert: Alert, vehicle, kind: AlertKind, limits: Limits, now) -> int:
+    summary = _summary(vehicle, kind, limits)
+    with transaction.atomic():
+        opened = Alert.objects.filter(pk=alert.pk, state=AlertState.PENDING).update(
+            state=AlertState.OPEN, opened_at=now, changed_at=now, summary=summary, detail=_detail(vehicle, kind)
+        )
+        if opened:
+            _event(alert, EventKind.OPENED, now, summary)
+    return opened
+
+
+def _update(alert: Alert, vehicle, kind: AlertKind, summary: str, now) -> int:
+    with transaction.atomic():
+        updated = Alert.objects.filter(pk=alert.pk, state=alert.state, summary=alert.summary).update(
+            summary=summary, detail=_detail(vehicle, kind), changed_at=now
+        )
+        if updated:
+            _event(alert, EventKind.UPDATED, now, summary)
+    return updated
+
+
+def _clear(alert: Alert, now) -> int:
+    if alert.state == AlertState.PENDING:
+        # It never lasted long enough to be opened: nobody was told, nothing to resolve.
+        Alert.objects.filter(pk=alert.pk, state=AlertState.PENDING).delete()
+        return 0
+    with transaction.atomic():
+        resolved = Alert.objects.filter(pk=alert.pk, state=alert.state).update(
+            state=AlertState.RESOLVED, resolved_at=now, changed_at=now
+        )
+        if resolved:
+            _event(alert, EventKind.RESOLVED, now, alert.summary)
+    return resolved
+
+
+def _event(alert: Alert, kind: str, now, summary: str, *, by=None, note: str = "") -> AlertEvent:
+    event = AlertEvent.objects.create(
+        alert=alert, kind=kind, at=now, by=by, by_email=by.email if by else "", summary=summary, note=note
+    )
+    for hook in EVENT_HOOKS:
+        hook(event)
+    return event
+
+
+# Called with every transition's event inside its transaction (alerts.delivery plans its deliveries there).
+EVENT_HOOKS: list = []
+
+
+# --- Words ----------------------------------------------------------------------------------------------------------
+
+
+def _summary(vehicle: Vehicle, kind: AlertKind, limits: Limits) -> str:
+    words = kind.condition.badge(vehicle, limits)
+    status = conditions.status_of(vehicle)
+    if kind.condition is conditions.LOW_ENERGY and status is not None:
+        energy = status.battery_percent if status.battery_percent is not None else status.fuel_percent
+        words = f"{words} ({energy:.0f} %)"
+    return (words[:1].upper() + words[1:])[:200]
+
+
+def _detail(vehicle: Vehicle, kind: AlertKind) -> str:
+    """The plain descriptions behind a count: each trouble code, each system in alert."""
+    if kind.condition is conditions.TROUBLE_CODES:
+        codes = DiagnosticTroubleCode.objects.filter(vehicle=vehicle, cleared_at__isnull=True).order_by("code")
+        return "\n".join(f"{c.code}: {describe(c.code) or 'no description'}" for c in codes)
+    if kind.condition is conditions.SYSTEM_ALERT:
+        systems = SystemStatus.objects.filter(vehicle=vehicle, status="ALERT").order_by("system_id")
+        return "\n".join(s.description or s.system_id for s in systems)
+    return ""
+
+
+# --- Time ----------------------------------------------------------------------------------------------------------
+
+
+def due_check(*, now: datetime | None = None) -> int:
+    """What starts with time rather than data: alerts whose delay passed (or whose vehicle stopped reporting while
+    they waited), and vehicles for which a timed condition (stale data, not plugged in) now holds without an alert.
+    Found by query, never by judging every vehicle."""
+    now = now or timezone.now()
+    waiting = set(Alert.objects.filter(state=AlertState.PENDING).values_list("vehicle_id", flat=True))
+    timed: set[int] = set()
+    for fleet in Fleet.objects.all():
+        limits = Limits.for_fleet(fleet, now)
+        for condition in catalog.TIMED:
+            timed.update(
+                Vehicle.objects.filter(fleet=fleet)
+                .filter(condition.q(limits))
+                .exclude(alerts__condition=condition.key, alerts__state__in=ACTIVE)
+                .values_list("pk", flat=True)
+            )
+    ids = sorted(waiting | timed)
+    by_batch = defaultdict(list)
+    for index, vehicle_id in enumerate(ids):
+        by_batch[index // 500].append(vehicle_id)
+    return sum(vehicles_evaluate(vehicle_ids=batch, now=now) for batch in by_batch.values())

@@ -1,0 +1,29 @@
+"""Alerts against the simulated platform: vehicles are driven into a condition by changing their simulated state,
+synced through the real client and HTTP stack, and the alerts that sync's signal opened are read back."""
+
+import io
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from simulator import clock
+from simulator.models import Vehicle as SimulatedVehicle
+
+
+@pytest.fixture(autouse=True)
+def pinned_simulator_clock():
+    clock.pin(timezone.now())
+    yield
+    clock.unpin()
+
+
+def sync_all():
+    call_command("sync", "--all", stdout=io.StringIO())
+
+
+def nudge(vehicle, change):
+    """Changes the simulated vehicle's state (``change(state)``), as a car would on its own."""
+    sim = SimulatedVehicle.objects.get(vehicle_id=vehicle.smartcar_id)
+    change(sim.state)
+    sim.save(update_fields=["state"])
