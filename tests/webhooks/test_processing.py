@@ -57,7 +57,8 @@ def test_charging_started_shows_at_once_opens_a_session_and_asks_for_a_targeted_
     assert VehicleSync.objects.get(vehicle=tesla).requested_at is not None
     due = set(EndpointState.objects.filter(vehicle=tesla, next_sync_at__isnull=False).values_list("path", flat=True))
     assert "/battery" in due and "/charge" in due and "/location" not in due
-    assert len(callbacks) == 1
+    # One task (the targeted sync) and the signal that tells the layers above (alerts) of the new data.
+    assert [c.__qualname__.split(".")[0] for c in callbacks] == ["enqueue", "vehicles_changed_send"]
 
 
 def test_charging_completed_closes_the_session_and_the_vehicle_is_parked_and_full(webhook, tesla):
