@@ -2,8 +2,11 @@
 current zone while a form is cleaned)."""
 
 from django import forms
+from django.core.exceptions import ValidationError
 
-from trips.models import Driver, Place, PlaceKind, Purpose, Trip
+from trips.currencies import is_currency
+from trips.models import Driver, Place, PlaceKind, Purpose, TariffKind, Trip
+from trips.tariffs import bands_parse
 from vehicles.models import Vehicle
 
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
@@ -87,4 +90,46 @@ class TripPurposeForm(forms.ModelForm):
         data = super().clean()
         if data.get("purpose") == Purpose.BUSINESS and not data.get("purpose_note", "").strip():
             self.add_error("purpose_note", "A business trip needs its purpose for the logbook.")
+        return data
+
+
+class TariffForm(forms.Form):
+    place = forms.ModelChoiceField(
+        queryset=Place.objects.none(), required=False, empty_label="Default public tariff (charges anywhere else)"
+    )
+    currency = forms.CharField(max_length=12, help_text="Three letters, ISO 4217: EUR, USD, GBP…")
+    kind = forms.ChoiceField(choices=TariffKind.choices, label="Priced", widget=forms.RadioSelect,
+                             initial=TariffKind.FLAT)  # fmt: skip
+    price_per_kwh = forms.DecimalField(
+        required=False, min_value=0, max_digits=8, decimal_places=4, label="Price per kWh (one price)"
+    )
+    bands = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        label="Prices by weekday and hour",
+        help_text="One band a line: days, hours, price per kWh. For example “Mon-Fri 7-22 0.32”, “Mon-Fri 0-7 0.18”, "
+        "“Mon-Fri 22-24 0.18”, “Sat-Sun 0-24 0.18”. Every hour of the week needs exactly one price.",
+    )
+
+    def __init__(self, *args, fleet, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["place"].queryset = Place.objects.filter(fleet=fleet)  # type: ignore[attr-defined]
+
+    def clean_currency(self):
+        code = self.cleaned_data["currency"].strip().upper()
+        if not is_currency(code):
+            raise forms.ValidationError(f"“{code}” is not an ISO 4217 currency code; use one such as EUR, USD or GBP.")
+        return code
+
+    def clean(self):
+        data = super().clean()
+        if data.get("kind") == TariffKind.FLAT:
+            if data.get("price_per_kwh") is None and "price_per_kwh" not in self.errors:
+                self.add_error("price_per_kwh", "Give the price of a kWh.")
+            data["parsed_bands"] = []
+        elif data.get("kind") == TariffKind.TIME_OF_USE:
+            try:
+                data["parsed_bands"] = bands_parse(data.get("bands") or "")
+            except ValidationError as error:
+                self.add_error("bands", error)
         return data

@@ -203,3 +203,72 @@ class TripProgress(models.Model):
 
     def __str__(self):
         return f"trips of {self.vehicle_id} until {self.derived_until}"
+
+
+class TariffKind(models.TextChoices):
+    FLAT = "flat", "One price per kWh"
+    TIME_OF_USE = "tou", "Prices by weekday and hour"
+
+
+class Tariff(models.Model):
+    """What a kWh costs at a place, or (place empty) the fleet's default public tariff for charges elsewhere.
+
+    Time-of-use tariffs price each hour of the week through their bands, every hour exactly once (trips/tariffs.py).
+    """
+
+    fleet = models.ForeignKey("fleet.Fleet", on_delete=models.CASCADE, related_name="tariffs")
+    place = models.OneToOneField(Place, null=True, blank=True, on_delete=models.CASCADE, related_name="tariff")
+    currency = models.CharField(max_length=3, help_text="ISO 4217, e.g. EUR")
+    kind = models.CharField(max_length=4, choices=TariffKind.choices, default=TariffKind.FLAT)
+    price_per_kwh = models.DecimalField(max_digits=8, decimal_places=4, null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            # One default public tariff per fleet.
+            models.UniqueConstraint(
+                fields=["fleet"], condition=models.Q(place__isnull=True), name="tariff_one_default_per_fleet"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.place or 'Default public tariff'} ({self.currency})"
+
+
+class TariffBand(models.Model):
+    """A price for some hours of some weekdays: ``weekdays`` 0 (Monday) … 6, hours from ``start_hour`` up to
+    ``end_hour`` (24 for midnight); a band over midnight is two bands."""
+
+    tariff = models.ForeignKey(Tariff, on_delete=models.CASCADE, related_name="bands")
+    weekdays = models.JSONField(default=list)
+    start_hour = models.PositiveSmallIntegerField()
+    end_hour = models.PositiveSmallIntegerField()
+    price_per_kwh = models.DecimalField(max_digits=8, decimal_places=4)
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self):
+        return f"{self.weekdays} {self.start_hour}–{self.end_hour}: {self.price_per_kwh}"
+
+
+class CostBasis(models.TextChoices):
+    RECORD = "record", "The car maker's billing record"
+    PLACE = "place", "The place's tariff"
+    DEFAULT = "default", "The default public tariff"
+
+
+class SessionCost(models.Model):
+    """What a charging session cost, and on what basis; recomputed when the session or the tariffs change."""
+
+    session = models.OneToOneField("charging.ChargingSession", on_delete=models.CASCADE, related_name="cost")
+    place = models.ForeignKey(Place, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    driver = models.ForeignKey(Driver, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    basis = models.CharField(max_length=8, choices=CostBasis.choices, blank=True)
+    amount = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    missing = models.CharField(max_length=120, blank=True, help_text="Why there is no amount")
+    computed_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"{self.amount} {self.currency} for session {self.session_id}"

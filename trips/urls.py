@@ -17,4 +17,6 @@ urlpatterns = [
     path(fleet + "vehicles/<int:vehicle_id>/trips/", views.vehicle_trips, name="trips_vehicle"),
     path(fleet + "drivers/<int:driver_id>/trips/", views.driver_trips, name="trips_driver_trips"),
     path(fleet + "trips/<int:trip_id>/purpose/", views.trip_purpose, name="trips_trip_purpose"),
+    path(fleet + "tariffs/", views.tariff_list, name="trips_tariffs"),
+    path(fleet + "tariffs/save/", views.tariff_save, name="trips_tariff_save"),
 ]

@@ -15,8 +15,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from fleet.tenancy import FleetRequest, fleet_view, get_fleet_object_or_404
-from trips import drivers, forms, logbook, places
-from trips.models import Assignment, Driver, Place, Trip
+from trips import drivers, forms, logbook, places, tariffs
+from trips.models import Assignment, Driver, Place, Tariff, TariffKind, Trip
 from vehicles.models import Vehicle
 
 
@@ -244,3 +244,39 @@ def trip_purpose(request: FleetRequest, trip_id: int):
     if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
         back = reverse("trips_vehicle", args=[request.fleet.slug, trip.vehicle_id])
     return redirect(back)
+
+
+# --- Tariffs ---------------------------------------------------------------------------------------------------------
+
+
+def _tariffs_page(request: FleetRequest, form: forms.TariffForm, status: int = 200):
+    rows = [
+        (tariff, tariffs.bands_text(tariff.bands.all()) if tariff.kind == TariffKind.TIME_OF_USE else "")
+        for tariff in Tariff.objects.filter(fleet=request.fleet).select_related("place").prefetch_related("bands")
+    ]
+    rows.sort(key=lambda row: (row[0].place is not None, row[0].place.name if row[0].place else ""))
+    return render(request, "trips/tariffs.html", {"rows": rows, "form": form}, status=status)
+
+
+@fleet_view
+def tariff_list(request: FleetRequest):
+    return _tariffs_page(request, forms.TariffForm(fleet=request.fleet))
+
+
+@require_POST
+@fleet_view(write=True)
+def tariff_save(request: FleetRequest):
+    form = forms.TariffForm(request.POST, fleet=request.fleet)
+    if not form.is_valid():
+        return _tariffs_page(request, form, status=422)
+    data = form.cleaned_data
+    tariff = tariffs.tariff_save(
+        fleet=request.fleet,
+        place=data["place"],
+        currency=data["currency"],
+        kind=data["kind"],
+        price_per_kwh=data.get("price_per_kwh"),
+        bands=data["parsed_bands"],
+    )
+    messages.success(request, f"Tariff saved: {tariff}. Charging costs are worked out again with it.")
+    return redirect("trips_tariffs", request.fleet.slug)

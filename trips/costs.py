@@ -1,0 +1,139 @@
+"""What each charging session cost: the car maker's billing record where there is one (Tesla, BMW/MINI), else the
+tariff of the place it charged at, else the fleet's default public tariff. Amounts are kept in their own currency and
+only ever summed per currency.
+
+``sessions_cost`` stores a SessionCost for every session that has none or changed since; saving a tariff drops the
+fleet's costs (``fleet_costs_forget``) so that the next read prices them again.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from charging.models import ChargingSession
+from trips.drivers import driver_at
+from trips.models import Assignment, CostBasis, Place, SessionCost, Tariff, TariffKind
+from trips.places import place_at
+from trips.tariffs import Band, energy_cost
+
+
+@dataclass
+class _Priced:
+    tariff: Tariff
+    bands: list[Band]
+
+
+def _priced(tariff: Tariff | None) -> _Priced | None:
+    if tariff is None:
+        return None
+    bands = [
+        Band(tuple(b.weekdays), b.start_hour, b.end_hour, b.price_per_kwh) for b in tariff.bands.all()
+    ] if tariff.kind == TariffKind.TIME_OF_USE else []  # fmt: skip
+    return _Priced(tariff, bands)
+
+
+def session_price(session: ChargingSession, place: Place | None, tariff: _Priced | None, zone) -> dict:
+    """The cost fields of one session (Step "price" of the module docstring)."""
+    if session.cost_total is not None and session.currency:
+        return {"basis": CostBasis.RECORD, "amount": session.cost_total, "currency": session.currency.upper()}
+    if session.ended_at is None:
+        return {"missing": "Still charging"}
+    if session.energy_kwh is None:
+        return {"missing": "Energy unknown"}
+    if tariff is None:
+        return {"missing": "No tariff for this place, and no default public tariff"}
+    amount = energy_cost(
+        bands=tariff.bands,
+        flat=tariff.tariff.price_per_kwh,
+        energy_kwh=session.energy_kwh,
+        start=session.started_at,
+        end=session.ended_at,
+        zone=zone,
+    )
+    basis = CostBasis.DEFAULT if tariff.tariff.place_id is None else CostBasis.PLACE
+    return {"basis": basis, "amount": amount, "currency": tariff.tariff.currency}
+
+
+def sessions_cost(*, fleet) -> int:
+    """Prices the fleet's sessions that have no cost yet or changed since; returns how many were priced."""
+    stale = ChargingSession.objects.filter(vehicle__fleet=fleet).filter(
+        Q(cost__isnull=True) | Q(updated_at__gt=F("cost__computed_at"))
+    )
+    sessions = list(stale.select_related("vehicle"))
+    if not sessions:
+        return 0
+    places = list(Place.objects.filter(fleet=fleet))
+    tariffs = {t.place_id: _priced(t) for t in Tariff.objects.filter(fleet=fleet).prefetch_related("bands")}
+    default = tariffs.get(None)
+    assignments: dict[int, list[Assignment]] = defaultdict(list)
+    for assignment in Assignment.objects.filter(vehicle__fleet=fleet).select_related("driver"):
+        assignments[assignment.vehicle_id].append(assignment)
+    now = timezone.now()
+    rows = []
+    for session in sessions:
+        place = place_at(places, session.latitude, session.longitude)
+        tariff = tariffs.get(place.pk, default) if place is not None else default
+        values = {
+            "basis": "",
+            "amount": None,
+            "currency": "",
+            "missing": "",
+            **session_price(session, place, tariff, fleet.zone),
+        }
+        driver = driver_at(assignments[session.vehicle_id], session.started_at)
+        rows.append(SessionCost(session=session, place=place, driver=driver, computed_at=now, **values))
+    with transaction.atomic():
+        SessionCost.objects.filter(session__in=sessions).delete()
+        SessionCost.objects.bulk_create(rows)
+    return len(rows)
+
+
+def fleet_costs_forget(*, fleet) -> None:
+    """Tariffs or places changed: every session of the fleet is priced again on its next read."""
+    SessionCost.objects.filter(session__vehicle__fleet=fleet).delete()
+
+
+@dataclass
+class Sum:
+    label: str
+    currency: str
+    sessions: int = 0
+    energy_kwh: float = 0.0
+    amount: Decimal = field(default_factory=lambda: Decimal(0))
+
+
+def totals_by(costs, key) -> list[Sum]:
+    """Sums per (key, currency): amounts in different currencies are never added together."""
+    sums: dict[tuple[str, str], Sum] = {}
+    for cost in costs:
+        if cost.amount is None:
+            continue
+        label = key(cost)
+        row = sums.setdefault((label, cost.currency), Sum(label, cost.currency))
+        row.sessions += 1
+        row.energy_kwh += cost.session.energy_kwh or 0.0
+        row.amount += cost.amount
+    return sorted(sums.values(), key=lambda s: (s.label, s.currency))
+
+
+def fleet_cost_summary(*, fleet, start, end) -> dict:
+    """Costs of the sessions that started in [start, end), per vehicle, driver and place, and the unpriced count."""
+    sessions_cost(fleet=fleet)
+    costs = list(
+        SessionCost.objects.filter(
+            session__vehicle__fleet=fleet, session__started_at__gte=start, session__started_at__lt=end
+        ).select_related("session__vehicle", "driver", "place")
+    )
+    return {
+        "per_vehicle": totals_by(costs, lambda c: c.session.vehicle.display_name),
+        "per_driver": totals_by(costs, lambda c: c.driver.name if c.driver else "No driver assigned"),
+        "per_place": totals_by(costs, lambda c: c.place.name if c.place else "Elsewhere"),
+        "unpriced": sum(1 for c in costs if c.amount is None),
+        "currencies": sorted({c.currency for c in costs if c.currency}),
+    }
