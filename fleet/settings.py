@@ -269,6 +269,23 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 30,
     }
 
+# The cache every web process shares: allauth's rate limits (failed logins, password resets) count in it, so they hold
+# however many processes and hosts serve the site. redis://… in production; the default, a table in the database,
+# needs no server (fleet/migrations/0005_cache_table.py creates it; `manage.py createcachetable` after renaming it).
+CACHE_URL = env.string("CACHE_URL", "db://fleet_cache")
+_cache_scheme, _, _cache_rest = CACHE_URL.partition("://")
+if _cache_scheme in ("redis", "rediss", "unix"):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
+elif _cache_scheme == "db" and _cache_rest.strip("/"):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": _cache_rest.strip("/")}}
+elif _cache_scheme == "locmem" and DEBUG:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+else:
+    env.problems.append(
+        "CACHE_URL: expected redis://host:port/db or db://table"
+        + (" (locmem:// is one process's own, so rate limits would not hold)" if _cache_scheme == "locmem" else "")
+    )
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "fleet.User"
 AUTHENTICATION_BACKENDS = [

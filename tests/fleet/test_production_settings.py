@@ -80,6 +80,23 @@ def test_production_refuses_the_console_mail_backend(tmp_path):
     assert "EMAIL_BACKEND" in _refused(_load_settings(env, tmp_path))
 
 
+@pytest.mark.parametrize("url", ["locmem://", "memcached://cache:11211", "db://"])
+def test_production_refuses_a_cache_its_processes_would_not_share(tmp_path, url):
+    assert "CACHE_URL" in _refused(_load_settings(SIMULATED_PRODUCTION | {"CACHE_URL": url}, tmp_path))
+
+
+def test_the_cache_is_shared_by_default_and_redis_when_named(tmp_path):
+    script = "from fleet import settings as s; print(s.CACHES['default']['BACKEND'])"
+    backends = []
+    for url in (None, "redis://redis:6379/1"):
+        env = SIMULATED_PRODUCTION | ({"CACHE_URL": url} if url else {}) | {"FLEET_VAR_DIR": str(tmp_path)}
+        result = subprocess.run(
+            [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        )
+        backends.append(result.stdout.strip())
+    assert backends == ["django.core.cache.backends.db.DatabaseCache", "django.core.cache.backends.redis.RedisCache"]
+
+
 def test_the_demo_keeps_its_defaults_and_the_console_backend(tmp_path):
     script = "from fleet import settings as s; print(s.SMARTCAR_MANAGEMENT_TOKEN, s.EMAIL_BACKEND)"
     result = subprocess.run(
