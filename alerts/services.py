@@ -1,12 +1,13 @@
-"""What people do with alerts: acknowledge one with a note."""
+"""What people do with alerts: acknowledge one with a note; set the fleet's rules and vehicles' exceptions."""
 
 from __future__ import annotations
 
 from django.db import transaction
 from django.utils import timezone
 
+from alerts import catalog
 from alerts.evaluation import _event
-from alerts.models import Alert, AlertState, EventKind
+from alerts.models import Alert, AlertRule, AlertState, EventKind
 from fleet.errors import ApplicationError
 
 
@@ -27,3 +28,30 @@ def alert_acknowledge(*, alert: Alert, user, note: str = "") -> Alert:
         _event(alert, EventKind.ACKNOWLEDGED, now, alert.summary, by=user, note=note)
     alert.refresh_from_db()
     return alert
+
+
+def rules_save(*, fleet, rules: dict[str, tuple[bool, int]]) -> None:
+    """The fleet's rules as the rules page set them: one row per condition, all or nothing."""
+    with transaction.atomic():
+        for key, (enabled, after) in rules.items():
+            AlertRule.objects.update_or_create(
+                fleet=fleet, condition=key, vehicle=None, defaults={"enabled": enabled, "after_minutes": after}
+            )
+
+
+def vehicle_rule_save(*, fleet, vehicle, condition: str, enabled: bool, threshold: float | None) -> AlertRule:
+    rule, _ = AlertRule.objects.update_or_create(
+        fleet=fleet, condition=condition, vehicle=vehicle, defaults={"enabled": enabled, "threshold": threshold}
+    )
+    return rule
+
+
+def rules_effective(*, fleet) -> dict[str, tuple[bool, int]]:
+    """Each condition's (enabled, delay in minutes) for the fleet: its rule, or the catalogue's default."""
+    rows = {r.condition: r for r in AlertRule.objects.filter(fleet=fleet, vehicle__isnull=True)}
+    return {
+        kind.key: (rows[kind.key].enabled, rows[kind.key].after_minutes)
+        if kind.key in rows
+        else (kind.enabled, kind.after_minutes)
+        for kind in catalog.KINDS
+    }

@@ -26,6 +26,7 @@ urlpatterns = [
     path("", include("connect.urls")),
     path("", include("vehicles.urls")),
     path("", include("charging.urls")),
+    path("", include("alerts.urls")),
     path("", include("trips.urls")),
     path("", include("maintenance.urls")),
 ]

@@ -1,0 +1,144 @@
+from django import forms
+
+from alerts import catalog
+from alerts.models import AlertState
+from fleet import units
+from fleet.models import Fleet, UnitSystem
+from vehicles.models import Vehicle
+
+KPA_PER_PSI = 6.894757
+
+
+class InboxQuery(forms.Form):
+    state = forms.ChoiceField(
+        choices=[
+            (AlertState.OPEN, "Open"),
+            (AlertState.ACKNOWLEDGED, "Acknowledged"),
+            (AlertState.RESOLVED, "Resolved"),
+        ],
+        required=False,
+    )
+    condition = forms.ChoiceField(
+        choices=[("", "Every kind")] + [(k.key, k.label) for k in catalog.KINDS], required=False
+    )
+
+    def values(self) -> dict:
+        if not self.is_valid():
+            return {"state": AlertState.OPEN, "condition": ""}
+        return {"state": self.cleaned_data["state"] or AlertState.OPEN, "condition": self.cleaned_data["condition"]}
+
+
+class AcknowledgeForm(forms.Form):
+    note = forms.CharField(max_length=500, required=False, label="Note")
+
+
+class ThresholdsForm(forms.ModelForm):
+    """The fleet's thresholds: the dashboard's tiles and the alerts judge by these same numbers."""
+
+    low_tire = forms.FloatField(label="Tire pressure low below", min_value=0)
+
+    class Meta:
+        model = Fleet
+        fields = [
+            "low_energy_percent",
+            "stale_after_minutes",
+            "low_oil_percent",
+            "charge_by",
+            "charge_by_below_percent",
+        ]
+        labels = {
+            "low_energy_percent": "Low battery or fuel at or below (%)",
+            "stale_after_minutes": "Data is stale after (minutes)",
+            "low_oil_percent": "Oil life low at or below (%)",
+            "charge_by": "Electric vehicles plugged in by",
+            "charge_by_below_percent": "…when their battery is below (%)",
+        }
+        help_texts = {"charge_by": "In the fleet's time zone, e.g. 18:00. Leave empty for no such alert."}
+        widgets = {"charge_by": forms.TimeInput(attrs={"type": "time"}, format="%H:%M")}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        system = self.instance.unit_system
+        self.fields["low_tire"].label = f"Tire pressure low below ({units.label('pressure', system)})"
+        self.fields["low_tire"].initial = round(units.pressure(self.instance.low_tire_kpa, system), 1)
+
+    def clean_low_energy_percent(self):
+        return _percent(self.cleaned_data["low_energy_percent"])
+
+    def clean_low_oil_percent(self):
+        return _percent(self.cleaned_data["low_oil_percent"])
+
+    def clean_charge_by_below_percent(self):
+        return _percent(self.cleaned_data["charge_by_below_percent"])
+
+    def clean_stale_after_minutes(self):
+        value = self.cleaned_data["stale_after_minutes"]
+        if value < 5:
+            raise forms.ValidationError("Vehicles report every few minutes at best: choose 5 minutes or more.")
+        return value
+
+    def clean_low_tire(self):
+        value = self.cleaned_data["low_tire"]
+        kpa = value * KPA_PER_PSI if self.instance.unit_system == UnitSystem.IMPERIAL else value
+        if not 100 <= kpa <= 400:
+            raise forms.ValidationError("Choose a pressure a tire can have (between 15 and 58 psi, 100 and 400 kPa).")
+        return kpa
+
+    def save(self, commit=True):
+        self.instance.low_tire_kpa = self.cleaned_data["low_tire"]
+        return super().save(commit)
+
+
+def _percent(value):
+    if value is None or not 1 <= value <= 99:
+        raise forms.ValidationError("Choose a percentage between 1 and 99.")
+    return value
+
+
+class RulesForm(forms.Form):
+    """For every alerting condition: whether it alerts, and how long it must last first."""
+
+    def __init__(self, *args, effective: dict, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.rows = []
+        for kind in catalog.KINDS:
+            enabled, after = effective[kind.key]
+            self.fields[f"{kind.key}-enabled"] = forms.BooleanField(required=False, initial=enabled, label=kind.label)
+            self.fields[f"{kind.key}-after"] = forms.IntegerField(
+                min_value=0, max_value=10080, initial=after, label=f"{kind.label}: after (minutes)"
+            )
+            self.rows.append((kind, self[f"{kind.key}-enabled"], self[f"{kind.key}-after"]))
+
+    def rules(self) -> dict[str, tuple[bool, int]]:
+        return {
+            kind.key: (self.cleaned_data[f"{kind.key}-enabled"], self.cleaned_data[f"{kind.key}-after"])
+            for kind in catalog.KINDS
+        }
+
+
+class VehicleRuleForm(forms.Form):
+    """One vehicle's exception: no alerts of a kind, or its own threshold."""
+
+    vehicle = forms.ModelChoiceField(queryset=Vehicle.objects.none(), label="Vehicle")
+    condition = forms.ChoiceField(choices=[(k.key, k.label) for k in catalog.KINDS], label="Alert")
+    enabled = forms.BooleanField(required=False, initial=True, label="Alert for this vehicle")
+    threshold = forms.FloatField(required=False, label="Its own threshold", help_text="Where the alert has one")
+
+    def __init__(self, *args, fleet: Fleet, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["vehicle"].queryset = Vehicle.objects.filter(fleet=fleet, disconnected_at__isnull=True)
+        self.fleet = fleet
+
+    def clean(self):
+        data = super().clean()
+        kind = catalog.BY_KEY.get(data.get("condition", ""))
+        threshold = data.get("threshold")
+        if kind is not None and threshold is not None:
+            if not kind.threshold:
+                self.add_error("threshold", f"“{kind.label}” has no threshold of its own; leave this empty.")
+            elif kind.threshold == "low_tire_kpa":
+                if self.fleet.unit_system == UnitSystem.IMPERIAL:
+                    data["threshold"] = threshold * KPA_PER_PSI
+            elif not 1 <= threshold <= 99:
+                self.add_error("threshold", "Choose a percentage between 1 and 99.")
+        return data

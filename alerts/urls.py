@@ -1,0 +1,17 @@
+from django.urls import path
+
+from alerts import views
+
+urlpatterns = [
+    path("fleets/<slug:fleet_slug>/alerts/", views.inbox, name="alerts_inbox"),
+    path("fleets/<slug:fleet_slug>/alerts/badge/", views.badge, name="alerts_badge"),
+    path("fleets/<slug:fleet_slug>/alerts/rules/", views.rules, name="alerts_rules"),
+    path("fleets/<slug:fleet_slug>/alerts/rules/vehicle/", views.vehicle_rule_add, name="alerts_vehicle_rule_add"),
+    path(
+        "fleets/<slug:fleet_slug>/alerts/rules/vehicle/<int:rule_id>/delete/",
+        views.vehicle_rule_delete,
+        name="alerts_vehicle_rule_delete",
+    ),
+    path("fleets/<slug:fleet_slug>/alerts/<int:alert_id>/", views.detail, name="alerts_detail"),
+    path("fleets/<slug:fleet_slug>/alerts/<int:alert_id>/acknowledge/", views.acknowledge, name="alerts_acknowledge"),
+]
