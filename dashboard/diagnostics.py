@@ -17,6 +17,7 @@ from django.views.decorators.vary import vary_on_headers
 from dashboard.overview import fleet_makes
 from fleet.models import Fleet
 from fleet.tenancy import FleetRequest, fleet_view
+from maintenance.services import open_codes_with_orders
 from vehicles import obd
 from vehicles.models import DiagnosticAcknowledgement, DiagnosticTroubleCode, SystemStatus, Vehicle
 
@@ -35,6 +36,7 @@ class BoardItem:
     first_seen_at: datetime
     last_seen_at: datetime
     acknowledgement: DiagnosticAcknowledgement | None
+    work_order: object = None  # maintenance.models.WorkOrder for this code on this vehicle, when there is one
 
 
 class BoardQuery(forms.Form):
@@ -125,6 +127,9 @@ def diagnostics_board(request: FleetRequest):
     query = BoardQuery(request.GET).values(makes)
     items = diagnostics_active(fleet=fleet, **query)
     page = Paginator(items, BOARD_PAGE_SIZE).get_page(request.GET.get("page"))
+    orders = open_codes_with_orders(fleet=fleet, vehicle_codes=[(i.vehicle.pk, i.code) for i in page.object_list])
+    for item in page.object_list:
+        item.work_order = orders.get((item.vehicle.pk, item.code))
     context = {"query": query, "makes": makes, "page": page, "filtered": any(query.values())}
     template = "dashboard/diagnostics.html#board" if request.htmx else "dashboard/diagnostics.html"
     return render(request, template, context)

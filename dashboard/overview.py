@@ -28,6 +28,7 @@ from fleet.models import Fleet
 from fleet.templatetags.units import age_in_words
 from fleet.templatetags.units import distance as format_distance
 from fleet.tenancy import FleetRequest, fleet_view
+from maintenance.board import maintenance_counts
 from vehicles import conditions
 from vehicles.models import Vehicle, VehicleStatus, make_label
 
@@ -264,6 +265,7 @@ def fleet_overview(request: FleetRequest):
                 for tile in TILES
             ],
         ],
+        "maintenance_tiles": _maintenance_tiles(fleet),
         "total": counts["total"],
         "reconnect_count": counts[conditions.NEEDS_RECONNECT.key],
         "reconnect_action": conditions.NEEDS_RECONNECT.action,
@@ -289,6 +291,17 @@ def fleet_overview(request: FleetRequest):
     }
     template = "dashboard/overview.html#live" if request.htmx else "dashboard/overview.html"
     return render(request, template, context)
+
+
+def _maintenance_tiles(fleet: Fleet) -> list[dict]:
+    """Services overdue and due soon, open work orders: each tile leads to the maintenance board."""
+    counts = maintenance_counts(fleet=fleet)
+    url = reverse("maintenance_board", args=[fleet.slug])
+    return [
+        {"label": "Service overdue", "count": counts["overdue"], "url": url, "alert": counts["overdue"] > 0},
+        {"label": "Service due soon", "count": counts["due_soon"], "url": url, "alert": False},
+        {"label": "Open work orders", "count": counts["open_work_orders"], "url": url, "alert": False},
+    ]
 
 
 class _Echo:

@@ -63,7 +63,7 @@ def maintenance_board(*, fleet: Fleet, make: str = "", assignee: str = "") -> Bo
         orders = orders.filter(vehicle__make=make)
     if assignee:
         orders = orders.filter(assignee__icontains=assignee)
-    page = list(orders.select_related("vehicle").order_by("due_on", "created_at", "pk")[:BOARD_ROWS])
+    page = list(orders.select_related("vehicle", "fleet").order_by("due_on", "created_at", "pk")[:BOARD_ROWS])
     count = len(page) if len(page) < BOARD_ROWS else orders.count()
     return Board(overdue[:BOARD_ROWS], soon[:BOARD_ROWS], len(overdue), len(soon), page, count)
 

@@ -71,7 +71,7 @@ def vehicle_maintenance(request: FleetRequest, pk: int):
     """What is due on one vehicle and its work orders; ``#section`` is the part the vehicle page shows."""
     vehicle = _vehicle(request, pk)
     due = services.vehicle_due(vehicle=vehicle)
-    work_orders = WorkOrder.objects.filter(vehicle=vehicle).select_related("service_task")
+    work_orders = WorkOrder.objects.filter(vehicle=vehicle).select_related("service_task", "fleet")
     context = {
         "vehicle": vehicle,
         "due": due,
