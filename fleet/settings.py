@@ -55,6 +55,10 @@ if SIMULATED:
     # a full HTTP request through Django); set it to a URL to use a simulator served elsewhere.
     SMARTCAR_SIMULATOR_ORIGIN = env.string("SMARTCAR_SIMULATOR_ORIGIN").rstrip("/")
     _sim = SMARTCAR_SIMULATOR_ORIGIN or "http://localhost"
+    if not SMARTCAR_SIMULATOR_ORIGIN and "localhost" not in ALLOWED_HOSTS and "*" not in ALLOWED_HOSTS:
+        # The in-process simulator is addressed as localhost (connect/transport.py): it must be answered in production
+        # too, or every simulated call (sync, Connect, `manage.py demo`) is refused as a disallowed host.
+        ALLOWED_HOSTS.append("localhost")
     _defaults = {
         "SMARTCAR_API_URL": f"{_sim}/simulator/api/v2.0",
         "SMARTCAR_AUTH_URL": f"{_sim}/simulator/oauth/token",

@@ -190,3 +190,16 @@ def test_pages_and_exports_of_a_signed_in_person_are_never_stored(owner_client, 
         directives = {d.strip() for d in response["Cache-Control"].split(",")}
         assert {"private", "no-store"} <= directives, url
         assert "public" not in directives and not any(d.startswith("max-age") for d in directives), url
+
+
+def test_the_in_process_simulator_is_answered_in_production(tmp_path):
+    script = "from fleet import settings as s; print(','.join(s.ALLOWED_HOSTS))"
+    hosts = []
+    for origin in ("", "http://simulator.internal:8001"):
+        env = SIMULATED_PRODUCTION | {"SMARTCAR_SIMULATOR_ORIGIN": origin, "FLEET_VAR_DIR": str(tmp_path)}
+        result = subprocess.run(
+            [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        )
+        hosts.append(result.stdout.strip())
+    # In-process, the simulator is addressed as localhost; served elsewhere, nothing is added.
+    assert hosts == ["fleet.example.com,localhost", "fleet.example.com"]

@@ -6,6 +6,7 @@ callback service as the browser's (state check, code exchange, /user, vehicles, 
 Running the command again connects the same simulated account again, which updates and never duplicates.
 """
 
+import secrets
 from html.parser import HTMLParser
 from urllib.parse import parse_qsl, urljoin, urlsplit
 
@@ -77,10 +78,15 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
+        # The printed demo password is public (it is in this file): with DEBUG off the owner gets a password of its own,
+        # printed once when the account is made and left alone afterwards.
+        password = DEMO_PASSWORD if settings.DEBUG else None
         with transaction.atomic():
             user, created = User.objects.get_or_create(email=DEMO_EMAIL, defaults={"name": "Demo Owner"})
-            if created or not user.check_password(DEMO_PASSWORD):
-                user.set_password(DEMO_PASSWORD)
+            if not settings.DEBUG and created:
+                password = secrets.token_urlsafe(12)
+            if password and (created or not user.check_password(password)):
+                user.set_password(password)
                 user.save()
             fleet = Fleet.objects.filter(slug="demo").first() or Fleet.objects.create(name=DEMO_FLEET, slug="demo")
             Membership.objects.update_or_create(user=user, fleet=fleet, defaults={"role": Role.OWNER})
@@ -93,7 +99,7 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo fleet: {fleet.name} — http://127.0.0.1:8000{fleet.get_absolute_url()}\n"
-                f"Demo login: {DEMO_EMAIL} / {DEMO_PASSWORD}"
+                f"Demo login: {DEMO_EMAIL} / {password or '(the password set when it was made)'}"
             )
         )
 
@@ -109,11 +115,14 @@ class Command(BaseCommand):
 
     def _approve_in_connect(self, authorize_url: str, email: str) -> str:
         """Signs in on the simulated Connect page and allows every vehicle; returns Connect's redirect back."""
-        origin = settings.SMARTCAR_SIMULATOR_ORIGIN or "http://localhost"
+        origin = settings.SMARTCAR_SIMULATOR_ORIGIN
         transport = None
-        if not settings.SMARTCAR_SIMULATOR_ORIGIN:
+        if not origin:
             from connect.transport import ThreadedWSGITransport
 
+            # In-process, as https: with DEBUG off the CSRF cookie is Secure and the Referer of a secure request must
+            # be secure too, so over plain http this browser would lose its cookie and be refused.
+            origin = "https://localhost"
             transport = ThreadedWSGITransport()
         # A browser of its own (its own cookies, for the pages' CSRF protection), on the client's transport.
         with httpx.Client(transport=transport, base_url=origin, timeout=60, headers={"Referer": origin}) as browser:
