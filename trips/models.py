@@ -272,3 +272,46 @@ class SessionCost(models.Model):
 
     def __str__(self):
         return f"{self.amount} {self.currency} for session {self.session_id}"
+
+
+class Statement(models.Model):
+    """A driver's home charging for a month, issued: its lines are copies, so later changes to sessions, tariffs or
+    places do not alter it (trips/statements.py compares and says when the data moved on)."""
+
+    fleet = models.ForeignKey("fleet.Fleet", on_delete=models.CASCADE, related_name="statements")
+    driver = models.ForeignKey(Driver, null=True, on_delete=models.SET_NULL, related_name="statements")
+    month = models.DateField(help_text="First day of the month")
+    driver_name = models.CharField(max_length=120)
+    home_name = models.CharField(max_length=120)
+    home_latitude = models.FloatField()
+    home_longitude = models.FloatField()
+    home_radius_m = models.PositiveIntegerField()
+    tariff_text = models.CharField(max_length=500)
+    currency = models.CharField(max_length=3)
+    energy_kwh = models.FloatField()
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    issued_at = models.DateTimeField()
+    issued_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["-month"]
+        constraints = [models.UniqueConstraint(fields=["driver", "month"], name="statement_one_per_driver_month")]
+
+    def __str__(self):
+        return f"{self.driver_name} {self.month:%Y-%m}"
+
+
+class StatementLine(models.Model):
+    statement = models.ForeignKey(Statement, on_delete=models.CASCADE, related_name="lines")
+    session_id_at_issue = models.PositiveBigIntegerField(help_text="The charging session it was copied from")
+    vehicle_name = models.CharField(max_length=120)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField()
+    energy_kwh = models.FloatField()
+    amount = models.DecimalField(max_digits=10, decimal_places=2)
+
+    class Meta:
+        ordering = ["started_at"]
+
+    def __str__(self):
+        return f"{self.vehicle_name} {self.started_at:%Y-%m-%d %H:%M}: {self.energy_kwh} kWh"

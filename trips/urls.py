@@ -19,4 +19,8 @@ urlpatterns = [
     path(fleet + "trips/<int:trip_id>/purpose/", views.trip_purpose, name="trips_trip_purpose"),
     path(fleet + "tariffs/", views.tariff_list, name="trips_tariffs"),
     path(fleet + "tariffs/save/", views.tariff_save, name="trips_tariff_save"),
+    path(fleet + "drivers/<int:driver_id>/statement/", views.driver_statement, name="trips_statement"),
+    path(
+        fleet + "drivers/<int:driver_id>/statement/issue/", views.driver_statement_issue, name="trips_statement_issue"
+    ),
 ]

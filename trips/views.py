@@ -15,8 +15,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from fleet.tenancy import FleetRequest, fleet_view, get_fleet_object_or_404
-from trips import drivers, forms, logbook, places, tariffs
-from trips.models import Assignment, Driver, Place, Tariff, TariffKind, Trip
+from trips import drivers, forms, logbook, places, statements, tariffs
+from trips.models import Assignment, Driver, Place, Statement, Tariff, TariffKind, Trip
 from vehicles.models import Vehicle
 
 
@@ -280,3 +280,45 @@ def tariff_save(request: FleetRequest):
     )
     messages.success(request, f"Tariff saved: {tariff}. Charging costs are worked out again with it.")
     return redirect("trips_tariffs", request.fleet.slug)
+
+
+# --- Reimbursement statements ----------------------------------------------------------------------------------------
+
+
+@fleet_view
+def driver_statement(request: FleetRequest, driver_id: int):
+    """The month's statement: the issued copy when there is one, else the draft worked out from the data now."""
+    driver = _driver(request, driver_id)
+    zone = request.fleet.zone
+    month = logbook.Month.parse(request.GET.get("month"), timezone.localdate(timezone=zone))
+    draft = statements.statement_draft(driver=driver, month=month)
+    issued = Statement.objects.filter(driver=driver, month=month.first).prefetch_related("lines").first()
+    if request.GET.get("format") == "csv":
+        response = HttpResponse(statements.statement_csv(issued or draft, zone), content_type="text/csv; charset=utf-8")
+        name = f"statement-{driver.pk}-{month}{'' if issued else '-draft'}.csv"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+    context = {
+        "driver": driver,
+        "month": month,
+        "draft": draft,
+        "issued": issued,
+        "drift": statements.statement_drift(issued, draft) if issued else 0,
+        "printable": request.GET.get("print") == "1",
+        "issued_list": Statement.objects.filter(driver=driver).only("month", "amount", "currency")[:24],
+    }
+    return render(request, "trips/statement.html", context)
+
+
+@require_POST
+@fleet_view(write=True)
+def driver_statement_issue(request: FleetRequest, driver_id: int):
+    driver = _driver(request, driver_id)
+    month = logbook.Month.parse(request.POST.get("month"), timezone.localdate(timezone=request.fleet.zone))
+    try:
+        statements.statement_issue(driver=driver, month=month, user=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"Statement for {month.label} issued. It will not change any more.")
+    return redirect(f"{reverse('trips_statement', args=[request.fleet.slug, driver.pk])}?month={month}")

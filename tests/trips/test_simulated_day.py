@@ -1,17 +1,21 @@
-"""A simulated commuter's day, for real: the simulator drives the car to work and home again as its clock runs, the
-sync engine polls it through the HTTP stack every ten minutes, and the trips derived after each round are checked
-against the simulator's own plan of the day and its odometer."""
+"""A simulated commuter's day, for real: the simulator drives the car to work and home again as its clock runs and
+charges it at home in the evening, the sync engine polls it through the HTTP stack every ten minutes, and the trips
+derived after each round, the charging session, its cost and the driver's statement are checked against the
+simulator's own plan of the day, its odometer and its charge record."""
 
 import gc
 import math
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from django.urls import reverse
 
+from charging.models import ChargingSession
+from charging.sessions import vehicle_sessions_settle
 from tests.dashboard.conftest import sync_rounds
 from tests.vehicles.conftest import ALL_READ, connect_simulated
-from trips.models import Assignment, Driver, Place, PlaceKind, Trip, TripKind
+from trips.models import Assignment, Driver, Place, PlaceKind, SessionCost, Statement, Tariff, Trip, TripKind
 from vehicles.models import Vehicle
 
 POLL = timedelta(minutes=10)
@@ -114,3 +118,43 @@ def test_a_commuters_day_is_two_trips_between_home_and_work_as_the_simulator_dro
     csv = owner_client.get(reverse("trips_vehicle", args=[fleet.slug, vehicle.pk]), {"month": month, "format": "csv"})
     lines = csv.content.decode().splitlines()
     assert len(lines) == 3 and lines[1].split(",")[7:9] == ["Home", "Office"]
+
+    # Home in the evening: plugged in and charged to its limit, then priced at the home tariff.
+    Tariff.objects.create(fleet=fleet, place=home, currency="USD", price_per_kwh=Decimal("0.25"))
+    plug_in_at_home(simulated)
+    sync_rounds([vehicle], sim_clock, rounds=14, step=POLL)
+    vehicle_sessions_settle(vehicle=vehicle)  # as the periodic settle does (its window is the app's own clock)
+    sync_rounds([vehicle], sim_clock, rounds=1, step=POLL)  # the round after prices the settled session
+    simulated.refresh_from_db()
+    evening = seen[-1][1]
+    (record,) = [r for r in simulated.state["charge_records"] if moment(r["chargeStart"]) >= evening]
+    (session,) = ChargingSession.objects.filter(vehicle=vehicle, started_at__gte=evening)
+    assert session.energy_kwh == pytest.approx(record["energy"], rel=0.05)
+    cost = SessionCost.objects.get(session=session)
+    assert (cost.place, cost.driver, cost.currency) == (home, driver, "USD")
+    assert cost.amount == (Decimal(str(session.energy_kwh)) * Decimal("0.25")).quantize(Decimal("0.01"))
+
+    issue = reverse("trips_statement_issue", args=[fleet.slug, driver.pk])
+    owner_client.post(issue, {"month": month})
+    statement = Statement.objects.get(driver=driver)
+    (line,) = statement.lines.all()
+    assert line.session_id_at_issue == session.pk and line.amount == cost.amount == statement.amount
+    assert line.energy_kwh == pytest.approx(record["energy"], rel=0.05)
+
+
+def moment(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def plug_in_at_home(simulated) -> None:
+    """Plugged in at the home charger with room to charge, unless it plugged itself in on arrival."""
+    simulated.refresh_from_db()
+    state = simulated.state
+    state["trip_chance"] = 0
+    if state["ev"]["plugged"]:
+        simulated.save()
+        return
+    soc = min(state["ev"]["soc"], state["ev"]["limit"] - 0.08)
+    charger = {"kind": "AC", "kw": 11.0, "volts": 240, "max_amps": 48, "phases": 1, "public": False, "place": "home"}
+    state["ev"].update(plugged=True, charger=charger, charging="NOT_CHARGING", user_stopped=False, soc=soc)
+    simulated.save()
