@@ -11,7 +11,12 @@ class AlertsConfig(AppConfig):
     name = "alerts"
 
     def ready(self):
+        from alerts.delivery import deliveries_plan
+        from alerts.evaluation import EVENT_HOOKS
         from vehicles.signals import readings_stored, vehicles_changed
+
+        if deliveries_plan not in EVENT_HOOKS:
+            EVENT_HOOKS.append(deliveries_plan)
 
         readings_stored.connect(_vehicles_changed, dispatch_uid="alerts_readings_stored")
         vehicles_changed.connect(_vehicles_changed, dispatch_uid="alerts_vehicles_changed")

@@ -111,3 +111,119 @@ class AlertEvent(models.Model):
 
     def __str__(self):
         return f"{self.alert_id} {self.kind} {self.at:%Y-%m-%d %H:%M}"
+
+
+# --- Channels -------------------------------------------------------------------------------------------------------
+
+
+class Mode(models.TextChoices):
+    IMMEDIATE = "immediate", "As they open"
+    DIGEST = "digest", "Once a day, in a summary"
+    OFF = "off", "Not by e-mail"
+
+
+class Subscription(models.Model):
+    """What one member of a fleet is e-mailed: which alerts (none chosen: all), of which vehicles (none: all), when.
+
+    Immediate e-mails that fall in the quiet hours wait until they end; the digest comes at ``DIGEST_HOUR`` in the
+    fleet's time zone. ``weekly_report``: the fleet's report every Monday morning.
+    """
+
+    fleet = models.ForeignKey(Fleet, on_delete=models.CASCADE, related_name="alert_subscriptions")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="alert_subscriptions")
+    mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.IMMEDIATE)
+    conditions = models.JSONField(default=list, blank=True)
+    vehicles = models.ManyToManyField(Vehicle, blank=True, related_name="+")
+    quiet_from = models.TimeField(null=True, blank=True)
+    quiet_until = models.TimeField(null=True, blank=True)
+    weekly_report = models.BooleanField(default=False)
+    last_digest_at = models.DateTimeField(null=True, blank=True)
+    last_report_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["fleet", "user"], name="alert_subscription_once")]
+
+    def __str__(self):
+        return f"{self.user_id} in {self.fleet_id}: {self.mode}"
+
+
+class Endpoint(models.Model):
+    """An outgoing webhook of a fleet: every alert transition is POSTed to it as JSON, signed with its own secret."""
+
+    fleet = models.ForeignKey(Fleet, on_delete=models.CASCADE, related_name="alert_endpoints")
+    name = models.CharField(max_length=80)
+    url = models.URLField(max_length=500)
+    secret_encrypted = models.TextField(help_text="Encrypted with the token vault's keys")
+    enabled = models.BooleanField(default=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    paused_at = models.DateTimeField(null=True, blank=True, help_text="Paused after failing again and again")
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_failure_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "pk"]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def is_active(self) -> bool:
+        return self.enabled and self.paused_at is None
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", "E-mail"
+    WEBHOOK = "webhook", "Webhook"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Waiting"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Not sent"
+
+
+class Delivery(models.Model):
+    """One transition (or a test) to one channel: written with the transition, sent by a worker, retried with back-off.
+
+    Unique per event and recipient, so a transition is delivered once to each; a worker claims the row with a
+    conditional UPDATE (pending → sending) before sending.
+    """
+
+    fleet = models.ForeignKey(Fleet, on_delete=models.CASCADE, related_name="alert_deliveries")
+    event = models.ForeignKey(AlertEvent, on_delete=models.CASCADE, null=True, blank=True, related_name="deliveries")
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, null=True, blank=True, related_name="deliveries")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    status = models.CharField(max_length=8, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    due_at = models.DateTimeField(help_text="Not sent before (quiet hours, the next retry)")
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event", "endpoint"], condition=Q(endpoint__isnull=False), name="delivery_once_per_endpoint"
+            ),
+            models.UniqueConstraint(
+                fields=["event", "user"], condition=Q(user__isnull=False), name="delivery_once_per_recipient"
+            ),
+        ]
+        indexes = [
+            # The sweep: pending deliveries that are due.
+            models.Index(fields=["status", "due_at"], name="delivery_due"),
+            # A channel's delivery log, newest first.
+            models.Index(fields=["endpoint", "-created_at"], name="delivery_log"),
+        ]
+
+    def __str__(self):
+        return f"{self.channel} {self.pk} {self.status}"

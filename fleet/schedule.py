@@ -60,6 +60,16 @@ def beat_schedule() -> dict:
             "schedule": 60.0,
             "options": {"expires": 50},
         },
+        "alerts-deliveries-sweep": {
+            "task": "alerts.tasks.deliveries_sweep",
+            "schedule": 15.0,
+            "options": {"expires": 14},
+        },
+        "alerts-digests-send": {
+            "task": "alerts.tasks.digests_send",
+            "schedule": crontab(minute=2),
+            "options": {"expires": 50 * 60},
+        },
         # History (vehicles/history.py): months of partitions kept ahead, whole months dropped after the retention,
         # rollups of the hours and days just completed.
         "vehicles-history-partitions-ensure": {

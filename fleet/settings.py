@@ -406,6 +406,8 @@ EMAIL_HOST_USER = env.string("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env.string("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env.boolean("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env.string("DEFAULT_FROM_EMAIL", "Fleet <fleet@localhost>")
+# Alert webhooks (alerts/channels.py) to private or local addresses: refused unless the operator allows them.
+ALERT_WEBHOOKS_ALLOW_PRIVATE = env.boolean("ALERT_WEBHOOKS_ALLOW_PRIVATE", False)
 
 # --- Security ---------------------------------------------------------------------------------
 SESSION_COOKIE_SECURE = not DEBUG
