@@ -1,8 +1,15 @@
 from django.urls import path
 
-from maintenance import board, views
+from maintenance import board, history, views
 
 urlpatterns = [
+    path("fleets/<slug:fleet_slug>/maintenance/costs/", history.fleet_costs, name="maintenance_costs"),
+    path("fleets/<slug:fleet_slug>/maintenance/history.csv", history.history_csv, name="maintenance_history_csv"),
+    path(
+        "fleets/<slug:fleet_slug>/vehicles/<int:pk>/maintenance/history/",
+        history.vehicle_history,
+        name="vehicle_maintenance_history",
+    ),
     path("fleets/<slug:fleet_slug>/maintenance/", board.board, name="maintenance_board"),
     path("fleets/<slug:fleet_slug>/maintenance/program/", views.program, name="maintenance_program"),
     path("fleets/<slug:fleet_slug>/maintenance/program/<int:pk>/", views.program_task, name="maintenance_program_task"),
