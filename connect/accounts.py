@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from django.db.models import Prefetch
 
 from connect.models import SmartcarAccount
+from fleet import formatting
 from fleet.models import Fleet
 from vehicles import conditions
 from vehicles.models import EndpointState, Vehicle
@@ -63,7 +64,7 @@ def account_label(account: SmartcarAccount, vehicles: list[Vehicle], emails: dic
 
 def _line(vehicle: Vehicle, limits: conditions.Limits) -> VehicleLine:
     if not vehicle.is_connected:
-        return VehicleLine(vehicle, f"Disconnected {vehicle.disconnected_at:%d %b %Y}", "")
+        return VehicleLine(vehicle, f"Disconnected {formatting.day(vehicle.disconnected_at)}", "")
     failing = conditions.sync_failing_reason(vehicle, limits)
     if failing is conditions.NEEDS_RECONNECT:
         return VehicleLine(vehicle, conditions.NEEDS_RECONNECT.label, "bad")

@@ -18,7 +18,15 @@ Values are stored metric (fleet/units.py converts them to the fleet's system). `
 unit ("93 %", "1,234 km"), ``figure`` without it for a column whose header names the unit ("1,234"), and ``amount``
 for a CSV cell (no thousands separator; empty when unknown). Pages use them through the filters of
 fleet/templatetags/units.py.
+
+Times are written one way across the app, in the fleet's time zone and on the 24-hour clock: ``moment`` "30 Nov 2026
+16:05", ``day`` "30 Nov 2026", ``clock`` "16:05". Without a zone they use the active one, which ``fleet_view``
+(fleet/tenancy.py) sets to the fleet's for every fleet page.
 """
+
+from datetime import date, datetime, tzinfo
+
+from django.utils import timezone
 
 from fleet import units
 from fleet.models import UnitSystem
@@ -77,3 +85,31 @@ def amount(value, kind: str, system: str = UnitSystem.METRIC) -> str:
     """A CSV cell: "1234", "18.5", "93"; "" when unknown."""
     number = _rounded(value, kind, system)
     return "" if number is None else f"{number:.{DECIMALS[kind]}f}"
+
+
+def _local(value: datetime, zone: tzinfo | None) -> datetime:
+    return timezone.localtime(value, zone) if timezone.is_aware(value) else value
+
+
+def moment(value, zone: tzinfo | None = None) -> str:
+    """ "30 Nov 2026 16:05" in ``zone`` (the active zone when None); "—" when unknown."""
+    if not isinstance(value, datetime):
+        return day(value)
+    local = _local(value, zone)
+    return f"{local.day} {local:%b %Y %H:%M}"
+
+
+def day(value, zone: tzinfo | None = None) -> str:
+    """ "30 Nov 2026"; a date-time is taken in ``zone`` first; "—" when unknown."""
+    if isinstance(value, datetime):
+        value = _local(value, zone).date()
+    if not isinstance(value, date):
+        return UNKNOWN
+    return f"{value.day} {value:%b %Y}"
+
+
+def clock(value, zone: tzinfo | None = None) -> str:
+    """ "16:05" in ``zone``; "—" when unknown."""
+    if not isinstance(value, datetime):
+        return UNKNOWN
+    return f"{_local(value, zone):%H:%M}"

@@ -1,12 +1,34 @@
 from django import forms
+from django.utils.html import format_html, format_html_join
 
 from fleet.models import Fleet, Role
+
+
+class TimeZoneInput(forms.TextInput):
+    """A field to type a zone into, with the choices as suggestions (common ones first) that narrow as one types:
+    "york" finds "New York (America)". The choice field behind it still refuses anything not in the list."""
+
+    def __init__(self, attrs=None):
+        super().__init__({"autocomplete": "off", "spellcheck": "false", **(attrs or {})})
+        self.choices: list = []
+
+    def render(self, name, value, attrs=None, renderer=None):
+        options_id = f"{(attrs or {}).get('id') or name}-options"
+        field = super().render(name, value, {**(attrs or {}), "list": options_id}, renderer)
+        flat = []
+        for value_or_group, label in self.choices:
+            grouped = isinstance(label, list | tuple)
+            flat += label if grouped else [(value_or_group, label)]
+        options = format_html_join("", '<option value="{}">{}</option>', flat)
+        return format_html('{}<datalist id="{}">{}</datalist>', field, options_id, options)
 
 
 class FleetForm(forms.ModelForm):
     class Meta:
         model = Fleet
         fields = ["name", "time_zone", "unit_system"]
+        widgets = {"time_zone": TimeZoneInput()}
+        help_texts = {"time_zone": "Type a city or region, e.g. New York. Every time Fleet shows is in this zone."}
 
 
 class FleetSettingsForm(FleetForm):

@@ -63,7 +63,60 @@ class UnitSystem(models.TextChoices):
     IMPERIAL = "imperial", "Imperial (mi, °F, psi, gal)"
 
 
-TIME_ZONE_CHOICES = [(name, name) for name in sorted(zoneinfo.available_timezones())]
+# The zones people pick most, offered first; then every zone of the tz database but the two that are no place:
+# "Factory" (tzdata's placeholder) and "localtime" (the server's own setting, which a fleet must not depend on).
+COMMON_TIME_ZONES = [
+    "UTC",
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Phoenix",
+    "America/Los_Angeles",
+    "America/Anchorage",
+    "Pacific/Honolulu",
+    "America/Toronto",
+    "America/Vancouver",
+    "America/Mexico_City",
+    "America/Sao_Paulo",
+    "Europe/London",
+    "Europe/Dublin",
+    "Europe/Lisbon",
+    "Europe/Paris",
+    "Europe/Berlin",
+    "Europe/Madrid",
+    "Europe/Rome",
+    "Europe/Amsterdam",
+    "Europe/Stockholm",
+    "Europe/Warsaw",
+    "Europe/Athens",
+    "Europe/Istanbul",
+    "Africa/Johannesburg",
+    "Asia/Dubai",
+    "Asia/Kolkata",
+    "Asia/Singapore",
+    "Asia/Shanghai",
+    "Asia/Tokyo",
+    "Asia/Seoul",
+    "Australia/Perth",
+    "Australia/Sydney",
+    "Pacific/Auckland",
+]
+NOT_A_PLACE = {"Factory", "localtime", "posixrules"}
+
+
+def time_zone_label(name: str) -> str:
+    """ "New York (America)" — what a person types to find a zone; "UTC" stays as it is."""
+    region, _, place = name.rpartition("/")
+    return f"{place.replace('_', ' ')} ({region.replace('_', ' ')})" if region else name
+
+
+def time_zone_choices() -> list:
+    """Common zones first, then the rest alphabetically (a callable: the list depends on the installed tz data)."""
+    others = sorted(zoneinfo.available_timezones() - NOT_A_PLACE - set(COMMON_TIME_ZONES))
+    return [
+        ("Common time zones", [(name, time_zone_label(name)) for name in COMMON_TIME_ZONES]),
+        ("All time zones", [(name, time_zone_label(name)) for name in others]),
+    ]
 
 
 class Fleet(models.Model):
@@ -71,7 +124,7 @@ class Fleet(models.Model):
 
     name = models.CharField(max_length=100)
     slug = models.SlugField(max_length=60, unique=True)
-    time_zone = models.CharField(max_length=64, choices=TIME_ZONE_CHOICES, default="UTC")
+    time_zone = models.CharField(max_length=64, choices=time_zone_choices, default="UTC")
     unit_system = models.CharField(max_length=8, choices=UnitSystem.choices, default=UnitSystem.METRIC)
     # Dashboard thresholds (dashboard/overview.py): what counts as "low" and as "stale" differs between fleets.
     low_energy_percent = models.PositiveSmallIntegerField(

@@ -13,6 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 
 from fleet.models import Fleet, Membership, Role
 
@@ -46,7 +47,13 @@ def fleet_view(view=None, *, write: bool = False, owner: bool = False):
                 raise PermissionDenied("Viewers can look but not change anything.")
             request.membership = membership
             request.fleet = membership.fleet
-            return func(request, *args, **kwargs)
+            # Every time on a fleet's pages is in the fleet's zone: templates render inside this block (a lazy
+            # TemplateResponse is rendered here, not later outside it).
+            with timezone.override(membership.fleet.zone):
+                response = func(request, *args, **kwargs)
+                if hasattr(response, "render") and not getattr(response, "is_rendered", True):
+                    response.render()
+            return response
 
         return wrapper
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from fleet import formatting
 from fleet.templatetags.units import age_in_words
 from vehicles import cadence, conditions
 from vehicles.catalogue import endpoints_for
@@ -35,8 +36,9 @@ class SyncExplanation:
 
 
 def _at(moment: datetime, now: datetime, zone) -> str:
-    local, today = moment.astimezone(zone), now.astimezone(zone).date()
-    return f"at {local:%H:%M}" if local.date() == today else f"on {local:%d %b} at {local:%H:%M}"
+    if moment.astimezone(zone).date() == now.astimezone(zone).date():
+        return f"at {formatting.clock(moment, zone)}"
+    return f"on {formatting.day(moment, zone)} at {formatting.clock(moment, zone)}"
 
 
 def _minutes(seconds: float) -> str:

@@ -1,4 +1,5 @@
-"""Template filters of every page: values in the fleet's units (fleet/formatting.py), ages in words ("4 min ago")."""
+"""Template filters of every page: values in the fleet's units and times in the fleet's zone (fleet/formatting.py),
+ages in words ("4 min ago")."""
 
 from datetime import datetime
 
@@ -62,6 +63,24 @@ def position(latitude, longitude):
 def figure(value, kind):
     """The number alone, for a column whose header names the unit: ``{{ session.energy_kwh|figure:"energy" }}``."""
     return formatting.figure(value, kind)
+
+
+@register.filter
+def when(value):
+    """A date and time in the fleet's zone, the app's one format: "30 Nov 2026 16:05"."""
+    return formatting.moment(value)
+
+
+@register.filter
+def day(value):
+    """A day: ``{{ row.week|day }}`` → "30 Nov 2026"."""
+    return formatting.day(value)
+
+
+@register.filter
+def clock(value):
+    """A time of day in the fleet's zone: "16:05"."""
+    return formatting.clock(value)
 
 
 def age_in_words(moment: datetime | None, now: datetime | None = None) -> str:

@@ -8,6 +8,25 @@
     return element ? JSON.parse(element.textContent) : null;
   }
 
+  // The time axis on the 24-hour clock, days as "30 Nov" (fleet/formatting.py writes times the same way). Each row:
+  // the tick spacing it applies from, the tick's label, then the label added when the year, day or minute changes.
+  var D = 86400, H = 3600, M = 60;
+  var TIME_AXIS = [
+    [D * 365, "{YYYY}", null, null, null, null, null, null, 1],
+    [D * 28, "{MMM}", "\n{YYYY}", null, null, null, null, null, 1],
+    [D, "{D} {MMM}", "\n{YYYY}", null, null, null, null, null, 1],
+    [H, "{HH}:{mm}", "\n{D} {MMM} {YYYY}", null, "\n{D} {MMM}", null, null, null, 1],
+    [M, "{HH}:{mm}", "\n{D} {MMM} {YYYY}", null, "\n{D} {MMM}", null, null, null, 1],
+    [1, ":{ss}", "\n{D} {MMM} {YYYY} {HH}:{mm}", null, "\n{D} {MMM} {HH}:{mm}", null, "\n{HH}:{mm}", null, 1],
+  ];
+
+  // Dates in the fleet's time zone rather than the browser's.
+  function zonedDate(zone) {
+    return function (seconds) {
+      return zone ? window.uPlot.tzDate(new Date(seconds * 1e3), zone) : new Date(seconds * 1e3);
+    };
+  }
+
   function drawCharts() {
     var charts = readJson("chart-data");
     if (!charts || !window.uPlot) return;
@@ -15,6 +34,7 @@
       var chart = charts[figure.getAttribute("data-chart")];
       if (!chart) return;
       var width = Math.max(280, figure.clientWidth || 320);
+      var holder = figure.closest("[data-time-zone]");
       // The server may fix the time axis ("x_range") and the floor of the value axis ("y_min", e.g. 0 for energy).
       var scales = { x: { time: true } };
       if (chart.x_range) scales.x.range = chart.x_range;
@@ -25,14 +45,16 @@
           },
         };
       }
-      new window.uPlot(
+      // Kept on the figure so that a test (or a console) can read what the axes show.
+      figure.plot = new window.uPlot(
         {
           width: width,
           height: 180,
           legend: { show: false },
+          tzDate: zonedDate(holder && holder.getAttribute("data-time-zone")),
           scales: scales,
           series: [{}, { label: chart.label, stroke: "#1f6feb", width: 2, fill: "rgba(31,111,235,0.08)" }],
-          axes: [{}, { size: 60 }],
+          axes: [{ values: TIME_AXIS }, { size: 60 }],
         },
         chart.data,
         figure

@@ -24,6 +24,7 @@ def test_the_demo_connects_a_dozen_vehicles_of_mixed_makes_and_running_it_again_
     assert len(vehicles) == 12
     makes = {vehicle.make for vehicle in vehicles}
     assert {"TESLA", "FORD", "NISSAN", "CHEVROLET", "BMW", "TOYOTA", "AUDI"} <= makes
+    assert fleet.time_zone == "America/New_York"  # the simulated vehicles drive around Atlanta
     assert "12 vehicles connected" in out.getvalue()
     assert "demo@example.com" in out.getvalue()
 

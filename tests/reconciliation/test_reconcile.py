@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 
 from connect.models import AccountStatus
+from fleet import formatting
 from tests.vehicles.conftest import connect_simulated
 from vehicles.models import Vehicle
 
@@ -95,3 +96,14 @@ def test_only_owners_may_reconcile(connected, manager_client, fleet):
     assert manager_client.post(reverse("connect_connection_clean_up", args=[fleet.slug, vehicle.pk])).status_code == 403
     vehicle.refresh_from_db()
     assert vehicle.is_connected
+
+
+def test_connection_times_are_in_the_fleets_zone(connected, owner_client, fleet):
+    from simulator.models import Connection
+
+    fleet.time_zone = "Asia/Tokyo"
+    fleet.save()
+    html = _page(owner_client, fleet).content.decode()
+
+    created = Connection.objects.order_by("pk").first().created_at
+    assert formatting.moment(created, fleet.zone) in html

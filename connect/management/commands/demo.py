@@ -21,6 +21,7 @@ from fleet.models import Fleet, Membership, Role, User
 DEMO_EMAIL = "demo@example.com"
 DEMO_PASSWORD = "fleet-demo"  # noqa: S105 — the printed login of the local demo, not a secret
 DEMO_FLEET = "Demo Fleet"
+DEMO_TIME_ZONE = "America/New_York"  # the simulated vehicles drive around Atlanta
 # The simulator gives an address "N-vehicles@…" N vehicles of mixed makes, the same ones on every installation.
 DEMO_SMARTCAR_ACCOUNT = "12-vehicles@demo.fleet"
 
@@ -88,7 +89,9 @@ class Command(BaseCommand):
             if password and (created or not user.check_password(password)):
                 user.set_password(password)
                 user.save()
-            fleet = Fleet.objects.filter(slug="demo").first() or Fleet.objects.create(name=DEMO_FLEET, slug="demo")
+            fleet = Fleet.objects.filter(slug="demo").first() or Fleet.objects.create(
+                name=DEMO_FLEET, slug="demo", time_zone=DEMO_TIME_ZONE
+            )
             Membership.objects.update_or_create(user=user, fleet=fleet, defaults={"role": Role.OWNER})
         if settings.SIMULATED and transaction.get_connection().in_atomic_block:
             # The simulator answers on its own thread and database connection (connect/transport.py), so it can
