@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('fleet', '0004_condition_thresholds'),
+        ('fleet', '0005_cache_table'),
     ]
 
     operations = [
