@@ -1,7 +1,7 @@
 from django import forms
 
-from alerts import catalog
-from alerts.models import AlertState
+from alerts import catalog, channels
+from alerts.models import AlertState, Endpoint, Subscription
 from fleet import units
 from fleet.models import Fleet, UnitSystem
 from vehicles.models import Vehicle
@@ -142,3 +142,65 @@ class VehicleRuleForm(forms.Form):
             elif not 1 <= threshold <= 99:
                 self.add_error("threshold", "Choose a percentage between 1 and 99.")
         return data
+
+
+class SubscriptionForm(forms.ModelForm):
+    conditions = forms.MultipleChoiceField(
+        choices=[(k.key, k.label) for k in catalog.KINDS],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Which alerts",
+        help_text="None ticked: every kind.",
+    )
+
+    class Meta:
+        model = Subscription
+        fields = ["mode", "conditions", "vehicles", "quiet_from", "quiet_until", "weekly_report"]
+        labels = {
+            "mode": "E-mail me",
+            "vehicles": "Which vehicles",
+            "quiet_from": "Quiet hours from",
+            "quiet_until": "Quiet hours until",
+            "weekly_report": "Send me the fleet's weekly report (Monday morning)",
+        }
+        help_texts = {
+            "vehicles": "None chosen: every vehicle.",
+            "quiet_from": "In the fleet's time zone. Alerts that open in quiet hours are e-mailed when they end.",
+        }
+        widgets = {
+            "mode": forms.RadioSelect,
+            "quiet_from": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+            "quiet_until": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        }
+
+    def __init__(self, *args, fleet: Fleet, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["vehicles"].queryset = Vehicle.objects.filter(fleet=fleet, disconnected_at__isnull=True)
+        self.fields["vehicles"].required = False
+
+    def clean(self):
+        data = super().clean()
+        if (data.get("quiet_from") is None) != (data.get("quiet_until") is None):
+            self.add_error("quiet_until", "Give both ends of the quiet hours, or neither.")
+        return data
+
+
+class EndpointForm(forms.ModelForm):
+    url = forms.URLField(max_length=500, assume_scheme="https", label="Address (URL)")
+
+    class Meta:
+        model = Endpoint
+        fields = ["name", "url"]
+        labels = {"name": "Name", "url": "Address (URL)"}
+        help_texts = {
+            "name": "For you, e.g. “Ops Slack” or “Ticketing”.",
+            "url": "Fleet POSTs every alert change to it as JSON, signed with a secret shown once when you add it.",
+        }
+
+    def clean_url(self):
+        url = self.cleaned_data["url"]
+        try:
+            channels.url_check(url)
+        except channels.RefusedURL as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        return url

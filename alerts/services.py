@@ -5,9 +5,10 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from alerts import catalog
+from alerts import catalog, channels
 from alerts.evaluation import _event
-from alerts.models import Alert, AlertRule, AlertState, EventKind
+from alerts.models import Alert, AlertRule, AlertState, Endpoint, EventKind, Mode, Subscription
+from connect import vault
 from fleet.errors import ApplicationError
 
 
@@ -55,3 +56,16 @@ def rules_effective(*, fleet) -> dict[str, tuple[bool, int]]:
         else (kind.enabled, kind.after_minutes)
         for kind in catalog.KINDS
     }
+
+
+def endpoint_create(*, fleet, name: str, url: str) -> tuple[Endpoint, str]:
+    """A new webhook with a new secret; returns the secret in clear this once, for the page to show."""
+    secret = channels.new_secret()
+    endpoint = Endpoint.objects.create(fleet=fleet, name=name, url=url, secret_encrypted=vault.encrypt(secret))
+    return endpoint, secret
+
+
+def subscription_for(*, fleet, user) -> Subscription:
+    """The member's subscription; members who never chose get none (immediate e-mail is opt-in)."""
+    subscription = Subscription.objects.filter(fleet=fleet, user=user).first()
+    return subscription or Subscription(fleet=fleet, user=user, mode=Mode.OFF)
