@@ -23,4 +23,5 @@ urlpatterns = [
     path(
         fleet + "drivers/<int:driver_id>/statement/issue/", views.driver_statement_issue, name="trips_statement_issue"
     ),
+    path(fleet + "map/", views.fleet_map, name="trips_map"),
 ]

@@ -5,6 +5,7 @@ Forms are read in the fleet's time zone; a refused form comes back with its erro
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse
@@ -13,9 +14,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
+from django.views.decorators.vary import vary_on_headers
 
 from fleet.tenancy import FleetRequest, fleet_view, get_fleet_object_or_404
-from trips import drivers, forms, logbook, places, statements, tariffs
+from trips import drivers, fleetmap, forms, logbook, places, statements, tariffs
 from trips.models import Assignment, Driver, Place, Statement, Tariff, TariffKind, Trip
 from vehicles.models import Vehicle
 
@@ -322,3 +324,18 @@ def driver_statement_issue(request: FleetRequest, driver_id: int):
     else:
         messages.success(request, f"Statement for {month.label} issued. It will not change any more.")
     return redirect(f"{reverse('trips_statement', args=[request.fleet.slug, driver.pk])}?month={month}")
+
+
+# --- The fleet map ---------------------------------------------------------------------------------------------------
+
+
+@fleet_view
+@vary_on_headers("HX-Request")
+def fleet_map(request: FleetRequest):
+    """Every vehicle's last position; htmx refreshes the data part every minute and the script redraws."""
+    context = {
+        "data": fleetmap.fleet_map_data(fleet=request.fleet),
+        "map_tiles": {"url": settings.MAP_TILE_URL, "attribution": settings.MAP_TILE_ATTRIBUTION},
+    }
+    template = "trips/map.html#map-data" if request.htmx else "trips/map.html"
+    return render(request, template, context)
