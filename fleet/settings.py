@@ -489,6 +489,7 @@ LOGGING = {
         "correlation_id": {"()": "django_guid.log_filters.CorrelationId"},
         # Invitation tokens, reset keys, OAuth codes and bearer tokens are written as [redacted] (fleet/redaction.py).
         "redact": {"()": "fleet.redaction.RedactSecrets"},
+        "forbidden_in_one_line": {"()": "fleet.logfilters.ForbiddenInOneLine"},
     },
     "formatters": {
         "line": {
@@ -499,7 +500,7 @@ LOGGING = {
         "stdout": {
             "class": "logging.StreamHandler",
             "stream": "ext://sys.stdout",
-            "filters": ["correlation_id", "redact"],
+            "filters": ["correlation_id", "forbidden_in_one_line", "redact"],
             "formatter": "line",
         }
     },

@@ -203,3 +203,13 @@ def test_the_in_process_simulator_is_answered_in_production(tmp_path):
         hosts.append(result.stdout.strip())
     # In-process, the simulator is addressed as localhost; served elsewhere, nothing is added.
     assert hosts == ["fleet.example.com,localhost", "fleet.example.com"]
+
+
+def test_a_refused_request_is_logged_in_one_line_with_its_reason(viewer_client, fleet, log_output):
+    from django.urls import reverse
+
+    response = viewer_client.post(reverse("fleet_settings", args=[fleet.slug]), {"name": "Renamed"})
+    assert response.status_code == 403
+    lines = log_output.getvalue().strip().splitlines()
+    assert len(lines) == 1, log_output.getvalue()
+    assert "Forbidden" in lines[0] and "Only the fleet's owners can do this." in lines[0]
