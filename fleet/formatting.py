@@ -108,6 +108,13 @@ def day(value, zone: tzinfo | None = None) -> str:
     return f"{value.day} {value:%b %Y}"
 
 
+def month(value) -> str:
+    """ "November 2026" for a month (a date within it); "—" when unknown."""
+    if isinstance(value, datetime):
+        value = _local(value, None).date()
+    return f"{value:%B %Y}" if isinstance(value, date) else UNKNOWN
+
+
 def clock(value, zone: tzinfo | None = None) -> str:
     """ "16:05" in ``zone``; "—" when unknown."""
     if not isinstance(value, datetime):

@@ -78,6 +78,12 @@ def day(value):
 
 
 @register.filter
+def month(value):
+    """A month: ``{{ row.month|month }}`` → "November 2026"."""
+    return formatting.month(value)
+
+
+@register.filter
 def clock(value):
     """A time of day in the fleet's zone: "16:05"."""
     return formatting.clock(value)
