@@ -3,7 +3,8 @@
 A task is due by whichever comes first: its distance since the last service, its months since the last service, or a
 signal the vehicle reports crossing the task's threshold (oil life below X %, any tire below Y kPa). Without a recorded
 service, distance counts from the odometer's round multiples of the interval (a 15,000 km service falls at 15,000,
-30,000, 45,000 km…) and time from the day the vehicle joined the fleet.
+30,000, 45,000 km…) and time from the day the vehicle joined the fleet; maintenance/services.py stores that starting
+point the first time it counts, so that a due point the odometer passes stays passed.
 
 States, most urgent first: overdue (the distance or the date has passed), due (a signal crossed its threshold, or the
 distance or date is near: within a tenth of the interval), upcoming, and unknown (nothing to count from: no odometer

@@ -45,6 +45,8 @@ class ServicePoint(models.Model):
     task = models.ForeignKey(ServiceTask, on_delete=models.CASCADE, related_name="points")
     done_on = models.DateField()
     done_km = models.FloatField(null=True, blank=True)
+    # Not a service anyone did: where Fleet started counting (maintenance/services.py, fleet_due).
+    baseline = models.BooleanField(default=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["vehicle", "task"], name="servicepoint_unique_vehicle_task")]

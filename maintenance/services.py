@@ -92,11 +92,12 @@ def fleet_due(*, fleet: Fleet, vehicle_ids=None, make: str = "", today: date | N
     if not applying:
         return []
     points = {
-        (vehicle_id, task_id): (done_on, done_km)
-        for vehicle_id, task_id, done_on, done_km in ServicePoint.objects.filter(task__fleet=fleet)
+        (vehicle_id, task_id): (done_on, done_km, baseline)
+        for vehicle_id, task_id, done_on, done_km, baseline in ServicePoint.objects.filter(task__fleet=fleet)
         .filter(**({"vehicle_id__in": [r[0] for r in rows]} if vehicle_ids is not None or make else {}))
-        .values_list("vehicle_id", "task_id", "done_on", "done_km")
+        .values_list("vehicle_id", "task_id", "done_on", "done_km", "baseline")
     }
+    new_points, filled_points = [], []
     programs = {t.pk: Program.of(t) for t in tasks}
     zone = fleet.zone
     found = []
@@ -107,13 +108,31 @@ def fleet_due(*, fleet: Fleet, vehicle_ids=None, make: str = "", today: date | N
         readings = Readings(odometer, oil, _lowest_tire(tires))
         baseline = timezone.localtime(connected_at, zone).date()
         for task in tasks_here:
-            done_on, done_km = points.get((pk, task.pk), (None, None))
+            point = points.get((pk, task.pk))
+            if point is None or (point[2] and point[1] is None and task.every_km and odometer is not None):
+                # First count of this task on this vehicle: its starting point is fixed now, so that a due point
+                # the odometer passes stays passed (instead of rolling on to the next multiple).
+                km = (odometer // task.every_km) * task.every_km if task.every_km and odometer is not None else None
+                point = (point[0] if point else baseline, km, True)
+                fixed = ServicePoint(vehicle_id=pk, task=task, done_on=point[0], done_km=km, baseline=True)
+                (filled_points if (pk, task.pk) in points else new_points).append(fixed)
+            done_on, done_km, _ = point
             due = service_due(
                 programs[task.pk], readings, today=today, done_on=done_on, done_km=done_km, baseline_on=baseline
             )
             found.append(DueService(None, pk, task, due))
+    _baselines_store(new_points, filled_points)
     found.sort(key=_urgency_order)
     return found
+
+
+def _baselines_store(new_points: list[ServicePoint], filled_points: list[ServicePoint]) -> None:
+    if new_points:
+        ServicePoint.objects.bulk_create(new_points, ignore_conflicts=True, batch_size=2000)
+    for point in filled_points:  # rare: a vehicle's first odometer reading after its first count
+        ServicePoint.objects.filter(vehicle_id=point.vehicle_id, task=point.task, baseline=True).update(
+            done_km=point.done_km
+        )
 
 
 def _urgency_order(entry: DueService):
@@ -330,12 +349,12 @@ def _describe(changes: dict) -> str:
 def service_point_reset(*, work_order: WorkOrder) -> None:
     """The service is counted again from this work: its date and odometer (never moved back to an older service)."""
     point = ServicePoint.objects.filter(vehicle_id=work_order.vehicle_id, task_id=work_order.service_task_id).first()
-    if point and point.done_on > work_order.completed_on:
+    if point and not point.baseline and point.done_on > work_order.completed_on:
         return
     ServicePoint.objects.update_or_create(
         vehicle_id=work_order.vehicle_id,
         task_id=work_order.service_task_id,
-        defaults={"done_on": work_order.completed_on, "done_km": work_order.completion_odometer_km},
+        defaults={"done_on": work_order.completed_on, "done_km": work_order.completion_odometer_km, "baseline": False},
     )
 
 
