@@ -34,3 +34,11 @@ def digests_send():
     from alerts.delivery import digests_send as send
 
     return send()
+
+
+@shared_task
+def reports_send():
+    """Beat, hourly: the weekly report to members who opted in, after Monday 07:00 in the fleet's time zone."""
+    from alerts.reports import reports_send as send
+
+    return send()

@@ -65,6 +65,11 @@ def beat_schedule() -> dict:
             "schedule": 15.0,
             "options": {"expires": 14},
         },
+        "alerts-reports-send": {
+            "task": "alerts.tasks.reports_send",
+            "schedule": crontab(minute=4),
+            "options": {"expires": 50 * 60},
+        },
         "alerts-digests-send": {
             "task": "alerts.tasks.digests_send",
             "schedule": crontab(minute=2),
