@@ -183,7 +183,9 @@ def _account(email: str, local_part: str, region: str) -> SmartcarUser:
             count = min(int(match.group(1)), MAX_VEHICLE_COUNT)
         elif local_part == "incompatible":
             count = 1
-        world.create_vehicles(user, count, region=region, seed=_seed(email))
+        vehicles = world.create_vehicles(user, count, region=region, seed=_seed(email))
+        if email.rpartition("@")[2] == world.DEMO_DOMAIN:
+            world.demo_nudge(vehicles)
     return user
 
 

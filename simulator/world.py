@@ -110,6 +110,31 @@ def create_vehicles(owner: SmartcarUser, count: int, *, region: str = "US", seed
     ]
 
 
+# The demo's simulated account (``…@demo.fleet``) starts with what a fleet manager should hear about, so that the demo
+# shows alerts within minutes of its first sync: an electric vehicle low and unplugged, a GM vehicle with a trouble
+# code, and a vehicle parked unlocked with its trunk open.
+DEMO_DOMAIN = "demo.fleet"
+
+
+def demo_nudge(vehicles: list[Vehicle]) -> None:
+    electric = next((v for v in vehicles if is_electric(v)), None)
+    if electric is not None:
+        electric.state["ev"].update(soc=0.12, plugged=False, charging="NOT_CHARGING")
+    coded = next((v for v in vehicles if reports_dtcs(v)), None)
+    if coded is not None:
+        coded.state["dtcs"].append({"code": "P0420", "timestamp": iso(clock.now())})
+    # Parked, not charging (a charging vehicle is not "parked"), and staying put.
+    others = [v for v in vehicles if v not in (electric, coded)]
+    unlocked = others[0] if others else None
+    if unlocked is not None:
+        unlocked.state.update(locked=False, trunk_open=True, trip_chance=0)
+        if is_electric(unlocked):
+            unlocked.state["ev"].update(plugged=False, charging="NOT_CHARGING")
+    for vehicle in (electric, coded, unlocked):
+        if vehicle is not None:
+            vehicle.save(update_fields=["state"])
+
+
 def create_vehicle(
     owner: SmartcarUser,
     *,
