@@ -14,17 +14,23 @@
     return element ? JSON.parse(element.textContent) : null;
   }
 
+  // A vehicle: [id, nickname, year, make, model, latitude, longitude, state, minutes since its data was recorded].
+  function name(data, v) {
+    return v[1] || [v[2], data.makes[v[3]] || v[3], v[4]].filter(function (part) { return part; }).join(" ");
+  }
+
   function vehicleMarker(data, vehicle) {
-    var marker = window.L.circleMarker([vehicle[2], vehicle[3]], {
-      radius: 7, color: "#fff", weight: 2, fillColor: COLOURS[vehicle[4]] || COLOURS.unknown, fillOpacity: 0.95,
+    var marker = window.L.circleMarker([vehicle[5], vehicle[6]], {
+      radius: 7, color: "#fff", weight: 2, fillColor: COLOURS[vehicle[7]] || COLOURS.unknown, fillOpacity: 0.95,
     });
     var link = document.createElement("a");
     link.href = data.link.replace("/0/", "/" + vehicle[0] + "/");
-    link.textContent = vehicle[1];
+    link.textContent = name(data, vehicle);
     var box = document.createElement("div");
     box.appendChild(link);
     var state = document.createElement("div");
-    state.textContent = (data.states[vehicle[4]] || "") + (vehicle[5] !== null ? " · read " + vehicle[5] + " min ago" : "");
+    var age = vehicle[8];
+    state.textContent = (data.states[vehicle[7]] || "") + (age !== null ? " · data from " + age + " min ago" : "");
     box.appendChild(state);
     marker.bindPopup(box);
     return marker;
@@ -32,14 +38,14 @@
 
   function clusterMarker(group) {
     var lat = 0, lon = 0;
-    group.forEach(function (v) { lat += v[2]; lon += v[3]; });
+    group.forEach(function (v) { lat += v[5]; lon += v[6]; });
     var size = group.length < 10 ? 28 : group.length < 100 ? 34 : 42;
     var marker = window.L.marker([lat / group.length, lon / group.length], {
       icon: window.L.divIcon({ className: "cluster", html: String(group.length), iconSize: [size, size] }),
       title: group.length + " vehicles",
     });
     marker.on("click", function () {
-      var bounds = window.L.latLngBounds(group.map(function (v) { return [v[2], v[3]]; }));
+      var bounds = window.L.latLngBounds(group.map(function (v) { return [v[5], v[6]]; }));
       map.fitBounds(bounds, { padding: [30, 30], maxZoom: CLUSTER_BELOW_ZOOM });
     });
     return marker;
@@ -59,7 +65,7 @@
     } else {
       var cells = {};
       data.vehicles.forEach(function (v) {
-        var point = map.project([v[2], v[3]], zoom);
+        var point = map.project([v[5], v[6]], zoom);
         var key = Math.floor(point.x / CELL) + ":" + Math.floor(point.y / CELL);
         (cells[key] = cells[key] || []).push(v);
       });
@@ -72,7 +78,7 @@
 
   function fit() {
     var data = readJson("fleet-map-data");
-    var points = (data ? data.vehicles : []).map(function (v) { return [v[2], v[3]]; });
+    var points = (data ? data.vehicles : []).map(function (v) { return [v[5], v[6]]; });
     (data ? data.places : []).forEach(function (p) { points.push([p[2], p[3]]); });
     if (points.length === 1) map.setView(points[0], 13);
     else if (points.length) map.fitBounds(points, { padding: [20, 20] });

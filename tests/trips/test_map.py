@@ -38,7 +38,8 @@ def test_every_positioned_vehicle_and_place_is_on_the_map_in_constant_queries(ow
     with CaptureQueriesContext(connection) as few:
         data = map_data(owner_client.get(url))
     assert [v[1] for v in data["vehicles"]] == ["Van 0", "Van 1", "Van 2"]
-    assert {v[4] for v in data["vehicles"]} == {"charging"} and data["places"][0][:2] == ["Depot", "depot"]
+    assert data["vehicles"][1][3:7] == ["TESLA", "Model 3", 52.51, 13.4] and data["makes"] == {"TESLA": "Tesla"}
+    assert {v[7] for v in data["vehicles"]} == {"charging"} and data["places"][0][:2] == ["Depot", "depot"]
     assert data["link"].endswith("/vehicles/0/")
     positioned(fleet, 40, start=3)
     with CaptureQueriesContext(connection) as many:
