@@ -161,10 +161,21 @@ def _post(delivery: Delivery, now: datetime) -> int:
         channels.DELIVERY_HEADER: str(delivery.pk),
         channels.SIGNATURE_HEADER: channels.sign(vault.decrypt(endpoint.secret_encrypted), timestamp, body),
     }
-    response = httpx.post(endpoint.url, content=body, headers=headers, timeout=TIMEOUT, follow_redirects=False)
+    response = _client().post(endpoint.url, content=body, headers=headers)
     if not 200 <= response.status_code < 300:
         raise ReceiverRefused(response.status_code)
     return response.status_code
+
+
+_CLIENT: httpx.Client | None = None
+
+
+def _client() -> httpx.Client:
+    """One pooled client per process (thread-safe): connections to a receiver are kept open between deliveries."""
+    global _CLIENT
+    if _CLIENT is None:
+        _CLIENT = httpx.Client(timeout=TIMEOUT, follow_redirects=False)
+    return _CLIENT
 
 
 def payload(delivery: Delivery) -> dict:

@@ -1,0 +1,312 @@
+"""Benchmarks of alerts (issue 17). Not part of the test suite: run by hand.
+
+    .venv/bin/python tests/bench/bench_alerts.py overhead [--vehicles 500] [--latency-ms 200]
+    .venv/bin/python tests/bench/bench_alerts.py fanout [--vehicles 2500] [--cycles 2] [--senders 8] [--fail 0.05]
+
+Each uses its own PostgreSQL database on 127.0.0.1:5432, recreated on every run (``fleet_bench_alerts``).
+
+overhead: the sync throughput benchmark's round (tests/bench/bench_sync.py: simulator served by gunicorn in its own
+    process, this process the sync worker) on a fresh fleet, with the alerts receiver of the sync signal timed by
+    the CPU of its own thread. Prints the round's CPU per vehicle and the share spent judging conditions and moving
+    alerts; then a second fresh fleet of the same size synced with alerts disconnected, for the plain difference.
+fanout: ``--vehicles`` vehicles go low and back ``--cycles`` times (cooldown off), each change judged as sync's
+    signal would: 4 × vehicles × cycles / 2 transitions, each delivered to one webhook (a receiver on loopback that
+    checks every signature and answers 503 to a share ``--fail`` of deliveries at random) and opened ones by e-mail
+    to one subscriber (Django's in-memory mail). ``--senders`` threads play the Celery workers (each calls the
+    task's function for every pending delivery; claims decide who sends), and the sweep hands retries over with the
+    clock moved past their back-off. Then checks: every transition received exactly once per channel. Finally the
+    latency from a condition stored to its webhook received, on loopback, for ``--latency-samples`` vehicles.
+"""
+
+import argparse
+import hashlib
+import hmac
+import json
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_sync
+
+ROOT = bench_sync.ROOT
+DB_NAME = "fleet_bench_alerts"
+SIMULATOR_PORT = 8161
+RECEIVER_PORT = 8162
+SECRET = "whsec_bench"
+
+
+def _load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+# --- overhead -------------------------------------------------------------------------------------------------------
+
+
+def overhead(args) -> None:
+    env = bench_sync._environment(f"http://127.0.0.1:{SIMULATOR_PORT}", db_name=DB_NAME)
+    bench_sync._recreate_database(DB_NAME)
+    bench_sync._setup_django()
+    from django.conf import settings
+
+    from alerts import apps as alerts_apps
+    from simulator.models import FaultSettings
+    from vehicles.models import Vehicle
+    from vehicles.signals import readings_stored, vehicles_changed
+
+    settings.SYNC_WORKER_CONCURRENCY = args.concurrency
+    spent = [0.0, 0]
+
+    def timed(sender, vehicle_ids, **kwargs):
+        started = time.thread_time()
+        alerts_apps._vehicles_changed(sender, vehicle_ids)
+        spent[0] += time.thread_time() - started
+        spent[1] += len(vehicle_ids)
+
+    readings_stored.disconnect(dispatch_uid="alerts_readings_stored")
+    vehicles_changed.disconnect(dispatch_uid="alerts_vehicles_changed")
+    faults = FaultSettings.current()
+    faults.latency_ms = args.latency_ms
+    faults.save()
+    server = _simulator_server(env)
+    try:
+        print(f"load average before: {_load()}")
+        results = {}
+        for label, seed, connected in [("with alerts", 11, True), ("without alerts", 29, False)]:
+            fleet, _ = bench_sync._connect_fleet(args.vehicles, seed=seed)
+            if connected:
+                readings_stored.connect(timed, dispatch_uid="bench_alerts")
+            ids = list(Vehicle.objects.filter(fleet=fleet).values_list("pk", flat=True))
+            cpu0, wall0 = time.process_time(), time.monotonic()
+            report = bench_sync._round(ids)
+            cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
+            readings_stored.disconnect(dispatch_uid="bench_alerts")
+            results[label] = cpu / len(ids) * 1000
+            print(
+                f"{label}: {report.synced} vehicles synced in {wall:.1f} s; CPU {cpu / len(ids) * 1000:.2f} ms/vehicle"
+            )
+        from alerts.models import Alert, AlertEvent
+
+        share = spent[0] / (results["with alerts"] * args.vehicles / 1000) * 100
+        print(
+            f"alerts receiver: {spent[1]} vehicles judged, {spent[0] * 1000 / max(spent[1], 1):.2f} ms CPU per vehicle "
+            f"= {share:.1f} % of the round's CPU with alerts; alerts opened {Alert.objects.count()}, "
+            f"transitions {AlertEvent.objects.count()}"
+        )
+        difference = (results["with alerts"] - results["without alerts"]) / results["without alerts"] * 100
+        print(f"difference between the two fleets' rounds: {difference:+.1f} % CPU per vehicle (noisy: other load)")
+        print(f"load average after: {_load()}")
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+def _simulator_server(env):
+    server = subprocess.Popen(
+        [
+            str(ROOT / ".venv/bin/gunicorn"), "fleet.wsgi", "-k", "gthread", "--threads", "100", "--workers", "1",
+            "--bind", f"127.0.0.1:{SIMULATOR_PORT}", "--log-level", "warning",
+        ],
+        cwd=ROOT,
+        env={**os.environ, **env, "DATABASE_POOL_SIZE": "20"},
+    )  # fmt: skip
+    bench_sync._wait_for(SIMULATOR_PORT)
+    return server
+
+
+# --- fanout ---------------------------------------------------------------------------------------------------------
+
+
+class Receiver:
+    """Checks every signature; answers 503 to a share of deliveries; records when each delivery id was accepted."""
+
+    def __init__(self, fail: float):
+        self.fail = fail
+        self.accepted: dict[str, int] = {}
+        self.received_at: dict[str, float] = {}
+        self.alert_at: dict[int, float] = {}
+        self.bad_signatures = 0
+        self.lock = threading.Lock()
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                stamp = self.headers["X-Fleet-Timestamp"]
+                expected = (
+                    "sha256=" + hmac.new(SECRET.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+                )
+                delivery = self.headers["X-Fleet-Delivery"]
+                with owner.lock:
+                    if not hmac.compare_digest(expected, self.headers["X-Fleet-Signature"]):
+                        owner.bad_signatures += 1
+                        status = 401
+                    elif random.random() < owner.fail:
+                        status = 503
+                    else:
+                        owner.accepted[delivery] = owner.accepted.get(delivery, 0) + 1
+                        now = time.monotonic()
+                        owner.received_at.setdefault(delivery, now)
+                        alert = json.loads(body).get("alert")
+                        if alert:
+                            owner.alert_at.setdefault(alert["id"], now)
+                        status = 204
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", RECEIVER_PORT), Handler)
+        self.url = f"http://127.0.0.1:{RECEIVER_PORT}/fleet-alerts"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def fanout(args) -> None:
+    bench_sync._environment(db_name=DB_NAME)
+    os.environ["ALERT_WEBHOOKS_ALLOW_PRIVATE"] = "true"
+    os.environ["EMAIL_BACKEND"] = "django.core.mail.backends.locmem.EmailBackend"
+    bench_sync._recreate_database(DB_NAME)
+    bench_sync._setup_django()
+    from django.conf import settings
+    from django.core import mail
+    from django.db import connection, transaction
+    from django.db.models import Count
+    from django.utils import timezone
+
+    from alerts import catalog, delivery
+    from alerts.evaluation import vehicles_evaluate
+    from alerts.models import AlertEvent, Delivery, DeliveryStatus, Endpoint, EventKind, Mode, Subscription
+    from connect import vault
+    from fleet.models import User
+    from fleet.services import fleet_create
+    from tests.dashboard.factories import make_vehicles
+    from vehicles.models import VehicleStatus
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    mail.outbox = []
+    catalog.COOLDOWN_MINUTES = 0
+    delivery._enqueue = lambda row: None  # the bench's sender threads play the workers
+    receiver = Receiver(args.fail)
+    owner = User.objects.create_user(email="bench-alerts@example.com", password="x" * 20)
+    fleet = fleet_create(name="Bench alerts", owner=owner)
+    Endpoint.objects.create(fleet=fleet, name="Bench", url=receiver.url, secret_encrypted=vault.encrypt(SECRET))
+    Subscription.objects.create(fleet=fleet, user=owner, mode=Mode.IMMEDIATE)
+    vehicles = make_vehicles(fleet, args.vehicles, battery_percent=80.0)
+    ids = [v.pk for v in vehicles]
+    print(f"load average before: {_load()}")
+
+    started = time.monotonic()
+    for _ in range(args.cycles):
+        for percent in (5.0, 80.0):
+            VehicleStatus.objects.filter(vehicle_id__in=ids).update(battery_percent=percent)
+            for start in range(0, len(ids), 100):
+                vehicles_evaluate(vehicle_ids=ids[start : start + 100])
+    transitions = AlertEvent.objects.count()
+    judged = time.monotonic() - started
+    print(f"{transitions} transitions recorded in {judged:.1f} s; deliveries planned: {Delivery.objects.count()}")
+
+    sent_started = time.monotonic()
+    clock = [timezone.now()]
+
+    def work(index: int):
+        # Each row is one task, which Celery gives to one worker: the threads split the rows between them the same
+        # way; a row claimed twice (sweep and task) would still be sent once.
+        try:
+            while True:
+                due = list(
+                    Delivery.objects.filter(status=DeliveryStatus.PENDING, due_at__lte=clock[0])
+                    .extra(where=["id %% %s = %s"], params=[args.senders, index])
+                    .values_list("pk", flat=True)[:200]
+                )
+                if not due:
+                    return
+                random.shuffle(due)
+                for pk in due:
+                    delivery.delivery_send(delivery_id=pk, now=clock[0])
+        finally:
+            connection.close()
+
+    rounds = 0
+    while Delivery.objects.filter(status__in=[DeliveryStatus.PENDING, DeliveryStatus.SENDING]).exists():
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(args.senders)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        rounds += 1
+        clock[0] += timedelta(hours=3)  # past every back-off: the sweep's retries
+        delivery.deliveries_sweep(now=clock[0])
+        if rounds > 20:
+            break
+    sending = time.monotonic() - sent_started
+    webhooks = Delivery.objects.filter(channel="webhook")
+    emails = Delivery.objects.filter(channel="email")
+    opened = AlertEvent.objects.filter(kind=EventKind.OPENED).count()
+    by_status = dict(webhooks.values_list("status").annotate(n=Count("pk")).order_by())
+    duplicates = sum(n - 1 for n in receiver.accepted.values() if n > 1)
+    missing = webhooks.count() - len(receiver.accepted)
+    print(f"sent in {sending:.1f} s over {rounds} sweeps with {args.senders} sender threads")
+    print(
+        f"webhook deliveries {webhooks.count()} (by status {by_status}); received once each: {len(receiver.accepted)}"
+    )
+    print(f"  duplicates at the receiver: {duplicates}; missing: {missing}; bad signatures: {receiver.bad_signatures}")
+    print(f"  failed attempts answered 503 and retried: {sum(d.attempts - 1 for d in webhooks.filter(attempts__gt=1))}")
+    print(f"e-mails: {len(mail.outbox)} sent for {opened} alerts opened × 1 subscriber; deliveries {emails.count()}")
+    assert webhooks.count() == transitions and len(receiver.accepted) == transitions and duplicates == 0
+    assert len(mail.outbox) == opened == emails.count()
+
+    # Latency: a condition stored (the status row written) → the webhook received, on loopback, no broker hop.
+    catalog.COOLDOWN_MINUTES = 30
+    delivery._enqueue = lambda row: transaction.on_commit(lambda: delivery.delivery_send(delivery_id=row.pk))
+    receiver.fail = 0.0
+    samples = []
+    sample = make_vehicles(fleet, args.latency_samples, battery_percent=80.0, start=args.vehicles)
+    for vehicle in sample:
+        t0 = time.monotonic()
+        VehicleStatus.objects.filter(vehicle=vehicle).update(battery_percent=4.0)
+        vehicles_evaluate(vehicle_ids=[vehicle.pk])
+        alert_ids = list(vehicle.alerts.values_list("pk", flat=True))
+        arrived = receiver.alert_at.get(alert_ids[0]) if alert_ids else None
+        if arrived is not None:
+            samples.append((arrived - t0) * 1000)
+    if samples:
+        samples.sort()
+        p95 = samples[int(len(samples) * 0.95) - 1]
+        print(
+            f"condition stored → webhook received ({len(samples)} of {len(sample)} samples): median "
+            f"{statistics.median(samples):.1f} ms, p95 {p95:.1f} ms"
+        )
+    print(f"load average after: {_load()}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    o = sub.add_parser("overhead")
+    o.add_argument("--vehicles", type=int, default=500)
+    o.add_argument("--latency-ms", type=int, default=200)
+    o.add_argument("--concurrency", type=int, default=100)
+    f = sub.add_parser("fanout")
+    f.add_argument("--vehicles", type=int, default=2500)
+    f.add_argument("--cycles", type=int, default=2)
+    f.add_argument("--senders", type=int, default=8)
+    f.add_argument("--fail", type=float, default=0.05)
+    f.add_argument("--latency-samples", type=int, default=200)
+    args = parser.parse_args()
+    {"overhead": overhead, "fanout": fanout}[args.command](args)
+
+
+if __name__ == "__main__":
+    main()
