@@ -28,11 +28,12 @@ browser:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	else echo "browser: $(CHROMIUM) is missing; install Debian's chromium package to run the browser tests"; fi
 
-# The whole suite: lint, migrations check, tests on PostgreSQL and Redis where they answer.
+# The whole suite: lint, migrations check, types (connect/ and vehicles/, see pyproject.toml), tests on PostgreSQL and Redis where they answer.
 test: $(VENV)/.installed browser
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	DEBUG=true $(PY) manage.py makemigrations --check --dry-run
+	$(PY) -m mypy
 	$(PY) -m pytest
 
 lint: $(VENV)/.installed

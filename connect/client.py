@@ -40,6 +40,7 @@ from connect.errors import (
     error_from_body,
     error_from_response,
 )
+from connect.json_fields import mapping_at
 
 logger = logging.getLogger(__name__)
 
@@ -579,7 +580,7 @@ def _page_items(response: ApiResponse, key: str) -> tuple[list, int]:
     body = response.body
     if not isinstance(body, Mapping) or not isinstance(body.get(key), list):
         raise MalformedResponseError(f"Expected a list under {key!r}", type="MALFORMED", status=response.status)
-    paging = body.get("paging") if isinstance(body.get("paging"), Mapping) else {}
+    paging = mapping_at(body, "paging")
     total = paging.get("count")
     return body[key], total if isinstance(total, int) else len(body[key])
 
@@ -607,7 +608,7 @@ def _batch_results(response: ApiResponse, paths: list[str]) -> dict[str, ApiResp
     for item in body["responses"]:
         if not isinstance(item, Mapping) or "path" not in item:
             continue
-        headers = item.get("headers") if isinstance(item.get("headers"), Mapping) else {}
+        headers = mapping_at(item, "headers")
         headers = {**headers, "sc-request-id": response.request_id or ""}
         code = item.get("code")
         code = code if isinstance(code, int) else None
@@ -747,7 +748,7 @@ def connections_list(
         if not isinstance(body, Mapping) or not isinstance(body.get("connections"), list):
             raise MalformedResponseError("Connections answer without a connections list", type="MALFORMED")
         connections.extend(body["connections"])
-        paging = body.get("paging") if isinstance(body.get("paging"), Mapping) else {}
+        paging = mapping_at(body, "paging")
         cursor = paging.get("cursor")
         if not cursor or not body["connections"]:
             return connections

@@ -28,6 +28,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from connect.client import UNIT_SYSTEM, ApiResponse, _parse, _send, short_timeout, vehicle_timeout
 from connect.errors import MalformedResponseError
+from connect.json_fields import mapping_at
 
 logger = logging.getLogger(__name__)
 
@@ -152,7 +153,7 @@ def _data(response: ApiResponse) -> Any:
 
 def _next_query(body: Mapping) -> dict | None:
     """The query of ``links.next`` (JSON:API paging), or None on the last page."""
-    links = body.get("links") if isinstance(body.get("links"), Mapping) else {}
+    links = mapping_at(body, "links")
     following = links.get("next")
     if not isinstance(following, str) or not following:
         return None
@@ -182,8 +183,8 @@ def _execution(response: ApiResponse) -> CommandExecution:
     data = _data(response)
     if not isinstance(data, Mapping):
         raise MalformedResponseError("Command answer without a resource", type="MALFORMED", status=response.status)
-    attributes = data.get("attributes") if isinstance(data.get("attributes"), Mapping) else {}
-    status = attributes.get("status") if isinstance(attributes.get("status"), Mapping) else {}
+    attributes = mapping_at(data, "attributes")
+    status = mapping_at(attributes, "status")
     value = status.get("value")
     return CommandExecution(
         response=response,
@@ -311,16 +312,16 @@ def connections_list(*, user_id: str | None = None, vehicle_id: str | None = Non
 
 
 def connection_user_id(connection: Mapping) -> str:
-    relationships = connection.get("relationships") if isinstance(connection.get("relationships"), Mapping) else {}
-    user = relationships.get("user") if isinstance(relationships.get("user"), Mapping) else {}
-    data = user.get("data") if isinstance(user.get("data"), Mapping) else {}
+    relationships = mapping_at(connection, "relationships")
+    user = mapping_at(relationships, "user")
+    data = mapping_at(user, "data")
     return str(data.get("id") or "")
 
 
 def connection_vehicle_id(connection: Mapping) -> str:
-    relationships = connection.get("relationships") if isinstance(connection.get("relationships"), Mapping) else {}
-    vehicle = relationships.get("vehicle") if isinstance(relationships.get("vehicle"), Mapping) else {}
-    data = vehicle.get("data") if isinstance(vehicle.get("data"), Mapping) else {}
+    relationships = mapping_at(connection, "relationships")
+    vehicle = mapping_at(relationships, "vehicle")
+    data = mapping_at(vehicle, "data")
     return str(data.get("id") or "")
 
 

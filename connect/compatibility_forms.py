@@ -50,7 +50,7 @@ class MatrixForm(forms.Form):
     permissions = forms.MultipleChoiceField(required=False, choices=_permission_choices)
 
     def clean(self):
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         region, makes = cleaned.get("region"), cleaned.get("make") or []
         if region:
             elsewhere = [m for m in makes if m not in MAKES_BY_REGION[region]]

@@ -15,6 +15,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from connect.json_fields import mapping_at
+
 RETRY_LATER = "RETRY_LATER"
 REAUTHENTICATE = "REAUTHENTICATE"
 CONTACT_SUPPORT = "CONTACT_SUPPORT"
@@ -253,7 +255,7 @@ def _flatten_v3(body: Mapping[str, Any]) -> Mapping[str, Any]:
     if not isinstance(errors, list) or not errors or not isinstance(errors[0], Mapping):
         return body
     first = errors[0]
-    links = first.get("links") if isinstance(first.get("links"), Mapping) else {}
+    links = mapping_at(first, "links")
     status = first.get("status")
     detail = first.get("detail")
     return {

@@ -16,9 +16,11 @@ class DisconnectForm(forms.Form):
                 ("keep", "Keep the vehicles and their history (read-only, no more syncing)"),
                 ("delete", "Delete the vehicles and all their history"),
             ]
-        self.fields["history"].choices = choices
+        history = self.fields["history"]
+        assert isinstance(history, forms.ChoiceField)
+        history.choices = choices
 
     def clean(self):
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         cleaned["delete_history"] = cleaned.get("history") == "delete"
         return cleaned

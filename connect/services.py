@@ -306,8 +306,10 @@ def _delete_connection(*, vehicle_id: str | None = None, user_id: str | None = N
     try:
         if vehicle_id:
             transport.disconnect_vehicle(vehicle_id=vehicle_id, user_id=user_id or "")
-        else:
+        elif user_id:
             transport.disconnect_user(user_id=user_id)
+        else:
+            raise ValueError("Give a vehicle id or a user id")
     except ResourceNotFoundError:
         pass  # already gone at Smartcar: disconnecting here is still right
     except SmartcarError as exc:

@@ -37,6 +37,7 @@ from connect.errors import (
     ResourceNotFoundError,
     SmartcarError,
 )
+from connect.json_fields import list_at, mapping_at
 
 logger = logging.getLogger(__name__)
 
@@ -304,9 +305,9 @@ class V3:
 
 
 def _listed(item: Mapping) -> ListedConnection:
-    meta = item.get("meta") if isinstance(item.get("meta"), Mapping) else {}
-    attributes = item.get("attributes") if isinstance(item.get("attributes"), Mapping) else {}
-    vehicle = attributes.get("vehicle") if isinstance(attributes.get("vehicle"), Mapping) else {}
+    meta = mapping_at(item, "meta")
+    attributes = mapping_at(item, "attributes")
+    vehicle = mapping_at(attributes, "vehicle")
     return ListedConnection(
         smartcar_vehicle_id=client_v3.connection_vehicle_id(item),
         smartcar_user_id=client_v3.connection_user_id(item),
@@ -327,9 +328,9 @@ class _V3Reader:
         item = self.connections.get(vehicle_id)
         if item is None:
             raise ResourceNotFoundError("No connection for this vehicle", type="RESOURCE_NOT_FOUND", code="PATH")
-        attributes = item.get("attributes") if isinstance(item.get("attributes"), Mapping) else {}
-        vehicle = attributes.get("vehicle") if isinstance(attributes.get("vehicle"), Mapping) else {}
-        permissions = attributes.get("permissions") if isinstance(attributes.get("permissions"), list) else []
+        attributes = mapping_at(item, "attributes")
+        vehicle = mapping_at(attributes, "vehicle")
+        permissions = list_at(attributes, "permissions")
         if not vehicle.get("make"):
             # Reference: smartcar-api-v3/vehicles__get.md
             data = self.api.vehicle(vehicle_id).body
@@ -371,7 +372,7 @@ def _signal_value(body: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
-_TRANSPORTS = {"2.0": V2(), "3": V3()}
+_TRANSPORTS: dict[str, V2 | V3] = {"2.0": V2(), "3": V3()}
 
 
 # A switch recorded by a migration (connect/migration.py) is read at most this often by each process.

@@ -85,12 +85,13 @@ def connect_callback(request: HttpRequest):
         logger.warning("connect callback refused: %s", exc.reason)
         return render(request, "connect/callback_failed.html", {"message": exc.user_message}, status=400)
     destination = _safe_next(request, result.next_url) or result.fleet.get_absolute_url()
-    if result.error_message:
-        messages.error(request, result.error_message)
-    elif result.outcome.refused or result.outcome.notes:
-        messages.warning(request, result.outcome.summary)
+    outcome = result.outcome
+    if result.error_message or outcome is None:  # an outcome exactly when there is no error
+        messages.error(request, result.error_message or "Connecting failed.")
+    elif outcome.refused or outcome.notes:
+        messages.warning(request, outcome.summary)
     else:
-        messages.success(request, result.outcome.summary)
+        messages.success(request, outcome.summary)
     return redirect(destination)
 
 

@@ -23,6 +23,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from connect.json_fields import mapping_at
 from connect.models import EventStatus, WebhookEvent
 from fleet.outbox import OutboxSource, enqueue
 from vehicles.catalogue import endpoints_for
@@ -181,7 +182,7 @@ def _vehicle_state_apply(event: WebhookEvent) -> tuple[str, str]:
     if vehicle is None:
         return EventStatus.IGNORED, "no connected vehicle with this Smartcar id"
     event.vehicle = vehicle
-    data = event.body.get("data") if isinstance(event.body.get("data"), dict) else {}
+    data = mapping_at(event.body, "data")
     now = timezone.now()
     reading = read_signals(data.get("signals"), now=now)
     if reading.unparsed:
@@ -211,7 +212,7 @@ def _vehicle_error_note(event: WebhookEvent) -> tuple[str, str]:
     """A VEHICLE_ERROR (webhooks__event-vehicle-error.md): noted on the event; the next read meets the error itself."""
     vehicle = _connected_vehicle(event.smartcar_vehicle_id)
     event.vehicle = vehicle
-    data = event.body.get("data") if isinstance(event.body.get("data"), dict) else {}
+    data = mapping_at(event.body, "data")
     errors = [e for e in (data.get("errors") or []) if isinstance(e, dict)]
     described = ", ".join(f"{e.get('type')}:{e.get('code')} {str(e.get('state') or '').lower()}" for e in errors)
     return (EventStatus.PROCESSED if vehicle else EventStatus.IGNORED), (described or "no errors listed")[:300]

@@ -35,6 +35,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from connect.json_fields import mapping_at, str_at
 from connect.models import Webhook, WebhookEvent
 from fleet.outbox import enqueue
 
@@ -145,19 +146,19 @@ def _answer_challenge(webhook: Webhook, body: dict) -> str:
 
 def payload_version(body: dict) -> str:
     """The payload version a delivery declares: top-level ``version`` (2.0) or ``meta.version`` (4.0)."""
-    meta = body.get("meta") if isinstance(body.get("meta"), dict) else {}
+    meta = mapping_at(body, "meta")
     return str(body.get("version") or meta.get("version") or "")
 
 
 def _event_fields_v4(body: dict, raw: bytes) -> dict:
     """An API v3 event (smartcar-api-v3/webhooks__events-overview.md): eventId the same across retries."""
-    event_id, event_type = body.get("eventId"), body.get("eventType")
-    if not all(isinstance(v, str) and v for v in (event_id, event_type)):
+    event_id, event_type = str_at(body, "eventId"), str_at(body, "eventType")
+    if not (event_id and event_type):
         raise DeliveryRefused(400, "event lacks eventId or eventType")
-    meta = body.get("meta") if isinstance(body.get("meta"), dict) else {}
+    meta = mapping_at(body, "meta")
     from vehicles.readings_v3 import timestamp
 
-    vehicle_id = body.get("vehicleId") if isinstance(body.get("vehicleId"), str) else ""
+    vehicle_id = str_at(body, "vehicleId")
     return {
         "event_name": event_type[:40],
         "event_type": event_type[:40],
@@ -176,7 +177,7 @@ def _event_fields(body: dict, raw: bytes) -> dict:
         return _event_fields_v4(body, raw)
     if version and not version.startswith("2."):
         # A version this receiver does not know: kept whole, to be recorded as an unparsed reading by the worker.
-        event_id = body.get("eventId") if isinstance(body.get("eventId"), str) else ""
+        event_id = str_at(body, "eventId")
         return {
             "event_name": "unknown version",
             "event_type": version[:40],
@@ -190,12 +191,12 @@ def _event_fields(body: dict, raw: bytes) -> dict:
     payload = body.get("payload")
     if not isinstance(payload, dict):
         raise DeliveryRefused(400, "payload missing")
-    mode = body.get("mode") if isinstance(body.get("mode"), str) else ""
+    mode = str_at(body, "mode")
     fields = {"event_name": event_name[:40], "mode": mode[:12], "body": body}
     if event_name == EVENT_BASED:
-        event_id, vehicle_id = payload.get("eventId"), payload.get("vehicleId")
-        event_type, event_time = payload.get("eventType"), payload.get("eventTime")
-        if not all(isinstance(v, str) and v for v in (event_id, vehicle_id, event_type, event_time)):
+        event_id, vehicle_id = str_at(payload, "eventId"), str_at(payload, "vehicleId")
+        event_type, event_time = str_at(payload, "eventType"), str_at(payload, "eventTime")
+        if not (event_id and vehicle_id and event_type and event_time):
             raise DeliveryRefused(400, "event lacks eventId, vehicleId, eventType or eventTime")
         moment = parse_datetime(event_time)
         if moment is None:
@@ -209,7 +210,7 @@ def _event_fields(body: dict, raw: bytes) -> dict:
         }
     # Other deliveries (schedule deliveries carrying vehicle data, and kinds Smartcar may add) may have no event
     # id: the digest of the exact body identifies a redelivery of the same one.
-    event_id = payload.get("eventId") if isinstance(payload.get("eventId"), str) else ""
+    event_id = str_at(payload, "eventId")
     return {**fields, "event_id": (event_id or "sha256:" + hashlib.sha256(raw).hexdigest())[:100]}
 
 

@@ -14,13 +14,16 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django_htmx.middleware import HtmxDetails
 
-from fleet.models import Fleet, Membership, Role
+from fleet.models import Fleet, Membership, Role, User
 
 
 class FleetRequest(HttpRequest):
     fleet: Fleet
     membership: Membership
+    user: User  # fleet views are behind login_required
+    htmx: HtmxDetails  # django_htmx.middleware.HtmxMiddleware
 
 
 def membership_for(user, fleet_slug: str) -> Membership:

@@ -62,8 +62,15 @@ class EndpointStateInline(admin.TabularInline):
     model = EndpointState
     extra = 0
     can_delete = False
-    fields = ["path", "next_sync_at", "last_success_at", "data_age", "parked_until", "failures", "last_error"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "path",
+        "next_sync_at",
+        "last_success_at",
+        "data_age",
+        "parked_until",
+        "failures",
+        "last_error",
+    )
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -200,7 +207,7 @@ class FleetSyncAdmin(admin.ModelAdmin):
 
     @admin.display(description="Polling intervals (settings.SYNC_INTERVALS, seconds)")
     def polling_intervals(self, obj):
-        rows = [
+        rows: list[tuple[str, object]] = [
             (freshness, ", ".join(f"{activity} {seconds}" for activity, seconds in by_activity.items()))
             for freshness, by_activity in settings.SYNC_INTERVALS.items()
         ]

@@ -180,8 +180,7 @@ def _open_closed(body, key: str, item_type: str | None, name: str) -> str | None
         return None
     for item in items:
         if isinstance(item, Mapping) and (item_type is None or item.get("type") == item_type):
-            status = item.get("status")
-            return {"OPEN": f"{name} open", "CLOSED": f"{name} closed"}.get(status)
+            return {"OPEN": f"{name} open", "CLOSED": f"{name} closed"}.get(str(item.get("status")))
     return None
 
 
@@ -438,7 +437,9 @@ def _cleaned(spec: CommandSpec, params: dict) -> dict:
         return dict(params)
     form = spec.params_form(params)
     if not form.is_valid():
-        problems = "; ".join(f"{form.fields[f].label or f}: {' '.join(e)}" for f, e in form.errors.items())
+        problems = "; ".join(
+            f"{form.fields[f].label or f}: {' '.join(str(m) for m in e)}" for f, e in form.errors.items()
+        )
         raise CommandRefused(f"{spec.label}: {problems}")
     return form.cleaned_data
 
@@ -605,8 +606,9 @@ def _move(command: Command, from_status: str, **fields) -> bool:
     return Command.objects.filter(pk=command.pk, status=from_status).update(**fields) == 1
 
 
-def _prepare(command: Command, spec: CommandSpec | None, secrets: dict):
-    """Everything the call needs, before anything is claimed or sent (a failure here sends nothing)."""
+def _prepare(command: Command, spec: CommandSpec | None, secrets: dict) -> tuple[CommandSpec, Any]:
+    """The command's spec and a client for the call, before anything is claimed or sent (a failure here sends
+    nothing)."""
     if spec is None:
         raise CommandRefused("Fleet no longer knows this command.")
     if any(name not in secrets for name in spec.secret_params):
@@ -620,7 +622,7 @@ def _prepare(command: Command, spec: CommandSpec | None, secrets: dict):
         raise CommandRefused("This vehicle is no longer connected to a Smartcar account.", resolution=RECONNECT_ADVICE)
     if spec.require is not None:
         spec.require(vehicle)
-    return transports.current().vehicle_client(vehicle.account)
+    return spec, transports.current().vehicle_client(vehicle.account)
 
 
 def command_execute(*, command_id: int, task_id: str = "", secrets: dict | None = None) -> Command | None:
@@ -634,10 +636,9 @@ def command_execute(*, command_id: int, task_id: str = "", secrets: dict | None 
         if _move(command, CommandStatus.SENDING, **_unknown(timezone.now())):
             command_outcome_settle(command_id=command.pk)
         return _reloaded(command)
-    spec = COMMANDS.get(command.kind)
     vehicle = command.vehicle
     try:
-        client = _prepare(command, spec, secrets or {})
+        spec, client = _prepare(command, COMMANDS.get(command.kind), secrets or {})
     except (ApplicationError, SmartcarError) as exc:
         problem = problem_from(exc, vehicle)
         _move(command, CommandStatus.PENDING, status=CommandStatus.ERROR, finished_at=timezone.now(),
@@ -651,7 +652,7 @@ def command_execute(*, command_id: int, task_id: str = "", secrets: dict | None 
         response = spec.send(client, vehicle, {**command.params, **(secrets or {})})
     except SmartcarError as exc:
         logger.warning("command %s (%s) failed: %s", command.pk, command.kind, exc)
-        if exc.needs_reconnect:
+        if exc.needs_reconnect and vehicle.account is not None:
             account_mark_needs_reconnect(account=vehicle.account, reason=str(exc))
         _move(command, CommandStatus.SENDING, status=CommandStatus.ERROR, finished_at=timezone.now(),
               **_problem_fields(problem_from(exc, vehicle)))  # fmt: skip
@@ -727,7 +728,7 @@ def command_outcome_settle(*, command_id: int) -> Command | None:
     spec = COMMANDS.get(command.kind)
     path = spec.readback_path(command.vehicle) if spec else None
     unknown = {"remedy": CommandRemedy.RETRY, "error_resolution": "Check the vehicle before you send it again."}
-    if path is None:
+    if spec is None or path is None:
         Command.objects.filter(pk=command.pk).update(
             error_message=f"{LOST_WHILE_SENDING}, and the vehicle does not report this back."[:500],
             readback=CommandReadback.NONE,

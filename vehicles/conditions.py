@@ -196,7 +196,8 @@ class LowEnergy(Condition):
         return energy is not None and energy <= limits.low_energy_percent
 
     def badge(self, vehicle, limits):
-        return "battery low" if status_of(vehicle).battery_percent is not None else "fuel low"
+        status = status_of(vehicle)
+        return "battery low" if status is not None and status.battery_percent is not None else "fuel low"
 
 
 class TroubleCodes(Condition):
@@ -209,7 +210,8 @@ class TroubleCodes(Condition):
         return status is not None and (status.active_dtc_count or 0) > 0
 
     def badge(self, vehicle, limits):
-        return _plural(status_of(vehicle).active_dtc_count, "trouble code")
+        status = status_of(vehicle)
+        return _plural(status.active_dtc_count or 0 if status else 0, "trouble code")
 
 
 class SystemAlert(Condition):
@@ -222,7 +224,8 @@ class SystemAlert(Condition):
         return status is not None and (status.system_alert_count or 0) > 0
 
     def badge(self, vehicle, limits):
-        return _plural(status_of(vehicle).system_alert_count, "system alert")
+        status = status_of(vehicle)
+        return _plural(status.system_alert_count or 0 if status else 0, "system alert")
 
 
 class LowTire(Condition):

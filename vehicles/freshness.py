@@ -16,7 +16,7 @@ from vehicles import cadence, conditions
 from vehicles.catalogue import endpoints_for
 from vehicles.models import Activity, DueReason, FleetSync, SyncState, Vehicle, VehicleSync, make_label
 
-_PACE = {
+_PACE: dict[str, str] = {
     Activity.DRIVING: "a driving vehicle",
     Activity.CHARGING: "a charging vehicle",
     Activity.PARKED: "a parked vehicle",
@@ -165,7 +165,7 @@ def sync_explanation(
     )
 
 
-_HEADLINES = {
+_HEADLINES: dict[str, tuple[str, str]] = {
     SyncState.BACKING_OFF: ("The vehicle is asleep or out of reach", "warn"),
     SyncState.RATE_LIMITED: ("Smartcar asked Fleet to wait before reading this vehicle again (rate limit)", "warn"),
     SyncState.UNREACHABLE: ("Smartcar did not answer the last read", "warn"),

@@ -191,7 +191,10 @@ def _floor_hour(moment: datetime) -> datetime:
 
 def _oldest_history() -> datetime | None:
     if partitions.is_partitioned():
-        return partitions.oldest_value(StatusHistory._meta.db_table)
+        oldest = partitions.oldest_value(StatusHistory._meta.db_table)
+        if oldest is None or isinstance(oldest, datetime):
+            return oldest
+        return datetime(oldest.year, oldest.month, oldest.day, tzinfo=UTC)
     return StatusHistory.objects.order_by().aggregate(oldest=Min("recorded_at"))["oldest"]
 
 

@@ -1,3 +1,5 @@
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
@@ -289,7 +291,13 @@ class UnparsedReading(models.Model):
         return f"{self.source} {self.code}: {self.reason}"
 
 
-class HistoryFieldName(models.PositiveSmallIntegerField):
+if TYPE_CHECKING:  # django-stubs: a name (or its number) is set, a name is read
+    _SmallNumberNamed = models.PositiveSmallIntegerField[str | int, str]
+else:
+    _SmallNumberNamed = models.PositiveSmallIntegerField
+
+
+class HistoryFieldName(_SmallNumberNamed):
     """A VehicleStatus field name in Python, its number from readings.HISTORY_FIELDS in the database."""
 
     def __init__(self, *args, **kwargs):

@@ -62,7 +62,10 @@ def _battery(body) -> dict:
 def _charge(body) -> dict:
     body = _object(body)
     state = _text(body, "state") if "state" in body else _text(body, "chargingStatus")
-    values = {"charging_state": state, "is_plugged_in": _boolean(body, "isPluggedIn")}
+    values: dict[str, str | bool | float | None] = {
+        "charging_state": state,
+        "is_plugged_in": _boolean(body, "isPluggedIn"),
+    }
     if "socLimit" in body:
         values["charge_limit_percent"] = _number(body, "socLimit", 100)
     if "wattage" in body:

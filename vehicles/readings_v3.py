@@ -24,6 +24,7 @@ from typing import Any
 
 from django.utils.dateparse import parse_datetime
 
+from connect.json_fields import mapping_at
 from vehicles.readings import UnreadableBody
 
 # --- Units --------------------------------------------------------------------------------------------------------
@@ -432,8 +433,8 @@ def timestamp(value: Any) -> datetime | None:
 
 def _parts(item: Mapping) -> tuple[Any, Any, Any, Mapping]:
     """(code, body, status, meta) of a REST item (under ``attributes``) or a webhook item (flat)."""
-    attributes = item.get("attributes") if isinstance(item.get("attributes"), Mapping) else item
-    meta = item.get("meta") if isinstance(item.get("meta"), Mapping) else {}
+    attributes = item["attributes"] if isinstance(item.get("attributes"), Mapping) else item
+    meta = mapping_at(item, "meta")
     return attributes.get("code", item.get("id")), attributes.get("body"), attributes.get("status"), meta
 
 
@@ -446,7 +447,7 @@ def _failure(status: Any) -> tuple[str, str | None] | None:
     value = str(status.get("value") or "SUCCESS").upper()
     if value == "SUCCESS":
         return None
-    error = status.get("error") if isinstance(status.get("error"), Mapping) else {}
+    error = mapping_at(status, "error")
     code = error.get("code")
     return (str(error.get("type") or value), str(code) if code else None)
 

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from django.utils.dateparse import parse_datetime
 
+from connect.json_fields import mapping_at
 from vehicles.catalogue import endpoint_by_path
 from vehicles.models import EndpointState, StatusHistory, Vehicle, VehicleStatus
 from vehicles.readings import HISTORY_FIELDS, UnreadableBody, read
@@ -61,7 +62,7 @@ def vehicle_readings_store(*, vehicle: Vehicle, items: list, now: datetime) -> i
         except UnreadableBody:
             logger.warning("reading of vehicle %s %s: unreadable body", vehicle.pk, item["path"])
             continue
-        headers = item.get("headers") if isinstance(item.get("headers"), dict) else {}
+        headers = mapping_at(item, "headers")
         lowered = {str(k).lower(): v for k, v in headers.items()}
         data_age = parse_datetime(str(lowered.get("sc-data-age") or "")) or now
         EndpointState.objects.update_or_create(

@@ -24,7 +24,8 @@ def unparsed_record(*, vehicle_id: int | None, source: str, items: Iterable, now
     for item in items:
         code, reason = str(item.code)[:80], str(item.reason)[:200]
         body = item.body if isinstance(item.body, dict | list | str | int | float | bool) else None
-        seen = UnparsedReading.objects.filter(vehicle_id=vehicle_id, source=source, code=code, reason=reason)
+        seen = UnparsedReading.objects.filter(source=source, code=code, reason=reason)
+        seen = seen.filter(vehicle__isnull=True) if vehicle_id is None else seen.filter(vehicle_id=vehicle_id)
         if seen.update(last_seen_at=now, count=F("count") + 1, body=body):
             continue
         try:

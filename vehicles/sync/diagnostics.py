@@ -17,7 +17,8 @@ def dtcs_store(reports: list[Report], now: datetime) -> None:
     reported = {vehicle_id: _codes(body) for vehicle_id, body in reports}
     if not reported:
         return
-    cleared, seen = [], []
+    cleared: list[int] = []
+    seen: list[int] = []
     open_codes: dict[int, set[str]] = defaultdict(set)
     for dtc in DiagnosticTroubleCode.objects.filter(vehicle_id__in=list(reported), cleared_at__isnull=True):
         open_codes[dtc.vehicle_id].add(dtc.code)

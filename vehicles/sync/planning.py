@@ -74,6 +74,7 @@ class Planner:
         plan.skip = self._skip(vehicle, fleet_sync)
         if plan.skip is not None:
             return plan
+        assert vehicle.account_id is not None  # _skip lets through only a vehicle of an active account
         plan.access_token = self.tokens[vehicle.account_id] or ""
         plan.endpoints = poll_set(vehicle, states, self.now)
         plan.paths, plan.allowance = within_allowance(plan, self._due_paths(plan), self.now)
@@ -102,7 +103,7 @@ class Planner:
             path
             for path, endpoint in plan.endpoints.items()
             if cadence.is_wanted_now(endpoint, activity=status.activity, is_plugged_in=status.is_plugged_in)
-            and (plan.states[path].next_sync_at is None or plan.states[path].next_sync_at <= now + ROUND_GATHER)
+            and ((at := plan.states[path].next_sync_at) is None or at <= now + ROUND_GATHER)
         ]
 
     def _fleet_sync(self, fleet_id: int) -> FleetSync:

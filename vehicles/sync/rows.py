@@ -5,12 +5,13 @@ On PostgreSQL each statement carries one typed array parameter per column, whate
 """
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from django.db import connection, models
 
 
-def _column_arrays(rows: list, fields: list) -> tuple[list[str], list[list]]:
+def _column_arrays(rows: list, fields: Sequence[models.Field]) -> tuple[list[str], list[Any]]:
     """One typed array parameter per column (``%s::<type>[]``) and its values, for ``unnest``.
 
     A statement with one placeholder per column, whatever the number of rows, costs far less to build and to send
@@ -19,16 +20,24 @@ def _column_arrays(rows: list, fields: list) -> tuple[list[str], list[list]]:
     round trips it follows (profiled). Every column type here is adapted by psycopg as it is, except JSON, sent as
     text and cast.
     """
-    casts, arrays = [], []
+    casts: list[str] = []
+    arrays: list[Any] = []
     for f in fields:
         values = [f.get_prep_value(getattr(row, f.attname)) for row in rows]
-        db_type = f.rel_db_type(connection) if f.is_relation else f.db_type(connection)
-        if f.get_internal_type() == "JSONField":
+        db_type = f.db_type(connection)  # a foreign key's is its target's (rel_db_type)
+        if isinstance(f, models.JSONField):
             values = [None if value is None else json.dumps(value, cls=f.encoder) for value in values]
             db_type = "jsonb"
         casts.append(f"%s::{db_type}[]")
         arrays.append(values)
     return casts, arrays
+
+
+def _column_field(model: type[models.Model], name: str) -> models.Field:
+    field = model._meta.get_field(name)
+    if not isinstance(field, models.Field) or not field.concrete:
+        raise TypeError(f"{model.__name__}.{name} is not a column")
+    return field
 
 
 def rows_update(
@@ -50,7 +59,7 @@ def rows_update(
         return
     quote = connection.ops.quote_name
     pk = model._meta.pk
-    fields = [model._meta.get_field(name) for name in field_names]
+    fields = [_column_field(model, name) for name in field_names]
     casts, parameters = _column_arrays(rows, [pk, *fields])
     columns = [quote(f.column) for f in fields]
     key = quote(pk.column)

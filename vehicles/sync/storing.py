@@ -295,7 +295,7 @@ def _history(plan: Plan, readings: Readings) -> list[StatusHistory]:
 def _next_round(plan: Plan, readings: Readings, wanted: list[str], now: datetime) -> tuple[schedule.Due, str]:
     """Step 5: when the vehicle's next round is, and the sync state to show."""
     due = schedule.vehicle_next_due(
-        endpoints_due=[plan.states[p].next_sync_at for p in wanted if plan.states[p].next_sync_at is not None],
+        endpoints_due=[at for p in wanted if (at := plan.states[p].next_sync_at) is not None],
         now=now,
         asked=bool(plan.paths),
         allowance=plan.allowance,
@@ -331,7 +331,7 @@ def _update_rows(plan: Plan, readings: Readings, activity: str, due: schedule.Du
     for name, value in readings.values.items():
         setattr(status, name, value)
     status.activity = activity
-    data_ages = [plan.states[p].data_age for p in readings.answered if plan.states[p].data_age]
+    data_ages = [age for p in readings.answered if (age := plan.states[p].data_age) is not None]
     if data_ages:
         status.data_age = max([*data_ages, *([status.data_age] if status.data_age else [])])
     if readings.answered:

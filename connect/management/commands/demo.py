@@ -112,7 +112,7 @@ class Command(BaseCommand):
         redirect = self._approve_in_connect(client.authorize_url(state=state), smartcar_account)
         params = dict(parse_qsl(urlsplit(redirect).query))
         result = services.connect_callback(session=session, user=user, params=params)
-        if result.error_message:
+        if result.error_message or result.outcome is None:
             raise CommandError(f"Connecting the demo vehicles failed: {result.error_message}")
         self.stdout.write(f"Smartcar account {smartcar_account}: {result.outcome.summary}")
 
