@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from functools import wraps
 
 from django.conf import settings
 from django.contrib import messages
@@ -51,14 +52,31 @@ def _send_to_connect(request: FleetRequest, *, account: SmartcarAccount | None =
     return redirect(client.authorize_url(state=state, force_prompt=account is not None))
 
 
-@require_POST
+def _a_visit_goes_to(url_name: str):
+    """A page's address opened in the browser (GET) of an action that only a form's button performs (POST): sent on
+    to the page with that button rather than answered with a blank 405. Nothing is looked up before the redirect,
+    so another fleet's address still ends in its 404."""
+
+    def decorate(view):
+        @wraps(view)
+        def wrapper(request, fleet_slug, *args, **kwargs):
+            if request.method in ("GET", "HEAD"):
+                return redirect(url_name, fleet_slug)
+            return view(request, fleet_slug, *args, **kwargs)
+
+        return require_http_methods(["GET", "HEAD", "POST"])(wrapper)
+
+    return decorate
+
+
+@_a_visit_goes_to("connect_accounts")
 @fleet_view(write=True)
 def connect_start(request: FleetRequest):
     """ "Connect vehicles": off to Smartcar Connect with a fresh state bound to this session."""
     return _send_to_connect(request)
 
 
-@require_POST
+@_a_visit_goes_to("connect_accounts")
 @fleet_view(write=True)
 def account_reconnect(request: FleetRequest, account_id: int):
     """One-click reconnect of an account that needs it: Connect again, the callback updates the same account."""

@@ -6,6 +6,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -128,6 +129,12 @@ def invitation_accept(request, token: str):
         messages.success(request, f"Welcome to {membership.fleet}.")
         return redirect(membership.fleet)
     return render(request, "fleet/invitation.html", {"invitation": invitation})
+
+
+@require_GET
+def favicon(request):
+    """Browsers ask for /favicon.ico where a page names no icon (the admin's, a plain error page): the static file."""
+    return redirect(static("img/favicon.ico"), permanent=True)
 
 
 @require_GET

@@ -102,8 +102,23 @@ def test_viewers_cannot_connect_vehicles(viewer_client, fleet):
 def test_connect_vehicles_needs_a_post_with_csrf(fleet, owner):
     browser = Client(enforce_csrf_checks=True)
     browser.force_login(owner)
-    assert browser.get(reverse("connect_start", args=[fleet.slug])).status_code == 405
     assert browser.post(reverse("connect_start", args=[fleet.slug])).status_code == 403
+    assert not SmartcarAccount.objects.exists()
+
+
+def test_opening_connect_in_the_browser_leads_to_the_connections_page(owner_client, fleet, other_fleet):
+    connections = reverse("connect_accounts", args=[fleet.slug])
+
+    answer = owner_client.get(reverse("connect_start", args=[fleet.slug]))
+    assert (answer.status_code, answer["Location"]) == (302, connections)
+    assert owner_client.get(answer["Location"]).status_code == 200
+    # The same for an account's reconnect, which only its button performs.
+    answer = owner_client.get(reverse("connect_account_reconnect", args=[fleet.slug, 1]))
+    assert (answer.status_code, answer["Location"]) == (302, connections)
+    # Another fleet's address leads to that fleet's page, which is a 404 like any page of it.
+    answer = owner_client.get(reverse("connect_start", args=[other_fleet.slug]), follow=True)
+    assert answer.status_code == 404
+    assert owner_client.put(reverse("connect_start", args=[fleet.slug])).status_code == 405
 
 
 def test_the_authorize_url_asks_for_the_configured_scope_and_mode(owner_client, fleet, settings):

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.contrib.staticfiles import finders
 from django.db import connection
 from django.urls import reverse
 
@@ -94,6 +95,7 @@ def test_a_pooled_process_shares_a_bounded_set_of_postgresql_connections(tmp_pat
     script = """
 import threading, django
 django.setup()
+from django.contrib.staticfiles import finders
 from django.db import connection
 
 def query():
@@ -154,3 +156,13 @@ def test_every_beat_entry_names_a_task_and_expires_before_its_next_run():
         assert expires > 0
         if interval:
             assert expires < interval, name
+
+
+def test_favicon_ico_is_the_icon_file(client):
+    answer = client.get("/favicon.ico")
+
+    assert answer.status_code == 301
+    assert answer["Location"].endswith(".ico")
+    icon = finders.find("img/favicon.ico")
+    with open(icon, "rb") as file:
+        assert file.read(4) == b"\x00\x00\x01\x00"  # an ICO file's signature
