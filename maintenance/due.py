@@ -16,6 +16,7 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 OVERDUE, DUE, UPCOMING, UNKNOWN = "overdue", "due", "upcoming", "unknown"
 URGENCY = {OVERDUE: 0, DUE: 1, UPCOMING: 2, UNKNOWN: 3}
@@ -56,6 +57,7 @@ class Due:
         return URGENCY[self.state]
 
 
+@lru_cache(maxsize=8192)  # a fleet has few distinct service dates; the board asks for each thousands of times
 def add_months(day: date, months: int) -> date:
     """The same day ``months`` later, or the month's last day when it has fewer (31 Jan + 1 month → 28/29 Feb)."""
     index = day.month - 1 + months

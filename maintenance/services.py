@@ -106,19 +106,18 @@ def fleet_due(*, fleet: Fleet, vehicle_ids=None, make: str = "", today: date | N
         if not tasks_here:
             continue
         readings = Readings(odometer, oil, _lowest_tire(tires))
-        baseline = timezone.localtime(connected_at, zone).date()
         for task in tasks_here:
             point = points.get((pk, task.pk))
             if point is None or (point[2] and point[1] is None and task.every_km and odometer is not None):
                 # First count of this task on this vehicle: its starting point is fixed now, so that a due point
                 # the odometer passes stays passed (instead of rolling on to the next multiple).
                 km = (odometer // task.every_km) * task.every_km if task.every_km and odometer is not None else None
-                point = (point[0] if point else baseline, km, True)
+                point = (point[0] if point else timezone.localtime(connected_at, zone).date(), km, True)
                 fixed = ServicePoint(vehicle_id=pk, task=task, done_on=point[0], done_km=km, baseline=True)
                 (filled_points if (pk, task.pk) in points else new_points).append(fixed)
             done_on, done_km, _ = point
             due = service_due(
-                programs[task.pk], readings, today=today, done_on=done_on, done_km=done_km, baseline_on=baseline
+                programs[task.pk], readings, today=today, done_on=done_on, done_km=done_km, baseline_on=done_on
             )
             found.append(DueService(None, pk, task, due))
     _baselines_store(new_points, filled_points)
