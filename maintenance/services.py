@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 
 from django.db import transaction
 from django.db.models import Max, Q
@@ -22,7 +22,7 @@ from maintenance.models import (
 )
 from vehicles import obd
 from vehicles.conditions import TIRE_FIELDS
-from vehicles.models import DiagnosticTroubleCode, SystemStatus, Vehicle, VehicleStatus
+from vehicles.models import DiagnosticTroubleCode, StatusHistory, SystemStatus, Vehicle, VehicleStatus
 
 # The readings a work order copies from the vehicle when it is opened (VehicleStatus fields).
 STATE_FIELDS = ("odometer_km", "oil_life_percent", *TIRE_FIELDS, "battery_percent", "fuel_percent")
@@ -325,10 +325,9 @@ def work_order_update(*, work_order: WorkOrder, user, data: dict) -> WorkOrder:
         if work_order.completed_on is None:
             work_order.completed_on = fleet_today(work_order.fleet)
         if work_order.completion_odometer_km is None:
-            odometer = VehicleStatus.objects.filter(vehicle_id=work_order.vehicle_id).values_list(
-                "odometer_km", flat=True
+            work_order.completion_odometer_km = odometer_on(
+                work_order.vehicle_id, work_order.completed_on, work_order.fleet
             )
-            work_order.completion_odometer_km = odometer.first()
     elif "status" in changes:
         work_order.closed_at = None
     work_order.save()
@@ -336,6 +335,15 @@ def work_order_update(*, work_order: WorkOrder, user, data: dict) -> WorkOrder:
     if closing and work_order.service_task_id:
         service_point_reset(work_order=work_order)
     return work_order
+
+
+def odometer_on(vehicle_id: int, day: date, fleet: Fleet) -> float | None:
+    """The vehicle's last synced odometer reading by the end of ``day`` (the fleet's day): today, the latest one."""
+    if day >= fleet_today(fleet):
+        return VehicleStatus.objects.filter(vehicle_id=vehicle_id).values_list("odometer_km", flat=True).first()
+    end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=fleet.zone)
+    readings = StatusHistory.objects.filter(vehicle_id=vehicle_id, field="odometer_km", recorded_at__lt=end)
+    return readings.order_by("-recorded_at").values_list("number", flat=True).first()
 
 
 def _describe(changes: dict) -> str:

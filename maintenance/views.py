@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
 
 from fleet.tenancy import FleetRequest, fleet_view, get_fleet_object_or_404
 from maintenance import services
@@ -65,6 +66,7 @@ def program_task(request: FleetRequest, pk: int):
 # --- One vehicle ----------------------------------------------------------------------------------------------------
 
 
+@vary_on_headers("HX-Request")
 @require_GET
 @fleet_view
 def vehicle_maintenance(request: FleetRequest, pk: int):

@@ -1,6 +1,6 @@
 """Work orders: opened by hand, from a due service or from a trouble code; edited, closed, and every change recorded."""
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 import pytest
 from django.urls import reverse
@@ -9,7 +9,7 @@ from django.utils import timezone
 from maintenance.models import ServicePoint, WorkOrder, WorkOrderEvent, WorkOrderStatus
 from maintenance.services import work_order_open
 from tests.dashboard.test_diagnostics import dtc
-from vehicles.models import SystemStatus, VehicleStatus
+from vehicles.models import StatusHistory, SystemStatus, VehicleStatus
 
 
 def detail_url(order):
@@ -188,3 +188,19 @@ def test_another_fleets_code_opens_nothing(manager_client, fleet, other_fleet):
         reverse("maintenance_work_order_from_diagnostic", args=[fleet.slug]), {"kind": "dtc", "pk": code.pk}
     )
     assert not WorkOrder.objects.exists() and not WorkOrderEvent.objects.exists()
+
+
+def test_work_done_on_an_earlier_day_takes_that_days_odometer(owner_client, fleet, vehicles, oil_change):
+    bolt = vehicles[3]
+    yesterday = timezone.localdate(timezone=fleet.zone) - timedelta(days=1)
+    noon = timezone.make_aware(datetime.combine(yesterday, time(12)), fleet.zone)
+    StatusHistory.objects.create(vehicle=bolt, field="odometer_km", recorded_at=noon - timedelta(hours=3), number=11000)
+    StatusHistory.objects.create(vehicle=bolt, field="odometer_km", recorded_at=noon, number=11500)
+    StatusHistory.objects.create(vehicle=bolt, field="odometer_km", recorded_at=noon + timedelta(days=1), number=12000)
+    owner_client.post(reverse("maintenance_work_order_from_service", args=[fleet.slug, bolt.pk, oil_change.pk]))
+    order = WorkOrder.objects.get()
+    assert edit(owner_client, order, status="done", completed_on=str(yesterday)).status_code == 302
+    order.refresh_from_db()
+    assert order.completion_odometer_km == 11500
+    point = ServicePoint.objects.get(vehicle=bolt, task=oil_change)
+    assert (point.done_on, point.done_km, point.baseline) == (yesterday, 11500, False)
