@@ -4,12 +4,13 @@ from django import forms
 from django.conf import settings
 
 from connect.compatibility import ENGINE_TYPES, MAKES_BY_REGION, REGIONS
+from connect.permissions import permission_label
 from connect.vin import InvalidVin, vin_validate
 from vehicles.models import make_label
 
 
 def _permission_choices():
-    return [(p, p) for p in settings.SMARTCAR_SCOPE]
+    return [(p, permission_label(p)) for p in settings.SMARTCAR_SCOPE]
 
 
 class VinCheckForm(forms.Form):

@@ -15,7 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import HttpResponseStopPolling
+from django_htmx.http import HttpResponseStopPolling, reswap, retarget
 
 from fleet import units
 from fleet.templatetags import units as fmt
@@ -368,12 +368,16 @@ def vehicle_command(request: FleetRequest, pk: int):
         command = commands.command_submit(vehicle=vehicle, user=request.user, kind=kind, params=params)
     except commands.CommandRefused as exc:
         if request.htmx:
-            # 200: a refusal is the answer to the click, not bad input (that answers 422), and it belongs in the log
-            # where it was asked.
-            return render(request, "vehicles/detail.html#command_refused", {"message": exc.user_message})
+            # 200: a refusal is the answer to the click. It is told beside the buttons, where the manager looks, not
+            # in the log at the foot of the page.
+            response = render(request, "vehicles/detail.html#command_problem", {"message": exc.user_message})
+            return reswap(retarget(response, "#command-problem"), "outerHTML")
         messages.error(request, exc.user_message)
         return redirect(vehicle)
-    return _submitted_row(request, vehicle, command)
+    response = _submitted_row(request, vehicle, command)
+    if request.htmx:  # the last refusal, if any, is answered
+        response.content += render_to_string("vehicles/detail.html#command_problem", {"oob": True}).encode()
+    return response
 
 
 @require_POST

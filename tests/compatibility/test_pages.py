@@ -76,6 +76,8 @@ def test_the_matrix_lists_models_by_make_for_a_region_and_engine_type(platform, 
     assert page.status_code == 200
     assert 'aria-label="Tesla"' in html and 'aria-label="Ford"' in html
     assert "<td>ICE</td>" not in html and "<td>BEV</td>" in html
+    # Permissions in words, in the table and the filter; the scope names only as the filter's values.
+    assert "Lock and unlock" in html and ">control_security<" not in html and "<code>" not in html
 
 
 def test_the_make_filter_writes_makes_as_their_brands_do(platform, viewer_client, fleet):

@@ -48,6 +48,9 @@ def test_a_command_the_vehicle_cannot_take_is_refused_before_any_call(connected,
     ford, tesla = connected["FORD"], connected["TESLA"]
     response = send(owner_client, ford, "frunk_open")  # Tesla only
     assert "Refused" in response.content.decode()
+    # Told beside the buttons clicked, not in the log at the foot of the page.
+    assert response["HX-Retarget"] == "#command-problem" and response["HX-Reswap"] == "outerHTML"
+    assert 'id="command-problem"' in response.content.decode() and 'role="alert"' in response.content.decode()
     Vehicle.objects.filter(pk=tesla.pk).update(permissions=[p for p in tesla.permissions if p != "control_security"])
     sim_before = simulated(tesla).state.get("locked")
     response = send(owner_client, tesla, "unlock")

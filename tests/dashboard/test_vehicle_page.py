@@ -212,3 +212,17 @@ def test_api_v3_s_one_read_of_every_signal_dates_every_group(owner_client, fleet
     for heading in ("Energy", "Charging", "Location", "Security"):
         assert f'<h2>{heading} <small class="muted">7 min ago</small>' in body, heading
     assert body.count("<code>/signals</code>") == 1
+
+
+def test_vehicle_systems_are_named_in_words(owner_client, fleet):
+    from vehicles.models import SystemStatus
+
+    vehicle = make_vehicles(fleet, 1, account=make_account(fleet))[0]
+    now = timezone.now()
+    for system_id, status in (("SYSTEM_ABS", "ALERT"), ("SYSTEM_TPMS", "OK")):
+        SystemStatus.objects.create(
+            vehicle=vehicle, system_id=system_id, status=status, changed_at=now, last_seen_at=now
+        )
+    body = page(owner_client, vehicle).content.decode()
+    assert "Anti-lock braking system" in body and "Tyre pressure monitoring" in body and ">Alert<" in body
+    assert "SYSTEM_ABS" not in body and "ALERT" not in body
