@@ -53,7 +53,8 @@ def simulated_clock(transactional_db):
 
 
 @pytest.fixture
-def page(browser_settings, monkeypatch):
+def chromium(browser_settings, monkeypatch):
+    """Chromium, headless; contexts (a member's cookies, a screen size) are the test's to open."""
     require_service(CHROMIUM.exists(), f"Chromium at {CHROMIUM}")
     from playwright.sync_api import sync_playwright
 
@@ -61,14 +62,19 @@ def page(browser_settings, monkeypatch):
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        context.set_default_timeout(15_000)
-        yield context.new_page()
-        context.close()
+        yield browser
         browser.close()
         # Inside Playwright's context the test's ORM calls got database connections of their own (asgiref keys
         # them by context, and an event loop was current): close them here, or the test database cannot be dropped.
         connections.close_all()
+
+
+@pytest.fixture
+def page(chromium):
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(15_000)
+    yield context.new_page()
+    context.close()
 
 
 @pytest.fixture

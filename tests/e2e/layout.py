@@ -25,8 +25,8 @@ OVERFLOW_JS = """() => {
   for (const el of document.body.querySelectorAll('*')) {
     const box = el.getBoundingClientRect();
     if (!box.width || !box.height) continue;
-    const style = getComputedStyle(el);
-    if ((style.overflowX === 'auto' || style.overflowX === 'scroll') && el.scrollWidth > el.clientWidth + 1)
+    const scrolls = el.scrollWidth > el.clientWidth + 1 && el.clientWidth;
+    if (scrolls && ['auto', 'scroll'].includes(getComputedStyle(el).overflowX))
       found.push(`${name(el)} scrolls sideways (${el.scrollWidth} px in ${el.clientWidth} px)`);
     if ((box.right > width + 1 || box.left < -1) && !clipped(el)) {
       wide.add(el);
