@@ -113,6 +113,7 @@ def connect_callback(request: HttpRequest):
     return redirect(destination)
 
 
+@require_GET
 @fleet_view
 def accounts(request: FleetRequest):
     """The fleet's Smartcar accounts: status, token expiry (never the tokens), vehicles, reconnect, disconnect."""
