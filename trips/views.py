@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from fleet.tenancy import FleetRequest, fleet_view, get_fleet_object_or_404
@@ -41,6 +41,7 @@ def _drivers_page(request: FleetRequest, form: forms.DriverForm, status: int = 2
     return render(request, "trips/drivers.html", {"rows": rows, "form": form}, status=status)
 
 
+@require_GET
 @fleet_view
 def driver_list(request: FleetRequest):
     return _drivers_page(request, forms.DriverForm(fleet=request.fleet))
@@ -69,6 +70,7 @@ def _driver_page(request: FleetRequest, driver: Driver, *, assign=None, home=Non
         return render(request, "trips/driver.html", context, status=status)
 
 
+@require_GET
 @fleet_view
 def driver_detail(request: FleetRequest, driver_id: int):
     return _driver_page(request, _driver(request, driver_id))
@@ -136,6 +138,7 @@ def _places_page(request: FleetRequest, form: forms.PlaceForm, status: int = 200
     return render(request, "trips/places.html", context, status=status)
 
 
+@require_GET
 @fleet_view
 def place_list(request: FleetRequest):
     initial = {key: request.GET[key] for key in ("latitude", "longitude", "name") if key in request.GET}
@@ -191,6 +194,7 @@ def _logbook(request: FleetRequest, trips, *, subject: str, subject_kind: str, c
     return render(request, "trips/logbook.html", context)
 
 
+@require_GET
 @fleet_view
 def vehicle_trips(request: FleetRequest, vehicle_id: int):
     vehicle = vehicle_for(request, vehicle_id)
@@ -204,6 +208,7 @@ def vehicle_trips(request: FleetRequest, vehicle_id: int):
     )
 
 
+@require_GET
 @fleet_view
 def driver_trips(request: FleetRequest, driver_id: int):
     driver = _driver(request, driver_id)
@@ -260,6 +265,7 @@ def _tariffs_page(request: FleetRequest, form: forms.TariffForm, status: int = 2
     return render(request, "trips/tariffs.html", {"rows": rows, "form": form}, status=status)
 
 
+@require_GET
 @fleet_view
 def tariff_list(request: FleetRequest):
     return _tariffs_page(request, forms.TariffForm(fleet=request.fleet))

@@ -91,6 +91,45 @@ class Side:
             fleet=self.fleet, kind="tesla", make="TESLA", payload={}, summary="", created_by=self.manager, status="done"
         )
 
+    # trips/
+    @cached_property
+    def driver(self):
+        from trips.models import Driver
+
+        return Driver.objects.create(fleet=self.fleet, name=f"Driver {self.letter}")
+
+    @cached_property
+    def assignment(self):
+        from trips.models import Assignment
+
+        return Assignment.objects.create(driver=self.driver, vehicle=self.vehicle, starts_at=timezone.now())
+
+    @cached_property
+    def place(self):
+        from trips.models import Place
+
+        return Place.objects.create(fleet=self.fleet, name=f"Depot {self.letter}", latitude=52.5, longitude=13.4)
+
+    @cached_property
+    def trip(self):
+        from trips.models import Trip
+
+        now = timezone.now()
+        return Trip.objects.create(vehicle=self.vehicle, start_after=now - timedelta(hours=1), started_at=now)
+
+    # maintenance/
+    @cached_property
+    def service_task(self):
+        from maintenance.models import ServiceTask
+
+        return ServiceTask.objects.create(fleet=self.fleet, name=f"Inspection {self.letter}", every_months=12)
+
+    @cached_property
+    def work_order(self):
+        from maintenance.models import WorkOrder
+
+        return WorkOrder.objects.create(fleet=self.fleet, vehicle=self.vehicle, title=f"Brakes {self.letter}")
+
 
 class World:
     def __init__(self):

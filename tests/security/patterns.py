@@ -139,6 +139,11 @@ KWARGS: dict[str, Factory] = {
     "command_id": lambda side: side.command.pk,
     "run_id": lambda side: side.bulk_run.pk,
     "token": lambda side: side.invitation.token,
+    # trips/
+    "driver_id": lambda side: side.driver.pk,
+    "assignment_id": lambda side: side.assignment.pk,
+    "place_id": lambda side: side.place.pk,
+    "trip_id": lambda side: side.trip.pk,
     # The webhook receiver's URL is the one Smartcar's Dashboard holds, the same for every fleet.
     "webhook_id": lambda side: "9b6ae692-60cc-4b3e-89d8-71e7549cf805",
     # allauth's e-mail confirmation and password reset keys: no fleet's object; probed with unknown values.
@@ -152,6 +157,12 @@ KWARGS_BY_PATTERN: dict[str, Factory] = {
     "vehicle_command_status:pk": lambda side: side.vehicle.pk,
     "vehicle_command_retry:pk": lambda side: side.vehicle.pk,
     "vehicle_sync:pk": lambda side: side.vehicle.pk,
+    # maintenance/
+    "vehicle_maintenance:pk": lambda side: side.vehicle.pk,
+    "maintenance_work_order_from_service:pk": lambda side: side.vehicle.pk,
+    "maintenance_work_order_from_service:task_id": lambda side: side.service_task.pk,
+    "maintenance_program_task:pk": lambda side: side.service_task.pk,
+    "maintenance_work_order:pk": lambda side: side.work_order.pk,
 }
 
 # Kwargs that belong to no fleet: the cross-fleet check keeps fleet A's value for them.
