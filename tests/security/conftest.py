@@ -91,6 +91,29 @@ class Side:
             fleet=self.fleet, kind="tesla", make="TESLA", payload={}, summary="", created_by=self.manager, status="done"
         )
 
+    # alerts/
+    @cached_property
+    def alert_rule(self):
+        from alerts.models import AlertRule
+
+        return AlertRule.objects.create(fleet=self.fleet, condition="low", vehicle=self.vehicle, threshold=15)
+
+    @cached_property
+    def alert(self):
+        from alerts.models import Alert
+
+        now = timezone.now()
+        return Alert.objects.create(
+            fleet=self.fleet,
+            vehicle=self.vehicle,
+            condition="low",
+            state="open",
+            summary="Low battery",
+            since=now,
+            opened_at=now,
+            changed_at=now,
+        )
+
     # trips/
     @cached_property
     def driver(self):

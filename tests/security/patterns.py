@@ -139,6 +139,9 @@ KWARGS: dict[str, Factory] = {
     "command_id": lambda side: side.command.pk,
     "run_id": lambda side: side.bulk_run.pk,
     "token": lambda side: side.invitation.token,
+    # alerts/
+    "rule_id": lambda side: side.alert_rule.pk,
+    "alert_id": lambda side: side.alert.pk,
     # trips/
     "driver_id": lambda side: side.driver.pk,
     "assignment_id": lambda side: side.assignment.pk,
