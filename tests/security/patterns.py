@@ -155,14 +155,7 @@ KWARGS: dict[str, Factory] = {
 }
 
 KWARGS_BY_PATTERN: dict[str, Factory] = {
-    "vehicle_detail:pk": lambda side: side.vehicle.pk,
-    "vehicle_command:pk": lambda side: side.vehicle.pk,
-    "vehicle_command_status:pk": lambda side: side.vehicle.pk,
-    "vehicle_command_retry:pk": lambda side: side.vehicle.pk,
-    "vehicle_sync:pk": lambda side: side.vehicle.pk,
     # maintenance/
-    "vehicle_maintenance:pk": lambda side: side.vehicle.pk,
-    "maintenance_work_order_from_service:pk": lambda side: side.vehicle.pk,
     "maintenance_work_order_from_service:task_id": lambda side: side.service_task.pk,
     "maintenance_program_task:pk": lambda side: side.service_task.pk,
     "maintenance_work_order:pk": lambda side: side.work_order.pk,
@@ -178,6 +171,8 @@ class UnknownKwarg(LookupError):
 
 def factory_for(pattern: Pattern, kwarg: str) -> Factory:
     factory = KWARGS_BY_PATTERN.get(f"{pattern.name}:{kwarg}") or KWARGS.get(kwarg)
+    if factory is None and kwarg == "pk" and "vehicles/<int:pk>/" in pattern.route:
+        factory = KWARGS["vehicle_id"]  # the vehicle's pages name it pk (vehicles/urls.py)
     if factory is None:
         raise UnknownKwarg(
             f"URL pattern {pattern.label} takes the keyword argument {kwarg!r}, which tests/security/patterns.py "
