@@ -293,6 +293,7 @@ def tariff_save(request: FleetRequest):
 # --- Reimbursement statements ----------------------------------------------------------------------------------------
 
 
+@require_GET
 @fleet_view
 def driver_statement(request: FleetRequest, driver_id: int):
     """The month's statement: the issued copy when there is one, else the draft worked out from the data now."""
