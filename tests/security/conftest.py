@@ -114,6 +114,14 @@ class Side:
             changed_at=now,
         )
 
+    @cached_property
+    def alert_endpoint(self):
+        from alerts.models import Endpoint
+
+        return Endpoint.objects.create(
+            fleet=self.fleet, name=f"Pager {self.letter}", url="https://hooks.example.com/fleet", secret_encrypted=""
+        )
+
     # trips/
     @cached_property
     def driver(self):

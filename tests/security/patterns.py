@@ -142,6 +142,7 @@ KWARGS: dict[str, Factory] = {
     # alerts/
     "rule_id": lambda side: side.alert_rule.pk,
     "alert_id": lambda side: side.alert.pk,
+    "endpoint_id": lambda side: side.alert_endpoint.pk,
     # trips/
     "driver_id": lambda side: side.driver.pk,
     "assignment_id": lambda side: side.assignment.pk,
