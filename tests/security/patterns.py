@@ -143,6 +143,7 @@ KWARGS: dict[str, Factory] = {
     "rule_id": lambda side: side.alert_rule.pk,
     "alert_id": lambda side: side.alert.pk,
     "endpoint_id": lambda side: side.alert_endpoint.pk,
+    "action": lambda side: "off",  # an endpoint's verb (test, resume, on, off, delete): one that writes
     # trips/
     "driver_id": lambda side: side.driver.pk,
     "assignment_id": lambda side: side.assignment.pk,
@@ -163,7 +164,7 @@ KWARGS_BY_PATTERN: dict[str, Factory] = {
 }
 
 # Kwargs that belong to no fleet: the cross-fleet check keeps fleet A's value for them.
-UNOWNED_KWARGS = {"key", "uidb36", "webhook_id"}
+UNOWNED_KWARGS = {"key", "uidb36", "webhook_id", "action"}
 
 
 class UnknownKwarg(LookupError):
