@@ -336,6 +336,7 @@ def driver_statement_issue(request: FleetRequest, driver_id: int):
 # --- The fleet map ---------------------------------------------------------------------------------------------------
 
 
+@require_GET
 @fleet_view
 @vary_on_headers("HX-Request")
 def fleet_map(request: FleetRequest):

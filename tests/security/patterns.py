@@ -102,6 +102,11 @@ EXEMPT_NAMES: dict[str, tuple[frozenset[str], str]] = {
         "tests/connect (state popped and compared, another session's state refused)",
     ),
     "healthz": (frozenset({ISOLATION, ROLES, CSRF}), "the load balancer's probe: public, GET only, no data"),
+    "alerts_subscription": (
+        frozenset({ROLES}),
+        "a member's own alert e-mails: every member, viewers included, chooses which alerts reach them; nothing of "
+        "the fleet or of another member changes (tests/alerts)",
+    ),
     "invitation_accept": (
         frozenset({ISOLATION, ROLES}),
         "an invitation link: its token is the capability and it names the invited address, whoever holds the link "
