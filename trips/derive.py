@@ -29,7 +29,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -100,6 +99,7 @@ class _Walker:
         self.seen: datetime | None = parse_datetime(seen) if seen else None  # latest moment known still
         self.trip = open_trip
         self.changed: list[Trip] = []
+        self._changed_ids: set[int] = set()  # by identity: a model's == compares primary keys, None for new rows
 
     def state(self) -> dict:
         return {
@@ -168,7 +168,11 @@ class _Walker:
         used = trip.battery_used_percent
         capacity = self.context.capacity_kwh
         trip.energy_kwh = round(used / 100 * capacity, 2) if used is not None and used >= 0 and capacity else None
-        if trip not in self.changed:
+        self._mark(trip)
+
+    def _mark(self, trip: Trip) -> None:
+        if id(trip) not in self._changed_ids:
+            self._changed_ids.add(id(trip))
             self.changed.append(trip)
 
     def close(self, *, still_at: datetime | None) -> None:
@@ -178,8 +182,7 @@ class _Walker:
         trip.end_place = place_at(self.context.places, trip.end_latitude, trip.end_longitude)
         if trip.readings == 1 and trip.started_at - trip.start_after > CHAIN_GAP:
             trip.kind = TripKind.UNKNOWN
-        if trip not in self.changed:
-            self.changed.append(trip)
+        self._mark(trip)
         assert self.last is not None
         self.rest = self.last
         self.seen = still_at or trip.ended_at
@@ -298,21 +301,20 @@ _TRIP_FIELDS = [
 
 
 def _rows(vehicle_ids: list[int], progress: dict[int, TripProgress]) -> dict[int, list[Any]]:
-    condition = Q()
-    for vehicle_id in vehicle_ids:
-        saved = progress.get(vehicle_id)
-        if saved and saved.derived_until:
-            condition |= Q(vehicle_id=vehicle_id, recorded_at__gt=saved.derived_until)
-        else:
-            condition |= Q(vehicle_id=vehicle_id)
+    """The chunk's rows in one query from the earliest point any of its vehicles was read to; each vehicle then
+    skips what it has read already (vehicles synced together were read to about the same point)."""
+    since = [progress[v].derived_until if v in progress else None for v in vehicle_ids]
+    query = StatusHistory.objects.filter(vehicle_id__in=vehicle_ids, field__in=FIELDS, number__isnull=False)
+    if None not in since:
+        query = query.filter(recorded_at__gt=min(since))  # type: ignore[type-var]
     rows: dict[int, list[Any]] = {}
-    query = (
-        StatusHistory.objects.filter(condition, field__in=FIELDS, number__isnull=False)
-        .order_by("vehicle_id", "recorded_at", "field")
-        .values_list("vehicle_id", "field", "recorded_at", "number")
-    )
-    for vehicle_id, name, moment, number in query.iterator(chunk_size=20_000):
+    for vehicle_id, name, moment, number in query.order_by("vehicle_id", "recorded_at", "field").values_list(
+        "vehicle_id", "field", "recorded_at", "number"
+    ):
         rows.setdefault(vehicle_id, []).append((name, moment, number))
+    for vehicle_id, saved in progress.items():
+        if saved.derived_until and vehicle_id in rows:
+            rows[vehicle_id] = [row for row in rows[vehicle_id] if row[1] > saved.derived_until]
     return rows
 
 

@@ -90,7 +90,7 @@
     var container = document.getElementById("fleet-map");
     if (!container || !window.L) return;
     var tiles = readJson("map-tiles") || {};
-    map = window.L.map(container, { attributionControl: !!tiles.url, preferCanvas: true });
+    map = window.L.map(container, { attributionControl: !!tiles.url });
     if (tiles.url) {
       window.L.tileLayer(tiles.url, { attribution: tiles.attribution || "", maxZoom: 19 }).addTo(map);
     }
