@@ -14,10 +14,11 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 # The app with its simulated fleet, a Celery worker and beat, at http://127.0.0.1:$(PORT).
 run: export DEBUG = true
+run: export PORT := $(PORT)
 run: $(VENV)/.installed
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py demo
-	PORT=$(PORT) $(VENV)/bin/honcho start --procfile Procfile
+	$(VENV)/bin/honcho start --procfile Procfile
 
 # The browser of the end-to-end tests (tests/e2e/): Debian's Chromium, driven by Playwright's Python package.
 # Installed with apt where we run as root on Debian (as CI does); Playwright never downloads a browser.

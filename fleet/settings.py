@@ -68,7 +68,9 @@ if SIMULATED:
         "SMARTCAR_VEHICLE_API_URL": f"{_sim}/simulator/vehicle/v3",
         "SMARTCAR_MANAGEMENT_API_URL": f"{_sim}/simulator/management-api/v3",
         "SMARTCAR_CLIENT_ID": "fleet-demo-client",
-        "SMARTCAR_REDIRECT_URI": "http://127.0.0.1:8000/connect/callback/",
+        # The demo's own address: the port the web server listens on (PORT, as gunicorn.conf.py binds it), so that
+        # `make run PORT=8080` gets the simulated Connect's redirect back on 8080.
+        "SMARTCAR_REDIRECT_URI": f"http://127.0.0.1:{env.integer('PORT', 8000)}/connect/callback/",
     }
     if DEBUG:
         # Published here, so good for the demo only: with DEBUG off both must be given (see _PUBLIC_DEMO_SECRETS).

@@ -68,6 +68,13 @@ def _form_data(fields: list[tuple[str, str]], typed: list[tuple[str, str]]) -> d
     return data
 
 
+def _origin() -> str:
+    """Where the app answers: the origin Connect sends the browser back to (in simulated mode, the web server's own
+    address, with the port ``make run`` serves on)."""
+    parts = urlsplit(settings.SMARTCAR_REDIRECT_URI)
+    return f"{parts.scheme}://{parts.netloc}" if parts.netloc else "http://127.0.0.1:8000"
+
+
 class Command(BaseCommand):
     help = "Creates (or refreshes) the demo fleet, its owner's login and its connected vehicles, and prints them."
 
@@ -101,7 +108,7 @@ class Command(BaseCommand):
             self._connect(fleet, user, options["smartcar_account"])
         self.stdout.write(
             self.style.SUCCESS(
-                f"Demo fleet: {fleet.name} — http://127.0.0.1:8000{fleet.get_absolute_url()}\n"
+                f"Demo fleet: {fleet.name} — {_origin()}{fleet.get_absolute_url()}\n"
                 f"Demo login: {DEMO_EMAIL} / {password or '(the password set when it was made)'}"
             )
         )
