@@ -45,7 +45,7 @@ class Board:
 
 
 def maintenance_board(*, fleet: Fleet, make: str = "", assignee: str = "") -> Board:
-    due = fleet_due(fleet=fleet, make=make)
+    due = fleet_due(fleet=fleet, make=make, urgent_only=True)
     # Services someone already works on are on the board once, as their work order.
     taken = set(
         WorkOrder.objects.filter(fleet=fleet, status__in=ACTIVE_STATUSES, service_task__isnull=False).values_list(
@@ -70,7 +70,7 @@ def maintenance_board(*, fleet: Fleet, make: str = "", assignee: str = "") -> Bo
 
 def maintenance_counts(*, fleet: Fleet) -> dict[str, int]:
     """The overview's tiles: services overdue, services due soon, open work orders."""
-    due = fleet_due(fleet=fleet)
+    due = fleet_due(fleet=fleet, urgent_only=True)
     orders = WorkOrder.objects.filter(fleet=fleet).aggregate(open=Count("pk", filter=Q(status__in=ACTIVE_STATUSES)))
     return {
         "overdue": sum(1 for e in due if e.due.state == OVERDUE),

@@ -23,7 +23,8 @@ URGENCY = {OVERDUE: 0, DUE: 1, UPCOMING: 2, UNKNOWN: 3}
 SOON_FRACTION = 0.1  # "due soon" within a tenth of the interval: 1,500 km of 15,000, 36 days of 12 months
 
 
-@dataclass(frozen=True)
+# Plain slotted classes, not frozen ones: the board builds tens of thousands of these per request.
+@dataclass(slots=True)
 class Program:
     every_km: int | None = None
     every_months: int | None = None
@@ -35,14 +36,14 @@ class Program:
         return cls(task.every_km, task.every_months, task.oil_life_below_percent, task.tire_pressure_below_kpa)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Readings:
     odometer_km: float | None = None
     oil_life_percent: float | None = None
     lowest_tire_kpa: float | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Due:
     state: str
     due_km: float | None = None

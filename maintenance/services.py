@@ -10,7 +10,7 @@ from django.db.models import Max, Q
 from django.utils import timezone
 
 from fleet.models import Fleet
-from maintenance.due import URGENCY, Due, Program, Readings, service_due
+from maintenance.due import DUE, OVERDUE, URGENCY, Due, Program, Readings, service_due
 from maintenance.models import (
     ACTIVE_STATUSES,
     ServicePoint,
@@ -39,7 +39,7 @@ def fleet_today(fleet: Fleet) -> date:
 # --- What is due ----------------------------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class DueService:
     vehicle: Vehicle | None
     vehicle_id: int
@@ -58,20 +58,28 @@ def _tasks_by_vehicle(tasks: list[ServiceTask], vehicles: list[tuple[int, str, s
     through = ServiceTask.vehicles.through.objects.filter(servicetask__in=tasks)
     for task_id, vehicle_id in through.values_list("servicetask_id", "vehicle_id"):
         by_hand.setdefault(vehicle_id, set()).add(task_id)
+    by_model: dict[tuple[str, str], list[ServiceTask]] = {}
     result = {}
     for vehicle_id, make, model in vehicles:
-        hand = by_hand.get(vehicle_id, ())
-        applying = [t for t in tasks if t.pk in hand or t.applies_by_make(make, model)]
+        key = (make, model)
+        if key not in by_model:
+            by_model[key] = [t for t in tasks if t.applies_by_make(make, model)]
+        hand = by_hand.get(vehicle_id)
+        applying = [t for t in tasks if t.pk in hand or t in by_model[key]] if hand else by_model[key]
         if applying:
             result[vehicle_id] = applying
     return result
 
 
-def fleet_due(*, fleet: Fleet, vehicle_ids=None, make: str = "", today: date | None = None) -> list[DueService]:
-    """Every applying task of every connected vehicle of the fleet with its due point, most urgent first.
+def fleet_due(
+    *, fleet: Fleet, vehicle_ids=None, make: str = "", today: date | None = None, urgent_only: bool = False
+) -> list[DueService]:
+    """Every applying task of every connected vehicle of the fleet with its due point, most urgent first
+    (``urgent_only``: the overdue and due ones only, as the board and the tiles need).
 
     Four queries whatever the fleet's size: the tasks, the hand assignments, the vehicles with their readings, the
-    service points. ``vehicle`` on each entry is left None (the caller loads the few it shows).
+    service points — and, the first time a service is counted on a vehicle, two more to store its starting point.
+    ``vehicle`` on each entry is left None (the caller loads the few it shows).
     """
     today = today or fleet_today(fleet)
     tasks = list(ServiceTask.objects.filter(fleet=fleet))
@@ -84,7 +92,7 @@ def fleet_due(*, fleet: Fleet, vehicle_ids=None, make: str = "", today: date | N
         rows = rows.filter(make=make)
     rows = list(
         rows.values_list(
-            "pk", "make", "model", "connected_at", "status__odometer_km", "status__oil_life_percent",
+            "pk", "make", "model", "status__odometer_km", "status__oil_life_percent",
             *(f"status__{f}" for f in TIRE_FIELDS),
         )
     )  # fmt: skip
@@ -97,41 +105,61 @@ def fleet_due(*, fleet: Fleet, vehicle_ids=None, make: str = "", today: date | N
         .filter(**({"vehicle_id__in": [r[0] for r in rows]} if vehicle_ids is not None or make else {}))
         .values_list("vehicle_id", "task_id", "done_on", "done_km", "baseline")
     }
-    new_points, filled_points = [], []
     programs = {t.pk: Program.of(t) for t in tasks}
-    zone = fleet.zone
+    starts = _starting_points(fleet, rows, applying, points)
+    keep = (OVERDUE, DUE) if urgent_only else None
     found = []
-    for pk, _make, _model, connected_at, odometer, oil, *tires in rows:
+    for pk, _make, _model, odometer, oil, *tires in rows:
         tasks_here = applying.get(pk)
         if not tasks_here:
             continue
         readings = Readings(odometer, oil, _lowest_tire(tires))
         for task in tasks_here:
-            point = points.get((pk, task.pk))
-            if point is None or (point[2] and point[1] is None and task.every_km and odometer is not None):
-                # First count of this task on this vehicle: its starting point is fixed now, so that a due point
-                # the odometer passes stays passed (instead of rolling on to the next multiple).
-                km = (odometer // task.every_km) * task.every_km if task.every_km and odometer is not None else None
-                point = (point[0] if point else timezone.localtime(connected_at, zone).date(), km, True)
-                fixed = ServicePoint(vehicle_id=pk, task=task, done_on=point[0], done_km=km, baseline=True)
-                (filled_points if (pk, task.pk) in points else new_points).append(fixed)
-            done_on, done_km, _ = point
+            done_on, done_km, _ = starts.get((pk, task.pk)) or points[pk, task.pk]
             due = service_due(
                 programs[task.pk], readings, today=today, done_on=done_on, done_km=done_km, baseline_on=done_on
             )
-            found.append(DueService(None, pk, task, due))
-    _baselines_store(new_points, filled_points)
+            if keep is None or due.state in keep:
+                found.append(DueService(None, pk, task, due))
     found.sort(key=_urgency_order)
     return found
 
 
-def _baselines_store(new_points: list[ServicePoint], filled_points: list[ServicePoint]) -> None:
-    if new_points:
-        ServicePoint.objects.bulk_create(new_points, ignore_conflicts=True, batch_size=2000)
-    for point in filled_points:  # rare: a vehicle's first odometer reading after its first count
-        ServicePoint.objects.filter(vehicle_id=point.vehicle_id, task=point.task, baseline=True).update(
-            done_km=point.done_km
-        )
+def _starting_points(fleet: Fleet, rows, applying, points) -> dict:
+    """The services counted on a vehicle for the first time get their starting point, stored now: so that a due
+    point the odometer passes stays passed instead of rolling on to the next multiple of the interval.
+
+    Distance counts from the odometer's multiple of the interval below the reading; time from the day the vehicle
+    joined the fleet. A starting point stored before the vehicle's first odometer reading gets its distance later.
+    """
+    missing, filled = [], []
+    for pk, _make, _model, odometer, *_ in rows:
+        for task in applying.get(pk, ()):
+            point = points.get((pk, task.pk))
+            if point is None:
+                missing.append((pk, task, odometer))
+            elif point[2] and point[1] is None and task.every_km and odometer is not None:
+                filled.append((pk, task, odometer))
+    if not missing and not filled:
+        return {}
+    joined = dict(
+        Vehicle.objects.filter(pk__in={pk for pk, _, _ in missing}).values_list("pk", "connected_at")
+    ) if missing else {}  # fmt: skip
+    zone, starts, new = fleet.zone, {}, []
+    for pk, task, odometer in [*missing, *filled]:
+        km = (odometer // task.every_km) * task.every_km if task.every_km and odometer is not None else None
+        on = points[pk, task.pk][0] if (pk, task.pk) in points else timezone.localtime(joined[pk], zone).date()
+        starts[pk, task.pk] = (on, km, True)
+        new.append(ServicePoint(vehicle_id=pk, task=task, done_on=on, done_km=km, baseline=True))
+    created = [p for p in new if (p.vehicle_id, p.task.pk) not in points]
+    if created:
+        ServicePoint.objects.bulk_create(created, ignore_conflicts=True, batch_size=2000)
+    for point in new:
+        if (point.vehicle_id, point.task.pk) in points:  # rare: a first odometer reading after the first count
+            ServicePoint.objects.filter(vehicle_id=point.vehicle_id, task=point.task, baseline=True).update(
+                done_km=point.done_km
+            )
+    return starts
 
 
 def _urgency_order(entry: DueService):
