@@ -20,7 +20,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from connect import client
-from connect.errors import MalformedResponseError
+from connect.errors import MalformedResponseError, SmartcarError, ValidationError
+from connect.permissions import permission_label
+from connect.vin import vin_region
 
 REGIONS = {"US": "United States", "CA": "Canada", "EUROPE": "Europe"}
 ENGINE_TYPES = {"BEV": "Battery electric", "PHEV": "Plug-in hybrid", "HEV": "Hybrid", "ICE": "Combustion engine"}
@@ -59,6 +61,10 @@ class Capability:
     capable: bool
     reason: str
 
+    @property
+    def permission_label(self) -> str:
+        return permission_label(self.permission)
+
 
 @dataclass
 class VinReport:
@@ -81,6 +87,34 @@ def _reason(code, known: dict[str, str]) -> str:
     if not code:
         return ""
     return known.get(str(code), str(code))
+
+
+@dataclass
+class VinRefusal:
+    """Why Smartcar gave no answer about a VIN, in words; ``matrix_region`` names the matrix that answers instead."""
+
+    message: str
+    matrix_region: str = ""
+    technical: str = ""  # Smartcar's own text: only ever inside a "details" disclosure
+
+
+def vin_refusal_in_words(*, vin: str, error: SmartcarError) -> VinRefusal:
+    """A VIN from outside North America refused as invalid: Smartcar's VIN check is for US vehicles (“This endpoint
+    only supports checking capabilities for vehicles sold in the United States”), so say so and point to the
+    matrix of the VIN's region rather than “The request was not valid”."""
+    region = vin_region(vin)
+    if isinstance(error, ValidationError) and region and region != "North America":
+        matrix = {"Europe": "EUROPE"}.get(region, "")
+        where = f" The compatibility matrix lists the makes and models Smartcar supports in {region}." if matrix else ""
+        return VinRefusal(
+            message=(
+                f"Smartcar could not check this VIN. It belongs to a vehicle built for {region}, and Smartcar's VIN "
+                f"check covers vehicles sold in the United States.{where}"
+            ),
+            matrix_region=matrix,
+            technical=str(error),
+        )
+    return VinRefusal(message=error.user_message, technical=str(error))
 
 
 def vin_compatibility_check(*, vin: str, permissions: Iterable[str], country: str) -> VinReport:

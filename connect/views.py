@@ -217,7 +217,7 @@ def vehicle_webhooks_unsubscribe(request: FleetRequest, vehicle_id: int):
 def compatibility_check(request: FleetRequest):
     """ "Will this vehicle work?": the VIN is validated before Smartcar is asked."""
     form = VinCheckForm(request.GET or None, initial={"permissions": list(settings.SMARTCAR_SCOPE)})
-    report, problem = None, None
+    report, refusal = None, None
     if form.is_bound and form.is_valid():
         try:
             report = compatibility.vin_compatibility_check(
@@ -227,8 +227,8 @@ def compatibility_check(request: FleetRequest):
             )
         except SmartcarError as exc:
             logger.warning("compatibility check failed: %s", exc)
-            problem = exc.user_message
-    return render(request, "connect/compatibility.html", {"form": form, "report": report, "problem": problem})
+            refusal = compatibility.vin_refusal_in_words(vin=form.cleaned_data["vin"], error=exc)
+    return render(request, "connect/compatibility.html", {"form": form, "report": report, "refusal": refusal})
 
 
 @require_GET

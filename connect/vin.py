@@ -39,6 +39,16 @@ def vin_check_digit(vin: str) -> str:
     return "X" if remainder == 10 else str(remainder)
 
 
+# ISO 3780: the first character of the world manufacturer identifier names the region the vehicle was built for.
+_REGIONS = [("ABCDEFGH", "Africa"), ("JKLMNPR", "Asia"), ("STUVWXYZ", "Europe"), ("12345", "North America"),
+            ("67", "Oceania"), ("89", "South America")]  # fmt: skip
+
+
+def vin_region(vin: str) -> str:
+    """ "Europe" for a VIN starting with W (Germany), "North America" for one starting with 1; "" when unknown."""
+    return next((region for letters, region in _REGIONS if vin[:1] in letters), "") if vin else ""
+
+
 def is_north_american(vin: str) -> bool:
     return vin[:1] in NORTH_AMERICAN_REGION_CODES
 

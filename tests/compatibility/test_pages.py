@@ -1,10 +1,13 @@
 """The “Will this vehicle work?” page and the matrix browser, against the simulator's Compatibility API."""
 
 import gc
+import re
 
 import pytest
 from django.urls import reverse
 
+from connect.permissions import permission_label
+from connect.vin import vin_validate
 from simulator import world
 from simulator.models import SmartcarUser
 
@@ -35,10 +38,26 @@ def test_a_compatible_vin_lists_each_capability_with_its_reason(simulated_tesla,
     html = page.content.decode()
     assert page.status_code == 200
     assert "Can connect" in html
-    assert "<code>read_battery</code>" in html and "<code>/battery</code>" in html
+    # Each feature in words; the permission and endpoint only behind "Details".
+    assert permission_label("read_battery") in html and permission_label("read_fuel") in html
+    details = re.findall(r"<details.*?</details>", html, re.S)
+    assert any("<code>read_battery</code>" in d and "<code>/battery</code>" in d for d in details)
+    outside = re.sub(r"<details.*?</details>", "", html, flags=re.S)
+    assert "read_battery" not in outside and "/battery" not in outside
     # Tesla has no fuel tank: the capability is listed as unavailable, with the documented reason in words.
-    assert "<code>read_fuel</code>" in html
     assert "not support this feature" in html or "cannot yet support this feature" in html
+
+
+def test_a_european_vin_gets_an_explanation_not_a_bare_refusal(platform, viewer_client, fleet):
+    # A German VIN: outside North America position 9 is the maker's own, and Smartcar's check is for US vehicles.
+    vin = "WVWZZZ1KZAW000001"
+    assert vin_validate(vin) == vin  # nothing wrong with it as a VIN
+
+    html = _check(viewer_client, fleet, vin=vin, country="US", permissions=["read_battery"]).content.decode()
+
+    assert "The request was not valid" not in html
+    assert "built for Europe" in html and "vehicles sold in the United States" in html
+    assert f'href="{reverse("compatibility_matrix", args=[fleet.slug])}?region=EUROPE"' in html
 
 
 def test_outside_the_us_only_the_make_is_checked(simulated_tesla, viewer_client, fleet):

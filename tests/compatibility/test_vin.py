@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connect.vin import InvalidVin, vin_check_digit, vin_validate
+from connect.vin import InvalidVin, vin_check_digit, vin_region, vin_validate
 
 ALLOWED = "ABCDEFGHJKLMNPRSTUVWXYZ0123456789"
 
@@ -54,3 +54,11 @@ def test_a_north_american_vin_with_its_check_digit_passes_and_any_other_digit_fa
     wrong = "0" if vin[8] != "0" else "1"
     with pytest.raises(InvalidVin):
         vin_validate(vin[:8] + wrong + vin[9:])
+
+
+@pytest.mark.parametrize(
+    ("vin", "region"),
+    [("WVWZZZ1KZAW000001", "Europe"), ("1HGCM82633A004352", "North America"), ("JTDKB20U093123456", "Asia"), ("", "")],
+)
+def test_the_first_character_names_the_region_the_vehicle_was_built_for(vin, region):
+    assert vin_region(vin) == region
