@@ -179,6 +179,16 @@ def _flatten(body: Any, prefix: str = "", out: list | None = None, limit: int = 
     return out
 
 
+def _endpoint_label(doc: str) -> str:
+    """What an endpoint reads, in words, from its reference page: "evs__get-charge-status.md" → "Charge status"."""
+    parts = doc.rsplit("/", 1)[-1].removesuffix(".md").split("__")
+    name = parts[-1].removeprefix("get-")
+    if name == "list":  # "signals__list.md": the list of signals
+        name = parts[0]
+    name = name.replace("-", " ")
+    return name.capitalize() if name else "Other readings"
+
+
 def _endpoint_groups(vehicle: Vehicle, states: list[EndpointState]) -> dict[str, list[dict]]:
     grouped: dict[str, list[dict]] = {}
     for state in states:
@@ -187,6 +197,7 @@ def _endpoint_groups(vehicle: Vehicle, states: list[EndpointState]) -> dict[str,
         grouped.setdefault(_GROUP_OF.get(template, "info"), []).append(
             {
                 "path": state.path,
+                "label": _endpoint_label(endpoint.doc if endpoint else ""),
                 "doc": endpoint.doc if endpoint else "",
                 "fields": _flatten(state.body) if state.body is not None else [],
                 "data_age": state.data_age or state.fetched_at,

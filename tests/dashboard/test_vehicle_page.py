@@ -1,6 +1,7 @@
 """The vehicle page: every value grouped with its age, sync state in plain words, history, and tenant isolation."""
 
 import html
+import re
 from datetime import timedelta
 
 import pytest
@@ -226,3 +227,16 @@ def test_vehicle_systems_are_named_in_words(owner_client, fleet):
     body = page(owner_client, vehicle).content.decode()
     assert "Anti-lock braking system" in body and "Tyre pressure monitoring" in body and ">Alert<" in body
     assert "SYSTEM_ABS" not in body and "ALERT" not in body
+
+
+def test_what_each_reading_came_from_is_named_in_words_with_its_path_inside(owner_client, fleet):
+    vehicle = make_vehicles(fleet, 1, account=make_account(fleet))[0]
+    EndpointState.objects.create(
+        vehicle=vehicle, path="/charge", body={"state": "CHARGING"}, data_age=timezone.now() - timedelta(minutes=3)
+    )
+    body = page(owner_client, vehicle).content.decode()
+
+    summaries = re.findall(r"<summary>(.*?)</summary>", body, re.S)
+    assert any(summary.startswith("Charge status") for summary in summaries), summaries
+    assert not [summary for summary in summaries if "/" in re.sub(r"<[^>]+>", "", summary)]
+    assert "Read from <code>/charge</code>" in body
