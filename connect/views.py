@@ -176,13 +176,22 @@ def webhook_receive(request: HttpRequest, webhook_id: str):
             webhook_id=webhook_id,
             content_type=request.content_type or "",
             content_length=content_length,
-            read_body=request.read,
+            read_body=_body_reader(request, content_length),
             signature=request.headers.get(webhooks.SIGNATURE_HEADER, ""),
         )
     except webhooks.DeliveryRefused as exc:
         logger.warning("webhook %s: delivery refused with %s: %s", webhook_id, exc.status, exc.reason)
         return JsonResponse({"error": exc.reason}, status=exc.status)
     return JsonResponse(receipt.body)
+
+
+def _body_reader(request: HttpRequest, content_length: int | None):
+    """How to read the delivery's body. Django reads as many bytes as Content-Length says, so a chunked body (which
+    announces none) would read as empty and fail its signature; a server that ends the input stream itself (gunicorn
+    de-chunks it and says so with ``wsgi.input_terminated``) is read directly instead, up to the caller's limit."""
+    if content_length is None and request.META.get("wsgi.input_terminated"):
+        return request.META["wsgi.input"].read
+    return request.read
 
 
 @require_POST

@@ -1,6 +1,9 @@
+from allauth.account.forms import SignupForm as AllauthSignupForm
+from allauth.core import context
 from django import forms
 from django.utils.html import format_html, format_html_join
 
+from fleet.adapters import pending_invitation
 from fleet.models import Fleet, Role
 
 
@@ -74,3 +77,19 @@ class InvitationForm(forms.Form):
 
 class MembershipRoleForm(forms.Form):
     role = forms.ChoiceField(choices=Role.choices)
+
+
+class SignupForm(AllauthSignupForm):
+    """allauth's sign-up form; reached from an invitation, it shows the invited address fixed.
+
+    The field is read-only in the page; the address is checked on the server as well (fleet/adapters.py), whatever
+    was posted.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        invitation = pending_invitation(context.request)
+        if invitation is not None:
+            self.initial["email"] = invitation.email
+            self.fields["email"].widget.attrs["readonly"] = True
+            self.fields["email"].help_text = f"The address {invitation.fleet.name}'s invitation was sent to."

@@ -2,6 +2,7 @@
 
 import logging
 
+from allauth.account.models import EmailAddress
 from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
@@ -46,7 +47,8 @@ def invitation_accept(*, token: str, user: User) -> Membership:
     invitation = Invitation.objects.select_for_update().select_related("fleet").filter(token=token).first()
     if invitation is None or not invitation.is_usable:
         raise FleetError("This invitation link is no longer valid. Ask the fleet's owner for a new one.")
-    if invitation.email != user.email.lower():
+    # Only an address its owner verified counts: anyone can type an address into their account.
+    if not EmailAddress.objects.filter(user=user, email__iexact=invitation.email, verified=True).exists():
         raise FleetError(
             f"This invitation was sent to {invitation.email}, but you are signed in as {user.email}. "
             "Sign in with the invited address to accept it."

@@ -388,11 +388,17 @@ LOGIN_REDIRECT_URL = "home"
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
-ACCOUNT_EMAIL_VERIFICATION = "none"
+# An address counts once its owner proved they read its mail: sign-in waits for the verification link (an invitation
+# link, mailed to the address, proves it as well: fleet/adapters.py). An address is changed, never added beside
+# another: the new one replaces the old only once verified, so nobody shows or accepts under an address not theirs.
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_CHANGE_EMAIL = True
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_ADAPTER = "fleet.adapters.AccountAdapter"
+ACCOUNT_FORMS = {"signup": "fleet.forms.SignupForm"}
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_SESSION_REMEMBER = None
-# Sign-up is closed: people join a fleet through an owner's invitation (see fleet/invitations.py).
+# Sign-up is closed: people join a fleet through an owner's invitation, with its address alone (fleet/adapters.py).
 FLEET_OPEN_SIGNUP = env.boolean("FLEET_OPEN_SIGNUP", False)
 
 # The console backend prints every message — invitation and password-reset links included — into the server's log:

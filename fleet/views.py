@@ -1,5 +1,6 @@
 import logging
 
+from allauth.account.models import EmailAddress
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -11,7 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from fleet import services
-from fleet.adapters import PENDING_INVITATION_KEY
+from fleet.adapters import PENDING_INVITATION_KEY, invitation_remember
 from fleet.celery import app as celery_app
 from fleet.forms import FleetForm, FleetSettingsForm, InvitationForm, MembershipRoleForm
 from fleet.models import Invitation, Membership, Role
@@ -66,11 +67,23 @@ def members(request: FleetRequest):
             return redirect("fleet_members", request.fleet.slug)
     context = {
         "form": form,
-        "memberships": request.fleet.memberships.select_related("user"),
+        "memberships": _with_verified_emails(request.fleet.memberships.select_related("user")),
         "roles": Role.choices,
         "invitations": [i for i in request.fleet.invitations.filter(accepted_at__isnull=True) if i.is_usable],
     }
     return render(request, "fleet/members.html", context)
+
+
+def _with_verified_emails(memberships) -> list[Membership]:
+    """Each member's address as shown: only one they verified, so nobody appears under an address not theirs."""
+    memberships = list(memberships)
+    verified = {}
+    for address in EmailAddress.objects.filter(user__in=[m.user for m in memberships], verified=True):
+        if address.primary or address.user_id not in verified:
+            verified[address.user_id] = address.email
+    for membership in memberships:
+        membership.verified_email = verified.get(membership.user_id)
+    return memberships
 
 
 @require_POST
@@ -116,8 +129,8 @@ def invitation_accept(request, token: str):
     if invitation is None or not invitation.is_usable:
         return render(request, "fleet/invitation_invalid.html", status=404)
     if not request.user.is_authenticated:
-        # Lets the invited person sign up although sign-up is otherwise closed (fleet.adapters).
-        request.session[PENDING_INVITATION_KEY] = token
+        # Lets the invited person sign up, with the invited address alone, although sign-up is otherwise closed.
+        invitation_remember(request, invitation)
         return render(request, "fleet/invitation.html", {"invitation": invitation})
     if request.method == "POST":
         try:

@@ -56,8 +56,13 @@ def _database_is_postgres_on_ci(django_db_setup, django_db_blocker):
             assert connection.vendor == "postgresql", "CI runs the suite on PostgreSQL"
 
 
-def make_user(email: str, password: str = "correct horse battery") -> User:
-    return User.objects.create_user(email=email, password=password)
+def make_user(email: str, password: str = "correct horse battery", *, verified: bool = True) -> User:
+    """A user whose address is verified, as every account that can sign in has (ACCOUNT_EMAIL_VERIFICATION)."""
+    from allauth.account.models import EmailAddress
+
+    user = User.objects.create_user(email=email, password=password)
+    EmailAddress.objects.create(user=user, email=user.email, primary=True, verified=verified)
+    return user
 
 
 @pytest.fixture

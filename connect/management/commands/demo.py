@@ -11,6 +11,7 @@ from html.parser import HTMLParser
 from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import httpx
+from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
@@ -96,6 +97,10 @@ class Command(BaseCommand):
             if password and (created or not user.check_password(password)):
                 user.set_password(password)
                 user.save()
+            # Sign-in waits for a verified address (ACCOUNT_EMAIL_VERIFICATION); the demo's is made up: verified here.
+            EmailAddress.objects.update_or_create(
+                user=user, email=DEMO_EMAIL, defaults={"primary": True, "verified": True}
+            )
             fleet = Fleet.objects.filter(slug="demo").first() or Fleet.objects.create(
                 name=DEMO_FLEET, slug="demo", time_zone=DEMO_TIME_ZONE
             )
