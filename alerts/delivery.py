@@ -30,6 +30,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from alerts import catalog, channels
+from alerts.evaluation import CALL_CACHE
 from alerts.models import (
     AlertEvent,
     Channel,
@@ -61,12 +62,13 @@ def deliveries_plan(event: AlertEvent) -> list[Delivery]:
     alert = event.alert
     fleet_id = alert.fleet_id
     now = event.at
+    endpoints, subscriptions = _channels(fleet_id)
     rows = [
         Delivery(fleet_id=fleet_id, event=event, channel=Channel.WEBHOOK, endpoint=endpoint, due_at=now, created_at=now)
-        for endpoint in Endpoint.objects.filter(fleet_id=fleet_id, enabled=True, paused_at__isnull=True)
+        for endpoint in endpoints
     ]
     if event.kind in EMAILED:
-        for subscription in _subscribers(fleet_id, alert.condition, alert.vehicle_id, Mode.IMMEDIATE):
+        for subscription in _subscribers(subscriptions, alert.condition, alert.vehicle_id):
             due = quiet_end(subscription, now)
             rows.append(
                 Delivery(
@@ -81,11 +83,27 @@ def deliveries_plan(event: AlertEvent) -> list[Delivery]:
     return created
 
 
-def _subscribers(fleet_id: int, condition: str, vehicle_id: int, mode: str) -> list[Subscription]:
-    """Members of the fleet subscribed in this mode to this kind of alert for this vehicle."""
+def _channels(fleet_id: int) -> tuple[list[Endpoint], list[Subscription]]:
+    """The fleet's active webhooks and its members' immediate subscriptions, loaded once per evaluation."""
+    cache = CALL_CACHE.get()
+    key = ("channels", fleet_id)
+    if cache is not None and key in cache:
+        return cache[key]
+    endpoints = list(Endpoint.objects.filter(fleet_id=fleet_id, enabled=True, paused_at__isnull=True))
+    subscriptions = list(
+        Subscription.objects.filter(fleet_id=fleet_id, mode=Mode.IMMEDIATE, user__memberships__fleet_id=fleet_id)
+        .select_related("fleet")
+        .prefetch_related("vehicles")
+    )
+    if cache is not None:
+        cache[key] = (endpoints, subscriptions)
+    return endpoints, subscriptions
+
+
+def _subscribers(subscriptions: list[Subscription], condition: str, vehicle_id: int) -> list[Subscription]:
+    """Those subscribed to this kind of alert for this vehicle."""
     found = []
-    candidates = Subscription.objects.filter(fleet_id=fleet_id, mode=mode, user__memberships__fleet_id=fleet_id)
-    for subscription in candidates.prefetch_related("vehicles"):
+    for subscription in subscriptions:
         if subscription.conditions and condition not in subscription.conditions:
             continue
         chosen = {v.pk for v in subscription.vehicles.all()}

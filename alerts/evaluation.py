@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -94,6 +95,14 @@ def vehicles_evaluate(*, vehicle_ids: Iterable[int], now: datetime | None = None
         return 0
     rules = Rules.load({v.fleet_id for v in vehicles}, ids)
     active = {(a.vehicle_id, a.condition): a for a in Alert.objects.filter(vehicle_id__in=ids, state__in=ACTIVE)}
+    token = CALL_CACHE.set({"ids": ids})
+    try:
+        return _judge(vehicles, rules, active, now)
+    finally:
+        CALL_CACHE.reset(token)
+
+
+def _judge(vehicles: list[Vehicle], rules: Rules, active: dict, now: datetime) -> int:
     limits: dict[int, Limits] = {}
     transitions = 0
     for vehicle in vehicles:
@@ -123,14 +132,27 @@ def _move(vehicle, kind: AlertKind, limits: Limits, rule: Effective, alert: Aler
     return 0
 
 
+def _recently_resolved(vehicle, key: str, now) -> Alert | None:
+    """The alert of this vehicle and condition resolved within the cooldown, if any. Loaded on an evaluation's first
+    start for all its vehicles at once: starts are rare, and this keeps them to one query between them."""
+    cache = CALL_CACHE.get()
+    recent = cache.get("recent") if cache is not None else None
+    if recent is None:
+        ids = cache["ids"] if cache is not None else [vehicle.pk]
+        rows = Alert.objects.filter(
+            vehicle_id__in=ids,
+            state=AlertState.RESOLVED,
+            resolved_at__gte=now - timedelta(minutes=catalog.COOLDOWN_MINUTES),
+        ).order_by("resolved_at")
+        recent = {(a.vehicle_id, a.condition): a for a in rows}  # the latest wins
+        if cache is not None:
+            cache["recent"] = recent
+    return recent.get((vehicle.pk, key))
+
+
 def _start(vehicle, kind: AlertKind, limits: Limits, rule: Effective, now) -> int:
     summary = _summary(vehicle, kind, limits)
-    cooldown = now - timedelta(minutes=catalog.COOLDOWN_MINUTES)
-    recent = (
-        Alert.objects.filter(vehicle=vehicle, condition=kind.key, state=AlertState.RESOLVED, resolved_at__gte=cooldown)
-        .order_by("-resolved_at")
-        .first()
-    )
+    recent = _recently_resolved(vehicle, kind.key, now)
     try:
         with transaction.atomic():
             if recent is not None:
@@ -206,6 +228,9 @@ def _event(alert: Alert, kind: str, now, summary: str, *, by=None, note: str = "
 
 # Called with every transition's event inside its transaction (alerts.delivery plans its deliveries there).
 EVENT_HOOKS: list = []
+# What one evaluation loads once for all its vehicles (recently resolved alerts; a fleet's channels, for
+# alerts.delivery); None outside an evaluation.
+CALL_CACHE: ContextVar[dict | None] = ContextVar("alerts_evaluation_cache", default=None)
 
 
 # --- Words ----------------------------------------------------------------------------------------------------------

@@ -1,14 +1,16 @@
 """Benchmarks of alerts (issue 17). Not part of the test suite: run by hand.
 
-    .venv/bin/python tests/bench/bench_alerts.py overhead [--vehicles 500] [--latency-ms 200]
+    .venv/bin/python tests/bench/bench_alerts.py overhead [--vehicles 500] [--latency-ms 200] [--nudge 0.1]
     .venv/bin/python tests/bench/bench_alerts.py fanout [--vehicles 2500] [--cycles 2] [--senders 8] [--fail 0.05]
 
-Each uses its own PostgreSQL database on 127.0.0.1:5432, recreated on every run (``fleet_bench_alerts``).
+Each uses its own PostgreSQL database on 127.0.0.1:5432, recreated on every run (``fleet_bench_alerts`` and
+``fleet_bench_alerts_overhead``).
 
 overhead: the sync throughput benchmark's round (tests/bench/bench_sync.py: simulator served by gunicorn in its own
     process, this process the sync worker) on a fresh fleet, with the alerts receiver of the sync signal timed by
     the CPU of its own thread. Prints the round's CPU per vehicle and the share spent judging conditions and moving
-    alerts; then a second fresh fleet of the same size synced with alerts disconnected, for the plain difference.
+    alerts (a share ``--nudge`` of the vehicles is put into a condition first, so alerts open as well); then the
+    other half of the same fleet (same mix of makes) synced with alerts disconnected, for the plain difference.
 fanout: ``--vehicles`` vehicles go low and back ``--cycles`` times (cooldown off), each change judged as sync's
     signal would: 4 × vehicles × cycles / 2 transitions, each delivered to one webhook (a receiver on loopback that
     checks every signature and answers 503 to a share ``--fail`` of deliveries at random) and opened ones by e-mail
@@ -39,6 +41,7 @@ import bench_sync
 
 ROOT = bench_sync.ROOT
 DB_NAME = "fleet_bench_alerts"
+OVERHEAD_DB_NAME = "fleet_bench_alerts_overhead"
 SIMULATOR_PORT = 8161
 RECEIVER_PORT = 8162
 SECRET = "whsec_bench"
@@ -52,8 +55,8 @@ def _load() -> str:
 
 
 def overhead(args) -> None:
-    env = bench_sync._environment(f"http://127.0.0.1:{SIMULATOR_PORT}", db_name=DB_NAME)
-    bench_sync._recreate_database(DB_NAME)
+    env = bench_sync._environment(f"http://127.0.0.1:{SIMULATOR_PORT}", db_name=OVERHEAD_DB_NAME)
+    bench_sync._recreate_database(OVERHEAD_DB_NAME)
     bench_sync._setup_django()
     from django.conf import settings
 
@@ -80,11 +83,16 @@ def overhead(args) -> None:
     try:
         print(f"load average before: {_load()}")
         results = {}
-        for label, seed, connected in [("with alerts", 11, True), ("without alerts", 29, False)]:
-            fleet, _ = bench_sync._connect_fleet(args.vehicles, seed=seed)
+        # One fleet of twice the size: its vehicles alternate makes, so each half has the same mix.
+        fleet, _ = bench_sync._connect_fleet(args.vehicles * 2, seed=11)
+        every = list(Vehicle.objects.filter(fleet=fleet).order_by("pk").values_list("pk", flat=True))
+        if args.nudge:
+            _nudge(share=args.nudge)
+        halves = {"with alerts": every[0::2], "without alerts": every[1::2]}
+        for label, connected in [("with alerts", True), ("without alerts", False)]:
             if connected:
                 readings_stored.connect(timed, dispatch_uid="bench_alerts")
-            ids = list(Vehicle.objects.filter(fleet=fleet).values_list("pk", flat=True))
+            ids = halves[label]
             cpu0, wall0 = time.process_time(), time.monotonic()
             report = bench_sync._round(ids)
             cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
@@ -107,6 +115,22 @@ def overhead(args) -> None:
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
+
+
+def _nudge(share: float) -> None:
+    """Puts a share of the simulated vehicles into a condition before the round (low battery or fuel, unlocked),
+    so that the round opens alerts as well as judging."""
+    from simulator.models import Vehicle as Simulated
+
+    step = max(1, round(1 / share))
+    for index, sim in enumerate(Simulated.objects.order_by("pk")):
+        if index % step:
+            continue
+        if "ev" in sim.state:
+            sim.state["ev"].update(soc=0.08, plugged=False, charging="NOT_CHARGING")
+        elif "fuel" in sim.state:
+            sim.state["fuel"]["percent"] = 0.08
+        sim.save(update_fields=["state"])
 
 
 def _simulator_server(env):
@@ -298,6 +322,7 @@ def main() -> None:
     o.add_argument("--vehicles", type=int, default=500)
     o.add_argument("--latency-ms", type=int, default=200)
     o.add_argument("--concurrency", type=int, default=100)
+    o.add_argument("--nudge", type=float, default=0.1, help="share of vehicles put into a condition first (0: none)")
     f = sub.add_parser("fanout")
     f.add_argument("--vehicles", type=int, default=2500)
     f.add_argument("--cycles", type=int, default=2)
