@@ -52,20 +52,25 @@ def _lowest_tire(values) -> float | None:
     return min(known) if known else None
 
 
-def _tasks_by_vehicle(tasks: list[ServiceTask], vehicles: list[tuple[int, str, str]]) -> dict[int, list[ServiceTask]]:
-    """Which tasks apply to which vehicle (by make and model, or assigned by hand): one query for the hand-assigned."""
+def _tasks_by_vehicle(tasks: list[ServiceTask], vehicles: list[tuple[int, str, str]]) -> dict[int, tuple[int, ...]]:
+    """Which tasks (ids) apply to which vehicle, by make and model or by hand: one query for the hand-assigned.
+
+    Vehicles share a handful of (make, model, hand-assigned tasks) combinations, so each is worked out once.
+    """
     by_hand: dict[int, set[int]] = {}
     through = ServiceTask.vehicles.through.objects.filter(servicetask__in=tasks)
     for task_id, vehicle_id in through.values_list("servicetask_id", "vehicle_id"):
         by_hand.setdefault(vehicle_id, set()).add(task_id)
-    by_model: dict[tuple[str, str], list[ServiceTask]] = {}
+    combinations: dict[tuple, tuple[int, ...]] = {}
     result = {}
     for vehicle_id, make, model in vehicles:
-        key = (make, model)
-        if key not in by_model:
-            by_model[key] = [t for t in tasks if t.applies_by_make(make, model)]
         hand = by_hand.get(vehicle_id)
-        applying = [t for t in tasks if t.pk in hand or t in by_model[key]] if hand else by_model[key]
+        key = (make, model, frozenset(hand) if hand else None)
+        applying = combinations.get(key)
+        if applying is None:
+            applying = combinations[key] = tuple(
+                t.id for t in tasks if (hand and t.id in hand) or t.applies_by_make(make, model)
+            )
         if applying:
             result[vehicle_id] = applying
     return result
@@ -105,8 +110,9 @@ def fleet_due(
         .filter(**({"vehicle_id__in": [r[0] for r in rows]} if vehicle_ids is not None or make else {}))
         .values_list("vehicle_id", "task_id", "done_on", "done_km", "baseline")
     }
-    programs = {t.pk: Program.of(t) for t in tasks}
-    starts = _starting_points(fleet, rows, applying, points)
+    programs = {t.id: Program.of(t) for t in tasks}
+    by_id = {t.id: t for t in tasks}
+    starts = _starting_points(fleet, rows, applying, points, by_id)
     keep = (OVERDUE, DUE) if urgent_only else None
     found = []
     for pk, _make, _model, odometer, oil, *tires in rows:
@@ -114,18 +120,18 @@ def fleet_due(
         if not tasks_here:
             continue
         readings = Readings(odometer, oil, _lowest_tire(tires))
-        for task in tasks_here:
-            done_on, done_km, _ = starts.get((pk, task.pk)) or points[pk, task.pk]
+        for task_id in tasks_here:
+            done_on, done_km, _ = starts.get((pk, task_id)) or points[pk, task_id]
             due = service_due(
-                programs[task.pk], readings, today=today, done_on=done_on, done_km=done_km, baseline_on=done_on
+                programs[task_id], readings, today=today, done_on=done_on, done_km=done_km, baseline_on=done_on
             )
             if keep is None or due.state in keep:
-                found.append(DueService(None, pk, task, due))
+                found.append(DueService(None, pk, by_id[task_id], due))
     found.sort(key=_urgency_order)
     return found
 
 
-def _starting_points(fleet: Fleet, rows, applying, points) -> dict:
+def _starting_points(fleet: Fleet, rows, applying, points, by_id) -> dict:
     """The services counted on a vehicle for the first time get their starting point, stored now: so that a due
     point the odometer passes stays passed instead of rolling on to the next multiple of the interval.
 
@@ -134,8 +140,9 @@ def _starting_points(fleet: Fleet, rows, applying, points) -> dict:
     """
     missing, filled = [], []
     for pk, _make, _model, odometer, *_ in rows:
-        for task in applying.get(pk, ()):
-            point = points.get((pk, task.pk))
+        for task_id in applying.get(pk, ()):
+            task = by_id[task_id]
+            point = points.get((pk, task_id))
             if point is None:
                 missing.append((pk, task, odometer))
             elif point[2] and point[1] is None and task.every_km and odometer is not None:

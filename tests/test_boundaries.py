@@ -90,3 +90,9 @@ def test_no_app_below_maintenance_imports_it(package):
     """Maintenance sits above vehicles and charging (it reads their records); they never reach up into it."""
     offending = [f"{p.relative_to(ROOT)}: {m}" for p, m in _imports(package) if _top(m) == "maintenance"]
     assert offending == []
+
+
+def test_trips_does_not_import_maintenance():
+    """Maintenance filters its board by trips' places; trips knows nothing of maintenance."""
+    offending = [f"{p.relative_to(ROOT)}: {m}" for p, m in _imports("trips") if _top(m) == "maintenance"]
+    assert offending == []

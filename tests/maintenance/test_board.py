@@ -102,3 +102,16 @@ def test_the_diagnostics_board_opens_a_work_order_in_one_click_and_links_it(mana
         ).status_code
         == 403
     )
+
+
+def test_filters_by_place_the_vehicles_last_seen_there(owner_client, owner, fleet, vehicles):
+    from trips.models import Place
+
+    depot = Place.objects.create(fleet=fleet, name="Depot", latitude=48.137, longitude=11.575, radius_m=300)
+    VehicleStatus.objects.filter(vehicle=vehicles[1]).update(latitude=48.1371, longitude=11.5752)
+    work_order_open(fleet=fleet, vehicle=vehicles[0], user=owner, title="Far away job")
+    work_order_open(fleet=fleet, vehicle=vehicles[1], user=owner, title="Depot job")
+    page = board(owner_client, fleet, place=depot.pk).content.decode()
+    assert "Depot job" in page and "Far away job" not in page and "At Depot" in page
+    page = board(owner_client, fleet, place="999999").content.decode()  # not a place of this fleet: no filter
+    assert "Depot job" in page and "Far away job" in page
