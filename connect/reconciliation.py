@@ -47,6 +47,7 @@ class SmartcarConnection:
     mode: str
     vehicle: Vehicle | None = None  # ours, in this fleet
     in_other_fleet: bool = False
+    account_label: str = ""  # the owner's e-mail or the account's vehicles (connect/accounts.py), for the page
 
 
 @dataclass

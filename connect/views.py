@@ -272,7 +272,21 @@ def connections_reconcile(request: FleetRequest):
         result, problem = reconciliation.fleet_connections_reconcile(fleet=request.fleet), None
     except reconciliation.ReconcileError as exc:
         result, problem = None, exc.user_message
+    if result is not None:
+        _label_accounts([*result.matched, *result.unknown_here])
     return render(request, "connect/reconcile.html", {"result": result, "problem": problem})
+
+
+def _label_accounts(connections) -> None:
+    """Each connection's account by its owner's e-mail or its vehicles, as on the connections page: not an id."""
+    accounts = {connection.account.pk: connection.account for connection in connections}
+    emails = accounts_page.owner_emails(list(accounts.values()))
+    labels = {
+        pk: accounts_page.account_label(account, list(account.vehicles.filter(disconnected_at__isnull=True)), emails)
+        for pk, account in accounts.items()
+    }
+    for connection in connections:
+        connection.account_label = labels[connection.account.pk]
 
 
 @require_POST

@@ -1,6 +1,7 @@
 """The owners' page of connections at Smartcar, reconciled with the fleet's records, against the simulator."""
 
 import gc
+import re
 
 import pytest
 from django.urls import reverse
@@ -26,6 +27,22 @@ def test_everything_in_step(connected, owner_client, fleet):
 
     assert "In step" in html
     assert "Connected and known (3)" in html
+
+
+def test_accounts_and_vehicles_are_named_in_words_ids_only_under_details(connected, owner_client, fleet):
+    lost = connected.vehicles[1]
+    lost_id = lost.smartcar_id
+    lost.delete()
+
+    html = _page(owner_client, fleet).content.decode()
+
+    # What the page shows: not the disclosures, nor the hidden fields that carry the id to Adopt.
+    outside = re.sub(r"<details.*?</details>|<input type=\"hidden\"[^>]*>", "", html, flags=re.S)
+    assert connected.account.smartcar_user_id[:8] not in html
+    assert lost_id not in outside and lost_id in html
+    assert not [v.smartcar_id for v in connected.vehicles if v.smartcar_id in outside]
+    assert "Account with " in html  # no owner e-mail read yet: the account is named by its vehicles
+    assert "A vehicle Fleet does not know yet" in html
 
 
 def test_a_connection_deleted_at_smartcar_is_listed_and_cleaned_up(connected, owner_client, fleet):
