@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: run test browser lint format bench soak clean
+.PHONY: run test browser screenshots lint format bench soak clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ test: $(VENV)/.installed browser
 	DEBUG=true $(PY) manage.py makemigrations --check --dry-run
 	$(PY) -m mypy
 	$(PY) -m pytest
+
+# The README's screenshots (docs/screenshot-*.png) at 1280 and 390 px, from a demo-like fleet after a simulated day.
+screenshots: $(VENV)/.installed browser
+	FLEET_SCREENSHOTS=docs $(PY) -m pytest tests/e2e/screenshots.py -q -p no:cacheprovider
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check --fix .

@@ -133,7 +133,8 @@ def demo_fleet(browser_settings, simulated_clock) -> DemoFleet:
     client = Client()
     client.force_login(owner)
     vehicles = connect_simulated(client, fleet, "12-vehicles@demo.fleet")
-    sync_rounds(vehicles, simulated_clock, rounds=3, step=HISTORY / 2)
+    rounds = 49 if os.environ.get("FLEET_SCREENSHOTS") else 3  # for the screenshots, a reading every half hour
+    sync_rounds(vehicles, simulated_clock, rounds=rounds, step=HISTORY / (rounds - 1))
     simulated_clock.pin(timezone.now())
     _report_trouble_codes(vehicles, ["P0420", "P0171"])
     sync_rounds(vehicles, simulated_clock, rounds=1, step=None)

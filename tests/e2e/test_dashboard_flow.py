@@ -1,8 +1,6 @@
 """A fleet manager's first session, in a real browser: sign in, connect simulated vehicles, watch, act."""
 
-import os
 import re
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -14,9 +12,6 @@ from tests.e2e.conftest import HISTORY, PASSWORD
 from vehicles.models import Vehicle, VehicleStatus
 
 pytestmark = pytest.mark.e2e
-
-# Set FLEET_SCREENSHOTS=docs to refresh the README's screenshots from this run.
-SCREENSHOTS = os.environ.get("FLEET_SCREENSHOTS")
 
 
 def _inject_dtc(vehicle: Vehicle, code: str) -> None:
@@ -52,7 +47,7 @@ def test_a_manager_connects_watches_and_acts(page, live_server, fleet_owner, sim
 
     # The background sync reads them as the hours pass (workers' rounds); then a trouble code appears.
     vehicles = list(Vehicle.objects.filter(fleet=fleet))
-    rounds = 49 if SCREENSHOTS else 2
+    rounds = 2
     sync_rounds(vehicles, simulated_clock, rounds=rounds, step=HISTORY / (rounds - 1))
     simulated_clock.pin(timezone.now())
     chevrolet = next(v for v in vehicles if v.make == "CHEVROLET")
@@ -62,8 +57,6 @@ def test_a_manager_connects_watches_and_acts(page, live_server, fleet_owner, sim
     expect(page.locator(".tile").first).to_contain_text("12")
     expect(page.locator("table.vehicles tbody tr")).to_have_count(12)
     expect(page.locator("table.vehicles tbody tr").first).to_contain_text(re.compile(r"just now|min ago"))
-    if SCREENSHOTS:
-        page.screenshot(path=str(Path(SCREENSHOTS) / "screenshot-fleet.png"), full_page=True)
 
     # A tile filters the table in place.
     page.locator(".tile", has_text="Needs attention").click()
@@ -90,12 +83,6 @@ def test_a_manager_connects_watches_and_acts(page, live_server, fleet_owner, sim
     expect(page.locator("#group-security")).to_contain_text("Locked")
     page.reload()
     expect(page.locator("#command-log")).to_contain_text(user.email)
-    if SCREENSHOTS:  # the vehicle that moved most: a track on the map and lines in the charts
-        travelled = max(vehicles, key=lambda v: v.history.filter(field="latitude").count())
-        page.goto(f"{live_server.url}{travelled.get_absolute_url()}")
-        page.wait_for_timeout(500)  # charts and map draw after load
-        page.screenshot(path=str(Path(SCREENSHOTS) / "screenshot-vehicle.png"), full_page=True)
-        page.go_back()
 
     # The trouble code is on the diagnostics board; acknowledge it with a note.
     page.get_by_role("link", name="Diagnostics").first.click()

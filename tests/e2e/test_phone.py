@@ -24,8 +24,15 @@ def test_it_fits_the_overview_the_vehicle_pages_and_the_diagnostics_board(page, 
             findings[path] = found
     assert not findings, findings
 
-    # The overview's rows are cards whose cells are labelled with their columns' names.
+    # The navigation folds behind a Menu button, so that the page starts with its own content.
     page.goto(live_server.url + reverse("fleet_home", args=[slug]))
+    diagnostics = page.locator(".mainnav").get_by_role("link", name="Diagnostics")
+    expect(diagnostics).to_be_hidden()
+    page.get_by_role("button", name="Menu").click()
+    expect(diagnostics).to_be_visible()
+    assert not overflow(page)
+
+    # The overview's rows are cards whose cells are labelled with their columns' names.
     cell = page.locator("table.vehicles tbody tr").first.locator("td").nth(1)
     expect(cell).to_have_attribute("data-label", "Battery / fuel")
     assert cell.evaluate("td => getComputedStyle(td, '::before').content") == '"Battery / fuel"'
