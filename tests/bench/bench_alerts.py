@@ -89,7 +89,8 @@ def overhead(args) -> None:
         if args.nudge:
             _nudge(share=args.nudge)
         halves = {"with alerts": every[0::2], "without alerts": every[1::2]}
-        for label, connected in [("with alerts", True), ("without alerts", False)]:
+        order = [("with alerts", True), ("without alerts", False)]
+        for label, connected in reversed(order) if args.without_first else order:
             if connected:
                 readings_stored.connect(timed, dispatch_uid="bench_alerts")
             ids = halves[label]
@@ -322,6 +323,7 @@ def main() -> None:
     o.add_argument("--vehicles", type=int, default=500)
     o.add_argument("--latency-ms", type=int, default=200)
     o.add_argument("--concurrency", type=int, default=100)
+    o.add_argument("--without-first", action="store_true", help="sync the half without alerts first")
     o.add_argument("--nudge", type=float, default=0.1, help="share of vehicles put into a condition first (0: none)")
     f = sub.add_parser("fanout")
     f.add_argument("--vehicles", type=int, default=2500)
