@@ -46,6 +46,15 @@ def webhook_event_process(event_id: int) -> None:
 
 
 @shared_task(ignore_result=True)
+def webhook_events_process(event_ids: list[int]) -> None:
+    """Stored webhook events handed over together by the receiver (fleet/outbox.py, Handover), each processed once."""
+    from connect.webhook_events import webhook_event_process as process
+
+    for event_id in event_ids:
+        process(event_id=event_id)
+
+
+@shared_task(ignore_result=True)
 def vehicle_webhooks_subscribe(vehicle_id: int) -> None:
     """Admin's bulk action, one task per vehicle (a failure is recorded on its subscription row)."""
     from connect.subscriptions import vehicle_webhooks_subscribe as subscribe

@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from connect.json_fields import mapping_at
 from connect.models import EventStatus, WebhookEvent
-from fleet.outbox import OutboxSource, enqueue
+from fleet.outbox import Handover, OutboxSource, enqueue
 from vehicles.catalogue import endpoints_for
 from vehicles.models import Activity, StatusHistory, Vehicle, VehicleStatus
 from vehicles.signals import vehicles_changed_send
@@ -60,6 +60,9 @@ OUTBOX = OutboxSource(
     abandoned=lambda now: Q(status=EventStatus.PROCESSING, enqueued_at__lt=now - _stuck_after()),
     release={"status": EventStatus.RECEIVED, "enqueued_at": None},
 )
+
+# The receiver hands new events to workers in groups: one message and one UPDATE for up to 200 events.
+HANDOVER = Handover("connect.tasks.webhook_events_process", "connect.WebhookEvent")
 
 
 def webhook_event_process(*, event_id: int) -> str | None:

@@ -12,17 +12,25 @@ with a conditional UPDATE, so a row handed over twice is still worked on once.
 Each kind of row registers an ``OutboxSource`` (from its app's ``ready``): its model, which rows are still to be
 worked on, and the task that works on one. A "Sync now" needs no source of its own: its row is the vehicle's due time,
 and the sync dispatcher (beat, every few seconds) is its sweep.
+
+Rows that arrive many a second (webhook events) are handed over in groups instead: ``Handover.add`` after commit
+collects row ids in the process, and a background thread sends each group as one message (a task that takes a list
+of ids) and records it with one UPDATE. The rows are the outbox all the same: ids a process had collected but not
+sent (broker down, the process stopped) are still unqueued rows, and the sweep hands them over.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.apps import apps
-from django.db import models, transaction
+from django.db import close_old_connections, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -91,6 +99,90 @@ def _send(task, args: tuple, row_ref: tuple[str, int] | None, now: datetime | No
         label, pk = row_ref
         apps.get_model(label).objects.filter(pk=pk).update(enqueued_at=now or timezone.now())
     return True
+
+
+class Handover:
+    """Committed rows of one outbox source, handed to workers in groups of up to ``max_rows``.
+
+    ``add(pk)`` (call it after commit) only appends to a list; a daemon thread of the process sends what was
+    collected at most ``max_wait`` seconds later, as ``task([pk, …])``, and marks those rows handed over with one
+    UPDATE. A broker that is down loses nothing: the rows stay unqueued and ``outbox_sweep`` hands them over. With
+    Celery's eager mode (the tests) or ``background=False`` each id is sent at once, in the caller's thread.
+    """
+
+    def __init__(self, task: str, model: str, *, max_rows: int = 200, max_wait: float = 0.02, background=None):
+        self.task, self.model = task, model
+        self.max_rows, self.max_wait = max_rows, max_wait
+        self.background = background
+        self._ids: list[int] = []
+        self._lock = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+
+    def _in_background(self) -> bool:
+        if self.background is not None:
+            return self.background
+        from celery import current_app
+
+        return not current_app.conf.task_always_eager
+
+    def add(self, pk: int) -> None:
+        if not self._in_background():
+            self.send([pk])
+            return
+        with self._lock:
+            if self._thread is None or self._pid != os.getpid():
+                # First use in this process (gunicorn forks its workers after import: a thread is per process).
+                self._ids, self._pid = [], os.getpid()
+                self._thread = threading.Thread(target=self._run, name=f"handover {self.model}", daemon=True)
+                self._thread.start()
+                atexit.register(self.flush)
+            self._ids.append(pk)
+            if len(self._ids) == 1 or len(self._ids) >= self.max_rows:
+                self._lock.notify()
+
+    def _take(self) -> list[int]:
+        with self._lock:
+            ids, self._ids = self._ids[: self.max_rows], self._ids[self.max_rows :]
+            return ids
+
+    def flush(self) -> int:
+        """Sends everything collected now; returns how many rows were handed over."""
+        handed = 0
+        while ids := self._take():
+            if not self.send(ids):
+                break
+            handed += len(ids)
+        return handed
+
+    def send(self, ids: list[int]) -> bool:
+        """One message for these rows and one UPDATE recording it; False (the rows wait for the sweep) when the
+        broker did not take it."""
+        task = import_string(self.task)
+        error = send_now(task, ids)
+        if error is not None:
+            logger.warning(
+                "broker unreachable (%s): %d of %s wait for the outbox sweep", error.__class__.__name__, len(ids),
+                self.model,
+            )  # fmt: skip
+            return False
+        apps.get_model(self.model).objects.filter(pk__in=ids).update(enqueued_at=timezone.now())
+        return True
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                while not self._ids:
+                    self._lock.wait()
+                # Rows arriving in the next few milliseconds travel in the same message (unless the group is full).
+                if len(self._ids) < self.max_rows:
+                    self._lock.wait(self.max_wait)
+            close_old_connections()  # this thread's own connection, renewed as a request's would be
+            try:
+                self.flush()
+            except Exception:
+                # A database error here leaves the rows unqueued: the sweep hands them over.
+                logger.exception("handover of %s failed; the outbox sweep hands the rows over", self.model)
 
 
 def outbox_sweep(*, now: datetime | None = None) -> int:

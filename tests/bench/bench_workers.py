@@ -42,7 +42,7 @@ from tests.bench.bench_sync import _connect_fleet, _process_cpu, _wait_for  # no
 
 DB_NAME = "sync_bench_workers"
 WORKER_ROLE = "sync_bench_worker"
-PORT = 8767
+PORT = int(os.environ.get("BENCH_WORKERS_PORT", "8767"))
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
 DISPATCH = "vehicles.tasks.sync_dispatch"
 
