@@ -2,6 +2,7 @@
 gets the data part alone; nothing of another fleet shows."""
 
 import json
+import re
 
 import pytest
 from django.db import connection
@@ -63,3 +64,13 @@ def test_the_page_has_no_inline_script_or_style_and_another_fleets_map_is_404(ow
     text = owner_client.get(reverse("trips_map", args=[fleet.slug])).content.decode()
     assert " style=" not in text and "<script>" not in text
     assert owner_client.get(reverse("trips_map", args=[other_fleet.slug])).status_code == 404
+
+
+@pytest.mark.django_db
+def test_without_map_tiles_the_page_says_so_in_words(owner_client, fleet, settings):
+    settings.MAP_TILE_URL = ""
+    html = owner_client.get(reverse("trips_map", args=[fleet.slug])).content.decode()
+
+    assert "No street map is set up" in html
+    assert "MAP_TILE_URL" in html  # for the administrator, under Details
+    assert "MAP_TILE_URL" not in re.sub(r"<details.*?</details>", "", html, flags=re.S)
