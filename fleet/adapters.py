@@ -35,7 +35,9 @@ class AccountAdapter(DefaultAccountAdapter):
         return settings.FLEET_OPEN_SIGNUP or pending_invitation(request) is not None
 
     def clean_email(self, email: str) -> str:
-        invitation = pending_invitation(self.request)
+        # Sign-up only: a signed-in person changing their address is not signing up through the invitation.
+        signing_up = self.request is not None and not self.request.user.is_authenticated
+        invitation = pending_invitation(self.request) if signing_up else None
         if invitation is not None and not settings.FLEET_OPEN_SIGNUP and email.strip().lower() != invitation.email:
             raise forms.ValidationError(
                 f"This invitation is for {invitation.email}: sign up with that address, or ask the fleet's owner "

@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from fleet.models import Invitation, Membership, Role, User
 from fleet.services import invitation_create
+from tests.conftest import make_user
 
 INVITED = "new.person@example.com"
 PASSWORD = "a long pass phrase"
@@ -97,3 +98,11 @@ def test_two_browsers_on_one_unaccepted_link_make_one_account(invitation):
     assert list(User.objects.filter(email__in=[INVITED, "other@example.com"]).values_list("email", flat=True)) == [
         INVITED
     ]
+
+
+def test_a_signed_in_person_who_opened_an_invitation_still_changes_their_own_address(client, invitation, mailoutbox):
+    client.get(invitation.get_absolute_url())
+    member = make_user("member@example.com")
+    client.force_login(member)
+    client.post(reverse("account_email"), {"action_add": "", "email": "member.new@example.com"})
+    assert EmailAddress.objects.filter(user=member, email="member.new@example.com", verified=False).exists()
