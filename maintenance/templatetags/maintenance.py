@@ -31,7 +31,7 @@ def due_words(due, system: str) -> str:
         if due.km_left is not None and due.km_left <= 0:
             passed.append(f"{distance} overdue")
         if due.days_left is not None and due.days_left <= 0:
-            passed.append(f"overdue since {day}")
+            passed.append(f"since {day}" if passed else f"overdue since {day}")
         return _sentence(", ".join(passed))
     ahead = [f"in {distance}" if distance else "", f"by {day}" if day else ""]
     ahead_words = " or ".join(part for part in ahead if part)

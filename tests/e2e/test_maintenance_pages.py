@@ -16,12 +16,16 @@ SCREENSHOTS = os.environ.get("FLEET_SCREENSHOTS")
 
 
 def test_the_maintenance_pages_work_and_fit_a_phone(page, live_server, demo_fleet):
-    from maintenance.models import ServiceTask, WorkOrder
+    from datetime import date
+
+    from maintenance.models import ServicePoint, ServiceTask, WorkOrder
 
     fleet, owner = demo_fleet.fleet, demo_fleet.owner
     gm = next(v for v in demo_fleet.vehicles if v.dtcs.filter(cleared_at__isnull=True).exists())
-    ServiceTask.objects.create(fleet=fleet, name="Oil change", every_km=1000, every_months=12, make=gm.make)
-    ServiceTask.objects.create(fleet=fleet, name="Tire check", tire_pressure_below_kpa=400)
+    oil = ServiceTask.objects.create(fleet=fleet, name="Oil change", every_km=15000, every_months=12, make=gm.make)
+    ServicePoint.objects.create(vehicle=gm, task=oil, done_on=date(2025, 1, 15), done_km=0)  # long overdue
+    tires = ServiceTask.objects.create(fleet=fleet, name="Tire check", tire_pressure_below_kpa=400, every_months=6)
+    tires.vehicles.add(*demo_fleet.vehicles)  # every tire is below 400 kPa: due on every vehicle that reports them
     problems: list[str] = []
     page.on("console", lambda message: message.type == "error" and problems.append(message.text))
     page.on("pageerror", lambda error: problems.append(str(error)))
