@@ -2,9 +2,10 @@
 
 import html
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
@@ -64,6 +65,7 @@ def test_an_account_needing_reconnect_explains_what_to_do(owner_client, fleet):
     assert 'data-command="lock"' not in body
 
 
+@time_machine.travel(datetime(2026, 1, 15, 10, 0, tzinfo=UTC), tick=False)  # the retry falls on the same day
 def test_a_vehicle_backing_off_says_when_it_retries(owner_client, fleet):
     vehicle = make_vehicles(fleet, 1, account=make_account(fleet), sync_state=SyncState.BACKING_OFF)[0]
     retry = timezone.now() + timedelta(minutes=40)
