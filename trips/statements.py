@@ -46,7 +46,9 @@ class Draft:
 
     @property
     def amount(self) -> Decimal:
-        return sum((line.amount for line in self.lines if line.amount is not None), Decimal(0))
+        return sum((line.amount for line in self.lines if line.amount is not None), Decimal(0)).quantize(
+            Decimal("0.01")
+        )
 
     @property
     def tariff_text(self) -> str:
@@ -86,7 +88,7 @@ def statement_draft(*, driver: Driver, month: Month) -> Draft:
         line = Line(session.pk, session.vehicle.display_name, session.started_at, session.ended_at,
                     session.energy_kwh, None)  # fmt: skip
         if session.ended_at is None:
-            line.note = "Still charging: on next month's statement once it ends"
+            line.note = "Still charging: priced once it ends"
         elif session.energy_kwh is None:
             line.note = "Energy unknown: not reimbursed"
         elif draft.tariff is not None:

@@ -313,6 +313,7 @@ def driver_statement(request: FleetRequest, driver_id: int):
         "draft": draft,
         "issued": issued,
         "drift": statements.statement_drift(issued, draft) if issued else 0,
+        "month_over": month.bounds(zone)[1] <= timezone.now(),
         "printable": request.GET.get("print") == "1",
         "issued_list": Statement.objects.filter(driver=driver).only("month", "amount", "currency")[:24],
     }
