@@ -1,0 +1,42 @@
+"""Keep it true: every page that the owner, a manager and a viewer reach from the navigation, and every vehicle page,
+at 1280 and 390 px — no console error, failed file, server error, overflow or raw word, and every form's refusal
+visible (tests/e2e/walker.py). All findings are reported at once."""
+
+import pytest
+from django.urls import reverse
+
+from tests.e2e.conftest import DESKTOP, PHONE, sign_in
+from tests.e2e.walker import Walk, kind, refusable, walk
+
+pytestmark = pytest.mark.e2e
+
+
+def test_every_page_for_every_member_at_both_widths(chromium, live_server, demo_fleet):
+    start = [reverse("fleet_home", args=[demo_fleet.fleet.slug])]
+    findings, forms_sent = [], set()
+    for role in ("owner", "manager", "viewer"):
+        context = chromium.new_context(viewport=DESKTOP)
+        context.set_default_timeout(15_000)
+        page = context.new_page()
+        sign_in(page, live_server, getattr(demo_fleet, role))
+        walker = Walk(page=page, origin=live_server.url, role=role, width=DESKTOP["width"])
+        walker.listen()
+        # A manager's pages are the owner's without the owner's settings: a few of the vehicle pages stand for all.
+        opened = walk(walker, start, every_vehicle=role != "manager")
+        missing = {v.get_absolute_url() for v in demo_fleet.vehicles} - set(opened)
+        assert role == "manager" or not missing, f"{role}: vehicle pages not reached: {sorted(missing)}"
+
+        # Each form once (whoever sees it first), with input it must refuse.
+        for path, form in walker.forms_found:
+            key = (kind(path), kind(form["action"]), tuple(f["name"] for f in form["fields"]))
+            if refusable(form) and key not in forms_sent:
+                forms_sent.add(key)
+                walker.send_invalid(path, form)
+
+        page.set_viewport_size(PHONE)
+        walker.width, walker.forms_too = PHONE["width"], False
+        for path in opened:
+            walker.open(path)
+        findings += walker.findings
+        context.close()
+    assert not findings, f"{len(findings)} findings:\n" + "\n".join(map(str, findings))
