@@ -13,6 +13,7 @@ urlpatterns = [
     path(fleet + "assignments/<int:assignment_id>/end/", views.assignment_end, name="trips_assignment_end"),
     path(fleet + "places/", views.place_list, name="trips_places"),
     path(fleet + "places/new/", views.place_create, name="trips_place_create"),
+    path(fleet + "places/<int:place_id>/", views.place_detail, name="trips_place"),
     path(fleet + "places/<int:place_id>/delete/", views.place_delete, name="trips_place_delete"),
     path(fleet + "vehicles/<int:vehicle_id>/trips/", views.vehicle_trips, name="trips_vehicle"),
     path(fleet + "drivers/<int:driver_id>/trips/", views.driver_trips, name="trips_driver_trips"),

@@ -352,3 +352,17 @@ def fleet_map(request: FleetRequest):
     }
     template = "trips/map.html#map-data" if request.htmx else "trips/map.html"
     return render(request, template, context)
+
+
+@require_GET
+@fleet_view
+def place_detail(request: FleetRequest, place_id: int):
+    """Arrivals and departures at a place: the trips that ended or started inside its circle, newest first."""
+    place = get_fleet_object_or_404(request, Place.objects, pk=place_id)
+    trips = Trip.objects.filter(vehicle__fleet=request.fleet).select_related("vehicle", "driver")
+    context = {
+        "place": place,
+        "arrivals": trips.filter(end_place=place, ongoing=False).order_by("-ended_at")[:50],
+        "departures": trips.filter(start_place=place).order_by("-started_at")[:50],
+    }
+    return render(request, "trips/place.html", context)

@@ -72,3 +72,27 @@ def test_viewers_cannot_add_or_remove_places_and_other_fleets_places_are_404(vie
     viewer_client.force_login(fleet.memberships.get(role="owner").user)
     assert viewer_client.post(reverse("trips_place_delete", args=[fleet.slug, theirs.pk])).status_code == 404
     assert Place.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_a_places_page_lists_the_arrivals_and_departures_of_its_trips(owner_client, fleet, other_fleet):
+    from datetime import UTC, datetime, timedelta
+
+    from trips.models import Trip
+
+    depot = Place.objects.create(fleet=fleet, name="Depot", kind="depot", latitude=52.5, longitude=13.4, radius_m=200)
+    start = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)
+    common = {
+        "start_after": start - timedelta(minutes=5),
+        "started_at": start,
+        "end_after": start + timedelta(minutes=20),
+        "ended_at": start + timedelta(minutes=25),
+    }
+    Trip.objects.create(vehicle=vehicle_of(fleet, smartcar_id="in", nickname="Van In"), end_place=depot, **common)
+    Trip.objects.create(vehicle=vehicle_of(fleet, smartcar_id="out", nickname="Van Out"), start_place=depot, **common)
+    page = owner_client.get(reverse("trips_place", args=[fleet.slug, depot.pk])).content.decode()
+    arrivals, departures = page.split("<h2>Departures</h2>")
+    assert "Van In" in arrivals and "Van Out" not in arrivals
+    assert "Van Out" in departures and "after 08:20, by 08:25" in arrivals  # Berlin time
+    theirs = Place.objects.create(fleet=other_fleet, name="T", latitude=1, longitude=1, radius_m=10)
+    assert owner_client.get(reverse("trips_place", args=[fleet.slug, theirs.pk])).status_code == 404
