@@ -4,18 +4,26 @@ It reads only our database — what the sync engine stored — never Smartcar. I
 queries whatever the fleet's size: one aggregate for every tile, one count and one page of rows for the table, one
 list of makes for the filter. Its live part (tiles and table) is the ``live`` partial of dashboard/overview.html, which
 htmx fetches every 30 seconds and whenever a tile, a sort header, a filter or a page link is used.
+
+At 50,000 vehicles the tiles' aggregate and the list of makes read every vehicle of the fleet (tens to hundreds of
+milliseconds), while the table reads one page through an index. So the tiles and makes (the fleet's summary) are
+computed at most once every settings.DASHBOARD_SUMMARY_SECONDS per fleet and kept in the shared cache; the table is
+always read live, and its unfiltered count is the summary's total. docs/benchmarks.md has the figures and plans.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from django import forms
+from django.conf import settings
+from django.core.cache import cache
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, F, Q, QuerySet, Value
-from django.db.models.functions import Coalesce, Concat, Lower, NullIf
+from django.db.models import Count, F, Q, QuerySet
+from django.db.models.functions import Coalesce
 from django.http import StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -30,7 +38,7 @@ from fleet.templatetags.units import distance as format_distance
 from fleet.tenancy import FleetRequest, fleet_view
 from maintenance.board import maintenance_counts
 from vehicles import conditions
-from vehicles.models import Vehicle, VehicleStatus, make_label
+from vehicles.models import Vehicle, VehicleStatus, make_label, name_sort_key
 
 PAGE_SIZE = 50
 
@@ -95,7 +103,7 @@ class TableQuery(forms.Form):
 
 
 SORT_COLUMNS = {
-    "name": lambda: Lower(Coalesce(NullIf("nickname", Value("")), Concat("make", Value(" "), "model"))),
+    "name": name_sort_key,
     "energy": lambda: Coalesce("status__battery_percent", "status__fuel_percent"),
     "range": lambda: Coalesce("status__range_km", "status__fuel_range_km"),
 }
@@ -132,9 +140,13 @@ def vehicles_table(*, fleet: Fleet, query: dict[str, str], limits: conditions.Li
     return vehicles.order_by(*ordering, "pk")
 
 
-def vehicles_page(*, table: QuerySet, number) -> tuple[Page, list[Vehicle]]:
-    """One page of the table in three constant queries: the count, the page's ids in order, then its rows whole."""
-    page = Paginator(table.values_list("pk", flat=True), PAGE_SIZE).get_page(number)
+def vehicles_page(*, table: QuerySet, number, count: int | None = None) -> tuple[Page, list[Vehicle]]:
+    """One page of the table in three constant queries: the count (none when ``count`` is known), the page's ids in
+    order, then its rows whole."""
+    paginator = Paginator(table.values_list("pk", flat=True), PAGE_SIZE)
+    if count is not None:
+        paginator.count = count  # a cached_property: set, it is not queried
+    page = paginator.get_page(number)
     ids = list(page.object_list)
     by_id = Vehicle.objects.select_related("status", "account").in_bulk(ids)
     return page, [by_id[pk] for pk in ids if pk in by_id]
@@ -145,6 +157,25 @@ def tile_counts(*, fleet: Fleet, limits: conditions.Limits) -> dict[str, int]:
     counted = [*TILES, *conditions.SYNC_FAILING.parts]
     aggregates = {condition.key: Count("pk", filter=condition.q(limits)) for condition in counted}
     return Vehicle.objects.filter(fleet=fleet, disconnected_at__isnull=True).aggregate(total=Count("pk"), **aggregates)
+
+
+def fleet_summary(*, fleet: Fleet, limits: conditions.Limits) -> tuple[list[str], dict[str, int]]:
+    """The filter's makes and every tile's count: from the shared cache while younger than
+    settings.DASHBOARD_SUMMARY_SECONDS, else computed (two queries) and cached."""
+    seconds = getattr(settings, "DASHBOARD_SUMMARY_SECONDS", 10)
+    if seconds <= 0:
+        return fleet_makes(fleet), tile_counts(fleet=fleet, limits=limits)
+    # The thresholds are part of the key: a changed setting of the fleet shows at once.
+    thresholds = (
+        limits.low_energy_percent, limits.stale_after.total_seconds(), limits.low_tire_kpa, limits.low_oil_percent,
+        limits.charge_by, limits.charge_below_percent, limits.time_zone, limits.past_charge_by,
+    )  # fmt: skip
+    key = f"dashboard:summary:{fleet.pk}:{hashlib.sha256(repr(thresholds).encode()).hexdigest()[:16]}"
+    summary = cache.get(key)
+    if summary is None:
+        summary = (fleet_makes(fleet), tile_counts(fleet=fleet, limits=limits))
+        cache.set(key, summary, seconds)
+    return summary
 
 
 def _failing_summary(counts: dict[str, int]) -> str:
@@ -240,11 +271,13 @@ def fleet_makes(fleet: Fleet) -> list[str]:
 def fleet_overview(request: FleetRequest):
     fleet = request.fleet
     limits = conditions.Limits.for_fleet(fleet, timezone.now())
-    makes = fleet_makes(fleet)
+    makes, counts = fleet_summary(fleet=fleet, limits=limits)
     query = TableQuery(request.GET, makes=makes).values()
-    counts = tile_counts(fleet=fleet, limits=limits)
+    filtered = any(query[k] for k in ("q", "make", "state"))
     page, vehicles = vehicles_page(
-        table=vehicles_table(fleet=fleet, query=query, limits=limits), number=request.GET.get("page")
+        table=vehicles_table(fleet=fleet, query=query, limits=limits),
+        number=request.GET.get("page"),
+        count=None if filtered else counts["total"],
     )
     sort_key = query["sort"].lstrip("-")
     descending = query["sort"].startswith("-")
@@ -287,7 +320,7 @@ def fleet_overview(request: FleetRequest):
         "units": {
             "distance": units.label("distance", fleet.unit_system),
         },
-        "filtered": any(query[k] for k in ("q", "make", "state")),
+        "filtered": filtered,
     }
     template = "dashboard/overview.html#live" if request.htmx else "dashboard/overview.html"
     return render(request, template, context)

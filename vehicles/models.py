@@ -2,6 +2,8 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import models
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce, Concat, Lower, NullIf
 from django.urls import reverse
 
 from vehicles.readings import HISTORY_FIELDS
@@ -32,6 +34,12 @@ def make_label(make: str) -> str:
     return _MAKE_LABELS.get(make, make.replace("_", " ").title())
 
 
+def name_sort_key():
+    """What the fleet table sorts names by: the nickname, else "make model", case-insensitively. The index below is
+    built on this very expression, so PostgreSQL reads a page of the table in name order from it."""
+    return Lower(Coalesce(NullIf("nickname", Value("")), Concat("make", Value(" "), "model")))
+
+
 class Vehicle(models.Model):
     """A connected vehicle of a fleet, identified by its Smartcar vehicle id."""
 
@@ -56,7 +64,13 @@ class Vehicle(models.Model):
 
     class Meta:
         ordering = ["make", "model", "vin"]
-        indexes = [models.Index(fields=["fleet", "make"], name="vehicle_fleet_make")]  # fleet table filters
+        indexes = [
+            models.Index(fields=["fleet", "make"], name="vehicle_fleet_make"),  # fleet table filters
+            # The fleet table's default order (and its count): one page of 50,000 vehicles without a sort of all.
+            models.Index(
+                F("fleet"), name_sort_key(), F("id"), name="vehicle_fleet_name", condition=Q(disconnected_at=None)
+            ),
+        ]
 
     def __str__(self):
         return self.display_name

@@ -258,11 +258,34 @@ def test_csv_export_is_the_filtered_table_in_fleet_units(owner_client, fleet, mi
     assert mixed_fleet["low"].vin in lines[1]
 
 
-def _queries(client, fleet, htmx: bool) -> int:
+def _queries(client, fleet, htmx: bool, **params) -> int:
     with CaptureQueriesContext(connection) as captured:
-        response = overview(client, fleet, htmx=htmx)
+        response = overview(client, fleet, htmx=htmx, **params)
         assert response.status_code == 200
     return len(captured)
+
+
+def _queries_of_every_view(client, fleet) -> dict[tuple, int]:
+    from dashboard.overview import SORTS, STATES
+
+    # The refresh (the full page adds the navigation's queries to the same ones).
+    counts = {("page",): _queries(client, fleet, False)}
+    for sort in [*SORTS, "-energy"]:
+        counts[("sort", sort)] = _queries(client, fleet, True, sort=sort, page=2)
+    for state in [*STATES, "disconnected"]:
+        counts[("state", state)] = _queries(client, fleet, True, state=state, q="a")
+    return counts
+
+
+def test_every_sort_and_filter_runs_as_many_queries_for_10_as_for_300_vehicles(owner_client, fleet):
+    account = make_account(fleet)
+    make_vehicles(fleet, 9, account=account)
+    # One vehicle in each state, so that no filter shows an empty page (an empty page skips loading rows).
+    make_vehicles(fleet, 1, account=account, start=9, make="FORD", active_dtc_count=1, battery_percent=9.0)
+    small = _queries_of_every_view(owner_client, fleet)
+    make_vehicles(fleet, 290, account=account, start=10, make="FORD", active_dtc_count=1, battery_percent=9.0)
+    large = _queries_of_every_view(owner_client, fleet)
+    assert small == large
 
 
 def test_the_page_and_its_refresh_run_the_same_queries_for_10_or_1000_vehicles(owner_client, fleet):
@@ -275,3 +298,39 @@ def test_the_page_and_its_refresh_run_the_same_queries_for_10_or_1000_vehicles(o
     fragment = overview(owner_client, fleet, htmx=True)
     assert fragment.content.decode().count("<tr>") == 50 + 1  # the header row and a full page
     assert len(fragment.content) <= 40 * 1024
+
+
+def test_the_tiles_are_read_once_per_summary_window_and_the_table_stays_live(owner_client, fleet, settings):
+    from django.core.cache import cache
+
+    settings.DASHBOARD_SUMMARY_SECONDS = 10
+    cache.clear()
+    account = make_account(fleet)
+    make_vehicles(fleet, 3, account=account)
+    first = overview(owner_client, fleet, htmx=False)
+    assert first.context["tiles"][0]["count"] == 3
+
+    make_vehicles(fleet, 2, account=account, start=3, make="FORD", battery_percent=9.0)
+    cached_queries = _queries(owner_client, fleet, False)
+    within = overview(owner_client, fleet, htmx=False, state="low")
+    # Within the window the tiles (and the filter's makes) come from the cache, the filtered table is read live.
+    assert within.context["tiles"][0]["count"] == 3
+    assert within.context["page"].paginator.count == 2
+    assert cached_queries < _queries_uncached(owner_client, fleet)
+
+    # A changed threshold of the fleet is a new summary at once; so is an expired one.
+    fleet.low_energy_percent = 5
+    fleet.save()
+    assert overview(owner_client, fleet, htmx=False).context["tiles"][0]["count"] == 5
+    cache.clear()
+    fleet.low_energy_percent = 20
+    fleet.save()
+    counts = {tile["key"]: tile["count"] for tile in overview(owner_client, fleet, htmx=False).context["tiles"]}
+    assert counts[""] == 5 and counts["low"] == 2
+
+
+def _queries_uncached(client, fleet) -> int:
+    from django.core.cache import cache
+
+    cache.clear()
+    return _queries(client, fleet, False)
