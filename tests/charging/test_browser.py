@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from charging import services
 from charging.models import ChargingSession, SessionSource
 from tests.charging.conftest import V2_ONLY
-from tests.e2e.conftest import PASSWORD, browser_settings, page  # noqa: F401 — the e2e fixtures, reused
+from tests.e2e.conftest import PASSWORD, browser_settings, chromium, page  # noqa: F401 — the e2e fixtures, reused
 from vehicles.models import Command
 
 pytestmark = pytest.mark.e2e

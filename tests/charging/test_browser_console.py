@@ -6,7 +6,7 @@ from playwright.sync_api import expect
 
 from tests.charging.conftest import V2_ONLY
 from tests.charging.test_browser import sign_in
-from tests.e2e.conftest import browser_settings, page  # noqa: F401 — the e2e fixtures, reused
+from tests.e2e.conftest import browser_settings, chromium, page  # noqa: F401 — the e2e fixtures, reused
 
 pytestmark = pytest.mark.e2e
 

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from charging.models import ChargingSession, SessionSource
 from tests.charging.test_browser import sign_in
 from tests.dashboard.factories import make_account, make_vehicles
-from tests.e2e.conftest import browser_settings, fleet_owner, page  # noqa: F401 — the e2e fixtures, reused
+from tests.e2e.conftest import browser_settings, chromium, fleet_owner, page  # noqa: F401 — the e2e fixtures, reused
 
 pytestmark = pytest.mark.e2e
 
