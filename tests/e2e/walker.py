@@ -230,13 +230,13 @@ def kind(path: str) -> str:
     return re.sub(r"/\d+(?=/|$)", "/#", path)
 
 
-def walk(walk_: Walk, start: list[str], *, every_vehicle: bool = True, limit: int = 150) -> list[str]:
-    """Breadth-first from ``start`` over same-origin links: every vehicle page (or ``PER_KIND`` of them), ``PER_KIND``
-    pages of each other kind, at most ``limit`` pages. Returns the paths opened, in order."""
+def walk(walk_: Walk, start: list[str], *, limit: int = 150) -> list[str]:
+    """Breadth-first from ``start`` over same-origin links: every vehicle page, ``PER_KIND`` pages of each other kind,
+    at most ``limit`` pages. Returns the paths opened, in order."""
     queue, seen, opened, kinds = list(start), set(start), [], Counter()
     while queue and len(opened) < limit:
         path = queue.pop(0)
-        if not (every_vehicle and VEHICLE_PAGE.match(path)) and kinds[kind(path)] >= PER_KIND:
+        if not VEHICLE_PAGE.match(path) and kinds[kind(path)] >= PER_KIND:
             continue
         kinds[kind(path)] += 1
         opened.append(path)
