@@ -170,11 +170,6 @@ def vehicle_budget(make: str, fleet_budget: int | None, now: datetime) -> int | 
     return by_make if fleet_budget is None else min(fleet_budget, by_make)
 
 
-def seconds_per_call(monthly_budget: int, now: datetime) -> float:
-    """How long the pro-rata allowance of this budget takes to grow by one call."""
-    return calendar.monthrange(now.year, now.month)[1] * 86400 / monthly_budget
-
-
 def month_start(day: date) -> date:
     return day.replace(day=1)
 
@@ -185,11 +180,28 @@ def next_day(now: datetime) -> datetime:
 
 
 def pro_rata_allowance(monthly_budget: int, now: datetime) -> int:
-    """Billed calls a vehicle may have spent by ``now`` this month."""
-    days_in_month = calendar.monthrange(now.year, now.month)[1]
-    start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    elapsed = (now - start).total_seconds() / (days_in_month * 86400)
-    return min(monthly_budget, int(monthly_budget * elapsed + monthly_budget / days_in_month))
+    """Billed calls a vehicle may have spent by ``now`` this month: a day's share at the start of the month, then one
+    more call every (days in the month × 86,400 / budget) seconds, never more than the budget. Whole numbers, so that
+    ``allowance_grows_at`` and this function agree to the second."""
+    month_seconds = calendar.monthrange(now.year, now.month)[1] * 86400
+    elapsed = int((now - _month_start_at(now)).total_seconds())
+    return min(monthly_budget, (monthly_budget * elapsed + monthly_budget * 86400) // month_seconds)
+
+
+def allowance_grows_at(monthly_budget: int, spent: int, now: datetime) -> datetime:
+    """The first moment after ``now`` at which the pro-rata allowance exceeds ``spent`` calls. On the last day of a
+    month the allowance is already the whole budget and grows no more: then it is the start of the next month."""
+    month_seconds = calendar.monthrange(now.year, now.month)[1] * 86400
+    target = max(spent, pro_rata_allowance(monthly_budget, now)) + 1
+    if target <= monthly_budget:
+        # The smallest whole ``elapsed`` with budget × elapsed + budget × 86,400 ≥ target × month_seconds.
+        elapsed = -(-(target * month_seconds - monthly_budget * 86400) // monthly_budget)
+        return max(_month_start_at(now) + timedelta(seconds=elapsed), now + timedelta(seconds=1))
+    return _month_start_at(now) + timedelta(seconds=month_seconds)
+
+
+def _month_start_at(now: datetime) -> datetime:
+    return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
 def jittered(seconds: float, spread: float = 0.25) -> timedelta:

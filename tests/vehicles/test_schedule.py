@@ -49,7 +49,7 @@ ALLOWANCE_TABLE = [
     pytest.param(None, 0, None, 0, (None, None), id="no budget, no brand limit"),
     pytest.param(3100, 0, None, 0, (450, Due(NOW + PER_CALL, BUDGET)), id="budget: 3.5 days pro rata, one ahead"),
     pytest.param(3100, 448, None, 0, (2, Due(NOW + PER_CALL, BUDGET)), id="budget almost spent"),
-    pytest.param(3100, 500, None, 0, (0, Due(NOW + PER_CALL, BUDGET)), id="budget over: none"),
+    pytest.param(3100, 500, None, 0, (0, Due(NOW + 51 * PER_CALL, BUDGET)), id="budget over: when the 501st fits"),
     pytest.param(620, 0, 20, 18, (2, Due(MIDNIGHT, BRAND_LIMIT)), id="brand limit: what is left today"),
     pytest.param(620, 0, 20, 25, (0, Due(MIDNIGHT, BRAND_LIMIT)), id="brand limit spent: tomorrow"),
     pytest.param(3100, 449, 20, 5, (1, Due(NOW + PER_CALL, BUDGET)), id="both: the budget leaves less"),
@@ -62,6 +62,15 @@ def test_allowance_room(budget, spent_month, daily, spent_today, expected):
         monthly_budget=budget, spent_month=spent_month, daily_calls=daily, spent_today=spent_today, now=NOW
     )
     assert (room, more) == expected
+
+
+def test_on_the_last_day_of_a_month_a_spent_budget_has_room_again_when_the_next_month_starts():
+    """The allowance reaches the whole budget a day before the month ends and grows no more: a vehicle that spent it
+    waits for the new month, not for a call's share of time that brings nothing."""
+    last_day = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+    room, more = allowance_room(monthly_budget=3000, spent_month=2998, daily_calls=None, spent_today=0, now=last_day)
+    assert room == 2
+    assert more == Due(datetime(2026, 12, 1, tzinfo=UTC), BUDGET)
 
 
 # answer's kind, failures so far, Retry-After → (earliest, latest, reason)

@@ -3,7 +3,6 @@
 vehicles/cadence.py says how often each endpoint is worth a call; this module turns a round's outcome into due times.
 """
 
-import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -62,13 +61,13 @@ def allowance_room(
 ) -> tuple[int | None, Due | None]:
     """Calls the vehicle may spend now (None: no limit), and when it may spend one more once they are spent.
 
-    The fleet's monthly budget grows pro rata (a call every ``seconds_per_call``); a make's daily calls start again
-    the next day. Whichever leaves less room decides.
+    The fleet's monthly budget grows pro rata (``cadence.allowance_grows_at``); a make's daily calls start again the
+    next day. Whichever leaves less room decides.
     """
     rooms: list[tuple[int, Due]] = []
     if monthly_budget is not None:
-        wait = timedelta(seconds=math.ceil(cadence.seconds_per_call(monthly_budget, now)))
-        rooms.append((cadence.pro_rata_allowance(monthly_budget, now) - spent_month, Due(now + wait, DueReason.BUDGET)))
+        grows = Due(cadence.allowance_grows_at(monthly_budget, spent_month, now), DueReason.BUDGET)
+        rooms.append((cadence.pro_rata_allowance(monthly_budget, now) - spent_month, grows))
     if daily_calls is not None:
         rooms.append((daily_calls - spent_today, Due(cadence.next_day(now), DueReason.BRAND_LIMIT)))
     if not rooms:
