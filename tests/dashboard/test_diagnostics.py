@@ -122,3 +122,16 @@ def test_obd_descriptions_cover_known_codes_and_name_the_area_of_others():
     assert "manufacturer-specific" in obd.describe("P1E00")
     assert obd.describe("B1325").startswith("Body (manufacturer-specific")
     assert obd.describe("not a code") == ""
+
+
+def test_the_pages_of_the_history_keep_the_filter(owner_client, fleet, monkeypatch):
+    monkeypatch.setattr("dashboard.diagnostics.BOARD_PAGE_SIZE", 2)
+    chevy = make_vehicles(fleet, 1, account=make_account(fleet), make="CHEVROLET")[0]
+    for code in ("P0300", "P0301", "P0302"):
+        dtc(chevy, code, hours_ago=1, cleared=True)
+    url = reverse("fleet_diagnostics_history", args=[fleet.slug])
+    first = owner_client.get(url, {"make": "CHEVROLET", "code": "P03"}).content.decode()
+    assert "Page 1 of 2" in first
+    assert '<a href="?make=CHEVROLET&amp;code=P03&amp;page=2">Next →</a>' in first
+    second = owner_client.get(url, {"make": "CHEVROLET", "code": "P03", "page": 2}).content.decode()
+    assert '<a href="?make=CHEVROLET&amp;code=P03&amp;page=1">← Previous</a>' in second
