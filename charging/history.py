@@ -25,6 +25,7 @@ from charging.models import ChargingObservation, ChargingSession, SessionSource
 from charging.services import vehicle_client
 from charging.sessions import observation_store, vehicle_sessions_settle
 from connect.errors import MalformedResponseError
+from fleet.exports import safe_cell
 from fleet.formatting import amount
 
 # --- Records from the car makers ---------------------------------------------------------------------------------
@@ -223,13 +224,6 @@ CSV_COLUMNS = (
 )
 
 
-def _csv_safe(value: Any) -> Any:
-    """Neutralises spreadsheet formulas in text coming from outside (a location named "=cmd…")."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 def sessions_csv(sessions, zone) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
@@ -241,7 +235,7 @@ def sessions_csv(sessions, zone) -> str:
 
         writer.writerow(
             [
-                _csv_safe(session.vehicle.display_name),
+                safe_cell(session.vehicle.display_name),
                 session.vehicle.vin,
                 local(session.started_at),
                 local(session.ended_at),
@@ -250,7 +244,7 @@ def sessions_csv(sessions, zone) -> str:
                 "; ".join(session.seen_in),
                 amount(session.start_percent, "percent"),
                 amount(session.end_percent, "percent"),
-                _csv_safe(session.location),
+                safe_cell(session.location),
                 amount(session.latitude, "coordinate"),
                 amount(session.longitude, "coordinate"),
                 "" if session.cost_energy is None else session.cost_energy,

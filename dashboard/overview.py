@@ -13,7 +13,6 @@ always read live, and its unfiltered count is the summary's total. docs/benchmar
 
 from __future__ import annotations
 
-import csv
 import hashlib
 from dataclasses import dataclass
 from urllib.parse import urlencode
@@ -24,7 +23,6 @@ from django.core.cache import cache
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, F, Q, QuerySet
 from django.db.models.functions import Coalesce
-from django.http import StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -32,6 +30,7 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
 from fleet import formatting, units
+from fleet.exports import csv_download, safe_cell
 from fleet.models import Fleet
 from fleet.templatetags.units import age_in_words
 from fleet.templatetags.units import distance as format_distance
@@ -337,17 +336,6 @@ def _maintenance_tiles(fleet: Fleet) -> list[dict]:
     ]
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def _cell(value) -> str:
-    """A CSV cell that a spreadsheet will not run as a formula (names and nicknames are typed by people)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 @require_GET
 @fleet_view
 def fleet_overview_csv(request: FleetRequest):
@@ -365,38 +353,33 @@ def fleet_overview_csv(request: FleetRequest):
     ]  # fmt: skip
 
     def lines():
-        writer = csv.writer(_Echo())
-        yield writer.writerow(header)
+        yield header
         for vehicle in vehicles.iterator(chunk_size=500):
             s = conditions.status_of(vehicle) or VehicleStatus()
             failing = conditions.sync_failing_reason(vehicle, limits)
             data_age = s.data_age.astimezone(zone).isoformat(timespec="seconds") if s.data_age else ""
-            yield writer.writerow(
-                [
-                    _cell(vehicle.display_name),
-                    _cell(make_label(vehicle.make)),
-                    _cell(vehicle.model),
-                    vehicle.year or "",
-                    _cell(vehicle.vin),
-                    formatting.amount(s.battery_percent, "percent"),
-                    formatting.amount(s.fuel_percent, "percent"),
-                    formatting.amount(s.range_km, "distance", system),
-                    formatting.amount(s.fuel_range_km, "distance", system),
-                    s.charging_summary,
-                    "" if s.is_plugged_in is None else ("yes" if s.is_plugged_in else "no"),
-                    "" if s.is_locked is None else ("yes" if s.is_locked else "no"),
-                    formatting.amount(s.odometer_km, "distance", system),
-                    formatting.amount(s.latitude, "coordinate"),
-                    formatting.amount(s.longitude, "coordinate"),
-                    data_age,
-                    "yes" if conditions.STALE.holds(vehicle, limits) else "no",
-                    s.active_dtc_count if s.active_dtc_count is not None else "",
-                    "; ".join(c.badge(vehicle, limits) for c in conditions.NEEDS_ATTENTION.met(vehicle, limits)),
-                    failing.badge(vehicle, limits) if failing else "",
-                ]
-            )
+            yield [
+                safe_cell(vehicle.display_name),
+                safe_cell(make_label(vehicle.make)),
+                safe_cell(vehicle.model),
+                vehicle.year or "",
+                safe_cell(vehicle.vin),
+                formatting.amount(s.battery_percent, "percent"),
+                formatting.amount(s.fuel_percent, "percent"),
+                formatting.amount(s.range_km, "distance", system),
+                formatting.amount(s.fuel_range_km, "distance", system),
+                s.charging_summary,
+                "" if s.is_plugged_in is None else ("yes" if s.is_plugged_in else "no"),
+                "" if s.is_locked is None else ("yes" if s.is_locked else "no"),
+                formatting.amount(s.odometer_km, "distance", system),
+                formatting.amount(s.latitude, "coordinate"),
+                formatting.amount(s.longitude, "coordinate"),
+                data_age,
+                "yes" if conditions.STALE.holds(vehicle, limits) else "no",
+                s.active_dtc_count if s.active_dtc_count is not None else "",
+                "; ".join(c.badge(vehicle, limits) for c in conditions.NEEDS_ATTENTION.met(vehicle, limits)),
+                failing.badge(vehicle, limits) if failing else "",
+            ]
 
     filename = f"{fleet.slug}-vehicles-{limits.now.astimezone(zone):%Y%m%d-%H%M}.csv"
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return csv_download(lines(), filename)

@@ -7,20 +7,19 @@ smartcar-api/get-service-records.md; Ford, Lincoln, Toyota, Lexus, Mazda and Vol
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
 from django.db.models import Count, DecimalField, F, Sum, Value
 from django.db.models.functions import Coalesce, TruncMonth
-from django.http import StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET
 
 from fleet import formatting, units
+from fleet.exports import csv_download, safe_cell
 from fleet.models import Fleet
 from fleet.tenancy import FleetRequest, fleet_view, get_fleet_object_or_404
 from maintenance.models import WorkOrder, WorkOrderStatus
@@ -146,17 +145,6 @@ def fleet_costs(request: FleetRequest):
     return render(request, "maintenance/costs.html", context)
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def _cell(value) -> str:
-    """A CSV cell that a spreadsheet will not run as a formula (titles and notes are typed by people)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 @require_GET
 @fleet_view
 def history_csv(request: FleetRequest):
@@ -200,12 +188,9 @@ def history_csv(request: FleetRequest):
         yield from sorted([*work_rows(), *dealer], key=lambda row: row[0])
 
     def lines():
-        writer = csv.writer(_Echo())
-        yield writer.writerow(header)
+        yield header
         for row in rows():
-            yield writer.writerow([_cell(value) for value in row])
+            yield [safe_cell(value) for value in row]
 
     name = f"maintenance-{fleet.slug}{f'-{vehicle.pk}' if vehicle else ''}-{datetime.now(fleet.zone):%Y-%m-%d}.csv"
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    return response
+    return csv_download(lines(), name)

@@ -6,10 +6,10 @@ import csv
 import io
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
 
 from django.db.models import QuerySet
 
+from fleet.exports import safe_cell
 from fleet.formatting import amount
 from trips.models import Trip, TripKind
 
@@ -84,13 +84,6 @@ def totals(trips) -> Totals:
     return Totals(sums["business"], sums["private"], sums[""], unknown, without)
 
 
-def _csv_safe(value: Any) -> Any:
-    """Neutralises spreadsheet formulas in text people typed (a purpose starting with "=")."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 def _where(place, latitude, longitude) -> str:
     if place is not None:
         return place.name
@@ -116,20 +109,20 @@ def logbook_csv(trips, zone) -> str:
     for trip in trips:
         writer.writerow(
             [
-                _csv_safe(trip.vehicle.display_name),
-                _csv_safe(trip.driver.name if trip.driver else ""),
+                safe_cell(trip.vehicle.display_name),
+                safe_cell(trip.driver.name if trip.driver else ""),
                 trip.get_kind_display(),
                 local(trip.start_after),
                 local(trip.started_at),
                 local(trip.end_after),
                 local(trip.ended_at),
-                _csv_safe(_where(trip.start_place, trip.start_latitude, trip.start_longitude)),
-                _csv_safe(_where(trip.end_place, trip.end_latitude, trip.end_longitude)),
+                safe_cell(_where(trip.start_place, trip.start_latitude, trip.start_longitude)),
+                safe_cell(_where(trip.end_place, trip.end_latitude, trip.end_longitude)),
                 amount(trip.start_odometer_km, "distance"),
                 amount(trip.end_odometer_km, "distance"),
                 "" if trip.distance_km is None else f"{trip.distance_km:.1f}",
                 trip.get_purpose_display() if trip.purpose else "",
-                _csv_safe(trip.purpose_note),
+                safe_cell(trip.purpose_note),
             ]
         )
     return out.getvalue()

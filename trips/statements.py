@@ -7,6 +7,8 @@ what the statement shows from then on, with a note when the live data has since 
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -15,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from charging.models import ChargingSession
+from fleet.exports import safe_cell
 from trips.logbook import Month
 from trips.models import Driver, Statement, StatementLine, Tariff, TariffKind
 from trips.places import place_at
@@ -142,11 +145,6 @@ STATEMENT_COLUMNS = ["driver", "month", "vehicle", "started_at", "ended_at", "en
 
 
 def statement_csv(statement: Statement | Draft, zone) -> str:
-    import csv
-    import io
-
-    from trips.logbook import _csv_safe
-
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(STATEMENT_COLUMNS)
@@ -167,7 +165,7 @@ def statement_csv(statement: Statement | Draft, zone) -> str:
         energy_cell = "" if energy is None else f"{energy:.2f}"
         amount_cell = "" if amount is None else amount
         writer.writerow(
-            [_csv_safe(name), month, _csv_safe(vehicle), local(started), local(ended), energy_cell, amount_cell,
+            [safe_cell(name), month, safe_cell(vehicle), local(started), local(ended), energy_cell, amount_cell,
              currency, note]
         )  # fmt: skip
     return out.getvalue()
