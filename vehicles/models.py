@@ -94,6 +94,26 @@ class Vehicle(models.Model):
         return self.disconnected_at is None
 
 
+class VehicleGroup(models.Model):
+    """A fleet's named set of vehicles ("Vans", "Depot North"), for settings that fit some vehicles and not others
+    (alert thresholds, alerts/) and for the fleet table's filter. A vehicle may be in several groups or none."""
+
+    fleet = models.ForeignKey("fleet.Fleet", on_delete=models.CASCADE, related_name="vehicle_groups")
+    name = models.CharField(max_length=80)
+    vehicles = models.ManyToManyField(Vehicle, blank=True, related_name="groups")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = [Lower("name").asc(), "pk"]
+        constraints = [models.UniqueConstraint("fleet", Lower("name"), name="vehicle_group_name_once")]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("vehicle_group", args=[self.fleet.slug, self.pk])
+
+
 # --- Sync: what the background sync engine keeps per vehicle ---------------------------------------------------------
 # Written by vehicles/sync/ (the engine), read by the dashboard. Values are canonical metric (the client always asks
 # for metric): km, kPa, °C, litres, km/h; fractions from the API (0.3) are stored as percentages (30.0).

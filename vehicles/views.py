@@ -22,6 +22,7 @@ from fleet.templatetags import units as fmt
 from fleet.tenancy import FleetRequest, fleet_view, get_fleet_object_or_404
 from vehicles import commands, conditions, freshness, obd
 from vehicles.catalogue import endpoint_by_path
+from vehicles.forms import VehicleGroupsForm
 from vehicles.history import fleet_energy_days, history_series
 from vehicles.models import (
     Command,
@@ -345,6 +346,8 @@ def vehicle_detail(request: FleetRequest, pk: int):
         "commands_unavailable": commands.commands_unavailable_reason(vehicle),
         "commands_missing_on_api": commands.commands_missing_on_api(vehicle),
         "command_log": Command.objects.filter(vehicle=vehicle).select_related("vehicle__fleet")[:COMMAND_LOG_SIZE],
+        "vehicle_groups": vehicle.groups.all(),
+        "groups_form": VehicleGroupsForm(vehicle=vehicle),
     }
     for dtc in context["dtcs"]:
         dtc.description = obd.describe(dtc.code)

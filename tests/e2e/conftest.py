@@ -122,6 +122,7 @@ def demo_fleet(browser_settings, simulated_clock) -> DemoFleet:
     from fleet.services import fleet_create
     from simulator.platform import ensure_default_application
     from tests.dashboard.conftest import connect_simulated, sync_rounds
+    from vehicles.models import VehicleGroup
 
     ensure_default_application()
     owner = make_user("owner@e2e.example", PASSWORD)
@@ -138,6 +139,7 @@ def demo_fleet(browser_settings, simulated_clock) -> DemoFleet:
     simulated_clock.pin(timezone.now())
     _report_trouble_codes(vehicles, ["P0420", "P0171"])
     sync_rounds(vehicles, simulated_clock, rounds=1, step=None)
+    VehicleGroup.objects.create(fleet=fleet, name="Depot North").vehicles.add(*vehicles[:4])
     return DemoFleet(fleet=fleet, owner=owner, manager=manager, viewer=viewer, vehicles=vehicles)
 
 

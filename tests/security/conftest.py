@@ -78,6 +78,14 @@ class Side:
         )
 
     @cached_property
+    def vehicle_group(self):
+        from vehicles.models import VehicleGroup
+
+        group = VehicleGroup.objects.create(fleet=self.fleet, name=f"Vans {self.letter}")
+        group.vehicles.add(self.vehicle)
+        return group
+
+    @cached_property
     def command(self):
         from vehicles.models import Command
 

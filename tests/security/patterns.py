@@ -144,6 +144,7 @@ KWARGS: dict[str, Factory] = {
     "command_id": lambda side: side.command.pk,
     "run_id": lambda side: side.bulk_run.pk,
     "token": lambda side: side.invitation.token,
+    "group_id": lambda side: side.vehicle_group.pk,
     # alerts/
     "rule_id": lambda side: side.alert_rule.pk,
     "alert_id": lambda side: side.alert.pk,
