@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from alerts import catalog
@@ -272,7 +273,12 @@ def due_check(*, now: datetime | None = None) -> int:
             timed.update(
                 Vehicle.objects.filter(fleet=fleet)
                 .filter(condition.q(limits))
-                .exclude(alerts__condition=condition.key, alerts__state__in=ACTIVE)
+                # One subquery for "an active alert of this condition": two lookups across the relation in one
+                # exclude() would each match any of the vehicle's alerts (a resolved one of this condition and an
+                # open one of another would hide the vehicle).
+                .exclude(
+                    Exists(Alert.objects.filter(vehicle=OuterRef("pk"), condition=condition.key, state__in=ACTIVE))
+                )
                 .values_list("pk", flat=True)
             )
     ids = sorted(waiting | timed)

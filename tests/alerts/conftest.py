@@ -27,3 +27,16 @@ def nudge(vehicle, change):
     sim = SimulatedVehicle.objects.get(vehicle_id=vehicle.smartcar_id)
     change(sim.state)
     sim.save(update_fields=["state"])
+
+
+@pytest.fixture
+def time_passes(time_machine):
+    """``time_passes(delta)``: the app's clock and the simulator's move on together, as they would while nothing
+    happens (rules' delays run out, readings age). Time ticks on from there."""
+    time_machine.move_to(timezone.now(), tick=True)
+
+    def wait(delta):
+        time_machine.shift(delta)
+        clock.advance(delta)
+
+    return wait

@@ -1,15 +1,38 @@
-"""More conditions, each driven through the simulator: the vehicle's simulated state changes, sync reads it through
-the real client, one alert opens; the state goes back, the alert resolves."""
+"""Every alerting condition driven through the simulator: the vehicle's simulated state changes (or Smartcar stops
+answering, refuses, bills, limits), sync reads it through the real client, one alert opens and stays the only one
+while the condition holds; the state goes back, the alert resolves by itself — and the overview's tile for the
+condition counts the vehicle exactly while its alert is open."""
 
 from datetime import time, timedelta
 
 import pytest
-from django.utils import timezone
+from django.urls import reverse
 
-from alerts.evaluation import due_check
-from alerts.models import Alert, AlertState
+from alerts import tasks
+from alerts.models import Alert, AlertState, EventKind
+from dashboard.overview import TILES
 from tests.alerts.conftest import nudge, sync_all
 from tests.vehicles.conftest import connect_simulated
+from vehicles.models import SyncState, VehicleStatus
+
+
+def kinds(alert):
+    return list(alert.events.values_list("kind", flat=True))
+
+
+def tiles_of(condition: str) -> list[str]:
+    """The overview's tiles that count a vehicle in this condition (its own, or one of several under one tile)."""
+    return [tile.key for tile in TILES if condition in (tile.key, *(p.key for p in getattr(tile, "parts", [])))]
+
+
+def tile_counts(client, fleet) -> dict[str, int]:
+    overview = client.get(reverse("fleet_home", args=[fleet.slug]))
+    return {tile["key"]: tile["count"] for tile in overview.context["tiles"]}
+
+
+def assert_tiles(client, fleet, condition: str, count: int) -> None:
+    counts = tile_counts(client, fleet)
+    assert {key: counts[key] for key in tiles_of(condition)} == dict.fromkeys(tiles_of(condition), count)
 
 
 def _tires(kpa):
@@ -18,6 +41,22 @@ def _tires(kpa):
 
 def _abs(description):
     return lambda s: s.update(system_alerts={"SYSTEM_ABS": description} if description else {})
+
+
+def _fuel(fraction):
+    return lambda s: s["fuel"].update(percent=fraction)
+
+
+def _oil(fraction):
+    def change(state):
+        assert "oil_life" in state  # a vehicle with an engine
+        state["oil_life"] = fraction
+
+    return change
+
+
+def _trunk(is_open):
+    return lambda s: s.update(trunk_open=is_open, trip_chance=0)
 
 
 CASES = {
@@ -33,26 +72,126 @@ CASES = {
         lambda s: s["ev"].update(soc=0.3, plugged=False, charging="NOT_CHARGING", charger=None),
         lambda s: s["ev"].update(soc=0.8),
     ),
+    # A Ford Explorer (petrol): fuel rather than a battery, and an engine whose oil wears.
+    "low": ("FORD", _fuel(0.05), _fuel(0.6)),
+    "low_oil": ("FORD", _oil(0.1), _oil(0.95)),
+    "open_while_parked": ("FORD", _trunk(True), _trunk(False)),
 }
+CASE_IDS = {"low": "low_fuel"}
 
 
-@pytest.mark.parametrize("condition", list(CASES))
-def test_the_condition_opens_one_alert_then_resolves(condition, fleet, transactional_db):
+@pytest.mark.parametrize("condition", list(CASES), ids=[CASE_IDS.get(c, c) for c in CASES])
+def test_the_condition_opens_one_alert_then_resolves(condition, owner_client, fleet, time_passes, transactional_db):
     make, into, out_of = CASES[condition]
     fleet.charge_by, fleet.charge_by_below_percent = time(0, 0), 50  # plugged in by midnight: always past
     fleet.save()
     vehicle = connect_simulated(fleet, makes=[make]).vehicles[0]
+    sync_all()
+    assert not Alert.objects.filter(vehicle=vehicle, condition=condition).exists()
+    assert_tiles(owner_client, fleet, condition, 0)
+
     nudge(vehicle, into)
     sync_all()
-    due_check(now=timezone.now() + timedelta(minutes=11))  # past any rule's delay
+    time_passes(timedelta(minutes=11))  # past any rule's delay
+    tasks.due_check.delay()  # beat, every minute
     alert = Alert.objects.get(vehicle=vehicle, condition=condition)
     assert alert.state == AlertState.OPEN
+    assert_tiles(owner_client, fleet, condition, 1)
+
+    # While it holds: no second alert, no second word to anyone.
+    sync_all()
+    time_passes(timedelta(minutes=1))
+    tasks.due_check.delay()
+    assert Alert.objects.filter(vehicle=vehicle, condition=condition).count() == 1
+    assert kinds(alert) == [EventKind.OPENED]
 
     nudge(vehicle, out_of)
     sync_all()
     alert.refresh_from_db()
     assert alert.state == AlertState.RESOLVED
+    assert kinds(alert) == [EventKind.OPENED, EventKind.RESOLVED]
     assert Alert.objects.filter(vehicle=vehicle, condition=condition).count() == 1
+    assert_tiles(owner_client, fleet, condition, 0)
+
+
+def test_fuel_and_oil_alerts_say_what_is_low(fleet, transactional_db):
+    ford = connect_simulated(fleet, makes=["FORD"]).vehicles[0]
+    nudge(ford, lambda s: (_fuel(0.05)(s), _oil(0.1)(s)))
+    sync_all()
+    summaries = dict(Alert.objects.filter(vehicle=ford).values_list("condition", "summary"))
+    assert summaries == {"low": "Fuel low (5 %)", "low_oil": "Oil life low"}
+
+
+def flat_12v_battery(state):
+    """The telematics unit goes quiet (the simulator answers VEHICLE_STATE:UNREACHABLE) until the car is charged."""
+    state.update(aux_v=11.5, trip_chance=0)
+
+
+def charged_12v_battery(state):
+    state.update(aux_v=12.6)
+
+
+def stale_listed(client, fleet) -> int:
+    return client.get(reverse("fleet_home", args=[fleet.slug]), {"state": "stale"}).context["page"].paginator.count
+
+
+def test_data_older_than_the_stale_threshold_opens_an_alert_with_nothing_arriving(
+    owner_client, fleet, time_passes, transactional_db
+):
+    ford = connect_simulated(fleet, makes=["FORD"]).vehicles[0]
+    sync_all()
+    nudge(ford, flat_12v_battery)
+    sync_all()  # no answer: Fleet backs off, and nothing new arrives from now on
+    assert VehicleStatus.objects.get(vehicle=ford).sync_state == SyncState.BACKING_OFF
+
+    time_passes(timedelta(minutes=fleet.stale_after_minutes - 5))
+    tasks.due_check.delay()
+    assert not Alert.objects.filter(condition="stale").exists()
+    assert stale_listed(owner_client, fleet) == 0
+
+    time_passes(timedelta(minutes=6))  # the readings are now older than the fleet's threshold
+    tasks.due_check.delay()
+    alert = Alert.objects.get(vehicle=ford, condition="stale")
+    assert (alert.state, alert.summary) == (AlertState.OPEN, "Stale data")
+    assert stale_listed(owner_client, fleet) == 1
+
+    # Still stale: the next checks and a round that again gets no answer leave the one alert as it is.
+    time_passes(timedelta(minutes=1))
+    tasks.due_check.delay()
+    sync_all()
+    assert Alert.objects.filter(condition="stale").count() == 1 and kinds(alert) == [EventKind.OPENED]
+
+    nudge(ford, charged_12v_battery)
+    time_passes(timedelta(hours=1))  # past the back-off
+    sync_all()
+    alert.refresh_from_db()
+    assert alert.state == AlertState.RESOLVED and kinds(alert) == [EventKind.OPENED, EventKind.RESOLVED]
+    assert stale_listed(owner_client, fleet) == 0
+
+
+def test_a_vehicle_stale_again_while_another_of_its_alerts_is_open_gets_a_new_stale_alert(
+    fleet, time_passes, transactional_db
+):
+    ford = connect_simulated(fleet, makes=["FORD"]).vehicles[0]
+    nudge(ford, _fuel(0.05))
+    sync_all()
+    nudge(ford, flat_12v_battery)
+    sync_all()
+    time_passes(timedelta(minutes=fleet.stale_after_minutes + 1))
+    tasks.due_check.delay()
+    first = Alert.objects.get(condition="stale")
+    nudge(ford, charged_12v_battery)
+    time_passes(timedelta(hours=1))
+    sync_all()
+    first.refresh_from_db()
+    assert first.state == AlertState.RESOLVED
+    assert Alert.objects.get(condition="low").state == AlertState.OPEN  # still low on fuel
+
+    nudge(ford, flat_12v_battery)
+    sync_all()
+    time_passes(timedelta(minutes=fleet.stale_after_minutes + 1))
+    tasks.due_check.delay()
+    assert Alert.objects.filter(condition="stale", state=AlertState.OPEN).count() == 1
 
 
 def test_access_lost_opens_a_needs_reconnect_alert(fleet, transactional_db):
