@@ -73,3 +73,63 @@ def test_derivation_is_incremental_and_leaves_tagged_trips_alone(fleet):
     first, second = Trip.objects.filter(vehicle=vehicle).order_by("started_at")
     assert (first.purpose, first.distance_km) == ("business", 4.0)
     assert second.ongoing and second.distance_km == 7.0 and second.purpose == ""
+
+
+def _commuting_history(days):
+    """Rows as the sync engine writes them: two commutes a day read every 5 minutes, a reading while parked after
+    each, and on the second day a drive seen only across a gap of hours (the vehicle was not read)."""
+    rows, odometer = [], 1000.0
+    home, work = (52.52, 13.405), (52.60, 13.455)
+    rows += [(T0, "odometer_km", odometer), (T0, "latitude", home[0]), (T0, "longitude", home[1])]
+    for day in range(days):
+        midnight = T0 - timedelta(hours=7) + timedelta(days=day)
+        for leave, origin, target in ((7.5, home, work), (17.0, work, home)):
+            for step in range(1, 7):
+                moment = midnight + timedelta(hours=leave, minutes=5 * step)
+                odometer += 2.2
+                share = step / 6
+                rows += [
+                    (moment, "odometer_km", odometer),
+                    (moment, "latitude", origin[0] + (target[0] - origin[0]) * share),
+                    (moment, "longitude", origin[1] + (target[1] - origin[1]) * share),
+                    (moment, "battery_percent", 80.0 - step),
+                ]
+            rows.append((midnight + timedelta(hours=leave + 1), "battery_percent", 73.0))  # read while parked
+        if day == 1:
+            odometer += 31.0
+            rows.append((midnight + timedelta(hours=23), "odometer_km", odometer))
+    return rows
+
+
+def _store(vehicle, rows):
+    StatusHistory.objects.bulk_create(
+        StatusHistory(vehicle=vehicle, field=field, recorded_at=moment, number=number) for moment, field, number in rows
+    )
+
+
+def _trips(vehicle):
+    return [
+        {name: value for name, value in vars(trip).items() if name not in ("_state", "id")}
+        for trip in Trip.objects.filter(vehicle=vehicle).order_by("started_at")
+    ]
+
+
+@pytest.mark.django_db
+def test_derivation_after_every_round_gives_the_trips_of_one_derivation_from_scratch(fleet, depot, driver):
+    vehicle = vehicle_of(fleet)
+    Assignment.objects.create(driver=driver, vehicle=vehicle, starts_at=T0 - timedelta(days=1))
+    rows = _commuting_history(days=3)
+    _store(vehicle, rows)
+    vehicles_trips_derive(vehicle_ids=[vehicle.pk])
+    from_scratch = _trips(vehicle)
+    assert len(from_scratch) == 7
+    assert [trip["kind"] for trip in from_scratch].count(TripKind.UNKNOWN) == 1
+
+    StatusHistory.objects.filter(vehicle=vehicle).delete()
+    Trip.objects.all().delete()
+    TripProgress.objects.all().delete()
+    rounds = sorted({moment.replace(minute=moment.minute // 20 * 20) for moment, _, _ in rows})
+    for start in rounds:  # a sync round every 20 minutes of the history brings what was recorded in them
+        _store(vehicle, [row for row in rows if start <= row[0] < start + timedelta(minutes=20)])
+        vehicles_trips_derive(vehicle_ids=[vehicle.pk])
+    assert _trips(vehicle) == from_scratch
