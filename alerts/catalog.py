@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from trips.conditions import LEFT_OUTSIDE_HOURS
 from vehicles import conditions
 from vehicles.conditions import Condition
 
@@ -45,6 +46,7 @@ KINDS: list[AlertKind] = [
     AlertKind(conditions.SMARTCAR_UNREACHABLE, after_minutes=30),
     AlertKind(conditions.STALE),
     AlertKind(conditions.SYNC_PAUSED),
+    AlertKind(LEFT_OUTSIDE_HOURS),
     AlertKind(conditions.RATE_LIMITED, enabled=False),
 ]
 BY_KEY: dict[str, AlertKind] = {kind.key: kind for kind in KINDS}

@@ -3,7 +3,8 @@
 ``vehicles_evaluate`` runs when sync stored readings, a webhook event was applied or a connection changed
 (vehicles.signals.vehicles_changed), for those vehicles only:
 
-1. load the vehicles with their status, account and fleet, the fleets' rules, and their active alerts (three queries);
+1. load the vehicles with their status, account and fleet (and what a condition reads beyond them: the departures of
+   trips.conditions), the fleets' rules, and their active alerts (four queries);
 2. for every alerting condition, judge it with the fleet's limits (a vehicle's own threshold where its rule sets one);
 3. move each alert whose condition changed: start it (waiting for the rule's delay, or opened), open it once the delay
    passed, update its words, resolve it — each a conditional UPDATE on the state it was read in, so two workers judging
@@ -91,7 +92,10 @@ def vehicles_evaluate(*, vehicle_ids: Iterable[int], now: datetime | None = None
     """Judges these vehicles' alerting conditions and records what changed; returns the number of transitions."""
     now = now or timezone.now()
     ids = list(vehicle_ids)
-    vehicles = list(Vehicle.objects.filter(pk__in=ids).select_related("status", "account", "fleet"))
+    prefetch = [p for kind in catalog.KINDS for p in kind.condition.prefetch()]
+    vehicles = list(
+        Vehicle.objects.filter(pk__in=ids).select_related("status", "account", "fleet").prefetch_related(*prefetch)
+    )
     if not vehicles:
         return 0
     rules = Rules.load({v.fleet_id for v in vehicles}, ids)

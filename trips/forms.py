@@ -5,6 +5,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from trips.currencies import is_currency
+from trips.hours import hours_parse, hours_to_json
 from trips.models import Driver, Place, PlaceKind, Purpose, TariffKind, Trip
 from trips.tariffs import bands_parse
 from vehicles.models import Vehicle
@@ -60,7 +61,27 @@ class AssignmentForm(forms.Form):
         return data
 
 
+def _hours_field() -> forms.CharField:
+    return forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        label="Opening hours (optional)",
+        help_text="One line for each set of days: days, then hours in the fleet's time zone, for example "
+        "“Mon-Fri 7-19” and “Sat 8-12”. Days not written are closed. A vehicle that leaves while the place is "
+        "closed raises the alert “Left a place outside its hours”.",
+    )
+
+
+def _hours_clean(text: str) -> list:
+    try:
+        return hours_to_json(hours_parse(text))
+    except ValidationError as error:
+        raise forms.ValidationError(error.messages) from None
+
+
 class PlaceForm(forms.ModelForm):
+    hours = _hours_field()
+
     class Meta:
         model = Place
         fields = ["name", "kind", "latitude", "longitude", "radius_m"]
@@ -78,6 +99,17 @@ class PlaceForm(forms.ModelForm):
         if Place.objects.filter(fleet=self.fleet, name__iexact=name).exclude(pk=self.instance.pk).exists():
             raise forms.ValidationError("The fleet has a place of this name already.")
         return name
+
+    def clean_hours(self):
+        self.instance.opening_hours = _hours_clean(self.cleaned_data["hours"])
+        return self.cleaned_data["hours"]
+
+
+class PlaceHoursForm(forms.Form):
+    hours = _hours_field()
+
+    def clean_hours(self):
+        return _hours_clean(self.cleaned_data["hours"])
 
 
 class TripPurposeForm(forms.ModelForm):

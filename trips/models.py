@@ -82,6 +82,9 @@ class Place(models.Model):
     latitude = models.FloatField()
     longitude = models.FloatField()
     radius_m = models.PositiveIntegerField(default=150, help_text="Metres around the centre")
+    # Bands when the place is open, in the fleet's time zone: [{"weekdays": [0, …], "start": 7, "end": 19}, …]
+    # (trips/hours.py); empty: no hours, nobody is told of leaving it at any time.
+    opening_hours = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -203,6 +206,30 @@ class TripProgress(models.Model):
 
     def __str__(self):
         return f"trips of {self.vehicle_id} until {self.derived_until}"
+
+
+class OffHoursDeparture(models.Model):
+    """A vehicle left a place while the place was closed (trips/hours.py): one per departure, away until a trip of
+    the vehicle ends at the place again. The alert "Left a place outside its hours" holds while one is away."""
+
+    vehicle = models.ForeignKey("vehicles.Vehicle", on_delete=models.CASCADE, related_name="off_hours_departures")
+    place = models.ForeignKey(Place, on_delete=models.CASCADE, related_name="+")
+    trip = models.OneToOneField(Trip, on_delete=models.CASCADE, related_name="+")
+    left_after = models.DateTimeField(help_text="The vehicle was last seen still there")
+    left_at = models.DateTimeField(help_text="The vehicle was seen moving")
+    returned_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-left_at"]
+        # The alert's condition and the return check read the departures still away, of some vehicles.
+        indexes = [
+            models.Index(
+                fields=["vehicle"], condition=models.Q(returned_at__isnull=True), name="off_hours_departure_away"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.vehicle_id} left {self.place_id} at {self.left_at:%Y-%m-%d %H:%M}"
 
 
 class TariffKind(models.TextChoices):

@@ -15,7 +15,7 @@ DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 DAY_NAMES = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 _LINE = re.compile(
     r"^\s*(?P<days>[A-Za-z]{3}(?:\s*[-–]\s*[A-Za-z]{3})?(?:\s*,\s*[A-Za-z]{3}(?:\s*[-–]\s*[A-Za-z]{3})?)*)\s+"
-    r"(?P<start>\d{1,2})(?::00)?\s*[-–]\s*(?P<end>\d{1,2})(?::00)?\s+(?P<price>\d+(?:[.,]\d+)?)\s*$"
+    r"(?P<start>\d{1,2})(?::00)?\s*[-–]\s*(?P<end>\d{1,2})(?::00)?(?:\s+(?P<price>\d+(?:[.,]\d+)?))?\s*$"
 )
 
 
@@ -24,7 +24,7 @@ class Band:
     weekdays: tuple[int, ...]
     start_hour: int
     end_hour: int
-    price_per_kwh: Decimal
+    price_per_kwh: Decimal | None = None  # opening hours (trips/hours.py) have none
 
     def covers(self, weekday: int, hour: int) -> bool:
         return weekday in self.weekdays and self.start_hour <= hour < self.end_hour
@@ -51,29 +51,37 @@ def _days(text: str, line: int) -> tuple[int, ...]:
 
 def bands_parse(text: str) -> list[Band]:
     """Lines like ``Mon-Fri 7-22 0.32`` (days, hours from–to, price per kWh); hours 0–24, whole hours."""
+    bands = band_lines(text, example="Mon-Fri 7-22 0.32", priced=True)
+    if not bands:
+        raise ValidationError("Give at least one band, for example “Mon-Sun 0-24 0.30”.")
+    bands_check(bands)
+    return bands
+
+
+def band_lines(text: str, *, example: str, priced: bool) -> list[Band]:
+    """Days and whole hours from 0 to 24 a line, each with its price where ``priced``; ``example`` is a line shown
+    when one cannot be read."""
+    what = "the days, the hours and the price" if priced else "the days and the hours"
     bands = []
     for number, raw in enumerate(text.splitlines(), start=1):
         if not raw.strip():
             continue
         match = _LINE.match(raw)
-        if not match:
-            raise ValidationError(
-                f"Line {number}: write the days, the hours and the price, for example “Mon-Fri 7-22 0.32”."
-            )
+        if not match or (match["price"] is None) == priced:
+            raise ValidationError(f"Line {number}: write {what}, for example “{example}”.")
         start, end = int(match["start"]), int(match["end"])
         if not 0 <= start < end <= 24:
             raise ValidationError(
                 f"Line {number}: hours run from 0 to 24 and the end comes after the start; split a band over "
                 "midnight into two lines (22-24 and 0-6)."
             )
-        try:
-            price = Decimal(match["price"].replace(",", "."))
-        except InvalidOperation:
-            raise ValidationError(f"Line {number}: the price is not a number.") from None
+        price = None
+        if priced:
+            try:
+                price = Decimal(match["price"].replace(",", "."))
+            except InvalidOperation:
+                raise ValidationError(f"Line {number}: the price is not a number.") from None
         bands.append(Band(_days(match["days"], number), start, end, price))
-    if not bands:
-        raise ValidationError("Give at least one band, for example “Mon-Sun 0-24 0.30”.")
-    bands_check(bands)
     return bands
 
 
@@ -89,14 +97,19 @@ def _spans(hours: list[int]) -> str:
 
 def bands_check(bands: list[Band]) -> None:
     """Every hour of the week priced exactly once; otherwise a message naming the first day that is wrong."""
+    bands_overlap_check(bands, "has more than one price: bands overlap")
     for weekday in range(7):
-        counts = [sum(band.covers(weekday, hour) for band in bands) for hour in range(24)]
-        twice = [hour for hour, count in enumerate(counts) if count > 1]
-        if twice:
-            raise ValidationError(f"{DAY_NAMES[weekday]} {_spans(twice)} has more than one price: bands overlap.")
-        missing = [hour for hour, count in enumerate(counts) if count == 0]
+        missing = [hour for hour in range(24) if not any(band.covers(weekday, hour) for band in bands)]
         if missing:
             raise ValidationError(f"{DAY_NAMES[weekday]} {_spans(missing)} has no price: every hour needs one.")
+
+
+def bands_overlap_check(bands: list[Band], overlap: str) -> None:
+    """No hour of the week in two bands; otherwise "<day> <hours> ``overlap``" for the first day that is wrong."""
+    for weekday in range(7):
+        twice = [hour for hour in range(24) if sum(band.covers(weekday, hour) for band in bands) > 1]
+        if twice:
+            raise ValidationError(f"{DAY_NAMES[weekday]} {_spans(twice)} {overlap}.")
 
 
 def bands_text(bands) -> str:
@@ -107,7 +120,8 @@ def bands_text(bands) -> str:
             label = f"{DAYS[days[0]]}-{DAYS[days[-1]]}"
         else:
             label = ",".join(DAYS[d] for d in days)
-        lines.append(f"{label} {band.start_hour}-{band.end_hour} {band.price_per_kwh.normalize():f}")
+        price = f" {band.price_per_kwh.normalize():f}" if band.price_per_kwh is not None else ""
+        lines.append(f"{label} {band.start_hour}-{band.end_hour}{price}")
     return "\n".join(lines)
 
 
@@ -137,7 +151,7 @@ def energy_cost(
 
 def _price_at(bands: list[Band], local: datetime) -> Decimal:
     for band in bands:
-        if band.covers(local.weekday(), local.hour):
+        if band.covers(local.weekday(), local.hour) and band.price_per_kwh is not None:
             return band.price_per_kwh
     raise ValueError("a checked tariff prices every hour")
 

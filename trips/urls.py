@@ -15,6 +15,7 @@ urlpatterns = [
     path(fleet + "places/new/", views.place_create, name="trips_place_create"),
     path(fleet + "places/<int:place_id>/", views.place_detail, name="trips_place"),
     path(fleet + "places/<int:place_id>/delete/", views.place_delete, name="trips_place_delete"),
+    path(fleet + "places/<int:place_id>/hours/", views.place_hours, name="trips_place_hours"),
     path(fleet + "vehicles/<int:vehicle_id>/trips/", views.vehicle_trips, name="trips_vehicle"),
     path(fleet + "drivers/<int:driver_id>/trips/", views.driver_trips, name="trips_driver_trips"),
     path(fleet + "trips/<int:trip_id>/purpose/", views.trip_purpose, name="trips_trip_purpose"),

@@ -17,8 +17,8 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from fleet.tenancy import FleetRequest, fleet_view, get_fleet_object_or_404
-from trips import drivers, fleetmap, forms, logbook, places, statements, tariffs
-from trips.models import Assignment, Driver, Place, Statement, Tariff, TariffKind, Trip
+from trips import drivers, fleetmap, forms, hours, logbook, places, statements, tariffs
+from trips.models import Assignment, Driver, OffHoursDeparture, Place, Statement, Tariff, TariffKind, Trip
 from vehicles.models import Vehicle
 
 
@@ -354,15 +354,34 @@ def fleet_map(request: FleetRequest):
     return render(request, template, context)
 
 
+def _place_page(request: FleetRequest, place: Place, form: forms.PlaceHoursForm | None = None, status: int = 200):
+    trips = Trip.objects.filter(vehicle__fleet=request.fleet).select_related("vehicle", "driver")
+    departures = list(trips.filter(start_place=place).order_by("-started_at")[:50])
+    closed = set(OffHoursDeparture.objects.filter(trip__in=departures).values_list("trip_id", flat=True))
+    context = {
+        "place": place,
+        "arrivals": trips.filter(end_place=place, ongoing=False).order_by("-ended_at")[:50],
+        "departures": [(trip, trip.pk in closed) for trip in departures],
+        "hours_line": "; ".join(hours.hours_text(place).splitlines()),
+        "hours_form": form or forms.PlaceHoursForm(initial={"hours": hours.hours_text(place)}),
+    }
+    return render(request, "trips/place.html", context, status=status)
+
+
 @require_GET
 @fleet_view
 def place_detail(request: FleetRequest, place_id: int):
     """Arrivals and departures at a place: the trips that ended or started inside its circle, newest first."""
+    return _place_page(request, get_fleet_object_or_404(request, Place.objects, pk=place_id))
+
+
+@require_POST
+@fleet_view(write=True)
+def place_hours(request: FleetRequest, place_id: int):
     place = get_fleet_object_or_404(request, Place.objects, pk=place_id)
-    trips = Trip.objects.filter(vehicle__fleet=request.fleet).select_related("vehicle", "driver")
-    context = {
-        "place": place,
-        "arrivals": trips.filter(end_place=place, ongoing=False).order_by("-ended_at")[:50],
-        "departures": trips.filter(start_place=place).order_by("-started_at")[:50],
-    }
-    return render(request, "trips/place.html", context)
+    form = forms.PlaceHoursForm(request.POST)
+    if not form.is_valid():
+        return _place_page(request, place, form, status=422)
+    hours.place_hours_set(place=place, opening_hours=form.cleaned_data["hours"])
+    messages.success(request, f"Opening hours of {place.name} saved.")
+    return redirect("trips_place", request.fleet.slug, place.pk)

@@ -22,7 +22,7 @@ from datetime import datetime, time, timedelta
 from functools import reduce
 from zoneinfo import ZoneInfo
 
-from django.db.models import F, Q
+from django.db.models import F, Prefetch, Q
 
 from connect.models import AccountStatus
 from vehicles.models import Activity, SyncState, Vehicle, VehicleStatus
@@ -104,6 +104,10 @@ class Condition:
     def badge(self, vehicle: Vehicle, limits: Limits) -> str:
         """This condition of this vehicle in a few words ("2 trouble codes")."""
         return self.phrase
+
+    def prefetch(self) -> list[Prefetch]:
+        """What ``holds`` reads beyond the status and the account, for ``prefetch_related`` on many vehicles."""
+        return []
 
     @property
     def phrase(self) -> str:
