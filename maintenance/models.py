@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 
 
 class ServiceTask(models.Model):
@@ -129,20 +130,47 @@ class WorkOrder(models.Model):
         return (self.parts_cost or 0) + (self.labour_cost or 0)
 
 
-class WorkOrderEvent(models.Model):
-    """One change of a work order: who, when, what (the fields before and after). Never edited or deleted."""
+class ChangeAction(models.TextChoices):
+    OPENED = "opened", "Opened a work order"
+    REOPENED = "reopened", "Reopened a work order"
+    CHANGED = "changed", "Changed"
+    ADDED = "added", "Added a service to the program"
+    REMOVED = "removed", "Removed a service from the program"
+    RESET = "reset", "Reset a service's due point"
 
-    work_order = models.ForeignKey(WorkOrder, on_delete=models.CASCADE, related_name="events")
-    at = models.DateTimeField(auto_now_add=True)
+
+class Change(models.Model):
+    """One change to a fleet's maintenance: who, when, what (each field before and after, as stored values).
+
+    Work orders, the service program and its hand assignments, and due points reset by finished work are all
+    recorded here (maintenance/changes.py writes and words them). Never edited or deleted; a service removed from the
+    program keeps its changes, named by ``subject``.
+    """
+
+    fleet = models.ForeignKey("fleet.Fleet", on_delete=models.CASCADE, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     user_email = models.EmailField(blank=True)
-    what = models.CharField(max_length=300)
-    changes = models.JSONField(default=dict, blank=True, help_text="field: [before, after]")
+    action = models.CharField(max_length=10, choices=ChangeAction.choices, default=ChangeAction.CHANGED)
+    work_order = models.ForeignKey(WorkOrder, null=True, blank=True, on_delete=models.CASCADE, related_name="changes")
+    service_task = models.ForeignKey(
+        ServiceTask, null=True, blank=True, on_delete=models.SET_NULL, related_name="changes"
+    )
+    vehicle = models.ForeignKey("vehicles.Vehicle", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    subject = models.CharField(max_length=200, blank=True, help_text="The service or work order, named as it was")
+    fields = models.JSONField(default=dict, blank=True, help_text="field: [before, after]")
+    note = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["at", "pk"]
+        indexes = [
+            # The service program's own changes, newest first (maintenance/program.py).
+            models.Index(
+                fields=["fleet", "-at"], name="change_program_recent", condition=models.Q(work_order__isnull=True)
+            ),
+        ]
 
     def __str__(self):
-        return f"{self.work_order_id}: {self.what}"
+        return f"{self.get_action_display()}: {self.subject}"

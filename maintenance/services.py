@@ -1,4 +1,4 @@
-"""Maintenance services: what is due where, and every write to a work order (each one recorded)."""
+"""Maintenance services: what is due where, and every write to a work order, each one recorded (changes.py)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,14 @@ from django.db.models import Max, Q
 from django.utils import timezone
 
 from fleet.models import Fleet
+from maintenance import changes
 from maintenance.due import DUE, OVERDUE, URGENCY, Due, Program, Readings, service_due
 from maintenance.models import (
     ACTIVE_STATUSES,
+    ChangeAction,
     ServicePoint,
     ServiceTask,
     WorkOrder,
-    WorkOrderEvent,
     WorkOrderSource,
     WorkOrderStatus,
 )
@@ -205,14 +206,11 @@ def vehicle_state_snapshot(vehicle: Vehicle) -> dict:
     return state
 
 
-def _record(work_order: WorkOrder, user, what: str, changes: dict | None = None) -> WorkOrderEvent:
-    return WorkOrderEvent.objects.create(
-        work_order=work_order,
-        user=user,
-        user_email=getattr(user, "email", "") or "",
-        what=what,
-        changes=changes or {},
-    )
+def _record(work_order: WorkOrder, user, action: str, fields: dict | None = None, note: str = "") -> None:
+    changes.record(
+        fleet=work_order.fleet, user=user, action=action, fields=fields, subject=work_order.title, note=note,
+        work_order=work_order, vehicle=work_order.vehicle,
+    )  # fmt: skip
 
 
 @transaction.atomic
@@ -242,7 +240,7 @@ def work_order_open(
         created_by_email=getattr(user, "email", "") or "",
         **fields,
     )
-    _record(work_order, user, f"Opened: {title}")
+    _record(work_order, user, ChangeAction.OPENED)
     return work_order
 
 
@@ -292,39 +290,16 @@ def work_order_for_diagnostic(*, fleet: Fleet, kind: str, pk: int, user) -> tupl
         existing.closed_at = None
         existing.vehicle_state = vehicle_state_snapshot(vehicle)
         existing.save(update_fields=["status", "closed_at", "vehicle_state", "updated_at"])
-        _record(
-            existing,
-            user,
-            f"Reopened: {code} is reported again",
-            {"status": [WorkOrderStatus(before).label, WorkOrderStatus.OPEN.label]},
-        )
+        reported = f"{code} is reported again"
+        _record(existing, user, ChangeAction.REOPENED, {"status": [before, WorkOrderStatus.OPEN]}, reported)
         return existing, "reopened"
 
 
-# Each editable field in a manager's words (the change record and its page).
-FIELD_WORDS = {
-    "title": "What needs doing",
-    "status": "Status",
-    "assignee": "Assigned to",
-    "due_on": "Due by",
-    "notes": "Notes",
-    "parts_cost": "Parts cost",
-    "labour_cost": "Labour cost",
-    "completed_on": "Completed on",
-    "completion_odometer_km": "Odometer at completion (km)",
-}
+# What a workshop may change on an order (WorkOrderForm); each change is recorded.
 EDITABLE = (
     "title", "status", "assignee", "due_on", "notes", "parts_cost", "labour_cost", "completed_on",
     "completion_odometer_km",
 )  # fmt: skip
-
-
-def _shown(field: str, value) -> str:
-    if value is None or value == "":
-        return ""
-    if field == "status":
-        return WorkOrderStatus(value).label
-    return str(value)
 
 
 def previous_odometer(work_order: WorkOrder, completed_on: date | None) -> float | None:
@@ -344,17 +319,12 @@ def work_order_update(*, work_order: WorkOrder, user, data: dict) -> WorkOrder:
     Marking an order done stamps when; a service order's done resets that service's due point to the completion
     date and odometer (the synced odometer when none was entered).
     """
-    changes = {}
-    for field in EDITABLE:
-        if field not in data:
-            continue
-        old, new = getattr(work_order, field), data[field]
-        if _shown(field, old) != _shown(field, new):
-            changes[field] = [_shown(field, old), _shown(field, new)]
-            setattr(work_order, field, new)
-    if not changes:
+    changed = changes.diff(changes.values(work_order, EDITABLE), {f: data[f] for f in EDITABLE if f in data})
+    if not changed:
         return work_order
-    closing = "status" in changes and work_order.status == WorkOrderStatus.DONE
+    for field in changed:
+        setattr(work_order, field, data[field])
+    closing = "status" in changed and work_order.status == WorkOrderStatus.DONE
     if closing:
         work_order.closed_at = timezone.now()
         if work_order.completed_on is None:
@@ -363,12 +333,12 @@ def work_order_update(*, work_order: WorkOrder, user, data: dict) -> WorkOrder:
             work_order.completion_odometer_km = odometer_on(
                 work_order.vehicle_id, work_order.completed_on, work_order.fleet
             )
-    elif "status" in changes:
+    elif "status" in changed:
         work_order.closed_at = None
     work_order.save()
-    _record(work_order, user, _describe(changes), changes)
+    _record(work_order, user, ChangeAction.CHANGED, changed)
     if closing and work_order.service_task_id:
-        service_point_reset(work_order=work_order)
+        service_point_reset(work_order=work_order, user=user)
     return work_order
 
 
@@ -381,23 +351,24 @@ def odometer_on(vehicle_id: int, day: date, fleet: Fleet) -> float | None:
     return readings.order_by("-recorded_at").values_list("number", flat=True).first()
 
 
-def _describe(changes: dict) -> str:
-    if "status" in changes:
-        return f"Status: {changes['status'][0]} → {changes['status'][1]}"
-    names = ", ".join(FIELD_WORDS[f].lower() for f in changes)
-    return f"Changed {names}"[:300]
-
-
-def service_point_reset(*, work_order: WorkOrder) -> None:
+def service_point_reset(*, work_order: WorkOrder, user) -> None:
     """The service is counted again from this work: its date and odometer (never moved back to an older service)."""
     point = ServicePoint.objects.filter(vehicle_id=work_order.vehicle_id, task_id=work_order.service_task_id).first()
     if point and not point.baseline and point.done_on > work_order.completed_on:
         return
+    before = {"done_on": point.done_on, "done_km": point.done_km} if point else {}
+    after = {"done_on": work_order.completed_on, "done_km": work_order.completion_odometer_km}
     ServicePoint.objects.update_or_create(
         vehicle_id=work_order.vehicle_id,
         task_id=work_order.service_task_id,
-        defaults={"done_on": work_order.completed_on, "done_km": work_order.completion_odometer_km, "baseline": False},
+        defaults={**after, "baseline": False},
     )
+    task = work_order.service_task
+    fields = {name: [changes.stored(before.get(name)), changes.stored(value)] for name, value in after.items()}
+    changes.record(
+        fleet=work_order.fleet, user=user, action=ChangeAction.RESET, fields=fields, subject=task.name,
+        work_order=work_order, service_task=task, vehicle=work_order.vehicle,
+    )  # fmt: skip
 
 
 # --- After a trouble code's work: is the code gone? -----------------------------------------------------------------

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 
 from fleet.tenancy import FleetRequest, fleet_view, get_fleet_object_or_404
+from maintenance import program as programs
 from maintenance import services
 from maintenance.forms import ServiceTaskForm, WorkOrderForm, WorkOrderNewForm
 from maintenance.models import ServiceTask, WorkOrder, WorkOrderStatus
@@ -35,12 +36,13 @@ def program(request: FleetRequest):
         if not request.membership.can_write:
             return HttpResponse("Viewers can look but not change anything.", status=403)
         if form.is_valid():
-            task = form.save()
+            task = programs.service_task_save(form=form, user=request.user)
             messages.success(request, f"“{task.name}” added to the service program.")
             return redirect("maintenance_program", request.fleet.slug)
     tasks = ServiceTask.objects.filter(fleet=request.fleet).prefetch_related("vehicles")
+    context = {"tasks": tasks, "form": form, "changes": programs.program_changes(request.fleet)}
     status = 422 if request.method == "POST" else 200
-    return render(request, "maintenance/program.html", {"tasks": tasks, "form": form}, status=status)
+    return render(request, "maintenance/program.html", context, status=status)
 
 
 @require_http_methods(["GET", "POST"])
@@ -52,15 +54,18 @@ def program_task(request: FleetRequest, pk: int):
         if not request.membership.can_write:
             return HttpResponse("Viewers can look but not change anything.", status=403)
         if request.POST.get("action") == "delete":
-            task.delete()
+            programs.service_task_remove(task=task, user=request.user)
             messages.success(request, f"“{task.name}” removed from the service program.")
             return redirect("maintenance_program", request.fleet.slug)
         if form.is_valid():
-            form.save()
+            programs.service_task_save(form=form, user=request.user)
             messages.success(request, f"“{task.name}” saved.")
             return redirect("maintenance_program", request.fleet.slug)
+        # The form wrote the refused values onto its instance: the page describes the service as stored.
+        task = ServiceTask.objects.get(pk=task.pk)
+    context = {"task": task, "form": form, "changes": programs.task_changes(task)}
     status = 422 if request.method == "POST" else 200
-    return render(request, "maintenance/program_task.html", {"task": task, "form": form}, status=status)
+    return render(request, "maintenance/program_task.html", context, status=status)
 
 
 # --- One vehicle ----------------------------------------------------------------------------------------------------
@@ -166,7 +171,7 @@ def work_order_detail(request: FleetRequest, pk: int):
     context = {
         "work_order": work_order,
         "form": form,
-        "events": work_order.events.all(),
+        "changes": work_order.changes.select_related("user", "vehicle"),
         "code_check": services.code_check(work_order),
         "statuses": WorkOrderStatus,
     }

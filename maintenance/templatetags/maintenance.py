@@ -4,8 +4,8 @@ from django import template
 from django.utils.formats import date_format
 
 from fleet import formatting
+from maintenance import changes
 from maintenance.due import DUE, OVERDUE, UNKNOWN
-from maintenance.services import FIELD_WORDS
 
 register = template.Library()
 
@@ -68,5 +68,6 @@ def money(value):
 
 
 @register.filter
-def field_label(name):
-    return FIELD_WORDS.get(name, name)
+def change_words(change, system):
+    """A recorded change in one sentence: "Anna changed the interval from 10,000 km to 15,000 km"."""
+    return changes.words(change, system)

@@ -18,7 +18,7 @@ from fleet.models import Invitation, User
 from tests.vehicles.conftest import connect_simulated
 from vehicles.models import Command, StatusHistory, Vehicle
 
-APP_LABELS = ("fleet", "connect", "vehicles", "charging")
+APP_LABELS = ("fleet", "connect", "vehicles", "charging", "maintenance")
 
 
 def _app_models():

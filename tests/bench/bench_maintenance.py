@@ -71,7 +71,7 @@ def seed():
 
     from fleet.models import User
     from fleet.services import fleet_create
-    from maintenance.models import ServicePoint, ServiceTask, WorkOrder, WorkOrderEvent, WorkOrderStatus
+    from maintenance.models import Change, ServicePoint, ServiceTask, WorkOrder, WorkOrderStatus
     from tests.dashboard.factories import make_account, make_vehicles
     from vehicles.models import VehicleStatus
 
@@ -136,8 +136,11 @@ def seed():
             )
         )  # fmt: skip
     WorkOrder.objects.bulk_create(orders, batch_size=5000)
-    WorkOrderEvent.objects.bulk_create(
-        [WorkOrderEvent(work_order_id=pk, what="Opened") for pk in WorkOrder.objects.values_list("pk", flat=True)],
+    Change.objects.bulk_create(
+        [
+            Change(fleet=fleet, work_order_id=pk, action="opened")
+            for pk in WorkOrder.objects.values_list("pk", flat=True)
+        ],
         batch_size=5000,
     )
     with connection.cursor() as cursor:

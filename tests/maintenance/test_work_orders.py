@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from maintenance.models import ServicePoint, WorkOrder, WorkOrderEvent, WorkOrderStatus
+from maintenance.models import Change, ServicePoint, WorkOrder, WorkOrderStatus
 from maintenance.services import work_order_open
 from tests.dashboard.test_diagnostics import dtc
 from vehicles.models import StatusHistory, SystemStatus, VehicleStatus
@@ -37,8 +37,10 @@ def test_a_manager_opens_one_by_hand_with_the_vehicles_state_copied(manager_clie
         vehicles[1], "Glass & Co", date(2030, 1, 5), WorkOrderStatus.OPEN,
     )  # fmt: skip
     assert order.vehicle_state["odometer_km"] == 12000.0
-    event = order.events.get()
-    assert (event.user, event.what) == (manager, "Opened: Windscreen chip")
+    change = order.changes.get()
+    assert (change.user, change.action) == (manager, "opened")
+    page = manager_client.get(detail_url(order)).content.decode()
+    assert "manager@example.com opened the work order “Windscreen chip”" in page
 
 
 def test_closing_records_who_changed_what_and_shows_it(manager_client, manager, order):
@@ -50,11 +52,12 @@ def test_closing_records_who_changed_what_and_shows_it(manager_client, manager, 
     order.refresh_from_db()
     assert order.status == WorkOrderStatus.DONE and order.closed_at is not None
     assert order.total_cost == 65.5
-    event = order.events.last()
-    assert event.user == manager and event.what == "Status: Open → Done"
-    assert event.changes["parts_cost"] == ["", "40.00"] and event.changes["completion_odometer_km"] == ["", "12100.0"]
+    change = order.changes.last()
+    assert change.user == manager and change.fields["status"] == ["open", "done"]
+    assert change.fields["parts_cost"] == [None, "40.00"] and change.fields["completion_odometer_km"] == [None, 12100.0]
     page = manager_client.get(detail_url(order)).content.decode()
-    assert "Status: Open → Done" in page and "manager@example.com" in page and "65.50" in page
+    assert "manager@example.com changed the status from Open to Done, set the parts cost to 40.00" in page
+    assert "set the odometer at completion to 12,100 km" in page and "65.50" in page
 
 
 @pytest.mark.parametrize(
@@ -74,7 +77,7 @@ def test_bad_input_is_refused_with_a_clear_message_and_nothing_saved(manager_cli
     assert any(message in e for e in response.context["form"].errors[field])
     assert message in response.content.decode()
     order.refresh_from_db()
-    assert order.assignee == "" and order.status == WorkOrderStatus.OPEN and order.events.count() == 1
+    assert order.assignee == "" and order.status == WorkOrderStatus.OPEN and order.changes.count() == 1
 
 
 def test_a_completion_odometer_below_earlier_work_is_refused(manager_client, fleet, vehicles, owner, order):
@@ -151,7 +154,9 @@ def test_one_click_on_a_trouble_code_copies_it_in_and_a_returning_code_reopens_t
     manager_client.post(url, {"kind": "dtc", "pk": again.pk})
     order.refresh_from_db()
     assert WorkOrder.objects.count() == 1 and order.status == WorkOrderStatus.OPEN
-    assert order.events.last().what == "Reopened: P0420 is reported again"
+    assert order.changes.last().action == "reopened"
+    page = manager_client.get(detail_url(order)).content.decode()
+    assert "reopened the work order: P0420 is reported again" in page
 
 
 def test_a_code_still_reported_after_the_work_is_said_so(manager_client, fleet, vehicles):
@@ -187,7 +192,7 @@ def test_another_fleets_code_opens_nothing(manager_client, fleet, other_fleet):
     manager_client.post(
         reverse("maintenance_work_order_from_diagnostic", args=[fleet.slug]), {"kind": "dtc", "pk": code.pk}
     )
-    assert not WorkOrder.objects.exists() and not WorkOrderEvent.objects.exists()
+    assert not WorkOrder.objects.exists() and not Change.objects.exists()
 
 
 def test_work_done_on_an_earlier_day_takes_that_days_odometer(owner_client, fleet, vehicles, oil_change):
