@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -60,6 +60,18 @@ class Facts:
     year: int | None
     vin: str
     permissions: list[str]
+
+    @classmethod
+    def of(cls, smartcar_id: str, vehicle: Mapping, *, vin: str, permissions: Iterable) -> Facts:
+        """The facts as Fleet keeps them, from either API version's make, model and year."""
+        return cls(
+            smartcar_id=smartcar_id,
+            make=str(vehicle.get("make") or "").upper(),
+            model=str(vehicle.get("model") or ""),
+            year=_year(vehicle.get("year")),
+            vin=vin[:17],
+            permissions=sorted(str(p) for p in permissions),
+        )
 
 
 @dataclass
@@ -126,14 +138,7 @@ class V2:
                 vin = str((reader.vin(vehicle_id).body or {}).get("vin") or "")
             except (PermissionDeniedError, ResourceNotFoundError):
                 vin = ""  # granted yet refused by this make: the vehicle is still worth connecting
-        return Facts(
-            smartcar_id=vehicle_id,
-            make=str(attributes.get("make") or "").upper(),
-            model=str(attributes.get("model") or ""),
-            year=_year(attributes.get("year")),
-            vin=vin[:17],
-            permissions=sorted(str(p) for p in permissions),
-        )
+        return Facts.of(vehicle_id, attributes, vin=vin, permissions=permissions)
 
     def reader_for(self, account):
         return self.vehicle_client(account)
@@ -352,14 +357,7 @@ class _V3Reader:
             except SmartcarError as exc:
                 if exc.type != "COMPATIBILITY":
                     raise
-        return Facts(
-            smartcar_id=vehicle_id,
-            make=str(vehicle.get("make") or "").upper(),
-            model=str(vehicle.get("model") or ""),
-            year=_year(vehicle.get("year")),
-            vin=vin[:17],
-            permissions=sorted(str(p) for p in permissions),
-        )
+        return Facts.of(vehicle_id, vehicle, vin=vin, permissions=permissions)
 
 
 def _signal_value(body: Any) -> str:
