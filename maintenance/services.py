@@ -91,26 +91,11 @@ def fleet_due(
     tasks = list(ServiceTask.objects.filter(fleet=fleet))
     if not tasks:
         return []
-    rows = Vehicle.objects.filter(fleet=fleet, disconnected_at__isnull=True)
-    if vehicle_ids is not None:
-        rows = rows.filter(pk__in=vehicle_ids)
-    if make:
-        rows = rows.filter(make=make)
-    rows = list(
-        rows.values_list(
-            "pk", "make", "model", "status__odometer_km", "status__oil_life_percent",
-            *(f"status__{f}" for f in TIRE_FIELDS),
-        )
-    )  # fmt: skip
+    rows = _vehicle_readings(fleet, vehicle_ids=vehicle_ids, make=make)
     applying = _tasks_by_vehicle(tasks, [(r[0], r[1], r[2]) for r in rows])
     if not applying:
         return []
-    points = {
-        (vehicle_id, task_id): (done_on, done_km, baseline)
-        for vehicle_id, task_id, done_on, done_km, baseline in ServicePoint.objects.filter(task__fleet=fleet)
-        .filter(**({"vehicle_id__in": [r[0] for r in rows]} if vehicle_ids is not None or make else {}))
-        .values_list("vehicle_id", "task_id", "done_on", "done_km", "baseline")
-    }
+    points = _service_points(fleet, [r[0] for r in rows] if vehicle_ids is not None or make else None)
     programs = {t.id: Program.of(t) for t in tasks}
     by_id = {t.id: t for t in tasks}
     starts = _starting_points(fleet, rows, applying, points, by_id)
@@ -130,6 +115,35 @@ def fleet_due(
                 found.append(DueService(None, pk, by_id[task_id], due))
     found.sort(key=_urgency_order)
     return found
+
+
+def _vehicle_readings(fleet: Fleet, *, vehicle_ids, make: str) -> list[tuple]:
+    """The connected vehicles (all, those of ``vehicle_ids``, those of ``make``): pk, make, model, odometer, oil life
+    and the tire pressures."""
+    vehicles = Vehicle.objects.filter(fleet=fleet, disconnected_at__isnull=True)
+    if vehicle_ids is not None:
+        vehicles = vehicles.filter(pk__in=vehicle_ids)
+    if make:
+        vehicles = vehicles.filter(make=make)
+    return list(
+        vehicles.values_list(
+            "pk", "make", "model", "status__odometer_km", "status__oil_life_percent",
+            *(f"status__{f}" for f in TIRE_FIELDS),
+        )
+    )  # fmt: skip
+
+
+def _service_points(fleet: Fleet, vehicle_ids: list[int] | None) -> dict[tuple[int, int], tuple]:
+    """(vehicle, task) → (done on, done at km, baseline) for the fleet's vehicles, or only ``vehicle_ids``."""
+    points = ServicePoint.objects.filter(task__fleet=fleet)
+    if vehicle_ids is not None:
+        points = points.filter(vehicle_id__in=vehicle_ids)
+    return {
+        (vehicle_id, task_id): (done_on, done_km, baseline)
+        for vehicle_id, task_id, done_on, done_km, baseline in points.values_list(
+            "vehicle_id", "task_id", "done_on", "done_km", "baseline"
+        )
+    }
 
 
 def _starting_points(fleet: Fleet, rows, applying, points, by_id) -> dict:
