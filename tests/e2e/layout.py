@@ -42,3 +42,14 @@ OVERFLOW_JS = """() => {
 def overflow(page) -> list[str]:
     """What is wider than the page's viewport, in words (empty when everything fits)."""
     return page.evaluate(OVERFLOW_JS)
+
+
+def overflows(page, origin: str, paths) -> dict[str, list[str]]:
+    """Each path opened in turn: the ones where something is wider than the viewport, with what."""
+    findings = {}
+    for path in paths:
+        page.goto(origin + path)
+        page.wait_for_load_state("load")
+        if found := overflow(page):
+            findings[path] = found
+    return findings

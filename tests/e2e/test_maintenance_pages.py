@@ -9,7 +9,7 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import PHONE, sign_in
-from tests.e2e.layout import overflow
+from tests.e2e.layout import overflows
 
 pytestmark = pytest.mark.e2e
 SCREENSHOTS = os.environ.get("FLEET_SCREENSHOTS")
@@ -57,11 +57,6 @@ def test_the_maintenance_pages_work_and_fit_a_phone(page, live_server, demo_flee
         reverse("maintenance_work_order_new", args=[fleet.slug]),
     ]
     page.set_viewport_size(PHONE)
-    findings = {}
-    for path in paths:
-        page.goto(live_server.url + path)
-        page.wait_for_load_state("load")
-        if found := overflow(page):
-            findings[path] = found
+    findings = overflows(page, live_server.url, paths)
     assert not findings, findings
     assert problems == []

@@ -5,7 +5,7 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import PHONE, sign_in
-from tests.e2e.layout import overflow
+from tests.e2e.layout import overflow, overflows
 
 pytestmark = pytest.mark.e2e
 
@@ -16,12 +16,7 @@ def test_it_fits_the_overview_the_vehicle_pages_and_the_diagnostics_board(page, 
     slug = demo_fleet.fleet.slug
     paths = [reverse("fleet_home", args=[slug]), reverse("fleet_diagnostics", args=[slug])]
     paths += [v.get_absolute_url() for v in demo_fleet.vehicles]
-    findings = {}
-    for path in paths:
-        page.goto(live_server.url + path)
-        page.wait_for_load_state("load")
-        if found := overflow(page):
-            findings[path] = found
+    findings = overflows(page, live_server.url, paths)
     assert not findings, findings
 
     # The navigation folds behind a Menu button, so that the page starts with its own content.

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.e2e.conftest import PHONE, sign_in
-from tests.e2e.layout import overflow
+from tests.e2e.layout import overflows
 
 pytestmark = pytest.mark.e2e
 SCREENSHOTS = os.environ.get("FLEET_SCREENSHOTS")
@@ -62,11 +62,6 @@ def test_the_map_and_the_trips_pages_render_and_fit_a_phone(page, live_server, d
         page.goto(live_server.url + statement)
         page.screenshot(path=str(Path(SCREENSHOTS) / "screenshot-statement.png"), full_page=True)
     page.set_viewport_size(PHONE)
-    findings = {}
-    for path in paths:
-        page.goto(live_server.url + path)
-        page.wait_for_load_state("load")
-        if found := overflow(page):
-            findings[path] = found
+    findings = overflows(page, live_server.url, paths)
     assert not findings, findings
     assert problems == []
