@@ -7,7 +7,6 @@ application token; ``POST /subscriptions`` with ``{"data": {"attributes": {webho
 webhook-scoped paths (``/webhooks/{id}/subscriptions``) are not served: the reference pages use the flat resource.
 """
 
-import json
 import uuid
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -18,7 +17,7 @@ from simulator.errors import ApiError, validation
 from simulator.models import Connection, Subscription, Webhook
 from simulator.platform import ensure_default_application
 from simulator.v3 import errors
-from simulator.v3.vehicle_api import caller, paged
+from simulator.v3.vehicle_api import caller, json_attributes, paged
 from simulator.v3.webhooks import queue_state
 
 
@@ -127,14 +126,7 @@ def _subscription_resource(row: Subscription) -> dict:
 
 
 def _subscribe(request: HttpRequest, who) -> HttpResponse:
-    try:
-        body = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError):
-        raise validation("body", "The request body is not valid JSON.") from None
-    data = body.get("data") if isinstance(body, dict) else None
-    attributes = data.get("attributes") if isinstance(data, dict) else None
-    if not isinstance(attributes, dict):
-        raise validation("data.attributes", 'The body must be {"data": {"attributes": {...}}}.')
+    attributes = json_attributes(request)
     for name in ("webhookId", "userId", "vehicleId"):
         if not isinstance(attributes.get(name), str) or not attributes[name]:
             raise validation(f"data.attributes.{name}", f"{name} is required")

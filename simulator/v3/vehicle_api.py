@@ -310,12 +310,12 @@ def _signal_get(request: HttpRequest, vehicle_id: str, code: str) -> HttpRespons
 # --- Commands (commands__overview.md) ------------------------------------------------------------------------------
 
 
-def _json_data(request: HttpRequest) -> dict:
-    """``data.attributes`` of a JSON:API request body (empty when there is no body)."""
-    if not request.body:
+def json_attributes(request: HttpRequest, *, optional: bool = False) -> dict:
+    """``data.attributes`` of a JSON:API request body (empty when there is no body and it is ``optional``)."""
+    if optional and not request.body:
         return {}
     try:
-        body = json.loads(request.body)
+        body = json.loads(request.body or b"{}")
     except (ValueError, UnicodeDecodeError):
         raise validation("body", "The request body is not valid JSON.") from None
     data = body.get("data") if isinstance(body, dict) else None
@@ -377,7 +377,7 @@ def _command(request: HttpRequest, vehicle_id: str, name: str) -> HttpResponse:
     connection = _connection(caller(request), vehicle_id)
     endpoint = endpoints.CORE_INDEX[(method, v2_path)]
     api._check_access(connection.permissions, connection.vehicle, endpoint)
-    attributes = _json_data(request)
+    attributes = json_attributes(request, optional=True)
     body = to_v2_body(attributes)
 
     def answer(vehicle, now, events):
@@ -414,7 +414,7 @@ def _schedule_create(request: HttpRequest, vehicle_id: str, schedule_type: str) 
         raise ApiError("PERMISSION", None, "Your application has not been granted control_charge.")
     if connection.vehicle.make not in SCHEDULE_MAKES[schedule_type] or not world.is_electric(connection.vehicle):
         raise ApiError("COMPATIBILITY", "VEHICLE_NOT_CAPABLE")
-    attributes = _json_data(request)
+    attributes = json_attributes(request, optional=True)
     location = attributes.get("location")
     if not isinstance(location, dict) or not all(
         isinstance(location.get(k), int | float) and not isinstance(location.get(k), bool)
