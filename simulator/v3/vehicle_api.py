@@ -154,16 +154,7 @@ def _vehicle_call(connection: Connection, answer, *, path: str, command: bool = 
         )
         vehicle, now, events = api._prepare(found, settings)
         try:
-            if command:
-                api._gate(vehicle, path)
-            else:
-                # Signals are last-known values: a sleeping or unreachable vehicle still has them; only a forced
-                # error (admin, for the whole vehicle or for this path) stops the read.
-                forced = vehicle.state.get("force_error")
-                if isinstance(forced, dict):
-                    forced = forced.get(path.strip("/"))
-                if forced:
-                    raise api._forced(forced)
+            _refuse_unanswerable(vehicle, path, command=command)
             if api._quota_reached(vehicle, found.calls_today):
                 raise ApiError("UPSTREAM", "RATE_LIMIT")
             result = answer(vehicle, now, events)
@@ -179,6 +170,20 @@ def _vehicle_call(connection: Connection, answer, *, path: str, command: bool = 
     if injected and injected.kind == "malformed":
         return HttpResponse('{"data": {"ty', content_type="application/json")
     return result
+
+
+def _refuse_unanswerable(vehicle: Vehicle, path: str, *, command: bool) -> None:
+    """A command meets every state the v2 simulator refuses in (``api._gate``: asleep, out of reach, a forced error).
+    Signals are last-known values: a sleeping or unreachable vehicle still has them; only a forced error (admin, for
+    the whole vehicle or for this path) stops the read."""
+    if command:
+        api._gate(vehicle, path)
+        return
+    forced = vehicle.state.get("force_error")
+    if isinstance(forced, dict):
+        forced = forced.get(path.strip("/"))
+    if forced:
+        raise api._forced(forced)
 
 
 def _millis(moment) -> int:
