@@ -468,43 +468,48 @@ def read_signals(items: Any, *, now: datetime) -> SignalReading:
         reading.unparsed.append(Unparsed("(signals)", "the signals are not a list", items))
         return reading
     for item in items:
-        if not isinstance(item, Mapping):
-            reading.unparsed.append(Unparsed("(signal)", "a signal that is not a JSON object", item))
-            continue
-        code, body, status, meta = _parts(item)
-        if not isinstance(code, str) or not code:
-            reading.unparsed.append(Unparsed("(signal)", "a signal without a code", item))
-            continue
-        failure = _failure(status)
-        if failure is not None:
-            reading.errors[code] = failure
-            continue
-        if code not in KNOWN_CODES:
-            reading.unparsed.append(Unparsed(code, "unknown signal code", body))
-            continue
-        recorded = timestamp(meta.get("oemUpdatedAt"))
-        fetched = timestamp(meta.get("retrievedAt", meta.get("fetchedAt")))
-        try:
-            if code in SYSTEMS:
-                reading.systems = [*(reading.systems or []), _system(code, body)]
-                values = {}
-            else:
-                values = READERS.get(code, _kept)(body)
-                if code == "diagnostics-dtclist":
-                    reading.dtcs = _dtc_items(body)
-        except UnreadableBody as exc:
-            reading.unparsed.append(Unparsed(code, str(exc)[:200], body))
-            continue
-        reading.bodies[code] = body
-        at = recorded or fetched or now
-        for name, value in values.items():
-            reading.values[name] = value
-            reading.recorded[name] = at
-        if recorded and (reading.data_age is None or recorded > reading.data_age):
-            reading.data_age = recorded
-        if fetched and (reading.fetched_at is None or fetched > reading.fetched_at):
-            reading.fetched_at = fetched
+        _read_signal(reading, item, now)
     if reading.systems is not None:
         reading.values["system_alert_count"] = sum(1 for s in reading.systems if s["status"] == "ALERT")
         reading.recorded.setdefault("system_alert_count", reading.data_age or now)
     return reading
+
+
+def _read_signal(reading: SignalReading, item: Any, now: datetime) -> None:
+    """Adds one signal item to the reading: its values, its error, or why it cannot be read."""
+    if not isinstance(item, Mapping):
+        reading.unparsed.append(Unparsed("(signal)", "a signal that is not a JSON object", item))
+        return
+    code, body, status, meta = _parts(item)
+    if not isinstance(code, str) or not code:
+        reading.unparsed.append(Unparsed("(signal)", "a signal without a code", item))
+        return
+    failure = _failure(status)
+    if failure is not None:
+        reading.errors[code] = failure
+        return
+    if code not in KNOWN_CODES:
+        reading.unparsed.append(Unparsed(code, "unknown signal code", body))
+        return
+    recorded = timestamp(meta.get("oemUpdatedAt"))
+    fetched = timestamp(meta.get("retrievedAt", meta.get("fetchedAt")))
+    try:
+        if code in SYSTEMS:
+            reading.systems = [*(reading.systems or []), _system(code, body)]
+            values = {}
+        else:
+            values = READERS.get(code, _kept)(body)
+            if code == "diagnostics-dtclist":
+                reading.dtcs = _dtc_items(body)
+    except UnreadableBody as exc:
+        reading.unparsed.append(Unparsed(code, str(exc)[:200], body))
+        return
+    reading.bodies[code] = body
+    at = recorded or fetched or now
+    for name, value in values.items():
+        reading.values[name] = value
+        reading.recorded[name] = at
+    if recorded and (reading.data_age is None or recorded > reading.data_age):
+        reading.data_age = recorded
+    if fetched and (reading.fetched_at is None or fetched > reading.fetched_at):
+        reading.fetched_at = fetched
