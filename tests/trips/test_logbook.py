@@ -46,6 +46,16 @@ def test_the_month_page_and_csv_list_trips_with_totals_and_unknown_movement_apar
 
 
 @pytest.mark.django_db
+def test_the_month_page_leads_to_the_months_around_it_its_csv_and_its_printable_page(owner_client, fleet, vehicle):
+    page = owner_client.get(reverse("trips_vehicle", args=[fleet.slug, vehicle.pk]), {"month": "2026-03"})
+    body = page.content.decode()
+    assert '<a class="button secondary" href="?month=2026-02">← February 2026</a>' in body
+    assert '<a class="button secondary" href="?month=2026-04">April 2026 →</a>' in body
+    assert 'href="?month=2026-03&amp;format=csv">Download CSV</a>' in body
+    assert 'href="?month=2026-03&amp;print=1">Printable page</a>' in body
+
+
+@pytest.mark.django_db
 def test_a_business_trip_needs_its_purpose(manager_client, fleet, vehicle):
     trip = trip_of(vehicle)
     response = tag(manager_client, fleet, trip, "business", headers={"HX-Request": "true"})
