@@ -3,6 +3,7 @@ from django import forms
 from alerts import catalog, channels
 from alerts.models import AlertState, Endpoint, Subscription
 from fleet import units
+from fleet.forms import stale_after_minutes, threshold_percent
 from fleet.models import Fleet, UnitSystem
 from vehicles.models import Vehicle
 
@@ -63,19 +64,16 @@ class ThresholdsForm(forms.ModelForm):
         self.fields["low_tire"].initial = round(units.pressure(self.instance.low_tire_kpa, system), 1)
 
     def clean_low_energy_percent(self):
-        return _percent(self.cleaned_data["low_energy_percent"])
+        return threshold_percent(self.cleaned_data["low_energy_percent"])
 
     def clean_low_oil_percent(self):
-        return _percent(self.cleaned_data["low_oil_percent"])
+        return threshold_percent(self.cleaned_data["low_oil_percent"])
 
     def clean_charge_by_below_percent(self):
-        return _percent(self.cleaned_data["charge_by_below_percent"])
+        return threshold_percent(self.cleaned_data["charge_by_below_percent"])
 
     def clean_stale_after_minutes(self):
-        value = self.cleaned_data["stale_after_minutes"]
-        if value < 5:
-            raise forms.ValidationError("Vehicles report every few minutes at best: choose 5 minutes or more.")
-        return value
+        return stale_after_minutes(self.cleaned_data["stale_after_minutes"])
 
     def clean_low_tire(self):
         value = self.cleaned_data["low_tire"]
@@ -87,12 +85,6 @@ class ThresholdsForm(forms.ModelForm):
     def save(self, commit=True):
         self.instance.low_tire_kpa = self.cleaned_data["low_tire"]
         return super().save(commit)
-
-
-def _percent(value):
-    if value is None or not 1 <= value <= 99:
-        raise forms.ValidationError("Choose a percentage between 1 and 99.")
-    return value
 
 
 class RulesForm(forms.Form):

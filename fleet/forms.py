@@ -26,6 +26,19 @@ class TimeZoneInput(forms.TextInput):
         return format_html('{}<datalist id="{}">{}</datalist>', field, options_id, options)
 
 
+def threshold_percent(value):
+    """A threshold in percent (the fleet's and each alert's): 0 or 100 would hold never or always."""
+    if value is None or not 1 <= value <= 99:
+        raise forms.ValidationError("Choose a percentage between 1 and 99.")
+    return value
+
+
+def stale_after_minutes(value):
+    if value < 5:
+        raise forms.ValidationError("Vehicles report every few minutes at best: choose 5 minutes or more.")
+    return value
+
+
 class FleetForm(forms.ModelForm):
     class Meta:
         model = Fleet
@@ -48,16 +61,10 @@ class FleetSettingsForm(FleetForm):
         }
 
     def clean_low_energy_percent(self):
-        value = self.cleaned_data["low_energy_percent"]
-        if not 1 <= value <= 99:
-            raise forms.ValidationError("Choose a percentage between 1 and 99.")
-        return value
+        return threshold_percent(self.cleaned_data["low_energy_percent"])
 
     def clean_stale_after_minutes(self):
-        value = self.cleaned_data["stale_after_minutes"]
-        if value < 5:
-            raise forms.ValidationError("Vehicles report every few minutes at best: choose 5 minutes or more.")
-        return value
+        return stale_after_minutes(self.cleaned_data["stale_after_minutes"])
 
 
 class InvitationForm(forms.Form):
