@@ -4,10 +4,8 @@ from alerts import catalog, channels
 from alerts.models import AlertState, Endpoint, Subscription
 from fleet import units
 from fleet.forms import stale_after_minutes, threshold_percent
-from fleet.models import Fleet, UnitSystem
+from fleet.models import Fleet
 from vehicles.models import Vehicle
-
-KPA_PER_PSI = 6.894757
 
 
 class InboxQuery(forms.Form):
@@ -77,7 +75,7 @@ class ThresholdsForm(forms.ModelForm):
 
     def clean_low_tire(self):
         value = self.cleaned_data["low_tire"]
-        kpa = value * KPA_PER_PSI if self.instance.unit_system == UnitSystem.IMPERIAL else value
+        kpa = units.kpa(value, self.instance.unit_system)
         if not 100 <= kpa <= 400:
             raise forms.ValidationError("Choose a pressure a tire can have (between 15 and 58 psi, 100 and 400 kPa).")
         return kpa
@@ -129,8 +127,7 @@ class VehicleRuleForm(forms.Form):
             if not kind.threshold:
                 self.add_error("threshold", f"“{kind.label}” has no threshold of its own; leave this empty.")
             elif kind.threshold == "low_tire_kpa":
-                if self.fleet.unit_system == UnitSystem.IMPERIAL:
-                    data["threshold"] = threshold * KPA_PER_PSI
+                data["threshold"] = units.kpa(threshold, self.fleet.unit_system)
             elif not 1 <= threshold <= 99:
                 self.add_error("threshold", "Choose a percentage between 1 and 99.")
         return data

@@ -1,8 +1,8 @@
 """Values are stored metric (the client always asks the API for metric); a fleet sees them in its own unit system.
 
 Each function takes the stored metric value and the fleet's ``unit_system`` and returns the number in that system,
-or None when the value is unknown; ``label`` gives the unit's symbol. Writing the numbers is fleet/formatting.py's
-job, for the pages and the CSV exports alike.
+or None when the value is unknown; ``label`` gives the unit's symbol. ``kpa`` goes the other way, for a pressure
+typed in a form. Writing the numbers is fleet/formatting.py's job, for the pages and the CSV exports alike.
 """
 
 from fleet.models import UnitSystem
@@ -38,6 +38,11 @@ def pressure(kpa: float | None, system: str) -> float | None:
     if kpa is None:
         return None
     return kpa / KPA_PER_PSI if _imperial(system) else kpa
+
+
+def kpa(pressure: float, system: str) -> float:
+    """A pressure typed in the fleet's unit system, in kPa as stored."""
+    return pressure * KPA_PER_PSI if _imperial(system) else pressure
 
 
 def temperature(celsius: float | None, system: str) -> float | None:
