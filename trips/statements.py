@@ -72,7 +72,17 @@ def statement_draft(*, driver: Driver, month: Month) -> Draft:
     if draft.tariff is None:
         draft.problem = f"{home.name} has no tariff: set one on the tariffs page to price home charging."
     zone = driver.fleet.zone
-    start, end = month.bounds(zone)
+    bands = None
+    if draft.tariff is not None and draft.tariff.kind == TariffKind.TIME_OF_USE:
+        bands = [Band(tuple(b.weekdays), b.start_hour, b.end_hour, b.price_per_kwh) for b in draft.tariff.bands.all()]
+    for session in _home_sessions(driver, home, month.bounds(zone)):
+        draft.lines.append(_line(session, draft.tariff, bands, zone))
+    return draft
+
+
+def _home_sessions(driver: Driver, home, bounds) -> list[ChargingSession]:
+    """The month's charging sessions at the driver's home of the vehicles they had at the time, in time order."""
+    start, end = bounds
     assignments = list(driver.assignments.filter(starts_at__lt=end).exclude(ends_at__lte=start))
     sessions = (
         ChargingSession.objects.filter(
@@ -81,24 +91,26 @@ def statement_draft(*, driver: Driver, month: Month) -> Draft:
         .select_related("vehicle")
         .order_by("started_at")
     )
-    bands = None
-    if draft.tariff is not None and draft.tariff.kind == TariffKind.TIME_OF_USE:
-        bands = [Band(tuple(b.weekdays), b.start_hour, b.end_hour, b.price_per_kwh) for b in draft.tariff.bands.all()]
-    for session in sessions:
-        had_it = any(a.vehicle_id == session.vehicle_id and a.covers(session.started_at) for a in assignments)
-        if not had_it or place_at([home], session.latitude, session.longitude) is None:
-            continue
-        line = Line(session.pk, session.vehicle.display_name, session.started_at, session.ended_at,
-                    session.energy_kwh, None)  # fmt: skip
-        if session.ended_at is None:
-            line.note = "Still charging: priced once it ends"
-        elif session.energy_kwh is None:
-            line.note = "Energy unknown: not reimbursed"
-        elif draft.tariff is not None:
-            line.amount = energy_cost(bands=bands, flat=draft.tariff.price_per_kwh, energy_kwh=session.energy_kwh,
-                                      start=session.started_at, end=session.ended_at, zone=zone)  # fmt: skip
-        draft.lines.append(line)
-    return draft
+    return [
+        session
+        for session in sessions
+        if any(a.vehicle_id == session.vehicle_id and a.covers(session.started_at) for a in assignments)
+        and place_at([home], session.latitude, session.longitude) is not None
+    ]
+
+
+def _line(session: ChargingSession, tariff: Tariff | None, bands, zone) -> Line:
+    """A session's line: priced with the tariff, or a note saying why it is not."""
+    line = Line(session.pk, session.vehicle.display_name, session.started_at, session.ended_at,
+                session.energy_kwh, None)  # fmt: skip
+    if session.ended_at is None:
+        line.note = "Still charging: priced once it ends"
+    elif session.energy_kwh is None:
+        line.note = "Energy unknown: not reimbursed"
+    elif tariff is not None:
+        line.amount = energy_cost(bands=bands, flat=tariff.price_per_kwh, energy_kwh=session.energy_kwh,
+                                  start=session.started_at, end=session.ended_at, zone=zone)  # fmt: skip
+    return line
 
 
 def statement_issue(*, driver: Driver, month: Month, user) -> Statement:
