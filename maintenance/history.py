@@ -150,47 +150,50 @@ def fleet_costs(request: FleetRequest):
 def history_csv(request: FleetRequest):
     """Every completed work order of the fleet (or of one vehicle, with its dealer records), oldest first."""
     fleet = request.fleet
-    system = fleet.unit_system
     vehicle = None
     if request.GET.get("vehicle", "").isdigit():
         vehicle = get_fleet_object_or_404(request, Vehicle.objects.select_related("fleet"), pk=request.GET["vehicle"])
-    distance_unit = units.label("distance", system)
+    distance_unit = units.label("distance", fleet.unit_system)
     header = [
         "date", "vehicle", "make", "model", "vin", "kind", "work", f"odometer_{distance_unit}", "parts_cost",
         "labour_cost", "total_cost", "currency", "assigned_to", "work_order",
     ]  # fmt: skip
 
-    def work_rows():
-        done = WorkOrder.objects.filter(fleet=fleet, status=WorkOrderStatus.DONE, completed_on__isnull=False)
-        if vehicle is not None:
-            done = done.filter(vehicle=vehicle)
-        for order in done.select_related("vehicle").order_by("completed_on", "pk").iterator(chunk_size=2000):
-            v = order.vehicle
-            yield [
-                order.completed_on.isoformat(), v.display_name, make_label(v.make), v.model, v.vin, "Work order",
-                order.title, formatting.amount(order.completion_odometer_km, "distance", system),
-                order.parts_cost, order.labour_cost, order.total_cost, "", order.assignee, order.pk,
-            ]  # fmt: skip
-
-    def rows():
-        if vehicle is None:
-            yield from work_rows()
-            return
-        # One vehicle: its work orders and its dealer's records, in date order.
-        dealer = [
-            [
-                entry.on.isoformat(), vehicle.display_name, make_label(vehicle.make), vehicle.model, vehicle.vin,
-                "Dealer service", entry.title, formatting.amount(entry.odometer_km, "distance", system), "", "",
-                entry.cost, entry.currency, entry.detail, "",
-            ]
-            for entry in dealer_records(vehicle, fleet.zone)
-        ]  # fmt: skip
-        yield from sorted([*work_rows(), *dealer], key=lambda row: row[0])
-
     def lines():
         yield header
-        for row in rows():
+        for row in _history_rows(fleet, vehicle):
             yield [safe_cell(value) for value in row]
 
     name = f"maintenance-{fleet.slug}{f'-{vehicle.pk}' if vehicle else ''}-{datetime.now(fleet.zone):%Y-%m-%d}.csv"
     return csv_download(lines(), name)
+
+
+def _history_rows(fleet: Fleet, vehicle: Vehicle | None):
+    """The fleet's completed work orders; for one vehicle, its work orders and its dealer's records in date order."""
+    if vehicle is None:
+        yield from _work_order_rows(fleet, None)
+        return
+    system = fleet.unit_system
+    dealer = [
+        [
+            entry.on.isoformat(), vehicle.display_name, make_label(vehicle.make), vehicle.model, vehicle.vin,
+            "Dealer service", entry.title, formatting.amount(entry.odometer_km, "distance", system), "", "",
+            entry.cost, entry.currency, entry.detail, "",
+        ]
+        for entry in dealer_records(vehicle, fleet.zone)
+    ]  # fmt: skip
+    yield from sorted([*_work_order_rows(fleet, vehicle), *dealer], key=lambda row: row[0])
+
+
+def _work_order_rows(fleet: Fleet, vehicle: Vehicle | None):
+    done = WorkOrder.objects.filter(fleet=fleet, status=WorkOrderStatus.DONE, completed_on__isnull=False)
+    if vehicle is not None:
+        done = done.filter(vehicle=vehicle)
+    system = fleet.unit_system
+    for order in done.select_related("vehicle").order_by("completed_on", "pk").iterator(chunk_size=2000):
+        v = order.vehicle
+        yield [
+            order.completed_on.isoformat(), v.display_name, make_label(v.make), v.model, v.vin, "Work order",
+            order.title, formatting.amount(order.completion_odometer_km, "distance", system),
+            order.parts_cost, order.labour_cost, order.total_cost, "", order.assignee, order.pk,
+        ]  # fmt: skip
