@@ -1,8 +1,8 @@
 """A vehicle's maintenance history — its completed work orders and its dealer's service records in one timeline —
 and what maintenance cost, per vehicle and per month, on a page and as CSV.
 
-Dealer records are what Smartcar's service history endpoint returned at the last sync (Reference:
-smartcar-api/get-service-records.md; Ford, Lincoln, Toyota, Lexus, Mazda and Volkswagen share it).
+Dealer records are what Smartcar sent at the last sync, through API v2.0's service history endpoint or API v3's
+``service-records`` signal (vehicles/service_history.py reads either).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from django.db.models import Count, DecimalField, F, Sum, Value
 from django.db.models.functions import Coalesce, TruncMonth
 from django.shortcuts import render
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET
 
 from fleet import formatting, units
@@ -23,10 +22,9 @@ from fleet.exports import csv_download, safe_cell
 from fleet.models import Fleet
 from fleet.tenancy import FleetRequest, fleet_view, get_fleet_object_or_404
 from maintenance.models import WorkOrder, WorkOrderStatus
-from vehicles.models import EndpointState, Vehicle, make_label
+from vehicles.models import Vehicle, make_label
+from vehicles.service_history import DealerHistory, dealer_history
 
-SERVICE_HISTORY_PATH = "/service/history"
-SHARES_SERVICE_HISTORY = {"FORD", "LINCOLN", "TOYOTA", "LEXUS", "MAZDA", "VOLKSWAGEN"}
 _MONEY = DecimalField(max_digits=12, decimal_places=2)
 
 
@@ -42,45 +40,22 @@ class TimelineEntry:
     detail: str = ""
 
 
-def dealer_records(vehicle: Vehicle, zone) -> list[TimelineEntry]:
-    """The dealer's service records as last read; anything that is not a record of the documented shape is left out."""
-    body = EndpointState.objects.filter(vehicle=vehicle, path=SERVICE_HISTORY_PATH).values_list("body", flat=True)
-    body = body.first()
-    records = body if isinstance(body, list) else (body or {}).get("records", []) if isinstance(body, dict) else []
-    entries = []
-    for record in records if isinstance(records, list) else []:
-        if not isinstance(record, dict):
-            continue
-        moment = parse_datetime(str(record.get("serviceDate") or ""))
-        if moment is None:
-            continue
-        if timezone.is_naive(moment):
-            moment = timezone.make_aware(moment, timezone.utc)
-        tasks = [t.get("taskDescription") for t in record.get("serviceTasks") or [] if isinstance(t, dict)]
-        details = [
-            str(d.get("value")) for d in record.get("serviceDetails") or [] if isinstance(d, dict) and d.get("value")
-        ]
-        cost = record.get("serviceCost") if isinstance(record.get("serviceCost"), dict) else {}
-        total = cost.get("totalCost")
-        entries.append(
-            TimelineEntry(
-                on=timezone.localtime(moment, zone).date(),
-                kind="dealer",
-                title="; ".join(t for t in tasks if t) or "Dealer service",
-                odometer_km=_number(record.get("odometerDistance")),
-                cost=Decimal(str(total)) if isinstance(total, int | float) else None,
-                currency=str(cost.get("currency") or ""),
-                detail=", ".join(details),
-            )
+def dealer_entries(history: DealerHistory, zone) -> list[TimelineEntry]:
+    return [
+        TimelineEntry(
+            on=timezone.localtime(record.at, zone).date(),
+            kind="dealer",
+            title="; ".join(record.tasks) or "Dealer service",
+            odometer_km=record.odometer_km,
+            cost=record.cost,
+            currency=record.currency,
+            detail=", ".join(record.details),
         )
-    return entries
+        for record in history.records
+    ]
 
 
-def _number(value) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def vehicle_timeline(vehicle: Vehicle) -> list[TimelineEntry]:
+def vehicle_timeline(vehicle: Vehicle, history: DealerHistory) -> list[TimelineEntry]:
     """Completed work orders and dealer records, newest first."""
     done = WorkOrder.objects.filter(vehicle=vehicle, status=WorkOrderStatus.DONE).select_related("fleet")
     entries = [
@@ -88,7 +63,7 @@ def vehicle_timeline(vehicle: Vehicle) -> list[TimelineEntry]:
         for o in done
         if o.completed_on
     ]
-    entries += dealer_records(vehicle, vehicle.fleet.zone)
+    entries += dealer_entries(history, vehicle.fleet.zone)
     entries.sort(key=lambda e: (e.on, e.odometer_km or 0), reverse=True)
     return entries
 
@@ -124,13 +99,24 @@ def costs_by_vehicle(*, fleet: Fleet, limit: int = 50) -> list[dict]:
 @fleet_view
 def vehicle_history(request: FleetRequest, pk: int):
     vehicle = get_fleet_object_or_404(request, Vehicle.objects.select_related("fleet"), pk=pk)
+    history = dealer_history(vehicle)
     context = {
         "vehicle": vehicle,
-        "timeline": vehicle_timeline(vehicle),
+        "timeline": vehicle_timeline(vehicle, history),
         "months": costs_by_month(fleet=request.fleet, vehicle=vehicle),
-        "shares_history": vehicle.make in SHARES_SERVICE_HISTORY,
+        "dealer": _dealer_words(vehicle, history),
     }
     return render(request, "maintenance/history.html", context)
+
+
+def _dealer_words(vehicle: Vehicle, history: DealerHistory) -> str:
+    """What the timeline holds: the dealer's records too, or why not."""
+    make = make_label(vehicle.make)
+    if history.shared:
+        return f"Completed work orders and the dealer's service records, as {make} shares them through Smartcar."
+    if history.shared is None:
+        return "Completed work orders; the dealer's service records appear here once Smartcar has sent them."
+    return f"Completed work orders; Smartcar does not share the dealer's service records of this {make}."
 
 
 @require_GET
@@ -180,7 +166,7 @@ def _history_rows(fleet: Fleet, vehicle: Vehicle | None):
             "Dealer service", entry.title, formatting.amount(entry.odometer_km, "distance", system), "", "",
             entry.cost, entry.currency, entry.detail, "",
         ]
-        for entry in dealer_records(vehicle, fleet.zone)
+        for entry in dealer_entries(dealer_history(vehicle), fleet.zone)
     ]  # fmt: skip
     yield from sorted([*_work_order_rows(fleet, vehicle), *dealer], key=lambda row: row[0])
 

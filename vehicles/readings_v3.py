@@ -66,7 +66,7 @@ def _convert(value: float, unit: str, kind: str, what: str) -> float:
     raise UnreadableBody(f"{what} has an unknown unit {unit!r}")
 
 
-def _measure(body: Any, kind: str, what: str) -> float | None:
+def measure(body: Any, kind: str, what: str) -> float | None:
     """``{"unit", "value"}`` in the stored metric unit; None when the value is null (most fields are optional)."""
     body = _object(body, what)
     if "value" not in body and set(body) - {"unit"}:
@@ -154,12 +154,12 @@ def _open_positions(body: Any, what: str) -> list[str]:
 
 def _soc(body) -> dict:
     # signals__tractionbattery.md — percent 0–100 (v2's fraction ×100 is the same stored value)
-    return _present({"battery_percent": _measure(body, "percent", "state of charge")})
+    return _present({"battery_percent": measure(body, "percent", "state of charge")})
 
 
 def _battery_range(body) -> dict:
     # signals__tractionbattery.md — the page lists the unit "DEFAULT" (sic): not a unit, so not read.
-    return _present({"range_km": _measure(body, "distance", "battery range")})
+    return _present({"range_km": measure(body, "distance", "battery range")})
 
 
 def _charging_status(body) -> dict:
@@ -194,7 +194,7 @@ def _charge_limits(body) -> dict:
 
 
 def _wattage(body) -> dict:
-    return _present({"charge_power_kw": _measure(body, "power", "charging power")})
+    return _present({"charge_power_kw": measure(body, "power", "charging power")})
 
 
 def _location(body) -> dict:
@@ -210,27 +210,27 @@ def _location(body) -> dict:
 
 
 def _odometer(body) -> dict:
-    return _present({"odometer_km": _measure(body, "distance", "odometer")})
+    return _present({"odometer_km": measure(body, "distance", "odometer")})
 
 
 def _speed(body) -> dict:
-    return _present({"speed_kph": _measure(body, "speed", "speed")})
+    return _present({"speed_kph": measure(body, "speed", "speed")})
 
 
 def _fuel_level(body) -> dict:
-    return _present({"fuel_percent": _measure(body, "percent", "fuel level")})
+    return _present({"fuel_percent": measure(body, "percent", "fuel level")})
 
 
 def _fuel_amount(body) -> dict:
-    return _present({"fuel_amount_liters": _measure(body, "volume", "fuel remaining")})
+    return _present({"fuel_amount_liters": measure(body, "volume", "fuel remaining")})
 
 
 def _fuel_range(body) -> dict:
-    return _present({"fuel_range_km": _measure(body, "distance", "fuel range")})
+    return _present({"fuel_range_km": measure(body, "distance", "fuel range")})
 
 
 def _oil_life(body) -> dict:
-    return _present({"oil_life_percent": _measure(body, "percent", "oil life")})
+    return _present({"oil_life_percent": measure(body, "percent", "oil life")})
 
 
 def _locked(body) -> dict:
@@ -431,14 +431,14 @@ def timestamp(value: Any) -> datetime | None:
     return None
 
 
-def _parts(item: Mapping) -> tuple[Any, Any, Any, Mapping]:
+def signal_parts(item: Mapping) -> tuple[Any, Any, Any, Mapping]:
     """(code, body, status, meta) of a REST item (under ``attributes``) or a webhook item (flat)."""
     attributes = item["attributes"] if isinstance(item.get("attributes"), Mapping) else item
     meta = mapping_at(item, "meta")
     return attributes.get("code", item.get("id")), attributes.get("body"), attributes.get("status"), meta
 
 
-def _failure(status: Any) -> tuple[str, str | None] | None:
+def signal_failure(status: Any) -> tuple[str, str | None] | None:
     """A signal-level error from ``status`` (``{"value": "ERROR", "error": {type, code}}``), None on success."""
     if status is None:
         return None
@@ -480,11 +480,11 @@ def _read_signal(reading: SignalReading, item: Any, now: datetime) -> None:
     if not isinstance(item, Mapping):
         reading.unparsed.append(Unparsed("(signal)", "a signal that is not a JSON object", item))
         return
-    code, body, status, meta = _parts(item)
+    code, body, status, meta = signal_parts(item)
     if not isinstance(code, str) or not code:
         reading.unparsed.append(Unparsed("(signal)", "a signal without a code", item))
         return
-    failure = _failure(status)
+    failure = signal_failure(status)
     if failure is not None:
         reading.errors[code] = failure
         return

@@ -1,6 +1,7 @@
-"""End to end through the simulated Smartcar platform: vehicles connected through Connect, synced over HTTP, and a
-manager's clicks on the pages. A trouble code appears → work order → done → the code clears; the odometer passes a
-service interval → due → done → the next due point.
+"""End to end through the simulated Smartcar platform, on each Smartcar API version: vehicles connected through
+Connect, synced over HTTP, and a manager's clicks on the pages. A trouble code appears → work order → done → the code
+clears; the odometer passes a service interval → due → done → the next due point; the dealer's records join the
+timeline.
 """
 
 import pytest
@@ -10,7 +11,7 @@ from django.utils import timezone
 from maintenance.models import ServiceTask, WorkOrder, WorkOrderStatus
 from tests.dashboard.conftest import connect_simulated, sync_rounds
 
-pytestmark = pytest.mark.parametrize("api_version", ["2.0"], indirect=True)
+pytestmark = pytest.mark.parametrize("api_version", ["2.0", "3"], indirect=True)
 
 
 @pytest.fixture
@@ -106,3 +107,22 @@ def test_the_odometer_passing_a_service_interval_makes_it_due_and_the_work_reset
     _simulated(chevrolet, odometer=39700.0)
     _sync(chevrolet, still_world)
     assert "Due in 550 km" in owner_client.get(url).content.decode()
+
+
+def test_the_dealers_service_records_join_the_timeline_on_either_api_version(
+    owner_client, fleet, still_world, api_version
+):
+    vehicles = connect_simulated(owner_client, fleet, "4-vehicles@maintenance.example")
+    ford = next(v for v in vehicles if v.make == "FORD")
+    history = reverse("vehicle_maintenance_history", args=[fleet.slug, ford.pk])
+    assert "appear here once Smartcar has sent them" in owner_client.get(history).content.decode()
+    _simulated(
+        ford,
+        service_records=[{"date": "2026-03-02T09:00:00Z", "odometer": 18000.0, "tasks": ["Oil and filter change"]}],
+    )
+    _sync(ford, still_world)
+    page = owner_client.get(history).content.decode()
+    assert "the dealer&#x27;s service records, as Ford shares them through Smartcar" in page
+    assert "Oil and filter change" in page and "2 Mar 2026" in page and "18,000 km" in page
+    csv = b"".join(owner_client.get(reverse("maintenance_history_csv", args=[fleet.slug]), {"vehicle": ford.pk}))
+    assert "Dealer service,Oil and filter change,18000" in csv.decode()

@@ -36,7 +36,7 @@ def done(fleet, vehicle, owner, title, on, parts, labour, km=None):
 
 def test_one_timeline_of_work_orders_and_dealer_records_newest_first(owner_client, owner, fleet):
     ford = make_vehicles(fleet, 1, make="FORD")[0]
-    EndpointState.objects.create(vehicle=ford, path="/service/history", body=DEALER)
+    EndpointState.objects.create(vehicle=ford, path="/service/history", body=DEALER, last_success_at=timezone.now())
     done(fleet, ford, owner, "Brake pads", date(2026, 4, 10), Decimal("80"), Decimal("45.5"), 11000)
     work_order_open(fleet=fleet, vehicle=ford, user=owner, title="Still open")
     page = owner_client.get(reverse("vehicle_maintenance_history", args=[fleet.slug, ford.pk])).content.decode()
@@ -60,7 +60,7 @@ def test_costs_per_month_and_per_vehicle(owner_client, owner, fleet, vehicles):
 
 def test_the_csv_lists_completed_work_and_a_vehicles_dealer_records(owner_client, owner, fleet, other_fleet):
     ford = make_vehicles(fleet, 1, make="FORD")[0]
-    EndpointState.objects.create(vehicle=ford, path="/service/history", body=DEALER)
+    EndpointState.objects.create(vehicle=ford, path="/service/history", body=DEALER, last_success_at=timezone.now())
     done(fleet, ford, owner, "=HYPERLINK(evil)", date(2026, 4, 10), Decimal("80"), Decimal("45.5"), 11000)
     url = reverse("maintenance_history_csv", args=[fleet.slug])
     lines = b"".join(owner_client.get(url, {"vehicle": ford.pk}).streaming_content).decode().splitlines()
