@@ -164,10 +164,17 @@ def _money(value: Any) -> str | None:
 # --- Fleet totals --------------------------------------------------------------------------------------------------
 
 
+# What a row of the sessions table (charging/_sessions.html) shows besides the session: its cost, which trips
+# stores against the session (trips.SessionCost, reverse one-to-one "cost").
+SESSION_ROW = ("cost",)
+
+
 def fleet_sessions(*, fleet, start: datetime | None = None, end: datetime | None = None):
     """The fleet's sessions in a range of start times (inclusive start, exclusive end), newest first."""
     sessions = (
-        ChargingSession.objects.filter(vehicle__fleet=fleet).select_related("vehicle").prefetch_related("observations")
+        ChargingSession.objects.filter(vehicle__fleet=fleet)
+        .select_related("vehicle", *SESSION_ROW)
+        .prefetch_related("observations")
     )
     if start:
         sessions = sessions.filter(started_at__gte=start)

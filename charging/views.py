@@ -79,7 +79,8 @@ def vehicle_charging(request: FleetRequest, vehicle_id: int):
         context.update(_schedule_context(request, vehicle, feature, location_key=request.GET.get("location")))
     elif feature:
         context["schedule_unavailable"] = capabilities.missing_reason(vehicle, feature)
-    context["sessions"] = ChargingSession.objects.filter(vehicle=vehicle).prefetch_related("observations")[:20]
+    sessions = ChargingSession.objects.filter(vehicle=vehicle).select_related(*history.SESSION_ROW)
+    context["sessions"] = sessions.prefetch_related("observations")[:20]
     return render(request, VEHICLE_TEMPLATE, context)
 
 

@@ -5,6 +5,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from charging.models import ChargingSession, SessionSource
@@ -107,3 +109,35 @@ def test_a_changed_tariff_prices_sessions_again(owner_client, fleet, depot, vehi
 def test_viewers_cannot_set_tariffs(viewer_client, fleet):
     assert save_tariff(viewer_client, fleet).status_code == 403
     assert not Tariff.objects.exists()
+
+
+def _priced_sessions(fleet, vehicle, count, first=0):
+    start = datetime(2026, 3, 2, 20, 0, tzinfo=UTC)
+    for index in range(first, first + count):
+        session_of(vehicle, start=start - timedelta(days=index), hours=1, energy=10.0)
+    sessions_cost(fleet=fleet)
+
+
+def _queries(client, url) -> tuple[int, str]:
+    with CaptureQueriesContext(connection) as captured:
+        page = client.get(url).content.decode()
+    return len(captured.captured_queries), page
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("page", ["vehicle", "fleet"])
+def test_the_charging_pages_show_each_sessions_cost_in_constant_queries(owner_client, fleet, depot, page):
+    vehicle = vehicle_of(fleet, make="VOLKSWAGEN", nickname="Van 7")
+    save_tariff(owner_client, fleet, place=depot.pk, price_per_kwh="0.25")
+    if page == "vehicle":
+        url = reverse("charging_vehicle", args=[fleet.slug, vehicle.pk])
+    else:
+        url = reverse("charging_fleet", args=[fleet.slug]) + "?start_date=2026-01-01&end_date=2026-03-31"
+    _priced_sessions(fleet, vehicle, 2)
+    owner_client.get(url)  # what the first page view of a login caches
+    few, shown = _queries(owner_client, url)
+    assert shown.count("2.50 EUR") == 2
+    _priced_sessions(fleet, vehicle, 18, first=2)  # the vehicle page's 20 rows
+    many, shown = _queries(owner_client, url)
+    assert shown.count("2.50 EUR") == 20
+    assert many == few
