@@ -5,8 +5,8 @@
   send_robust).
 - ``vehicles_changed`` is sent after something else new about vehicles was committed: a webhook event was applied,
   their connection's state changed (access lost, reconnected, disconnected), they joined or left a group, trips
-  found a vehicle leaving or coming back to a closed place. ``vehicle_ids`` and ``source`` ("webhook", "connection",
-  "group", "trips").
+  found a vehicle leaving or coming back to a closed place, their fleet's polling resumed after a billing pause.
+  ``vehicle_ids`` and ``source`` ("webhook", "connection", "group", "trips", "sync").
 
 Receivers (trips, alerts) react to exactly those vehicles rather than scanning the fleet; their failures are logged,
 never raised into the sync round or the webhook worker that sent the signal.

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from simulator import clock
 from simulator.models import Vehicle as SimulatedVehicle
+from tests.vehicles.conftest import faults  # noqa: F401 — the simulator's fault settings, as a fixture
 
 
 @pytest.fixture(autouse=True)

@@ -6,14 +6,20 @@ condition counts the vehicle exactly while its alert is open."""
 from datetime import time, timedelta
 
 import pytest
+from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from alerts import tasks
-from alerts.models import Alert, AlertState, EventKind
+from alerts.models import ACTIVE, Alert, AlertRule, AlertState, EventKind
 from dashboard.overview import TILES
+from simulator.models import Token
 from tests.alerts.conftest import nudge, sync_all
+from tests.connect.browser import connect
+from tests.simulator.platform_fixtures import management_auth
 from tests.vehicles.conftest import connect_simulated
-from vehicles.models import SyncState, VehicleStatus
+from vehicles import conditions, sync
+from vehicles.models import FleetSync, SyncState, VehicleStatus
 
 
 def kinds(alert):
@@ -25,14 +31,21 @@ def tiles_of(condition: str) -> list[str]:
     return [tile.key for tile in TILES if condition in (tile.key, *(p.key for p in getattr(tile, "parts", [])))]
 
 
-def tile_counts(client, fleet) -> dict[str, int]:
-    overview = client.get(reverse("fleet_home", args=[fleet.slug]))
-    return {tile["key"]: tile["count"] for tile in overview.context["tiles"]}
+def overview(client, fleet):
+    return client.get(reverse("fleet_home", args=[fleet.slug])).context
 
 
 def assert_tiles(client, fleet, condition: str, count: int) -> None:
-    counts = tile_counts(client, fleet)
-    assert {key: counts[key] for key in tiles_of(condition)} == dict.fromkeys(tiles_of(condition), count)
+    """The overview counts ``count`` vehicles in this condition: on each tile that holds it, and where it is one of the
+    reasons sync fails, under that reason (a vehicle may still fail for another)."""
+    context = overview(client, fleet)
+    counts = {tile["key"]: tile["count"] for tile in context["tiles"]}
+    for key in tiles_of(condition):
+        if key == conditions.SYNC_FAILING.key:
+            phrase, summary = conditions.ALL[condition].phrase, context["failing_summary"]
+            assert (f"{phrase} ({count})" in summary) if count else (phrase not in summary), summary
+        else:
+            assert counts[key] == count, (key, counts)
 
 
 def _tires(kpa):
@@ -194,10 +207,137 @@ def test_a_vehicle_stale_again_while_another_of_its_alerts_is_open_gets_a_new_st
     assert Alert.objects.filter(condition="stale", state=AlertState.OPEN).count() == 1
 
 
-def test_access_lost_opens_a_needs_reconnect_alert(fleet, transactional_db):
-    vehicle = connect_simulated(fleet, makes=["FORD"]).vehicles[0]
+# --- Whether Fleet can read the vehicle -----------------------------------------------------------------------------
+
+
+def revoke_at_smartcar(account, vehicle, time_passes):
+    """The owner revokes Fleet's access at Smartcar: the token pair is gone, the next read is refused (401)."""
+    Token.objects.filter(user__user_id=account.smartcar_user_id).delete()
+
+
+def revoke_and_let_the_access_token_expire(account, vehicle, time_passes):
+    """Revoked, and noticed only when the access token runs out: its refresh is refused (invalid_grant)."""
+    revoke_at_smartcar(account, vehicle, time_passes)
+    time_passes(account.access_expires_at - timezone.now() + timedelta(minutes=1))
+
+
+def delete_the_connection_at_smartcar(account, vehicle, time_passes):
+    """This vehicle's connection is deleted (Smartcar's dashboard, the owner's app): every read of it is refused with
+    PERMISSION while the account's sign-in still works."""
+    response = Client().delete(
+        f"/simulator/management/v2.0/management/connections?vehicle_id={vehicle.smartcar_id}",
+        HTTP_AUTHORIZATION=management_auth(),
+    )
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "lose_access",
+    [revoke_at_smartcar, revoke_and_let_the_access_token_expire, delete_the_connection_at_smartcar],
+    ids=["authentication", "refresh", "permission"],
+)
+def test_lost_access_opens_a_needs_reconnect_alert_that_resolves_when_the_owner_reconnects(
+    lose_access, owner_client, fleet, time_passes, transactional_db
+):
+    connected = connect_simulated(fleet, makes=["FORD", "TESLA"])
+    account, vehicle = connected.account, connected.vehicles[0]
     sync_all()
-    nudge(vehicle, lambda s: s.update(force_error="AUTHENTICATION:"))
+    lose_access(account, vehicle, time_passes)
     sync_all()
     alert = Alert.objects.get(vehicle=vehicle, condition="reconnect")
-    assert alert.state == AlertState.OPEN and alert.events.count() == 1
+    assert alert.state == AlertState.OPEN
+    lost = Alert.objects.filter(condition="reconnect", state=AlertState.OPEN).count()
+    assert_tiles(owner_client, fleet, "reconnect", lost)
+
+    sync_all()  # still refused, or not asked at all: the same alert
+    assert Alert.objects.filter(condition="reconnect").count() == lost and kinds(alert) == [EventKind.OPENED]
+
+    # The owner signs in to Smartcar Connect again from the connections page.
+    reconnect = reverse("connect_account_reconnect", args=[fleet.slug, account.pk])
+    connect(owner_client, fleet, "owner@sim.example", start_url=reconnect)
+    alert.refresh_from_db()
+    assert alert.state == AlertState.RESOLVED and kinds(alert) == [EventKind.OPENED, EventKind.RESOLVED]
+    assert not Alert.objects.filter(condition="reconnect", state__in=ACTIVE).exists()
+    assert_tiles(owner_client, fleet, "reconnect", 0)
+
+    sync_all()
+    assert Alert.objects.filter(condition="reconnect").count() == lost
+
+
+def test_smartcar_not_answering_for_half_an_hour_opens_an_unreachable_alert(
+    owner_client, fleet, faults, settings, time_passes, transactional_db
+):
+    settings.SMARTCAR_VEHICLE_TIMEOUT_SECONDS = 0.5
+    settings.SIMULATOR_TIMEOUT_SECONDS = 2
+    ford = connect_simulated(fleet, makes=["FORD"]).vehicles[0]
+    # Path by path: the simulator's timeouts hang single calls (a batch's members do not time out there).
+    FleetSync.objects.create(fleet=fleet, use_batch=False)
+    sync_all()
+    faults.timeout_rate = 1.0
+    faults.save()
+    sync_all()
+    assert VehicleStatus.objects.get(vehicle=ford).sync_state == SyncState.UNREACHABLE
+    alert = Alert.objects.get(vehicle=ford, condition="unreachable")
+    assert alert.state == AlertState.PENDING  # a passing outage is nobody's business yet
+
+    time_passes(timedelta(minutes=31))
+    tasks.due_check.delay()
+    alert.refresh_from_db()
+    assert (alert.state, alert.summary) == (AlertState.OPEN, "Smartcar unreachable")
+    assert_tiles(owner_client, fleet, "unreachable", 1)
+    sync_all()
+    assert Alert.objects.filter(condition="unreachable").count() == 1 and kinds(alert) == [EventKind.OPENED]
+
+    faults.timeout_rate = 0.0
+    faults.save()
+    sync_all()
+    alert.refresh_from_db()
+    assert alert.state == AlertState.RESOLVED and kinds(alert) == [EventKind.OPENED, EventKind.RESOLVED]
+    assert_tiles(owner_client, fleet, "unreachable", 0)
+
+
+def test_a_billing_error_opens_a_paused_alert_that_resolves_when_polling_resumes(owner_client, fleet, transactional_db):
+    ford = connect_simulated(fleet, makes=["FORD"]).vehicles[0]
+    sync_all()
+    nudge(ford, lambda s: s.update(force_error="BILLING:VEHICLE_REQUEST_LIMIT"))
+    sync_all()
+    alert = Alert.objects.get(vehicle=ford, condition="paused")
+    assert (alert.state, alert.summary) == (AlertState.OPEN, "Paused by billing")
+    assert_tiles(owner_client, fleet, "paused", 1)
+    sync_all()  # the fleet's polling is paused: the vehicle is not asked, the alert holds
+    assert Alert.objects.filter(condition="paused").count() == 1 and kinds(alert) == [EventKind.OPENED]
+
+    # The plan is upgraded; an owner resumes polling (admin, fleet sync settings).
+    nudge(ford, lambda s: s.pop("force_error"))
+    sync.fleet_sync_resume(fleet_sync=FleetSync.objects.get(fleet=fleet))
+    alert.refresh_from_db()
+    assert alert.state == AlertState.RESOLVED and kinds(alert) == [EventKind.OPENED, EventKind.RESOLVED]
+    assert_tiles(owner_client, fleet, "paused", 0)
+    sync_all()
+    assert Alert.objects.filter(condition="paused").count() == 1
+
+
+def test_a_rate_limited_vehicle_alerts_when_the_fleet_asks_for_it_and_resolves_once_the_limit_lifts(
+    owner_client, fleet, faults, time_passes, transactional_db
+):
+    ford = connect_simulated(fleet, makes=["FORD"]).vehicles[0]
+    faults.requests_per_minute = 1
+    faults.save()
+    sync_all()
+    sync_all()  # a second request within the minute: 429 with its Retry-After
+    assert VehicleStatus.objects.get(vehicle=ford).sync_state == SyncState.RATE_LIMITED
+    assert not Alert.objects.filter(condition="rate_limited").exists()  # off unless the fleet turns it on
+
+    AlertRule.objects.create(fleet=fleet, condition="rate_limited", enabled=True)
+    sync_all()
+    alert = Alert.objects.get(vehicle=ford, condition="rate_limited")
+    assert alert.state == AlertState.OPEN
+    assert_tiles(owner_client, fleet, "rate_limited", 1)
+    sync_all()
+    assert Alert.objects.filter(condition="rate_limited").count() == 1 and kinds(alert) == [EventKind.OPENED]
+
+    time_passes(timedelta(minutes=2))  # past its Retry-After, in a new minute of the limit
+    sync_all()
+    alert.refresh_from_db()
+    assert alert.state == AlertState.RESOLVED and kinds(alert) == [EventKind.OPENED, EventKind.RESOLVED]
+    assert_tiles(owner_client, fleet, "rate_limited", 0)

@@ -14,6 +14,7 @@ from connect.models import SmartcarAccount
 from fleet.models import Membership, Role
 from fleet.outbox import enqueue
 from vehicles.models import EndpointState, FleetSync, SyncState, Vehicle, VehicleStatus, VehicleSync
+from vehicles.signals import vehicles_changed_send
 from vehicles.sync.planning import endpoint_states_ensure
 
 logger = logging.getLogger(__name__)
@@ -51,11 +52,13 @@ def vehicle_sync_resume(*, vehicle: Vehicle) -> None:
 
 
 def fleet_sync_resume(*, fleet_sync: FleetSync) -> None:
-    """An owner resumes polling after a billing pause (e.g. after upgrading the plan)."""
+    """An owner resumes polling after a billing pause (e.g. after upgrading the plan). The vehicles that showed the
+    pause show it no longer; whatever follows their state (alerts) is told now, not at their next round."""
     FleetSync.objects.filter(pk=fleet_sync.pk).update(paused_until=None, alert="")
-    VehicleStatus.objects.filter(vehicle__fleet_id=fleet_sync.pk, sync_state=SyncState.PAUSED).update(
-        sync_state=SyncState.OK
-    )
+    paused = VehicleStatus.objects.filter(vehicle__fleet_id=fleet_sync.pk, sync_state=SyncState.PAUSED)
+    vehicle_ids = list(paused.values_list("vehicle_id", flat=True))
+    paused.update(sync_state=SyncState.OK)
+    vehicles_changed_send(vehicle_ids=vehicle_ids, source="sync")
 
 
 def fleet_billing_pause(*, fleet_id: int, error: SmartcarError, now: datetime | None = None) -> None:
