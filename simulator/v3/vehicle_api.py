@@ -224,6 +224,15 @@ def _vehicle_attributes(vehicle: Vehicle, mode: str = "live") -> dict:
     }
 
 
+def _vehicle_resource(vehicle: Vehicle, mode: str) -> dict:
+    return {
+        "id": vehicle.vehicle_id,
+        "type": "vehicle",
+        "attributes": _vehicle_attributes(vehicle, mode),
+        "links": {"self": f"/vehicles/{vehicle.vehicle_id}"},
+    }
+
+
 # --- Vehicles and signals -----------------------------------------------------------------------------------------
 
 
@@ -231,16 +240,7 @@ def _vehicle_get(request: HttpRequest, vehicle_id: str) -> HttpResponse:
     # Reference: smartcar-api-v3/vehicles__get.md — sc-user-id is not listed for this operation.
     connection = _connection(caller(request), vehicle_id, user_needed=False)
     vehicle = connection.vehicle
-    return JsonResponse(
-        {
-            "data": {
-                "id": vehicle.vehicle_id,
-                "type": "vehicle",
-                "attributes": _vehicle_attributes(vehicle, connection.mode),
-                "links": {"self": f"/vehicles/{vehicle.vehicle_id}"},
-            }
-        }
-    )
+    return JsonResponse({"data": _vehicle_resource(vehicle, connection.mode)})
 
 
 def _page_numbers(request: HttpRequest, default_size: int) -> tuple[int, int]:
@@ -280,14 +280,7 @@ def _signals_list(request: HttpRequest, vehicle_id: str) -> HttpResponse:
                     "next": link(number + 1),
                     "last": link(pages),
                 },
-                "included": {
-                    "vehicle": {
-                        "id": vehicle.vehicle_id,
-                        "type": "vehicle",
-                        "attributes": _vehicle_attributes(vehicle, connection.mode),
-                        "links": {"self": f"/vehicles/{vehicle.vehicle_id}"},
-                    }
-                },
+                "included": {"vehicle": _vehicle_resource(vehicle, connection.mode)},
             }
         )
 
