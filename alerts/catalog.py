@@ -30,6 +30,11 @@ class AlertKind:
     def label(self) -> str:
         return self.condition.label
 
+    @property
+    def threshold_quantity(self) -> str:
+        """How the threshold is written (fleet/formatting.py): a pressure, or a percentage."""
+        return "pressure" if self.threshold.endswith("_kpa") else "percent"
+
 
 KINDS: list[AlertKind] = [
     AlertKind(conditions.LOW_ENERGY, threshold="low_energy_percent", threshold_label="Low at or below (%)"),
@@ -50,6 +55,8 @@ KINDS: list[AlertKind] = [
     AlertKind(conditions.RATE_LIMITED, enabled=False),
 ]
 BY_KEY: dict[str, AlertKind] = {kind.key: kind for kind in KINDS}
+# Every threshold warns sooner the higher it is (a battery low at 30 % is low before one low at 20 %).
+WITH_THRESHOLD = [kind for kind in KINDS if kind.threshold]
 # Conditions that start with the passing of time, not with new data: checked by query (alerts.evaluation.due_check).
 TIMED = [conditions.STALE, conditions.NOT_PLUGGED_IN]
 

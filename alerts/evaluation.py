@@ -34,7 +34,7 @@ from alerts.models import ACTIVE, Alert, AlertEvent, AlertRule, AlertState, Even
 from fleet.models import Fleet
 from vehicles import conditions
 from vehicles.conditions import Limits
-from vehicles.models import DiagnosticTroubleCode, SystemStatus, Vehicle
+from vehicles.models import DiagnosticTroubleCode, SystemStatus, Vehicle, VehicleGroup
 from vehicles.obd import describe
 
 logger = logging.getLogger(__name__)
@@ -44,39 +44,81 @@ logger = logging.getLogger(__name__)
 class Effective:
     enabled: bool
     after: timedelta
-    threshold: float | None = None
+    threshold: float | None = None  # None: the fleet's
+    # Which rule decided: the vehicle's own exception, a group's (its name), or neither (the fleet's).
+    own: bool = False
+    group: str = ""
 
 
 class Rules:
-    """The rules of some fleets and vehicles, with the catalogue's defaults where they have none."""
+    """The rules of some fleets, groups and vehicles, with the catalogue's defaults where they have none.
 
-    def __init__(self, rows: Iterable[AlertRule]):
+    Which applies to a vehicle, for one condition:
+
+    - the fleet's rule says whether the condition alerts at all and after how long (off there: off for every vehicle);
+    - the vehicle's own exception, where it has one, decides the rest: on or off, its threshold or the fleet's;
+    - else the rules of the vehicle's groups: on if any of them is on; of the thresholds they set, the highest — every
+      threshold warns sooner the higher it is, so a vehicle in two groups is warned as early as either asks;
+    - else the fleet's threshold.
+    """
+
+    def __init__(self, rows: Iterable[AlertRule], memberships: Iterable[tuple[int, int]] = ()):
         self.fleet: dict[tuple[int, str], AlertRule] = {}
+        self.group: dict[tuple[int, str], AlertRule] = {}
         self.vehicle: dict[tuple[int, str], AlertRule] = {}
         for row in rows:
-            if row.vehicle_id is None:
-                self.fleet[(row.fleet_id, row.condition)] = row
-            else:
+            if row.vehicle_id is not None:
                 self.vehicle[(row.vehicle_id, row.condition)] = row
+            elif row.group_id is not None:
+                self.group[(row.group_id, row.condition)] = row
+            else:
+                self.fleet[(row.fleet_id, row.condition)] = row
+        self.groups_of: dict[int, list[int]] = defaultdict(list)
+        for vehicle_id, group_id in memberships:
+            self.groups_of[vehicle_id].append(group_id)
 
     @classmethod
     def load(cls, fleet_ids: Iterable[int], vehicle_ids: Iterable[int]) -> Rules:
+        """The fleets' rules, their groups' rules and these vehicles' (one query), and these vehicles' memberships of
+        groups with rules (a second query, only when a fleet has group rules)."""
         from django.db.models import Q
 
-        return cls(
-            AlertRule.objects.filter(fleet_id__in=list(fleet_ids)).filter(
-                Q(vehicle__isnull=True) | Q(vehicle_id__in=list(vehicle_ids))
-            )
+        ids = list(vehicle_ids)
+        rows = list(
+            AlertRule.objects.filter(fleet_id__in=list(fleet_ids))
+            .filter(Q(vehicle__isnull=True) | Q(vehicle_id__in=ids))
+            .select_related("group")
         )
+        ruled = {row.group_id for row in rows if row.group_id is not None}
+        memberships = (
+            VehicleGroup.vehicles.through.objects.filter(vehicle_id__in=ids, vehiclegroup_id__in=ruled).values_list(
+                "vehicle_id", "vehiclegroup_id"
+            )
+            if ruled
+            else []
+        )
+        return cls(rows, memberships)
 
     def effective(self, vehicle: Vehicle, kind: AlertKind) -> Effective:
         fleet_rule = self.fleet.get((vehicle.fleet_id, kind.key))
         enabled = fleet_rule.enabled if fleet_rule else kind.enabled
-        after = fleet_rule.after_minutes if fleet_rule else kind.after_minutes
+        after = timedelta(minutes=fleet_rule.after_minutes if fleet_rule else kind.after_minutes)
         own = self.vehicle.get((vehicle.pk, kind.key))
-        if own is None:
-            return Effective(enabled, timedelta(minutes=after))
-        return Effective(enabled and own.enabled, timedelta(minutes=after), own.threshold if kind.threshold else None)
+        if own is not None:
+            return Effective(enabled and own.enabled, after, own.threshold if kind.threshold else None, own=True)
+        groups = sorted(
+            (rule for g in self.groups_of.get(vehicle.pk, ()) if (rule := self.group.get((g, kind.key)))),
+            key=lambda rule: rule.group.name,
+        )
+        if not groups:
+            return Effective(enabled, after)
+        on = any(rule.enabled for rule in groups)
+        setting = [rule for rule in groups if rule.enabled and rule.threshold is not None] if kind.threshold else []
+        if setting:
+            decides = max(setting, key=lambda rule: rule.threshold)  # the first by name of the highest
+            return Effective(enabled, after, decides.threshold, group=decides.group.name)
+        decides = next(rule for rule in groups if rule.enabled == on)
+        return Effective(enabled and on, after, group=decides.group.name)
 
 
 def limits_for(kind: AlertKind, base: Limits, rule: Effective) -> Limits:
@@ -285,8 +327,10 @@ def due_check(*, now: datetime | None = None) -> int:
                 )
                 .values_list("pk", flat=True)
             )
-    ids = sorted(waiting | timed)
-    by_batch = defaultdict(list)
-    for index, vehicle_id in enumerate(ids):
-        by_batch[index // 500].append(vehicle_id)
-    return sum(vehicles_evaluate(vehicle_ids=batch, now=now) for batch in by_batch.values())
+    return vehicles_evaluate_in_batches(vehicle_ids=waiting | timed, now=now)
+
+
+def vehicles_evaluate_in_batches(*, vehicle_ids: Iterable[int], now: datetime | None = None, size: int = 500) -> int:
+    """``vehicles_evaluate`` for any number of vehicles, ``size`` at a time."""
+    ids = sorted(set(vehicle_ids))
+    return sum(vehicles_evaluate(vehicle_ids=ids[i : i + size], now=now) for i in range(0, len(ids), size))

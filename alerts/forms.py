@@ -5,7 +5,7 @@ from alerts.models import AlertState, Endpoint, Subscription
 from fleet import units
 from fleet.forms import stale_after_minutes, threshold_percent
 from fleet.models import Fleet
-from vehicles.models import Vehicle
+from vehicles.models import Vehicle, VehicleGroup
 
 
 class InboxQuery(forms.Form):
@@ -106,17 +106,15 @@ class RulesForm(forms.Form):
         }
 
 
-class VehicleRuleForm(forms.Form):
-    """One vehicle's exception: no alerts of a kind, or its own threshold."""
+class ExceptionForm(forms.Form):
+    """An exception to the fleet's rules for some vehicles: no alerts of a kind, or their own threshold."""
 
-    vehicle = forms.ModelChoiceField(queryset=Vehicle.objects.none(), label="Vehicle")
     condition = forms.ChoiceField(choices=[(k.key, k.label) for k in catalog.KINDS], label="Alert")
-    enabled = forms.BooleanField(required=False, initial=True, label="Alert for this vehicle")
-    threshold = forms.FloatField(required=False, label="Its own threshold", help_text="Where the alert has one")
+    enabled = forms.BooleanField(required=False, initial=True, label="Alert for these vehicles")
+    threshold = forms.FloatField(required=False, label="Their own threshold", help_text="Where the alert has one")
 
     def __init__(self, *args, fleet: Fleet, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["vehicle"].queryset = Vehicle.objects.filter(fleet=fleet, disconnected_at__isnull=True)
         self.fleet = fleet
 
     def clean(self):
@@ -131,6 +129,32 @@ class VehicleRuleForm(forms.Form):
             elif not 1 <= threshold <= 99:
                 self.add_error("threshold", "Choose a percentage between 1 and 99.")
         return data
+
+
+class VehicleRuleForm(ExceptionForm):
+    """One vehicle's exception: it replaces the rules of the vehicle's groups."""
+
+    vehicle = forms.ModelChoiceField(queryset=Vehicle.objects.none(), label="Vehicle")
+    field_order = ["vehicle"]
+
+    def __init__(self, *args, fleet: Fleet, **kwargs):
+        super().__init__(*args, fleet=fleet, **kwargs)
+        self.fields["vehicle"].queryset = Vehicle.objects.filter(fleet=fleet, disconnected_at__isnull=True)
+        self.fields["enabled"].label = "Alert for this vehicle"
+        self.fields["threshold"].label = "Its own threshold"
+
+
+class GroupRuleForm(ExceptionForm):
+    """A group's exception, for every vehicle in the group without one of its own."""
+
+    group = forms.ModelChoiceField(queryset=VehicleGroup.objects.none(), label="Group")
+    field_order = ["group"]
+
+    def __init__(self, *args, fleet: Fleet, **kwargs):
+        super().__init__(*args, fleet=fleet, **kwargs)
+        self.fields["group"].queryset = VehicleGroup.objects.filter(fleet=fleet)
+        self.fields["enabled"].label = "Alert for the group's vehicles"
+        self.fields["threshold"].label = "The group's threshold"
 
 
 class SubscriptionForm(forms.ModelForm):

@@ -12,34 +12,44 @@ from django.db import models
 from django.db.models import Q
 
 from fleet.models import Fleet
-from vehicles.models import Vehicle
+from vehicles.models import Vehicle, VehicleGroup
 
 
 class AlertRule(models.Model):
-    """Whether a condition alerts, and after how long; the fleet's rule (no vehicle) or one vehicle's exception.
+    """Whether a condition alerts, and after how long: the fleet's rule (no vehicle, no group), or an exception for
+    a group of vehicles or one vehicle (on or off, and its own threshold where the condition has one).
 
     The fleet's thresholds are the fleet's own (``Fleet.low_energy_percent`` …) so that the dashboard's tiles judge
-    by the same numbers; a vehicle's rule may set its own threshold for its alerts.
+    by the same numbers. Which rule applies to a vehicle is ``alerts.evaluation.Rules.effective``.
     """
 
     fleet = models.ForeignKey(Fleet, on_delete=models.CASCADE, related_name="alert_rules")
     condition = models.CharField(max_length=32)
     vehicle = models.ForeignKey(Vehicle, on_delete=models.CASCADE, null=True, blank=True, related_name="alert_rules")
+    group = models.ForeignKey(VehicleGroup, on_delete=models.CASCADE, null=True, blank=True, related_name="alert_rules")
     enabled = models.BooleanField(default=True)
     after_minutes = models.PositiveIntegerField(default=0, help_text="How long the condition must last first")
-    threshold = models.FloatField(null=True, blank=True, help_text="This vehicle's own threshold (vehicle rules)")
+    threshold = models.FloatField(null=True, blank=True, help_text="The group's or vehicle's own threshold")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["fleet", "condition", "vehicle"], name="alert_rule_once"),
             models.UniqueConstraint(
-                fields=["fleet", "condition"], condition=Q(vehicle__isnull=True), name="alert_fleet_rule_once"
+                fields=["fleet", "condition"],
+                condition=Q(vehicle__isnull=True, group__isnull=True),
+                name="alert_fleet_rule_once",
+            ),
+            models.UniqueConstraint(
+                fields=["group", "condition"], condition=Q(group__isnull=False), name="alert_group_rule_once"
+            ),
+            models.CheckConstraint(
+                condition=Q(vehicle__isnull=True) | Q(group__isnull=True), name="alert_rule_vehicle_or_group"
             ),
         ]
 
     def __str__(self):
-        return f"{self.condition} ({self.vehicle or 'fleet'})"
+        return f"{self.condition} ({self.vehicle or self.group or 'fleet'})"
 
 
 class AlertState(models.TextChoices):

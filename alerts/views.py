@@ -6,11 +6,20 @@ from django.db import transaction
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from alerts import catalog
-from alerts.forms import AcknowledgeForm, InboxQuery, RulesForm, ThresholdsForm, VehicleRuleForm
+from alerts import catalog, services
+from alerts.forms import AcknowledgeForm, GroupRuleForm, InboxQuery, RulesForm, ThresholdsForm, VehicleRuleForm
 from alerts.models import SHOWN, Alert, AlertRule, AlertState
-from alerts.services import AlertError, alert_acknowledge, rules_effective, rules_save, vehicle_rule_save
+from alerts.services import (
+    AlertError,
+    alert_acknowledge,
+    group_rule_save,
+    rules_effective,
+    rules_save,
+    threshold_sources,
+    vehicle_rule_save,
+)
 from fleet.tenancy import FleetRequest, fleet_view, get_fleet_object_or_404
+from vehicles.models import VehicleGroup
 
 PAGE_SIZE = 50
 
@@ -98,44 +107,59 @@ def rules(request: FleetRequest):
             rules_save(fleet=fleet, rules=form.rules())
         messages.success(request, "Alert rules saved.")
         return redirect("alerts_rules", fleet.slug)
+    return _rules_page(request, thresholds=thresholds, form=form, status=422 if request.method == "POST" else 200)
+
+
+def _rules_page(request: FleetRequest, *, status: int = 200, **forms):
+    fleet = request.fleet
     context = {
-        "thresholds": thresholds,
-        "form": form,
+        "thresholds": ThresholdsForm(instance=fleet, prefix="t"),
+        "form": RulesForm(effective=rules_effective(fleet=fleet), prefix="r"),
         "vehicle_form": VehicleRuleForm(fleet=fleet, prefix="v"),
-        "exceptions": _exceptions(fleet),
+        "group_form": GroupRuleForm(fleet=fleet, prefix="g"),
+        "has_groups": VehicleGroup.objects.filter(fleet=fleet).exists(),
+        "vehicle_exceptions": _exceptions(fleet, vehicle__isnull=False),
+        "group_exceptions": _exceptions(fleet, group__isnull=False),
+        "sources": threshold_sources(fleet=fleet, page=request.GET.get("page")),
+        **forms,
     }
-    return render(request, "alerts/rules.html", context, status=422 if request.method == "POST" else 200)
+    return render(request, "alerts/rules.html", context, status=status)
 
 
-def _exceptions(fleet):
-    rows = list(AlertRule.objects.filter(fleet=fleet, vehicle__isnull=False).select_related("vehicle"))
+def _exceptions(fleet, **which):
+    rows = list(AlertRule.objects.filter(fleet=fleet, **which).select_related("vehicle", "group"))
     for row in rows:
         row.label = catalog.label(row.condition)
-    return rows
+    return sorted(rows, key=lambda row: (str(row.vehicle or row.group).lower(), row.label))
 
 
 @require_POST
 @fleet_view(write=True)
 def vehicle_rule_add(request: FleetRequest):
-    fleet = request.fleet
-    form = VehicleRuleForm(request.POST, fleet=fleet, prefix="v")
+    form = VehicleRuleForm(request.POST, fleet=request.fleet, prefix="v")
     if not form.is_valid():
-        context = {
-            "thresholds": ThresholdsForm(instance=fleet, prefix="t"),
-            "form": RulesForm(effective=rules_effective(fleet=fleet), prefix="r"),
-            "vehicle_form": form,
-            "exceptions": _exceptions(fleet),
-        }
-        return render(request, "alerts/rules.html", context, status=422)
-    vehicle_rule_save(fleet=fleet, **form.cleaned_data)
+        return _rules_page(request, vehicle_form=form, status=422)
+    vehicle_rule_save(fleet=request.fleet, **form.cleaned_data)
     messages.success(request, "Exception saved.")
-    return redirect("alerts_rules", fleet.slug)
+    return redirect("alerts_rules", request.fleet.slug)
 
 
 @require_POST
 @fleet_view(write=True)
-def vehicle_rule_delete(request: FleetRequest, rule_id: int):
-    rule = get_fleet_object_or_404(request, AlertRule.objects.filter(vehicle__isnull=False), pk=rule_id)
-    rule.delete()
+def group_rule_add(request: FleetRequest):
+    form = GroupRuleForm(request.POST, fleet=request.fleet, prefix="g")
+    if not form.is_valid():
+        return _rules_page(request, group_form=form, status=422)
+    group_rule_save(fleet=request.fleet, **form.cleaned_data)
+    messages.success(request, "Exception saved.")
+    return redirect("alerts_rules", request.fleet.slug)
+
+
+@require_POST
+@fleet_view(write=True)
+def exception_delete(request: FleetRequest, rule_id: int):
+    queryset = AlertRule.objects.exclude(vehicle__isnull=True, group__isnull=True).select_related("group")
+    rule = get_fleet_object_or_404(request, queryset, pk=rule_id)
+    services.exception_delete(rule=rule)
     messages.success(request, "Exception removed.")
     return redirect("alerts_rules", request.fleet.slug)
