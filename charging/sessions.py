@@ -21,24 +21,32 @@ Three kinds of source see a charge, and each writes what it saw as a ChargingObs
    supports any more are deleted. A charge seen only in the readings that gained nothing (the state flickered to
    CHARGING for one poll) is no session.
 
-Settling runs after every event and record import, and periodically over the recent past (charging/tasks.py), so
-readings that arrive after an event correct the session within one period. It is idempotent: settling twice writes
-the same sessions.
+Settling runs after every event and record import, after every sync round over the recent past of the vehicles it
+stored (trips/receivers.py), and periodically over every vehicle's recent past (charging/tasks.py), so readings that
+arrive after an event correct the session within one round. It is idempotent: settling twice writes the same
+sessions. Many vehicles settle together (``vehicles_sessions_settle``): CHUNK of them in one transaction, each read
+one query for all of them, the writes in bulk — a fleet's whole history is settled in seconds, not one vehicle and
+one row at a time.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Min, Q
+from django.db.models import Max, Min, Q
 from django.utils import timezone
 
 from charging.models import ChargingObservation, ChargingSession, EnergySource, SessionSource
+from fleet.bulkwrite import column_update, objects_copy
+from vehicles.history import history_by_vehicle
 from vehicles.models import EndpointState, StatusHistory, Vehicle
+from vehicles.readings import HISTORY_FIELDS
 
 # A record and the events of one charge start within this of each other (both are stamped by the vehicle's clock).
 START_TOLERANCE = timedelta(minutes=10)
@@ -54,6 +62,8 @@ _RANK = {
     SessionSource.SYNC: 1,
 }
 _RECORDS = (SessionSource.CHARGE_RECORD, SessionSource.BILLING_RECORD)
+CHUNK = 200  # vehicles settled in one transaction
+BATCH = 500  # rows in one UPDATE of many rows
 
 
 # --- Observations ----------------------------------------------------------------------------------------------------
@@ -89,7 +99,7 @@ def charging_event_record(*, vehicle, event_type: str, event_time: datetime) -> 
     the synced readings still show the charge.
     """
     with transaction.atomic():
-        _lock(vehicle)
+        _lock([vehicle])
         if event_type == CHARGING_STARTED:
             observation = observation_store(
                 vehicle=vehicle,
@@ -113,7 +123,7 @@ def charging_event_record(*, vehicle, event_type: str, event_time: datetime) -> 
             observation.save(update_fields=["ended_at", "updated_at"])
         else:
             return None
-        _settle(vehicle, since=observation.started_at)
+        _settle([vehicle], {vehicle.pk: observation.started_at})
     observation.refresh_from_db()
     return observation.session
 
@@ -126,23 +136,54 @@ def vehicle_sessions_settle(*, vehicle, since: datetime | None = None) -> int:
 
     Returns how many sessions the window holds afterwards.
     """
-    with transaction.atomic():
-        _lock(vehicle)
-        return _settle(vehicle, since=since)
+    return vehicles_sessions_settle(vehicles=[vehicle], since=since)[vehicle.pk]
 
 
 def vehicle_sessions_settle_recent(*, vehicle) -> int:
+    """The periodic settle of one vehicle (``vehicles_sessions_settle_recent``)."""
+    return vehicles_sessions_settle_recent(vehicles=[vehicle])[vehicle.pk]
+
+
+def vehicles_sessions_settle(*, vehicles: list, since: datetime | None = None) -> dict[int, int]:
+    """``vehicle_sessions_settle`` for many vehicles at once, CHUNK in one transaction whose reads are one query
+    each; returns how many sessions each vehicle's window holds."""
+    return _settle_chunks(vehicles, {vehicle.pk: since for vehicle in vehicles})
+
+
+def vehicles_sessions_settle_recent(*, vehicles: list) -> dict[int, int]:
     """The periodic settle: the last SETTLE_WINDOW, and further back to any observation no session stands for yet
     (records kept from before sessions were merged, an import interrupted)."""
     since = timezone.now() - SETTLE_WINDOW
-    unsettled = ChargingObservation.objects.filter(vehicle=vehicle, session=None).aggregate(first=Min("started_at"))
-    return vehicle_sessions_settle(vehicle=vehicle, since=min(since, unsettled["first"] or since))
+    unsettled = dict(
+        ChargingObservation.objects.filter(vehicle__in=vehicles, session=None)
+        .order_by()
+        .values("vehicle_id")
+        .annotate(first=Min("started_at"))
+        .values_list("vehicle_id", "first")
+    )
+    return _settle_chunks(vehicles, {v.pk: min(since, unsettled.get(v.pk) or since) for v in vehicles})
 
 
-def _lock(vehicle) -> None:
-    """One settle at a time per vehicle (the periodic task, an event and an import may meet); a no-op on SQLite,
-    whose writes are serialised anyway."""
-    Vehicle.objects.select_for_update().filter(pk=vehicle.pk).values_list("pk", flat=True).first()
+def _settle_chunks(vehicles: list, since: dict[int, datetime | None]) -> dict[int, int]:
+    settled: dict[int, int] = {}
+    ordered = sorted(vehicles, key=lambda vehicle: vehicle.pk)
+    for start in range(0, len(ordered), CHUNK):
+        chunk = ordered[start : start + CHUNK]
+        with transaction.atomic():
+            _lock(chunk)
+            settled.update(_settle(chunk, since))
+    return settled
+
+
+def _lock(vehicles: list) -> None:
+    """One settle at a time per vehicle (the periodic task, an event and an import may meet), taken in the order of
+    their ids; a no-op on SQLite, whose writes are serialised anyway."""
+    list(
+        Vehicle.objects.select_for_update()
+        .filter(pk__in=[vehicle.pk for vehicle in vehicles])
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
 
 
 @dataclass
@@ -159,28 +200,49 @@ class _Readings:
     longitude: list[tuple[datetime, float]] = field(default_factory=list)
 
 
-def _readings(vehicle, since: datetime | None) -> _Readings:
-    """From the last reading before ``since`` that was not CHARGING (so that a charge under way then is read whole),
-    and a day before it, for the levels and the position around it."""
-    rows = StatusHistory.objects.filter(vehicle=vehicle)
-    readings = _Readings()
-    if since is not None:
-        readings.whole_from = (
-            rows.filter(field="charging_state", recorded_at__lt=since)
-            .exclude(text="CHARGING")
-            .order_by("-recorded_at")
-            .values_list("recorded_at", flat=True)
-            .first()
-        )
-        if readings.whole_from is not None:
-            rows = rows.filter(recorded_at__gte=readings.whole_from - timedelta(days=1))
-    for name, number, text, moment in (
-        rows.filter(field__in=("charging_state", "battery_percent", "latitude", "longitude"))
-        .order_by("recorded_at")
-        .values_list("field", "number", "text", "recorded_at")
-    ):
-        getattr(readings, name).append((moment, text if name == "charging_state" else number))
+_READ = ("charging_state", "battery_percent", "latitude", "longitude")
+
+
+def _readings(vehicle_ids: list[int], since: dict[int, datetime | None]) -> dict[int, _Readings]:
+    """Each vehicle's readings from the last before its ``since`` that was not CHARGING (so that a charge under way
+    then is read whole), and a day before it, for the levels and the position around it; all in one query."""
+    readings = {vehicle_id: _Readings() for vehicle_id in vehicle_ids}
+    for vehicle_id, whole_from in _whole_from(since, vehicle_ids).items():
+        readings[vehicle_id].whole_from = whole_from
+    first = {v: r.whole_from - timedelta(days=1) for v, r in readings.items() if r.whole_from is not None}
+    rows = StatusHistory.objects.filter(vehicle_id__in=vehicle_ids, field__in=_READ)
+    if first:  # from the earliest of them, each vehicle's own start below; those without one read it all
+        whole = [vehicle_id for vehicle_id in vehicle_ids if vehicle_id not in first]
+        rows = rows.filter(Q(vehicle_id__in=whole) | Q(recorded_at__gte=min(first.values())))
+    names = {HISTORY_FIELDS[name]: name for name in _READ}
+    for vehicle_id, found in history_by_vehicle(rows).items():
+        vehicle_readings, start = readings[vehicle_id], first.get(vehicle_id)
+        for number_of_field, moment, number, text in found:
+            if start is None or moment >= start:
+                name = names[number_of_field]
+                getattr(vehicle_readings, name).append((moment, text if name == "charging_state" else number))
     return readings
+
+
+def _whole_from(since: dict[int, datetime | None], vehicle_ids: list[int]) -> dict[int, datetime]:
+    """For each vehicle with a ``since``: the last reading of its charging state before it that was not CHARGING."""
+    by_since: dict[datetime, list[int]] = {}
+    for vehicle_id in vehicle_ids:
+        if since[vehicle_id] is not None:
+            by_since.setdefault(since[vehicle_id], []).append(vehicle_id)  # type: ignore[arg-type]
+    if not by_since:
+        return {}
+    before = Q()
+    for moment, ids in by_since.items():
+        before |= Q(vehicle_id__in=ids, recorded_at__lt=moment)
+    return dict(
+        StatusHistory.objects.filter(before, field="charging_state")
+        .exclude(text="CHARGING")
+        .order_by()
+        .values("vehicle_id")
+        .annotate(last=Max("recorded_at"))
+        .values_list("vehicle_id", "last")
+    )
 
 
 def _spans(readings: _Readings) -> list[tuple[datetime, datetime | None]]:
@@ -198,53 +260,170 @@ def _spans(readings: _Readings) -> list[tuple[datetime, datetime | None]]:
     return [span for span in spans if readings.whole_from is None or span[0] > readings.whole_from]
 
 
-def _settle(vehicle, *, since: datetime | None) -> int:
-    readings = _readings(vehicle, since)
-    for started_at, ended_at in _spans(readings):
-        observation_store(
-            vehicle=vehicle,
-            source=SessionSource.SYNC,
-            external_id=started_at.isoformat(),
-            started_at=started_at,
-            ended_at=ended_at,
-            facts={},
+def _spans_store(vehicles: list, readings: dict[int, _Readings]) -> None:
+    """Each span of the readings as an observation (``observation_store`` for many at once)."""
+    spans = {
+        (vehicle.pk, started_at.isoformat()[:120]): (vehicle, started_at, ended_at)
+        for vehicle in vehicles
+        for started_at, ended_at in _spans(readings[vehicle.pk])
+    }
+    if not spans:
+        return
+    stored = {
+        (observation.vehicle_id, observation.external_id): observation
+        for observation in ChargingObservation.objects.filter(
+            vehicle__in=vehicles, source=SessionSource.SYNC, external_id__in={key for _, key in spans}
         )
+    }
+    new, changed, now = [], [], timezone.now()
+    for key, (vehicle, started_at, ended_at) in spans.items():
+        observation = stored.get(key)
+        if observation is None:
+            new.append(
+                ChargingObservation(
+                    vehicle=vehicle,
+                    source=SessionSource.SYNC,
+                    external_id=key[1],
+                    started_at=started_at,
+                    ended_at=ended_at,
+                    facts={},
+                )
+            )
+        elif (observation.started_at, observation.ended_at) != (started_at, ended_at):
+            observation.started_at, observation.ended_at, observation.updated_at = started_at, ended_at, now
+            changed.append(observation)
+    objects_copy(new)
+    ChargingObservation.objects.bulk_update(changed, ["started_at", "ended_at", "updated_at"])
+
+
+def _observations(vehicle_ids: list[int], since: dict[int, datetime | None]) -> dict[int, list[ChargingObservation]]:
+    """Each vehicle's observations that reach into its window, in one query."""
+    query = ChargingObservation.objects.filter(vehicle_id__in=vehicle_ids)
+    starts = [since[vehicle_id] for vehicle_id in vehicle_ids]
+    if None not in starts:
+        query = query.filter(_window(min(starts)))  # type: ignore[type-var]
+    found: dict[int, list[ChargingObservation]] = {}
+    for observation in query:
+        if _in_window(observation, since[observation.vehicle_id]):
+            found.setdefault(observation.vehicle_id, []).append(observation)
+    return found
+
+
+def _settle(vehicles: list, since: dict[int, datetime | None]) -> dict[int, int]:
+    """Steps 1–3 of the module docstring for these (locked) vehicles; how many sessions each window holds."""
+    ids = [vehicle.pk for vehicle in vehicles]
+    readings = _readings(ids, since)
+    _spans_store(vehicles, readings)
     # The charges that reach into the window, whole: with the observations they began with before it.
-    observations = list(ChargingObservation.objects.filter(vehicle=vehicle).filter(_window(since)))
-    if since is not None and observations:
-        since = min(since, *(observation.started_at for observation in observations)) - START_TOLERANCE
-        observations = list(ChargingObservation.objects.filter(vehicle=vehicle).filter(_window(since)))
-        if readings.whole_from is not None and readings.whole_from - timedelta(days=1) > since:
-            readings = _readings(vehicle, since)
-    charges = _group(observations)
-    _note_energy_added(vehicle, charges)
-    capacity = _nominal_capacity_kwh(vehicle)
-    kept: set[int] = set()
-    for index, charge in enumerate(charges):
-        following = charges[index + 1].start if index + 1 < len(charges) else None
-        values = _figures(charge, readings, capacity, following)
-        if values is None:  # seen only in readings, nothing gained: no charge, and nothing to keep of it
-            ChargingObservation.objects.filter(pk__in=[o.pk for o in charge.observations]).delete()
-            continue
-        session = _session_for(charge, kept)
-        if session.pk is None or any(getattr(session, name) != value for name, value in values.items()):
-            for name, value in values.items():
-                setattr(session, name, value)
-            session.vehicle = vehicle
-            session.save()
-        kept.add(session.pk)
-        ids = [observation.pk for observation in charge.observations if observation.session_id != session.pk]
-        ChargingObservation.objects.filter(pk__in=ids).update(session=session)
-    stale = ChargingSession.objects.filter(vehicle=vehicle).filter(_window(since)).exclude(pk__in=kept)
-    ChargingObservation.objects.filter(session__in=stale).update(session=None)
-    stale.delete()
-    return len(kept)
+    observations = _observations(ids, since)
+    widened = {
+        vehicle_id: min(since[vehicle_id], *(o.started_at for o in found)) - START_TOLERANCE  # type: ignore[type-var]
+        for vehicle_id, found in observations.items()
+        if since[vehicle_id] is not None
+    }
+    if widened:
+        since = {**since, **widened}
+        observations.update(_observations(list(widened), since))
+        again = [
+            vehicle_id
+            for vehicle_id in widened
+            if readings[vehicle_id].whole_from is not None
+            and readings[vehicle_id].whole_from - timedelta(days=1) > since[vehicle_id]  # type: ignore[operator]
+        ]
+        if again:
+            readings.update(_readings(again, since))
+    charges = {vehicle_id: _group(observations.get(vehicle_id, [])) for vehicle_id in ids}
+    _note_energy_added([vehicle for vehicle in vehicles if charges[vehicle.pk]], charges)
+    capacities = _nominal_capacities_kwh(ids)
+    current = _current_sessions(observations)
+    new: list[ChargingSession] = []
+    changed: list[ChargingSession] = []
+    gone: list[int] = []
+    kept: dict[int, list[tuple[ChargingSession, _Charge]]] = {}
+    for vehicle in vehicles:
+        taken: set[int] = set()
+        kept[vehicle.pk] = []
+        for index, charge in enumerate(charges[vehicle.pk]):
+            vehicle_charges = charges[vehicle.pk]
+            following = vehicle_charges[index + 1].start if index + 1 < len(vehicle_charges) else None
+            values = _figures(charge, readings[vehicle.pk], capacities.get(vehicle.pk), following)
+            if values is None:  # seen only in readings, nothing gained: no charge, and nothing to keep of it
+                gone += [observation.pk for observation in charge.observations]
+                continue
+            session = _session_for(charge, taken, current)
+            if session.pk is None or any(getattr(session, name) != value for name, value in values.items()):
+                for name, value in values.items():
+                    setattr(session, name, value)
+                session.vehicle = vehicle
+                (changed if session.pk else new).append(session)
+            if session.pk:
+                taken.add(session.pk)
+            kept[vehicle.pk].append((session, charge))
+    _sessions_write(new, changed, gone, kept)
+    _stale_delete(ids, since, {vehicle_id: {session.pk for session, _ in pairs} for vehicle_id, pairs in kept.items()})
+    return {vehicle_id: len(pairs) for vehicle_id, pairs in kept.items()}
+
+
+_SESSION_FIELDS = [
+    "vehicle", "source", "started_at", "ended_at", "start_percent", "end_percent", "energy_kwh", "energy_source",
+    "location", "latitude", "longitude", "is_public", "charger_type", "cost_energy", "cost_other", "currency",
+    "updated_at",
+]  # fmt: skip
+
+
+def _sessions_write(
+    new: list[ChargingSession],
+    changed: list[ChargingSession],
+    gone: list[int],
+    kept: dict[int, list[tuple[ChargingSession, _Charge]]],
+) -> None:
+    """Step 3's writes: flickers' observations deleted, sessions created and updated, each charge's observations
+    pointed at its session."""
+    ChargingObservation.objects.filter(pk__in=gone).delete()
+    objects_copy(new)
+    now = timezone.now()
+    for session in changed:
+        session.updated_at = now
+    ChargingSession.objects.bulk_update(changed, _SESSION_FIELDS, batch_size=BATCH)
+    moved = []
+    for pairs in kept.values():
+        for session, charge in pairs:
+            for observation in charge.observations:
+                if observation.session_id != session.pk:
+                    observation.session = session
+                    moved.append((observation.pk, session.pk))
+    column_update(ChargingObservation, "session", moved)
+
+
+def _stale_delete(vehicle_ids: list[int], since: dict[int, datetime | None], kept: dict[int, set[int]]) -> None:
+    """Sessions in a vehicle's window that no observation supports any more."""
+    query = ChargingSession.objects.filter(vehicle_id__in=vehicle_ids)
+    starts = [since[vehicle_id] for vehicle_id in vehicle_ids]
+    if None not in starts:
+        query = query.filter(_window(min(starts)))  # type: ignore[type-var]
+    stale = [
+        pk
+        for pk, vehicle_id, started_at, ended_at in query.values_list("pk", "vehicle_id", "started_at", "ended_at")
+        if pk not in kept[vehicle_id] and _in_window_at(started_at, ended_at, since[vehicle_id])
+    ]
+    if stale:
+        ChargingObservation.objects.filter(session__in=stale).update(session=None)
+        ChargingSession.objects.filter(pk__in=stale).delete()
 
 
 def _window(since: datetime | None) -> Q:
     if since is None:
         return Q()
     return Q(ended_at__isnull=True) | Q(ended_at__gte=since) | Q(started_at__gte=since)
+
+
+def _in_window(observation: ChargingObservation, since: datetime | None) -> bool:
+    return _in_window_at(observation.started_at, observation.ended_at, since)
+
+
+def _in_window_at(started_at: datetime, ended_at: datetime | None, since: datetime | None) -> bool:
+    """``_window`` in Python, for rows read over the widest window of several vehicles."""
+    return since is None or ended_at is None or ended_at >= since or started_at >= since
 
 
 @dataclass
@@ -326,23 +505,24 @@ def _overlap(span: ChargingObservation, charge: _Charge, charges: list[_Charge])
     return shared if shared > 0 else None
 
 
-def _note_energy_added(vehicle, charges: list[_Charge]) -> None:
+def _note_energy_added(vehicles: list, charges: dict[int, list[_Charge]]) -> None:
     """Tesla reports the energy added "in the current charging session or most recent session if the vehicle is not
     charging" (tesla__get-charge.md): a reading taken after the latest charge began belongs to it, and is kept with
     that charge's events or readings so that the next charge's readings do not replace it."""
-    if not charges or (vehicle.make or "").upper() != "TESLA":
+    teslas = [vehicle.pk for vehicle in vehicles if (vehicle.make or "").upper() == "TESLA"]
+    if not teslas:
         return
-    state = EndpointState.objects.filter(vehicle=vehicle, path="/tesla/charge").first()
-    body = state.body if state and isinstance(state.body, dict) else {}
-    energy = _number(body.get("energyAdded"))
-    taken = (state.data_age or state.fetched_at) if state else None
-    latest = charges[-1]
-    keeper = latest.events or (latest.spans[0] if latest.spans else None)
-    if energy is None or taken is None or taken < latest.start or keeper is None:
-        return
-    if keeper.facts.get("energy_added_kwh") != energy:
-        keeper.facts = {**keeper.facts, "energy_added_kwh": energy}
-        keeper.save(update_fields=["facts", "updated_at"])
+    for state in EndpointState.objects.filter(vehicle_id__in=teslas, path="/tesla/charge"):
+        body = state.body if isinstance(state.body, dict) else {}
+        energy = _number(body.get("energyAdded"))
+        taken = state.data_age or state.fetched_at
+        latest = charges[state.vehicle_id][-1]
+        keeper = latest.events or (latest.spans[0] if latest.spans else None)
+        if energy is None or taken is None or taken < latest.start or keeper is None:
+            continue
+        if keeper.facts.get("energy_added_kwh") != energy:
+            keeper.facts = {**keeper.facts, "energy_added_kwh": energy}
+            keeper.save(update_fields=["facts", "updated_at"])
 
 
 def _figures(
@@ -388,11 +568,17 @@ def _figures(
     }
 
 
-def _session_for(charge: _Charge, taken: set[int]) -> ChargingSession:
+def _current_sessions(observations: dict[int, list[ChargingObservation]]) -> dict[int, ChargingSession]:
+    """The sessions the observations stand for now, by id."""
+    ids = {o.session_id for found in observations.values() for o in found if o.session_id}
+    return {session.pk: session for session in ChargingSession.objects.filter(pk__in=ids)} if ids else {}
+
+
+def _session_for(charge: _Charge, taken: set[int], current: dict[int, ChargingSession]) -> ChargingSession:
     """The row that already stands for this charge (its best observation's first), or a new one."""
     for observation in sorted(charge.observations, key=lambda o: -_RANK[o.source]):
         if observation.session_id and observation.session_id not in taken:
-            session = ChargingSession.objects.filter(pk=observation.session_id).first()
+            session = current.get(observation.session_id)
             if session is not None:
                 return session
     return ChargingSession()
@@ -402,7 +588,8 @@ def _level_at_start(levels: list[tuple[datetime, float]], start: datetime, end: 
     """The lower of the last reading before the start and the first during the charge: a level only falls before a
     charge (driving) and only rises during it, so the lower one is nearer the level it started at."""
     before = _value_at(levels, start)
-    during = next((level for moment, level in levels if start < moment and (end is None or moment <= end)), None)
+    first = bisect_right(levels, start, key=_MOMENT)
+    during = levels[first][1] if first < len(levels) and (end is None or levels[first][0] <= end) else None
     candidates = [level for level in (before, during) if level is not None]
     return min(candidates) if candidates else None
 
@@ -413,32 +600,34 @@ def _level_at_end(
     """The highest level from the start to the first reading after the end (within END_GRACE, before the next
     charge): the level rises while charging and falls after, and the reading that tells the end often comes with the
     poll after the end event."""
-    during = [level for moment, level in levels if start <= moment <= end]
+    after_end = bisect_right(levels, end, key=_MOMENT)
+    during = [level for _, level in levels[bisect_left(levels, start, key=_MOMENT) : after_end]]
     limit = min(end + END_GRACE, following) if following else end + END_GRACE
-    after = next((level for moment, level in levels if end < moment <= limit), None)
-    if after is not None:
-        during.append(after)
+    if after_end < len(levels) and levels[after_end][0] <= limit:
+        during.append(levels[after_end][1])
     before = _value_at(levels, start)
     candidates = during + ([before] if before is not None else [])
     return max(candidates) if candidates else None
 
 
+_MOMENT = itemgetter(0)
+
+
 def _value_at(points: list[tuple[datetime, Any]], moment: datetime) -> Any:
     """The last value recorded at or before ``moment``."""
-    value = None
-    for at, point in points:
-        if at > moment:
-            break
-        value = point
-    return value
+    index = bisect_right(points, moment, key=_MOMENT)
+    return points[index - 1][1] if index else None
 
 
-def _nominal_capacity_kwh(vehicle) -> float | None:
+def _nominal_capacities_kwh(vehicle_ids: list[int]) -> dict[int, float | None]:
     # Reference: smartcar-api/get-nominal-capacity.md — {"capacity": {"nominal": 80.9, …}}, null when unknown.
-    state = EndpointState.objects.filter(vehicle=vehicle, path="/battery/nominal_capacity").first()
-    body = state.body if state else None
-    capacity = body.get("capacity") if isinstance(body, dict) else None
-    return _number(capacity.get("nominal")) if isinstance(capacity, dict) else None
+    found = {}
+    for vehicle_id, body in EndpointState.objects.filter(
+        vehicle_id__in=vehicle_ids, path="/battery/nominal_capacity"
+    ).values_list("vehicle_id", "body"):
+        capacity = body.get("capacity") if isinstance(body, dict) else None
+        found[vehicle_id] = _number(capacity.get("nominal")) if isinstance(capacity, dict) else None
+    return found
 
 
 def _number(value: Any) -> float | None:

@@ -24,14 +24,14 @@ def bulk_schedule_apply(run_id: int) -> None:
 @shared_task
 def fleet_sessions_derive(fleet_id: int, whole_history: bool = False) -> None:
     """Settles the charging sessions of every vehicle of the fleet: recent ones, or from the whole history."""
-    from charging.sessions import vehicle_sessions_settle, vehicle_sessions_settle_recent
+    from charging.sessions import vehicles_sessions_settle, vehicles_sessions_settle_recent
     from vehicles.models import Vehicle
 
-    for vehicle in Vehicle.objects.filter(fleet_id=fleet_id).iterator():
-        if whole_history:
-            vehicle_sessions_settle(vehicle=vehicle)
-        else:
-            vehicle_sessions_settle_recent(vehicle=vehicle)
+    vehicles = list(Vehicle.objects.filter(fleet_id=fleet_id))
+    if whole_history:
+        vehicles_sessions_settle(vehicles=vehicles)
+    else:
+        vehicles_sessions_settle_recent(vehicles=vehicles)
 
 
 @shared_task

@@ -25,20 +25,17 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from operator import itemgetter
-from typing import Any
+from datetime import datetime, timedelta
 
-from django.db import connection, transaction
-from django.db.models import TextField
-from django.db.models.functions import Cast
+from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from fleet.bulkcopy import objects_copy
+from fleet.bulkwrite import objects_copy
 from trips.drivers import driver_at
 from trips.models import Assignment, Place, Trip, TripKind, TripProgress
 from trips.places import distance_m, place_at
+from vehicles.history import HistoryRow, history_by_vehicle
 from vehicles.models import EndpointState, StatusHistory, Vehicle
 from vehicles.readings import HISTORY_FIELDS
 
@@ -48,7 +45,11 @@ MOVED_KM = 0.05  # odometers report tenths; below this is rounding
 MOVED_M = 150.0  # a parked vehicle's GPS wanders less than this
 CHAIN_GAP = timedelta(minutes=30)  # moving readings closer than this belong to one drive
 FIELDS = ("odometer_km", "latitude", "longitude", "battery_percent", "fuel_percent")
-_KEYS = {"odometer_km": "odo", "latitude": "lat", "longitude": "lon", "battery_percent": "bat", "fuel_percent": "fuel"}
+_KEYS = {
+    HISTORY_FIELDS[name]: key
+    for name, key in (("odometer_km", "odo"), ("latitude", "lat"), ("longitude", "lon"), ("battery_percent", "bat"),
+                      ("fuel_percent", "fuel"))
+}  # fmt: skip
 # Reads of these paths without a new row mean the position (or odometer) did not change.
 POSITION_PATHS = ("/location", "/odometer", "/signals")
 CHUNK = 200  # vehicles read in one query
@@ -207,18 +208,18 @@ class _Walker:
             self.close(still_at=None)
 
 
-def _snapshots(rows: list[tuple[str, datetime, float | None]], last: Snapshot | None) -> list[Snapshot]:
+def _snapshots(rows: list[HistoryRow], last: Snapshot | None) -> list[Snapshot]:
     """Rows of one vehicle in time order merged into snapshots, values carried forward from ``last``."""
     snapshots: list[Snapshot] = []
     current = last
-    for key, moment, number in rows:
+    for field, moment, number, _ in rows:
         if number is None:
             continue
         if current is None or moment != current.t:
             current = Snapshot(moment) if current is None else Snapshot(moment, current.odo, current.lat, current.lon,
                                                                          current.bat, current.fuel)  # fmt: skip
             snapshots.append(current)
-        setattr(current, key, number)
+        setattr(current, _KEYS[field], number)
     return snapshots
 
 
@@ -305,46 +306,18 @@ _TRIP_FIELDS = [
 ]  # fmt: skip
 
 
-def _rows(vehicle_ids: list[int], progress: dict[int, TripProgress]) -> dict[int, list[Any]]:
-    """The chunk's rows in one query from the earliest point any of its vehicles was read to, each vehicle's as
-    (snapshot key, moment, number) in time order; each vehicle then skips what it has read already (vehicles synced
-    together were read to about the same point).
-
-    The query returns the rows as stored, without the ORM's conversions, and unsorted (they are stored in about time
-    order, which Python's sort finishes quickly; the database spilled the sort to disk); times come as text, parsed
-    once per distinct moment, which all of a reading's fields share."""
+def _rows(vehicle_ids: list[int], progress: dict[int, TripProgress]) -> dict[int, list[HistoryRow]]:
+    """The chunk's rows in one query from the earliest point any of its vehicles was read to; each vehicle then
+    skips what it has read already (vehicles synced together were read to about the same point)."""
     since = [progress[v].derived_until if v in progress else None for v in vehicle_ids]
     query = StatusHistory.objects.filter(vehicle_id__in=vehicle_ids, field__in=FIELDS, number__isnull=False)
     if None not in since:
         query = query.filter(recorded_at__gt=min(since))  # type: ignore[type-var]
-    sql, params = (
-        query.annotate(at=Cast("recorded_at", TextField()))
-        .order_by()
-        .values_list("vehicle_id", "field", "at", "number")
-        .query.sql_with_params()
-    )
-    keys = {HISTORY_FIELDS[name]: key for name, key in _KEYS.items()}
-    moments: dict[str, datetime] = {}
-    rows: dict[int, list[Any]] = {}
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        for vehicle_id, field, text, number in cursor.fetchall():
-            moment = moments.get(text)
-            if moment is None:
-                moment = moments[text] = _parse_moment(text)
-            rows.setdefault(vehicle_id, []).append((keys[field], moment, number))
-    for vehicle_id, found in rows.items():
-        found.sort(key=itemgetter(1))
-        saved = progress.get(vehicle_id)
-        if saved and saved.derived_until:
-            rows[vehicle_id] = [row for row in found if row[1] > saved.derived_until]
+    rows = history_by_vehicle(query)
+    for vehicle_id, saved in progress.items():
+        if saved.derived_until and vehicle_id in rows:
+            rows[vehicle_id] = [row for row in rows[vehicle_id] if row[1] > saved.derived_until]
     return rows
-
-
-def _parse_moment(text: str) -> datetime:
-    """A timestamp as the database writes it as text: with its offset on PostgreSQL, in UTC without one on SQLite."""
-    moment = datetime.fromisoformat(text)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _progress_store(walkers: dict[int, _Walker], progress: dict[int, TripProgress]) -> None:
