@@ -272,3 +272,59 @@ def test_the_week_chart_needs_two_weeks_and_keeps_each_point_inside_its_week():
     half_a_week = 3.5 * 86400
     assert chart["x_range"] == [monday - half_a_week, later + half_a_week]  # two weeks and a bit, not two years
     assert chart["y_min"] == 0
+
+
+def _sessions_and_links():
+    found = [
+        {name: value for name, value in vars(session).items() if name not in ("_state", "id", "updated_at")}
+        for session in ChargingSession.objects.order_by("vehicle_id", "started_at")
+    ]
+    links = sorted(
+        (o.vehicle_id, o.source, o.external_id, o.session.started_at if o.session else None)
+        for o in ChargingObservation.objects.select_related("session")
+    )
+    return found, links
+
+
+@pytest.mark.django_db
+def test_settling_many_vehicles_at_once_gives_each_the_sessions_it_gets_alone(fleet):
+    """The sync round settles a group of vehicles together, each over its own window, their rows read together."""
+    from django.utils import timezone
+
+    now = timezone.now().replace(second=0, microsecond=0)
+    kia = Vehicle.objects.create(fleet=fleet, smartcar_id="k", make="KIA", model="EV6")
+    tesla = Vehicle.objects.create(fleet=fleet, smartcar_id="t", make="TESLA", model="Model Y")
+    bmw = Vehicle.objects.create(fleet=fleet, smartcar_id="b", make="BMW", model="i4")
+    for vehicle in (kia, tesla, bmw):
+        EndpointState.objects.create(
+            vehicle=vehicle, path="/battery/nominal_capacity", body={"capacity": {"nominal": 70}}
+        )
+    # Three days ago each charged once, outside the two days the recent settle revisits.
+    for vehicle in (kia, tesla, bmw):
+        readings(vehicle, now - timedelta(days=3), (0, "battery_percent", 30), (0, "charging_state", "CHARGING"))
+        readings(vehicle, now - timedelta(days=3), (60, "charging_state", "NOT_CHARGING"), (60, "battery_percent", 50))
+    sessions.vehicles_sessions_settle(vehicles=[kia, tesla, bmw])
+    # Since: the Kia charged yesterday; the BMW has charged since before the window began; the Tesla's billing
+    # record of four days ago arrived unsettled, which widens its window.
+    readings(kia, now - timedelta(days=1), (0, "charging_state", "CHARGING"), (0, "battery_percent", 40))
+    readings(kia, now - timedelta(days=1), (90, "charging_state", "NOT_CHARGING"), (90, "battery_percent", 85))
+    readings(bmw, now - timedelta(days=2, hours=3), (0, "charging_state", "CHARGING"), (0, "battery_percent", 10))
+    readings(bmw, now - timedelta(days=1), (0, "charging_state", "NOT_CHARGING"), (0, "battery_percent", 95))
+    sessions.observation_store(
+        vehicle=tesla,
+        source=SessionSource.BILLING_RECORD,
+        external_id="R-4",
+        started_at=now - timedelta(days=4),
+        ended_at=now - timedelta(days=4) + timedelta(minutes=40),
+        facts={"energy_kwh": 12.5, "cost_energy": "5.63", "currency": "USD"},
+    )
+
+    alone = {vehicle.pk: sessions.vehicle_sessions_settle_recent(vehicle=vehicle) for vehicle in (kia, tesla, bmw)}
+    settled_alone = _sessions_and_links()
+    assert alone == {kia.pk: 1, tesla.pk: 2, bmw.pk: 1} and len(settled_alone[0]) == 6
+
+    ChargingSession.objects.filter(started_at__gte=now - timedelta(days=2, hours=4)).delete()
+    ChargingObservation.objects.filter(source=SessionSource.BILLING_RECORD).update(session=None)
+    together = sessions.vehicles_sessions_settle_recent(vehicles=[kia, tesla, bmw])
+    assert together == alone
+    assert _sessions_and_links() == settled_alone

@@ -133,3 +133,32 @@ def test_derivation_after_every_round_gives_the_trips_of_one_derivation_from_scr
         _store(vehicle, [row for row in rows if start <= row[0] < start + timedelta(minutes=20)])
         vehicles_trips_derive(vehicle_ids=[vehicle.pk])
     assert _trips(vehicle) == from_scratch
+
+
+@pytest.mark.django_db
+def test_a_sync_round_settles_the_charging_sessions_of_its_vehicles_and_prices_them(fleet):
+    from django.utils import timezone
+
+    from charging.models import ChargingSession
+    from vehicles.signals import readings_stored
+    from vehicles.sync.round import Round
+
+    vehicle, parked = vehicle_of(fleet), vehicle_of(fleet, smartcar_id="v-2")
+    plugged = timezone.now().replace(microsecond=0) - timedelta(hours=2)
+    for one in (vehicle, parked):
+        for minutes, field, number, text in (
+            (0, "charging_state", None, "CHARGING"),
+            (0, "battery_percent", 40.0, ""),
+            (90, "charging_state", None, "FULLY_CHARGED"),
+            (90, "battery_percent", 80.0, ""),
+        ):
+            StatusHistory.objects.create(
+                vehicle=one, field=field, number=number, text=text, recorded_at=plugged + timedelta(minutes=minutes)
+            )
+
+    readings_stored.send_robust(sender=Round, vehicle_ids=[vehicle.pk])  # the round stored only the first
+
+    session = ChargingSession.objects.get(vehicle=vehicle)
+    assert (session.started_at, session.end_percent) == (plugged, 80.0)
+    assert session.cost.missing or session.cost.amount is not None
+    assert not ChargingSession.objects.filter(vehicle=parked).exists()
