@@ -33,7 +33,7 @@ from django.utils.dateparse import parse_datetime
 
 from fleet.bulkwrite import objects_copy
 from trips.drivers import driver_at
-from trips.models import Assignment, Place, Trip, TripKind, TripProgress
+from trips.models import Assignment, Driver, Place, Trip, TripKind, TripProgress
 from trips.places import distance_m, place_at
 from vehicles.history import HistoryRow, history_by_vehicle
 from vehicles.models import EndpointState, StatusHistory, Vehicle
@@ -140,21 +140,23 @@ class _Walker:
     def open(self, *, start: Snapshot, first: Snapshot) -> None:
         rest = self.rest if self.rest is not None else start
         start_after = max(t for t in (start.t, self.seen) if t is not None)
+        start_latitude = start.lat if start.lat is not None else rest.lat
+        start_longitude = start.lon if start.lon is not None else rest.lon
         trip = Trip(
             vehicle_id=self.vehicle_id,
             kind=TripKind.TRIP,
             ongoing=True,
             start_after=start_after,
             started_at=first.t,
-            start_latitude=start.lat if start.lat is not None else rest.lat,
-            start_longitude=start.lon if start.lon is not None else rest.lon,
+            start_latitude=start_latitude,
+            start_longitude=start_longitude,
             start_odometer_km=start.odo,
             start_battery_percent=start.bat,
             start_fuel_percent=start.fuel,
             readings=0,
+            start_place_id=_pk(place_at(self.context.places, start_latitude, start_longitude)),
+            driver_id=_pk(driver_at(self.context.assignments, first.t)),
         )
-        trip.start_place = place_at(self.context.places, trip.start_latitude, trip.start_longitude)
-        trip.driver = driver_at(self.context.assignments, first.t)
         self.trip = trip
         self.extend(first, after=start.t)
 
@@ -185,7 +187,7 @@ class _Walker:
         trip = self.trip
         assert trip is not None
         trip.ongoing = False
-        trip.end_place = place_at(self.context.places, trip.end_latitude, trip.end_longitude)
+        trip.end_place_id = _pk(place_at(self.context.places, trip.end_latitude, trip.end_longitude))
         if trip.readings == 1 and trip.started_at - trip.start_after > CHAIN_GAP:
             trip.kind = TripKind.UNKNOWN
         self._mark(trip)
@@ -206,6 +208,11 @@ class _Walker:
             self.close(still_at=read_at)
         elif self.last.t - self.trip.ended_at > CHAIN_GAP:
             self.close(still_at=None)
+
+
+def _pk(found: Place | Driver | None) -> int | None:
+    """Foreign keys are set by id: an instance costs a descriptor's checks on each of tens of thousands of trips."""
+    return found.pk if found is not None else None
 
 
 def _snapshots(rows: list[HistoryRow], last: Snapshot | None) -> list[Snapshot]:
