@@ -3,7 +3,8 @@
     .venv/bin/python tests/bench/bench_trips.py derive [--vehicles 1000] [--days 30]
     .venv/bin/python tests/bench/bench_trips.py map [--vehicles 5000] [--requests 40]
 
-Both use their own PostgreSQL database (``fleet_bench_trips``, recreated on every run) on 127.0.0.1:5432.
+Each uses its own PostgreSQL database (``fleet_bench_trips_derive``, ``fleet_bench_trips_map``, recreated on every
+run) on 127.0.0.1:5432, so that the two can run at the same time.
 
 derive: a history like the sync engine writes it — every vehicle commutes twice a weekday (a reading of odometer,
     position and battery every 5 minutes while driving) and charges in the evening (charging state and battery
@@ -26,20 +27,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-DB_NAME = "fleet_bench_trips"
-DB_URL = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
+DB_NAME = "fleet_bench_trips_{}"
 
 
-def _recreate_database() -> None:
+def _recreate_database(command: str) -> None:
     import psycopg
 
     with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{DB_NAME}"')
+        connection.execute(f'DROP DATABASE IF EXISTS "{DB_NAME.format(command)}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{DB_NAME.format(command)}"')
 
 
-def _django() -> None:
-    os.environ["DATABASE_URL"] = DB_URL
+def _django(command: str) -> None:
+    os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{DB_NAME.format(command)}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fleet.settings_test")
     sys.path.insert(0, str(ROOT))
     import django
@@ -122,8 +122,8 @@ def _history(vehicles, days: int, end: datetime) -> int:
 
 
 def derive(vehicles_count: int, days: int) -> None:
-    _recreate_database()
-    _django()
+    _recreate_database("derive")
+    _django("derive")
     from charging.models import ChargingSession
     from charging.sessions import vehicles_sessions_settle, vehicles_sessions_settle_recent
     from trips.derive import vehicles_trips_derive
@@ -187,8 +187,8 @@ def _load() -> str:
 
 
 def map_page(vehicles_count: int, requests: int) -> None:
-    _recreate_database()
-    _django()
+    _recreate_database("map")
+    _django("map")
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
