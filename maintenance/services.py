@@ -276,17 +276,7 @@ def work_order_for_diagnostic(*, fleet: Fleet, kind: str, pk: int, user) -> tupl
     A code already seen on this vehicle keeps its one work order: when the code cleared and came back, that order is
     reopened (and says so) rather than a second one opened. Returns the order and "opened", "reopened" or "existing".
     """
-    if kind == "dtc":
-        dtc = DiagnosticTroubleCode.objects.select_related("vehicle").get(
-            pk=pk, vehicle__fleet=fleet, cleared_at__isnull=True
-        )
-        vehicle, code, description, source = dtc.vehicle, dtc.code, obd.describe(dtc.code), WorkOrderSource.DTC
-        title = f"Trouble code {code}" + (f": {description}" if description else "")
-    else:
-        alert = SystemStatus.objects.select_related("vehicle").get(pk=pk, vehicle__fleet=fleet, status="ALERT")
-        vehicle, code, source = alert.vehicle, alert.system_id, WorkOrderSource.SYSTEM
-        description = alert.description or obd.describe_system(alert.system_id)
-        title = f"System alert: {description}"
+    vehicle, code, description, source, title = _diagnostic(fleet, kind, pk)
     with transaction.atomic():
         # Serialises two clicks on the same code: the second finds the first's order.
         Vehicle.objects.select_for_update().filter(pk=vehicle.pk).first()
@@ -307,6 +297,21 @@ def work_order_for_diagnostic(*, fleet: Fleet, kind: str, pk: int, user) -> tupl
         reported = f"{code} is reported again"
         _record(existing, user, ChangeAction.REOPENED, {"status": [before, WorkOrderStatus.OPEN]}, reported)
         return existing, "reopened"
+
+
+def _diagnostic(fleet: Fleet, kind: str, pk: int) -> tuple[Vehicle, str, str, str, str]:
+    """An active trouble code ("dtc") or system alert of the fleet: its vehicle, code, meaning, source and the title of
+    its work order."""
+    if kind == "dtc":
+        dtc = DiagnosticTroubleCode.objects.select_related("vehicle").get(
+            pk=pk, vehicle__fleet=fleet, cleared_at__isnull=True
+        )
+        description = obd.describe(dtc.code)
+        title = f"Trouble code {dtc.code}" + (f": {description}" if description else "")
+        return dtc.vehicle, dtc.code, description, WorkOrderSource.DTC, title
+    alert = SystemStatus.objects.select_related("vehicle").get(pk=pk, vehicle__fleet=fleet, status="ALERT")
+    description = alert.description or obd.describe_system(alert.system_id)
+    return alert.vehicle, alert.system_id, description, WorkOrderSource.SYSTEM, f"System alert: {description}"
 
 
 # What a workshop may change on an order (WorkOrderForm); each change is recorded.
