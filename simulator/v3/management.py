@@ -47,29 +47,39 @@ def _route(request: HttpRequest, parts: list[str]) -> HttpResponse:
     if parts == ["subscriptions"] and method == "POST":
         return _subscribe(request, who)
     if parts == ["subscriptions"] and method == "GET":
-        rows = Subscription.objects.filter(webhook__application=who.application).select_related("webhook", "vehicle")
-        for name, lookup in (("webhookId", "webhook__webhook_id"), ("vehicleId", "vehicle__vehicle_id")):
-            if request.GET.get(f"filter[{name}]"):
-                rows = rows.filter(**{lookup: request.GET[f"filter[{name}]"]})
-        if request.GET.get("filter[userId]"):
-            rows = rows.filter(
-                vehicle__connections__user__user_id=request.GET["filter[userId]"],
-                vehicle__connections__application=who.application,
-            )
-        return paged(request, rows.order_by("created_at", "pk"), "/subscriptions", _subscription_resource)
+        return _subscriptions_list(request, who)
     if len(parts) == 2 and parts[0] == "subscriptions":
-        row = (
-            Subscription.objects.filter(webhook__application=who.application, subscription_id=parts[1])
-            .select_related("webhook", "vehicle")
-            .first()
+        return _subscription(request, who, parts[1])
+    raise ApiError("RESOURCE_NOT_FOUND", "PATH")
+
+
+def _subscriptions_list(request: HttpRequest, who) -> HttpResponse:
+    rows = Subscription.objects.filter(webhook__application=who.application).select_related("webhook", "vehicle")
+    for name, lookup in (("webhookId", "webhook__webhook_id"), ("vehicleId", "vehicle__vehicle_id")):
+        if request.GET.get(f"filter[{name}]"):
+            rows = rows.filter(**{lookup: request.GET[f"filter[{name}]"]})
+    if request.GET.get("filter[userId]"):
+        rows = rows.filter(
+            vehicle__connections__user__user_id=request.GET["filter[userId]"],
+            vehicle__connections__application=who.application,
         )
-        if row is None:
-            raise ApiError("RESOURCE_NOT_FOUND", "PATH", "No subscription with this id.")
-        if method == "GET":
-            return JsonResponse({"data": _subscription_resource(row)})
-        if method == "DELETE":
-            row.delete()
-            return HttpResponse(status=204)
+    return paged(request, rows.order_by("created_at", "pk"), "/subscriptions", _subscription_resource)
+
+
+def _subscription(request: HttpRequest, who, subscription_id: str) -> HttpResponse:
+    """GET reads one subscription, DELETE ends it; no other method is served."""
+    row = (
+        Subscription.objects.filter(webhook__application=who.application, subscription_id=subscription_id)
+        .select_related("webhook", "vehicle")
+        .first()
+    )
+    if row is None:
+        raise ApiError("RESOURCE_NOT_FOUND", "PATH", "No subscription with this id.")
+    if request.method == "GET":
+        return JsonResponse({"data": _subscription_resource(row)})
+    if request.method == "DELETE":
+        row.delete()
+        return HttpResponse(status=204)
     raise ApiError("RESOURCE_NOT_FOUND", "PATH")
 
 
