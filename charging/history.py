@@ -25,7 +25,7 @@ from charging.models import ChargingObservation, ChargingSession, SessionSource
 from charging.services import vehicle_client
 from charging.sessions import observation_store, vehicle_sessions_settle
 from connect.errors import MalformedResponseError
-from fleet.exports import safe_cell
+from fleet.exports import moment_cell, safe_cell
 from fleet.formatting import amount
 
 # --- Records from the car makers ---------------------------------------------------------------------------------
@@ -236,16 +236,12 @@ def sessions_csv(sessions, zone) -> str:
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
     for session in sessions.prefetch_related("observations").iterator(chunk_size=500):
-
-        def local(moment):
-            return moment.astimezone(zone).isoformat() if moment else ""
-
         writer.writerow(
             [
                 safe_cell(session.vehicle.display_name),
                 session.vehicle.vin,
-                local(session.started_at),
-                local(session.ended_at),
+                moment_cell(session.started_at, zone),
+                moment_cell(session.ended_at, zone),
                 amount(session.energy_kwh, "energy"),
                 session.get_energy_source_display(),
                 "; ".join(session.seen_in),

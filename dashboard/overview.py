@@ -30,7 +30,7 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
 from fleet import formatting, units
-from fleet.exports import csv_download, safe_cell
+from fleet.exports import csv_download, moment_cell, safe_cell
 from fleet.models import Fleet
 from fleet.templatetags.units import age_in_words
 from fleet.templatetags.units import distance as format_distance
@@ -357,7 +357,6 @@ def fleet_overview_csv(request: FleetRequest):
         for vehicle in vehicles.iterator(chunk_size=500):
             s = conditions.status_of(vehicle) or VehicleStatus()
             failing = conditions.sync_failing_reason(vehicle, limits)
-            data_age = s.data_age.astimezone(zone).isoformat(timespec="seconds") if s.data_age else ""
             yield [
                 safe_cell(vehicle.display_name),
                 safe_cell(make_label(vehicle.make)),
@@ -374,7 +373,7 @@ def fleet_overview_csv(request: FleetRequest):
                 formatting.amount(s.odometer_km, "distance", system),
                 formatting.amount(s.latitude, "coordinate"),
                 formatting.amount(s.longitude, "coordinate"),
-                data_age,
+                moment_cell(s.data_age, zone, "seconds"),
                 "yes" if conditions.STALE.holds(vehicle, limits) else "no",
                 s.active_dtc_count if s.active_dtc_count is not None else "",
                 "; ".join(c.badge(vehicle, limits) for c in conditions.NEEDS_ATTENTION.met(vehicle, limits)),

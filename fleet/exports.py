@@ -2,6 +2,7 @@
 
 import csv
 from collections.abc import Iterable
+from datetime import datetime, tzinfo
 from typing import Any
 
 from django.http import StreamingHttpResponse
@@ -14,6 +15,11 @@ def safe_cell(value: Any) -> str:
     """Text typed by people or sent by a car (a name "=cmd…"), quoted when it would start a formula; None is empty."""
     text = "" if value is None else str(value)
     return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def moment_cell(moment: datetime | None, zone: tzinfo, timespec: str = "auto") -> str:
+    """A moment in the fleet's zone, ISO 8601 with its offset; empty when unknown."""
+    return moment.astimezone(zone).isoformat(timespec=timespec) if moment else ""
 
 
 class _Echo:

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 
 from django.db.models import QuerySet
 
-from fleet.exports import safe_cell
+from fleet.exports import moment_cell, safe_cell
 from fleet.formatting import amount
 from trips.models import Trip, TripKind
 
@@ -103,19 +103,16 @@ def logbook_csv(trips, zone) -> str:
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
 
-    def local(moment):
-        return moment.astimezone(zone).isoformat(timespec="minutes") if moment else ""
-
     for trip in trips:
         writer.writerow(
             [
                 safe_cell(trip.vehicle.display_name),
                 safe_cell(trip.driver.name if trip.driver else ""),
                 trip.get_kind_display(),
-                local(trip.start_after),
-                local(trip.started_at),
-                local(trip.end_after),
-                local(trip.ended_at),
+                moment_cell(trip.start_after, zone, "minutes"),
+                moment_cell(trip.started_at, zone, "minutes"),
+                moment_cell(trip.end_after, zone, "minutes"),
+                moment_cell(trip.ended_at, zone, "minutes"),
                 safe_cell(_where(trip.start_place, trip.start_latitude, trip.start_longitude)),
                 safe_cell(_where(trip.end_place, trip.end_latitude, trip.end_longitude)),
                 amount(trip.start_odometer_km, "distance"),

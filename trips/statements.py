@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from charging.models import ChargingSession
-from fleet.exports import safe_cell
+from fleet.exports import moment_cell, safe_cell
 from trips.logbook import Month
 from trips.models import Driver, Statement, StatementLine, Tariff, TariffKind
 from trips.places import place_at
@@ -161,9 +161,6 @@ def statement_csv(statement: Statement | Draft, zone) -> str:
     writer = csv.writer(out)
     writer.writerow(STATEMENT_COLUMNS)
 
-    def local(moment):
-        return moment.astimezone(zone).isoformat(timespec="minutes") if moment else ""
-
     if isinstance(statement, Statement):
         name, month, currency = statement.driver_name, f"{statement.month:%Y-%m}", statement.currency
         rows = [(line.vehicle_name, line.started_at, line.ended_at, line.energy_kwh, line.amount, "")
@@ -177,7 +174,7 @@ def statement_csv(statement: Statement | Draft, zone) -> str:
         energy_cell = "" if energy is None else f"{energy:.2f}"
         amount_cell = "" if amount is None else amount
         writer.writerow(
-            [safe_cell(name), month, safe_cell(vehicle), local(started), local(ended), energy_cell, amount_cell,
-             currency, note]
+            [safe_cell(name), month, safe_cell(vehicle), moment_cell(started, zone, "minutes"),
+             moment_cell(ended, zone, "minutes"), energy_cell, amount_cell, currency, note]
         )  # fmt: skip
     return out.getvalue()
