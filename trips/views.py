@@ -342,11 +342,11 @@ def driver_statement_issue(request: FleetRequest, driver_id: int):
 @vary_on_headers("HX-Request")
 def fleet_map(request: FleetRequest):
     """Every vehicle's last position; htmx refreshes the data part every minute and the script redraws."""
-    vehicles, places = fleetmap.fleet_map_counts(fleet=request.fleet)
+    data = fleetmap.fleet_map(fleet=request.fleet)
     context = {
-        "map_json": fleetmap.fleet_map_json(fleet=request.fleet),
-        "vehicle_count": vehicles,
-        "place_count": places,
+        "map_json": data.json,
+        "vehicle_count": data.vehicle_count,
+        "place_count": data.place_count,
         "states": fleetmap.STATES,
         "map_tiles": {"url": settings.MAP_TILE_URL, "attribution": settings.MAP_TILE_ATTRIBUTION},
     }
