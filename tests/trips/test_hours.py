@@ -184,3 +184,11 @@ def test_the_condition_holds_while_a_departure_is_away_in_both_forms(fleet, depo
     assert list(Vehicle.objects.filter(condition.q(limits))) == [away]
     loaded = Vehicle.objects.select_related("status", "account").prefetch_related(*condition.prefetch())
     assert [v for v in loaded.order_by("pk") if condition.holds(v, limits)] == [away]
+
+
+@pytest.mark.django_db
+def test_the_rules_and_e_mail_pages_offer_the_alert(owner_client, fleet):
+    rules = owner_client.get(reverse("alerts_rules", args=[fleet.slug])).content.decode()
+    assert "Left a place outside its hours" in rules and 'name="r-left_outside_hours-enabled"' in rules
+    emails = owner_client.get(reverse("alerts_subscription", args=[fleet.slug])).content.decode()
+    assert 'value="left_outside_hours"' in emails
