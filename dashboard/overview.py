@@ -1,8 +1,9 @@
 """The overview: tiles, the vehicle table and its CSV export.
 
 It reads only our database — what the sync engine stored — never Smartcar. It runs a fixed number of
-queries whatever the fleet's size: one aggregate for every tile, one count and one page of rows for the table, one
-list of makes for the filter. Its live part (tiles and table) is the ``live`` partial of dashboard/overview.html, which
+queries whatever the fleet's size: one aggregate for every tile, one list of makes for the filter, and for the table
+its count and the page's ids (one query of both when a filter must read every match anyway: ``vehicles_page``),
+then the page's rows. Its live part (tiles and table) is the ``live`` partial of dashboard/overview.html, which
 htmx fetches every 30 seconds and whenever a tile, a sort header, a filter or a page link is used.
 
 At 50,000 vehicles the tiles' aggregate and the list of makes read every vehicle of the fleet (tens to hundreds of
@@ -75,6 +76,9 @@ SORTS = {
     "dtcs": [F("status__active_dtc_count").desc(nulls_last=True)],
 }
 DEFAULT_SORT = "name"
+# Orders read from an index (vehicle_fleet_name, vehicle_fleet_make_model; either direction): a page of them costs a
+# few index entries.
+INDEXED_SORTS = {"name", "make"}
 
 
 class TableQuery(forms.Form):
@@ -139,10 +143,21 @@ def vehicles_table(*, fleet: Fleet, query: dict[str, str], limits: conditions.Li
     return vehicles.order_by(*ordering, "pk")
 
 
-def vehicles_page(*, table: QuerySet, number, count: int | None = None) -> tuple[Page, list[Vehicle]]:
-    """One page of the table in three constant queries: the count (none when ``count`` is known), the page's ids in
-    order, then its rows whole."""
-    paginator = Paginator(table.values_list("pk", flat=True), PAGE_SIZE)
+def vehicles_page(
+    *, table: QuerySet, number, count: int | None = None, indexed: bool = True
+) -> tuple[Page, list[Vehicle]]:
+    """One page of the table in constant queries: the page's ids in order, then its rows whole; the count too when
+    ``count`` (the summary's total) is not given.
+
+    A filter reads the status of every vehicle of the fleet for the count. When the table's order is an index's
+    (``indexed``: by name or make), the page's ids then come from that index in a few milliseconds. In any other
+    order the page too would read every status to sort the matches, so the ids of every match are read at once
+    instead, and their number is the count: one pass over the statuses instead of two.
+    """
+    ids = table.values_list("pk", flat=True)
+    if count is None and not indexed:
+        ids = list(ids)
+    paginator = Paginator(ids, PAGE_SIZE)
     if count is not None:
         paginator.count = count  # a cached_property: set, it is not queried
     page = paginator.get_page(number)
@@ -277,6 +292,7 @@ def fleet_overview(request: FleetRequest):
         table=vehicles_table(fleet=fleet, query=query, limits=limits),
         number=request.GET.get("page"),
         count=None if filtered else counts["total"],
+        indexed=query["sort"].lstrip("-") in INDEXED_SORTS,
     )
     sort_key = query["sort"].lstrip("-")
     descending = query["sort"].startswith("-")

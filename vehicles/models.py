@@ -70,6 +70,12 @@ class Vehicle(models.Model):
             models.Index(
                 F("fleet"), name_sort_key(), F("id"), name="vehicle_fleet_name", condition=Q(disconnected_at=None)
             ),
+            # The fleet table sorted by make (make, model, year, id): its pages too without a sort of all.
+            models.Index(
+                fields=["fleet", "make", "model", "year", "id"],
+                name="vehicle_fleet_make_model",
+                condition=Q(disconnected_at=None),
+            ),
         ]
 
     def __str__(self):

@@ -12,7 +12,7 @@ from django.utils import timezone
 from connect.models import AccountStatus
 from fleet.models import UnitSystem
 from tests.dashboard.factories import make_account, make_vehicles
-from vehicles.models import Activity, SyncState, Vehicle
+from vehicles.models import Activity, SyncState, Vehicle, VehicleStatus
 
 
 def overview(client, fleet, htmx: bool = False, **params):
@@ -184,6 +184,24 @@ def test_it_pages_fifty_vehicles_at_a_time(owner_client, fleet):
     assert "Page 3 of 3" in last.content.decode()
 
 
+@pytest.mark.parametrize("sort", ["energy", "-energy", "make", "-name"])
+def test_a_filtered_table_pages_and_counts_the_matches_in_every_order(owner_client, fleet, sort):
+    account = make_account(fleet)
+    make_vehicles(fleet, 30, account=account)  # 80 %: not low
+    low = make_vehicles(fleet, 70, account=account, start=30, make="FORD", battery_percent=9.0)
+    for percent, vehicle in enumerate(low):
+        VehicleStatus.objects.filter(vehicle=vehicle).update(battery_percent=percent / 10)
+    pages = [overview(owner_client, fleet, state="low", sort=sort, page=number) for number in (1, 2, 9)]
+    assert [page.context["page"].paginator.count for page in pages] == [70, 70, 70]
+    assert "70 vehicles match the filter" in pages[0].content.decode()
+    assert [len(page.context["rows"]) for page in pages] == [50, 20, 20]  # past the end: the last page
+    everything = shown(pages[0]) + shown(pages[1])
+    assert sorted(everything) == sorted(v.vin for v in low)
+    if sort.lstrip("-") == "energy":
+        ordered = [v.vin for v in low] if sort == "energy" else [v.vin for v in reversed(low)]
+        assert everything == ordered
+
+
 def test_values_are_shown_in_the_fleets_unit_system(owner_client, fleet):
     make_vehicles(fleet, 1, account=make_account(fleet), range_km=320.0, odometer_km=16093.44)
     assert "320 km" in overview(owner_client, fleet).content.decode()
@@ -274,6 +292,8 @@ def _queries_of_every_view(client, fleet) -> dict[tuple, int]:
         counts[("sort", sort)] = _queries(client, fleet, True, sort=sort, page=2)
     for state in [*STATES, "disconnected"]:
         counts[("state", state)] = _queries(client, fleet, True, state=state, q="a")
+        for sort in SORTS:
+            counts[("state", state, sort)] = _queries(client, fleet, True, state=state, sort=sort, page=2)
     return counts
 
 
