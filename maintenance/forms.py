@@ -175,10 +175,10 @@ class WorkOrderForm(forms.ModelForm):
         km = data.get("completion_odometer_km")
         if km is not None and "completion_odometer_km" not in self.errors:
             previous = previous_odometer(self.instance, data.get("completed_on"))
-            if previous is not None and km < previous:
+            if previous is not None and km < previous[0]:
                 self.add_error(
                     "completion_odometer_km",
-                    f"That is below the {previous:,.0f} km recorded by earlier work on this vehicle.",
+                    f"That is below the {previous[0]:,.0f} km {previous[1]}.",
                 )
         status = data.get("status")
         recorded = data.get("completed_on") or km is not None

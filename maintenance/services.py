@@ -321,14 +321,23 @@ EDITABLE = (
 )  # fmt: skip
 
 
-def previous_odometer(work_order: WorkOrder, completed_on: date | None) -> float | None:
-    """The highest odometer this vehicle's earlier completed work recorded (on or before ``completed_on``)."""
+def previous_odometer(work_order: WorkOrder, completed_on: date | None) -> tuple[float, str] | None:
+    """The highest odometer known before the work, and where it comes from: the vehicle's earlier completed work (on
+    or before ``completed_on``) or its last synced reading before that day began. None when nothing is known."""
+    fleet = work_order.fleet
+    day = completed_on or fleet_today(fleet)
     earlier = WorkOrder.objects.filter(
-        vehicle_id=work_order.vehicle_id, status=WorkOrderStatus.DONE, completion_odometer_km__isnull=False
-    ).exclude(pk=work_order.pk)
-    if completed_on:
-        earlier = earlier.filter(completed_on__lte=completed_on)
-    return earlier.aggregate(highest=Max("completion_odometer_km"))["highest"]
+        vehicle_id=work_order.vehicle_id, status=WorkOrderStatus.DONE, completion_odometer_km__isnull=False,
+        completed_on__lte=day,
+    ).exclude(pk=work_order.pk)  # fmt: skip
+    worked = earlier.aggregate(highest=Max("completion_odometer_km"))["highest"]
+    synced = odometer_on(work_order.vehicle_id, day - timedelta(days=1), fleet)
+    sources = (
+        (worked, "recorded by earlier work on this vehicle"),
+        (synced, "the vehicle's odometer read before that day"),
+    )
+    known = [(km, words) for km, words in sources if km]
+    return max(known) if known else None
 
 
 @transaction.atomic

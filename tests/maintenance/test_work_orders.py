@@ -209,3 +209,20 @@ def test_work_done_on_an_earlier_day_takes_that_days_odometer(owner_client, flee
     assert order.completion_odometer_km == 11500
     point = ServicePoint.objects.get(vehicle=bolt, task=oil_change)
     assert (point.done_on, point.done_km, point.baseline) == (yesterday, 11500, False)
+
+
+def test_a_completion_odometer_below_the_vehicles_synced_reading_is_refused(manager_client, fleet, vehicles, order):
+    today = timezone.localdate(timezone=fleet.zone)
+    evening = timezone.make_aware(datetime.combine(today - timedelta(days=2), time(20)), fleet.zone)
+    StatusHistory.objects.create(vehicle=order.vehicle, field="odometer_km", recorded_at=evening, number=30000)
+    response = edit(manager_client, order, status="done", completed_on=str(today), completion_odometer_km="25000")
+    assert response.status_code == 422
+    assert "below the 30,000 km the vehicle&#x27;s odometer read before that day" in response.content.decode()
+    order.refresh_from_db()
+    assert order.status == WorkOrderStatus.OPEN and order.completion_odometer_km is None
+    # Work done on a day before that reading is not held to it.
+    earlier = str(today - timedelta(days=3))
+    assert (
+        edit(manager_client, order, status="done", completed_on=earlier, completion_odometer_km="25000").status_code
+        == 302
+    )
