@@ -63,7 +63,8 @@ class Board:
 
 def maintenance_board(*, fleet: Fleet, make: str = "", place: Place | None = None, assignee: str = "") -> Board:
     at_place = vehicles_at(fleet=fleet, place=place) if place else None
-    due = fleet_due(fleet=fleet, make=make, vehicle_ids=at_place, urgent_only=True)
+    # A service is assigned to someone through its work order: filtered by assignee, the board shows their orders.
+    due = [] if assignee else fleet_due(fleet=fleet, make=make, vehicle_ids=at_place, urgent_only=True)
     # Services someone already works on are on the board once, as their work order.
     taken = set(
         WorkOrder.objects.filter(fleet=fleet, status__in=ACTIVE_STATUSES, service_task__isnull=False).values_list(

@@ -35,13 +35,17 @@ def test_overdue_first_then_due_soon_then_open_work_orders(owner_client, owner, 
     assert f"#{WorkOrder.objects.get(vehicle=first).pk} Oil change</a>" in page
 
 
-def test_filters_by_make_and_assignee(owner_client, owner, fleet, vehicles):
+def test_filters_by_make_and_assignee(owner_client, owner, fleet, vehicles, oil_change):
+    ServicePoint.objects.create(vehicle=vehicles[4], task=oil_change, done_on=date.today(), done_km=0)
+    VehicleStatus.objects.filter(vehicle=vehicles[4]).update(odometer_km=15500.0)  # the oil change falls overdue
     work_order_open(fleet=fleet, vehicle=vehicles[0], user=owner, title="Tesla job", assignee="North garage")
     work_order_open(fleet=fleet, vehicle=vehicles[3], user=owner, title="Chevrolet job", assignee="South garage")
     page = board(owner_client, fleet, make="CHEVROLET").content.decode()
-    assert "Chevrolet job" in page and "Tesla job" not in page
+    assert "Chevrolet job" in page and "Tesla job" not in page and "500 km overdue" in page
     page = board(owner_client, fleet, assignee="north").content.decode()
     assert "Tesla job" in page and "Chevrolet job" not in page
+    # An overdue service no one has a work order for is assigned to no one: not on North garage's board.
+    assert "500 km overdue" not in page and "assigned to “north” are below" in page
     fragment = owner_client.get(
         reverse("maintenance_board", args=[fleet.slug]), {"assignee": "south"}, headers={"HX-Request": "true"}
     ).content.decode()
