@@ -17,7 +17,7 @@ from django.views.decorators.vary import vary_on_headers
 from dashboard.overview import fleet_makes
 from fleet.models import Fleet
 from fleet.tenancy import FleetRequest, fleet_view
-from maintenance.services import open_codes_with_orders
+from maintenance.services import AFTER_WORK_WORDS, code_after_work, open_codes_with_orders
 from vehicles import obd
 from vehicles.models import DiagnosticAcknowledgement, DiagnosticTroubleCode, SystemStatus, Vehicle
 
@@ -37,6 +37,7 @@ class BoardItem:
     last_seen_at: datetime
     acknowledgement: DiagnosticAcknowledgement | None
     work_order: object = None  # maintenance.models.WorkOrder for this code on this vehicle, when there is one
+    after_work: str = ""  # the code against its finished work order, in words
 
 
 class BoardQuery(forms.Form):
@@ -129,7 +130,9 @@ def diagnostics_board(request: FleetRequest):
     page = Paginator(items, BOARD_PAGE_SIZE).get_page(request.GET.get("page"))
     orders = open_codes_with_orders(fleet=fleet, vehicle_codes=[(i.vehicle.pk, i.code) for i in page.object_list])
     for item in page.object_list:
-        item.work_order = orders.get((item.vehicle.pk, item.code))
+        item.work_order = order = orders.get((item.vehicle.pk, item.code))
+        state = code_after_work(order, item.first_seen_at, item.last_seen_at) if order else ""
+        item.after_work = AFTER_WORK_WORDS.get(state, "")
     context = {"query": query, "makes": makes, "page": page, "filtered": any(query.values())}
     template = "dashboard/diagnostics.html#board" if request.htmx else "dashboard/diagnostics.html"
     return render(request, template, context)

@@ -276,42 +276,64 @@ def work_order_for_diagnostic(*, fleet: Fleet, kind: str, pk: int, user) -> tupl
     A code already seen on this vehicle keeps its one work order: when the code cleared and came back, that order is
     reopened (and says so) rather than a second one opened. Returns the order and "opened", "reopened" or "existing".
     """
-    vehicle, code, description, source, title = _diagnostic(fleet, kind, pk)
+    found = _diagnostic(fleet, kind, pk)
+    vehicle, code, source = found.vehicle, found.code, found.source
     with transaction.atomic():
         # Serialises two clicks on the same code: the second finds the first's order.
         Vehicle.objects.select_for_update().filter(pk=vehicle.pk).first()
         existing = WorkOrder.objects.filter(vehicle=vehicle, code=code, source=source).order_by("-created_at").first()
         if existing is None:
             work_order = work_order_open(
-                fleet=fleet, vehicle=vehicle, user=user, title=title[:200], source=source, code=code,
-                code_description=description[:300],
+                fleet=fleet, vehicle=vehicle, user=user, title=found.title[:200], source=source, code=code,
+                code_description=found.description[:300],
             )  # fmt: skip
             return work_order, "opened"
         if existing.is_active:
             return existing, "existing"
         before = existing.status
+        after = code_after_work(existing, found.first_seen_at, found.last_seen_at)
+        reported = found.named + REOPENED_WORDS.get(after, " is reported")
         existing.status = WorkOrderStatus.OPEN
         existing.closed_at = None
         existing.vehicle_state = vehicle_state_snapshot(vehicle)
         existing.save(update_fields=["status", "closed_at", "vehicle_state", "updated_at"])
-        reported = f"{code} is reported again"
         _record(existing, user, ChangeAction.REOPENED, {"status": [before, WorkOrderStatus.OPEN]}, reported)
         return existing, "reopened"
 
 
-def _diagnostic(fleet: Fleet, kind: str, pk: int) -> tuple[Vehicle, str, str, str, str]:
-    """An active trouble code ("dtc") or system alert of the fleet: its vehicle, code, meaning, source and the title of
-    its work order."""
+@dataclass(frozen=True)
+class Diagnostic:
+    """An active trouble code or system alert as a work order takes it."""
+
+    vehicle: Vehicle
+    code: str
+    description: str
+    source: str
+    title: str
+    named: str  # the code in a manager's words: "P0420", "The alert “ABS sensor”"
+    first_seen_at: datetime  # since when this occurrence (or this alert) has been reported
+    last_seen_at: datetime
+
+
+def _diagnostic(fleet: Fleet, kind: str, pk: int) -> Diagnostic:
+    """An active trouble code ("dtc") or system alert of the fleet: its vehicle, code, meaning, source, the title of
+    its work order and when it was seen."""
     if kind == "dtc":
         dtc = DiagnosticTroubleCode.objects.select_related("vehicle").get(
             pk=pk, vehicle__fleet=fleet, cleared_at__isnull=True
         )
         description = obd.describe(dtc.code)
         title = f"Trouble code {dtc.code}" + (f": {description}" if description else "")
-        return dtc.vehicle, dtc.code, description, WorkOrderSource.DTC, title
+        return Diagnostic(
+            dtc.vehicle, dtc.code, description, WorkOrderSource.DTC, title, dtc.code, dtc.first_seen_at,
+            dtc.last_seen_at,
+        )  # fmt: skip
     alert = SystemStatus.objects.select_related("vehicle").get(pk=pk, vehicle__fleet=fleet, status="ALERT")
     description = alert.description or obd.describe_system(alert.system_id)
-    return alert.vehicle, alert.system_id, description, WorkOrderSource.SYSTEM, f"System alert: {description}"
+    return Diagnostic(
+        alert.vehicle, alert.system_id, description, WorkOrderSource.SYSTEM, f"System alert: {description}",
+        f"The alert “{description}”", alert.changed_at, alert.last_seen_at,
+    )  # fmt: skip
 
 
 # What a workshop may change on an order (WorkOrderForm); each change is recorded.
@@ -400,6 +422,31 @@ def service_point_reset(*, work_order: WorkOrder, user) -> None:
 
 
 # --- After a trouble code's work: is the code gone? -----------------------------------------------------------------
+
+
+def first_seen_at(seen: DiagnosticTroubleCode | SystemStatus) -> datetime:
+    """Since when this occurrence of a code (or this alert) has been reported."""
+    return seen.first_seen_at if isinstance(seen, DiagnosticTroubleCode) else seen.changed_at
+
+
+def code_after_work(work_order: WorkOrder, first_seen: datetime, last_seen: datetime) -> str:
+    """An active code or alert set against its work order once the work is done: "came back" (a new occurrence
+    since), "still" (read again since) or "unread" (not read since). "" for an order still open or cancelled."""
+    if work_order.status != WorkOrderStatus.DONE or work_order.closed_at is None:
+        return ""
+    if first_seen > work_order.closed_at:
+        return "came back"
+    return "still" if last_seen > work_order.closed_at else "unread"
+
+
+# A reopened order's record, after the code's name, for each state of code_after_work.
+REOPENED_WORDS = {"came back": " came back after the work", "still": " is still reported after the work"}
+# The diagnostics board's words for each state of code_after_work.
+AFTER_WORK_WORDS = {
+    "came back": "The code came back after the work",
+    "still": "Still reported after the work",
+    "unread": "Not read again since the work",
+}
 
 
 @dataclass(frozen=True)

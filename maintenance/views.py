@@ -146,7 +146,7 @@ def work_order_from_diagnostic(request: FleetRequest):
         request,
         {
             "opened": f"Work order #{work_order.pk} opened.",
-            "reopened": f"The code came back: work order #{work_order.pk} is open again.",
+            "reopened": f"Work order #{work_order.pk} is open again.",
             "existing": f"This code already has work order #{work_order.pk}.",
         }[outcome],
     )

@@ -1,10 +1,11 @@
 """The maintenance board, the overview's tiles and the diagnostics board's one click."""
 
-from datetime import date
+from datetime import date, timedelta
 
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from maintenance.models import ServicePoint, ServiceTask, WorkOrder
 from maintenance.services import work_order_open
@@ -119,3 +120,31 @@ def test_filters_by_place_the_vehicles_last_seen_there(owner_client, owner, flee
     assert "Depot job" in page and "Far away job" not in page and "At Depot" in page
     page = board(owner_client, fleet, place="999999").content.decode()  # not a place of this fleet: no filter
     assert "Depot job" in page and "Far away job" in page
+
+
+def test_the_diagnostics_board_tells_a_code_still_reported_after_the_work_from_one_that_came_back(
+    manager_client, fleet, vehicles
+):
+    code = dtc(vehicles[3], "P0420", hours_ago=1)
+    click = reverse("maintenance_work_order_from_diagnostic", args=[fleet.slug])
+    manager_client.post(click, {"kind": "dtc", "pk": code.pk})
+    order = WorkOrder.objects.get()
+    manager_client.post(order.get_absolute_url(), {"title": order.title, "status": "done"})
+    diagnostics = reverse("fleet_diagnostics", args=[fleet.slug])
+    assert "Not read again since the work" in manager_client.get(diagnostics).content.decode()
+    # The next sync still reads the same occurrence: the work did not clear it — it did not "come back".
+    code.last_seen_at = timezone.now() + timedelta(seconds=1)
+    code.save()
+    page = manager_client.get(diagnostics).content.decode()
+    assert "Still reported after the work" in page and "came back" not in page
+    manager_client.post(click, {"kind": "dtc", "pk": code.pk})
+    assert "P0420 is still reported after the work" in manager_client.get(order.get_absolute_url()).content.decode()
+    # Done again; the code clears, then a new occurrence comes: that one came back.
+    manager_client.post(order.get_absolute_url(), {"title": order.title, "status": "done"})
+    code.cleared_at = timezone.now()
+    code.save()
+    again = dtc(vehicles[3], "P0420", hours_ago=-1)  # first seen after the order was closed
+    assert "The code came back after the work" in manager_client.get(diagnostics).content.decode()
+    manager_client.post(click, {"kind": "dtc", "pk": again.pk})
+    assert "P0420 came back after the work" in manager_client.get(order.get_absolute_url()).content.decode()
+    assert WorkOrder.objects.count() == 1

@@ -156,7 +156,7 @@ def test_one_click_on_a_trouble_code_copies_it_in_and_a_returning_code_reopens_t
     assert WorkOrder.objects.count() == 1 and order.status == WorkOrderStatus.OPEN
     assert order.changes.last().action == "reopened"
     page = manager_client.get(detail_url(order)).content.decode()
-    assert "reopened the work order: P0420 is reported again" in page
+    assert "reopened the work order: P0420 came back after the work" in page
 
 
 def test_a_code_still_reported_after_the_work_is_said_so(manager_client, fleet, vehicles):
