@@ -451,15 +451,16 @@ AFTER_WORK_WORDS = {
 
 @dataclass(frozen=True)
 class CodeCheck:
-    state: str  # "waiting", "gone" or "still"
+    state: str  # "gone", or a state of code_after_work: "unread", "still", "came back"
     at: datetime | None = None
 
     @property
     def words(self) -> str:
         return {
-            "waiting": "Fleet checks whether the code is gone at the vehicle's next sync.",
+            "unread": "Fleet checks whether the code is gone at the vehicle's next sync.",
             "gone": "The code is gone: the vehicle no longer reports it.",
             "still": "The vehicle still reports the code after the work.",
+            "came back": "The code went away and came back after the work.",
         }[self.state]
 
 
@@ -467,23 +468,20 @@ def code_check(work_order: WorkOrder) -> CodeCheck | None:
     """For a done trouble-code or system-alert order: whether the readings after it was closed still show the code."""
     if work_order.status != WorkOrderStatus.DONE or not work_order.code or work_order.closed_at is None:
         return None
-    closed = work_order.closed_at
+    vehicle_id, code = work_order.vehicle_id, work_order.code
+    active: DiagnosticTroubleCode | SystemStatus | None
     if work_order.source == WorkOrderSource.DTC:
-        active = DiagnosticTroubleCode.objects.filter(
-            vehicle_id=work_order.vehicle_id, code=work_order.code, cleared_at__isnull=True
-        ).first()
+        occurrences = DiagnosticTroubleCode.objects.filter(vehicle_id=vehicle_id, code=code)
+        active = occurrences.filter(cleared_at__isnull=True).first()
         if active is None:
-            last = (
-                DiagnosticTroubleCode.objects.filter(vehicle_id=work_order.vehicle_id, code=work_order.code)
-                .order_by("-cleared_at")
-                .first()
-            )
+            last = occurrences.order_by("-cleared_at").first()
             return CodeCheck("gone", last.cleared_at if last else None)
-        return CodeCheck("still", active.last_seen_at) if active.last_seen_at > closed else CodeCheck("waiting")
-    system = SystemStatus.objects.filter(vehicle_id=work_order.vehicle_id, system_id=work_order.code).first()
-    if system is None or system.status != "ALERT":
-        return CodeCheck("gone", system.changed_at if system else None)
-    return CodeCheck("still", system.last_seen_at) if system.last_seen_at > closed else CodeCheck("waiting")
+    else:
+        active = SystemStatus.objects.filter(vehicle_id=vehicle_id, system_id=code).first()
+        if active is None or active.status != "ALERT":
+            return CodeCheck("gone", active.changed_at if active else None)
+    state = code_after_work(work_order, first_seen_at(active), active.last_seen_at)
+    return CodeCheck(state, None if state == "unread" else active.last_seen_at)
 
 
 def open_codes_with_orders(*, fleet: Fleet, vehicle_codes: list[tuple[int, str]]) -> dict[tuple[int, str], WorkOrder]:

@@ -145,6 +145,7 @@ def test_the_diagnostics_board_tells_a_code_still_reported_after_the_work_from_o
     code.save()
     again = dtc(vehicles[3], "P0420", hours_ago=-1)  # first seen after the order was closed
     assert "The code came back after the work" in manager_client.get(diagnostics).content.decode()
+    assert "went away and came back after the work" in manager_client.get(order.get_absolute_url()).content.decode()
     manager_client.post(click, {"kind": "dtc", "pk": again.pk})
     assert "P0420 came back after the work" in manager_client.get(order.get_absolute_url()).content.decode()
     assert WorkOrder.objects.count() == 1
