@@ -17,52 +17,20 @@ Not collected by pytest (the file name does not start with test_).
 
 import os
 import random
-import statistics
-import sys
-import tempfile
 import time
 from datetime import date, timedelta
 from decimal import Decimal
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from common import database_create, environment, summary, timed
+
 DATABASE = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/fleet_bench_maintenance")
 VEHICLES = int(os.environ.get("BENCH_VEHICLES", "5000"))
 WORK_ORDERS = int(os.environ.get("BENCH_WORK_ORDERS", "50000"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "100"))
 
-os.environ.update(
-    {
-        "DATABASE_URL": DATABASE,
-        "SECRET_KEY": "bench-secret-key-" + "x" * 40,
-        "TOKEN_ENCRYPTION_KEYS": "r6Y1Ah1Z7lqiVqRuw0l4GVeWtbG2fR7n9n9n1i3Yq0o=",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
-        "SECURE_SSL_REDIRECT": "false",
-        "FLEET_VAR_DIR": str(ROOT / "var" / "bench"),
-        "STATIC_ROOT": str(Path(tempfile.gettempdir()) / "fleet-bench-static"),
-        "LOG_LEVEL": "WARNING",
-        "DJANGO_SETTINGS_MODULE": "fleet.settings",
-        "SMARTCAR_CLIENT_SECRET": "bench-client-secret",
-        "SMARTCAR_MANAGEMENT_TOKEN": "bench-management-token",
-    }
-)
-sys.path.insert(0, str(ROOT))
+environment(DATABASE)
 MAKES = ["TESLA", "FORD", "CHEVROLET", "NISSAN", "BMW", "TOYOTA", "AUDI", "HYUNDAI", "KIA", "JEEP"]
 ASSIGNEES = ["North garage", "South garage", "Tire centre", "Body shop", "Dealer", ""]
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
-
-
-def _create_database() -> None:
-    import psycopg
-
-    name = DATABASE.rsplit("/", 1)[1]
-    with psycopg.connect(DATABASE.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def seed():
@@ -75,7 +43,7 @@ def seed():
     from tests.dashboard.factories import make_account, make_vehicles
     from vehicles.models import VehicleStatus
 
-    _create_database()
+    database_create(DATABASE)
     call_command("migrate", verbosity=0)
     user = User.objects.create_user(email="bench@example.com", password="bench password 1")
     fleet = fleet_create(name="Bench Fleet", owner=user, time_zone="Europe/Berlin")
@@ -148,27 +116,6 @@ def seed():
     return user, fleet
 
 
-def _timed(function, rounds: int) -> tuple[list[float], list[float]]:
-    """Wall time and this process's CPU time per call, in ms: on a machine whose load average is many times its
-    cores, the wall time is mostly waiting for a core, the CPU time is the work itself (PostgreSQL's own excluded)."""
-    wall, cpu = [], []
-    for _ in range(rounds):
-        started, started_cpu = time.perf_counter(), time.process_time()
-        function()
-        wall.append((time.perf_counter() - started) * 1000)
-        cpu.append((time.process_time() - started_cpu) * 1000)
-    return wall, cpu
-
-
-def _summary(name: str, timings: tuple[list[float], list[float]]) -> dict:
-    wall, cpu = timings
-    return {
-        f"{name}_median_ms": round(statistics.median(wall), 1),
-        f"{name}_p95_ms": round(percentile(wall, 0.95), 1),
-        f"{name}_cpu_median_ms": round(statistics.median(cpu), 1),
-    }
-
-
 def measure(user, fleet) -> dict:
     from django.db import connection, reset_queries
     from django.test import Client
@@ -210,10 +157,10 @@ def measure(user, fleet) -> dict:
         "queries_due": due_queries,
         "services_overdue_or_due": len(due),
         "page_bytes": len(page.content),
-        **_summary("board", _timed(lambda: board_request({}), ROUNDS)),
-        **_summary("board_refresh", _timed(lambda: board_request({"HX-Request": "true"}), ROUNDS)),
-        **_summary("due", _timed(lambda: fleet_due(fleet=fleet, urgent_only=True), 50)),
-        **_summary("counts", _timed(lambda: maintenance_counts(fleet=fleet), 50)),
+        **summary("board", timed(lambda: board_request({}), ROUNDS)),
+        **summary("board_refresh", timed(lambda: board_request({"HX-Request": "true"}), ROUNDS)),
+        **summary("due", timed(lambda: fleet_due(fleet=fleet, urgent_only=True), 50)),
+        **summary("counts", timed(lambda: maintenance_counts(fleet=fleet), 50)),
     }
 
 
