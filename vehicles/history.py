@@ -1,7 +1,7 @@
 """History over months: partitions kept ahead, retention, rollups, and the series that charts and reports read.
 
-The sync engine and webhook events write StatusHistory rows (a row per changed value). Everything else reads through
-this module:
+The sync engine and webhook events write StatusHistory rows (a row per changed value) through ``history_append``.
+Everything else reads through this module:
 
 1. ``history_partitions_ensure``: on PostgreSQL, monthly partitions exist from this month to PARTITIONS_AHEAD months
    ahead (periodic task and after every migrate; vehicles/partitions.py).
@@ -22,10 +22,13 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from operator import itemgetter
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
+import psycopg
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Avg, Count, F, Max, Min, QuerySet, Sum, TextField
@@ -35,6 +38,7 @@ from django.utils import timezone
 from fleet.models import Fleet
 from vehicles import partitions
 from vehicles.models import FleetHistoryDaily, HistoryDaily, HistoryHourly, HistoryRollupProgress, StatusHistory
+from vehicles.readings import HISTORY_FIELDS
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +56,49 @@ RUN_SECONDS = 120
 RAW_RANGE = timedelta(days=7)
 HOURLY_RANGE = timedelta(days=92)
 HOUR = timedelta(hours=1)
+
+
+# --- Writing --------------------------------------------------------------------------------------------------------
+
+
+class Change(NamedTuple):
+    """A changed value of a vehicle as its history row holds it (numbers as numbers, words and booleans as text)."""
+
+    vehicle_id: int
+    field: str  # a HISTORY_FIELDS name
+    recorded_at: datetime
+    number: float | None
+    text: str
+
+
+# The columns as arrays sent in PostgreSQL's binary format (%b): psycopg builds them without quoting each value.
+HISTORY_INSERT = (
+    f"INSERT INTO {StatusHistory._meta.db_table} (vehicle_id, field, recorded_at, number, text) "  # noqa: S608
+    "SELECT * FROM unnest(%b::bigint[], %b::smallint[], %b::timestamptz[], %b::double precision[], %b::varchar[]) "
+    "ON CONFLICT DO NOTHING"
+)
+
+
+def history_append(changes: Sequence[Change]) -> None:
+    """A history row per change, skipping those the table already holds (the same reading delivered again).
+
+    On PostgreSQL one ``INSERT … SELECT FROM unnest`` with a binary array per column, made straight from the tuples
+    and bound by the server: a model instance per row, or arrays spelled out as text by the client, cost the sync
+    more CPU than PostgreSQL spent storing the rows (docs/benchmarks.md, "History at 10,000 vehicles × 1 year").
+    The statement runs on Django's connection, in its transaction, with its database errors. Elsewhere bulk_create.
+    """
+    if not changes:
+        return
+    if connection.vendor != "postgresql":
+        rows = [StatusHistory(**change._asdict()) for change in changes]
+        StatusHistory.objects.bulk_create(rows, ignore_conflicts=True)
+        return
+    vehicle_ids, fields, moments, numbers, texts = zip(*changes, strict=True)
+    columns = [list(vehicle_ids), [HISTORY_FIELDS[name] for name in fields], list(moments), list(numbers), list(texts)]
+    connection.ensure_connection()
+    # Django's cursors bind parameters on the client, as text; this one is psycopg's own, bound by the server.
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(HISTORY_INSERT, columns)
 
 
 # --- Partitions and retention ---------------------------------------------------------------------------------------

@@ -10,7 +10,8 @@ from django.utils.dateparse import parse_datetime
 
 from connect.json_fields import mapping_at
 from vehicles.catalogue import endpoint_by_path
-from vehicles.models import EndpointState, StatusHistory, Vehicle, VehicleStatus
+from vehicles.history import Change, history_append
+from vehicles.models import EndpointState, Vehicle, VehicleStatus
 from vehicles.readings import HISTORY_FIELDS, UnreadableBody, read
 
 logger = logging.getLogger(__name__)
@@ -33,16 +34,14 @@ def vehicle_status_update(
     for name, value in values.items():
         if name in HISTORY_FIELDS and getattr(status, name) != value:
             number, text = history_value(value)
-            history.append(
-                StatusHistory(vehicle=vehicle, field=name, number=number, text=text, recorded_at=recorded[name])
-            )
+            history.append(Change(vehicle.pk, name, recorded[name], number, text))
     newest = max(recorded.values(), default=None)
     updates = dict(values)
     if newest is not None and (status.data_age is None or newest > status.data_age):
         updates["data_age"] = newest
     VehicleStatus.objects.filter(pk=status.pk).update(**updates, updated_at=now)
     # The unique key (vehicle, field, recorded_at) makes a replayed reading harmless.
-    StatusHistory.objects.bulk_create(history, ignore_conflicts=True)
+    history_append(history)
 
 
 def vehicle_readings_store(*, vehicle: Vehicle, items: list, now: datetime) -> int:

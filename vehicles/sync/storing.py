@@ -18,10 +18,10 @@ from django.utils import timezone
 from connect.client import ApiResponse
 from connect.errors import SmartcarError, TransportError
 from vehicles import cadence
+from vehicles.history import Change, history_append
 from vehicles.models import (
     DueReason,
     EndpointState,
-    StatusHistory,
     SyncCounter,
     SyncState,
     VehicleStatus,
@@ -35,7 +35,7 @@ from vehicles.sync.answers import Effect, ForEndpoint, ForVehicle, effect_of, ev
 from vehicles.sync.diagnostics import dtcs_store, system_statuses_store
 from vehicles.sync.fetching import Outcome
 from vehicles.sync.planning import Plan
-from vehicles.sync.rows import rows_insert_new, rows_update
+from vehicles.sync.rows import rows_update
 from vehicles.unparsed import unparsed_record
 
 logger = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ class VehicleWrite:
     plan: Plan
     requests: int = 0
     states: list[EndpointState] = field(default_factory=list)  # the endpoint states that changed
-    history: list[StatusHistory] = field(default_factory=list)
+    history: list[Change] = field(default_factory=list)
     dtcs: dict | None = None  # the /diagnostics/dtcs body, when read
     systems: dict | None = None  # the /diagnostics/system_status body, when read
     reconnect: SmartcarError | None = None  # the grant is gone: the account waits for reconnect
@@ -274,21 +274,13 @@ def _schedule_endpoints(plan: Plan, readings: Readings, activity: str, now: date
     return wanted
 
 
-def _history(plan: Plan, readings: Readings) -> list[StatusHistory]:
+def _history(plan: Plan, readings: Readings) -> list[Change]:
     history = []
     for name in HISTORY_FIELDS:
         value = readings.values.get(name)
         if name in readings.values and value != getattr(plan.status, name):
             number, text = history_value(value)
-            history.append(
-                StatusHistory(
-                    vehicle=plan.vehicle,
-                    field=name,
-                    number=number,
-                    text=text,
-                    recorded_at=readings.recorded[name],
-                )
-            )
+            history.append(Change(plan.vehicle.pk, name, readings.recorded[name], number, text))
     return history
 
 
@@ -414,7 +406,7 @@ def _still_leased(vehicle_ids: list[int], lease_token: str) -> set[int]:
 def _flush(writes: list[VehicleWrite], lease_token: str, now: datetime) -> None:
     """One statement per table for the whole group."""
     rows_update(EndpointState, [s for w in writes for s in w.states], STATE_FIELDS)
-    rows_insert_new(StatusHistory, [h for w in writes for h in w.history])
+    history_append([change for w in writes for change in w.history])
     statuses = [w.plan.status for w in writes]
     for status in statuses:
         status.updated_at = now
