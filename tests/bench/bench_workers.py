@@ -17,7 +17,9 @@ Both start, on their own PostgreSQL database (``sync_bench_workers``) and their 
 processes: every vehicle is made due at once, and the wall time until each has been synced is set against the
     bound N × L / (processes × C). Prints vehicles/s, the CPU seconds per vehicle of the worker processes (and of
     the simulator), whether any vehicle was synced twice (the simulator bills each path it answers: billed calls must
-    equal the answers stored) and the load average before and after.
+    equal the answers stored) and the load average before and after. A round may run three times its bound or
+    ``--seconds-per-vehicle`` for each vehicle, whichever is longer, plus two minutes; one past its limit is reported
+    with the vehicles it synced and ends the run.
 recovery: with every vehicle due and its round in flight, (1) a worker is killed (SIGKILL of its process group), and
     (2) the database refuses the workers for ``--outage-seconds`` (their connections terminated, their role's login
     withdrawn). Prints the time from the death, and from the database's return, to every vehicle synced again, and
@@ -246,6 +248,10 @@ def _leased() -> int:
     return VehicleSync.objects.filter(lease_until__isnull=False).count()
 
 
+class NotDone(SystemExit):
+    """A wait ran past its limit."""
+
+
 def _beat_until(app, condition, *, timeout: float, every: float) -> float:
     """Sends a dispatch every ``every`` seconds, as beat does, until ``condition()``; returns the seconds taken."""
     started = time.monotonic()
@@ -253,7 +259,7 @@ def _beat_until(app, condition, *, timeout: float, every: float) -> float:
     while not condition():
         now = time.monotonic()
         if now - started > timeout:
-            raise SystemExit(f"not done within {timeout} s")
+            raise NotDone(f"not done within {timeout:.0f} s")
         if now >= next_dispatch:
             app.send_task(DISPATCH)
             next_dispatch = now + every
@@ -275,10 +281,20 @@ def _warm_up(app, cluster: Cluster, args) -> None:
     cluster.wait_for_workers(app, args.processes[0])
     since = timezone.now()
     wall = _beat_until(
-        app, lambda: _unsynced(since) == 0 and _leased() == 0, timeout=1800, every=settings.SYNC_DISPATCH_SECONDS
+        app,
+        lambda: _unsynced(since) == 0 and _leased() == 0,
+        timeout=max(1800, _limit(args, args.processes[0])),
+        every=settings.SYNC_DISPATCH_SECONDS,
     )
     FaultSettings.objects.update(latency_ms=args.latency_ms)
     print(f"warm-up: every vehicle synced once without latency in {wall:.0f} s", flush=True)
+
+
+def _limit(args, processes: int) -> float:
+    """How long a round may run before the run stops: three times its bound, and at least ``--seconds-per-vehicle``
+    for every vehicle (what a loaded two-core machine needs), plus two minutes."""
+    bound = args.vehicles * args.latency_ms / 1000 / (processes * args.concurrency)
+    return max(3 * bound, args.vehicles * args.seconds_per_vehicle) + 120
 
 
 def _load() -> str:
@@ -308,12 +324,17 @@ def processes(args) -> None:
             load_before = _load()
             since = timezone.now()
             cpu0, server0 = cluster.workers_cpu(), _process_cpu(cluster.server.pid)
-            wall = _beat_until(
-                app,
-                lambda since=since: _unsynced(since) == 0 and _leased() == 0,
-                timeout=args.vehicles * args.latency_ms / 1000 / args.concurrency * 3 + 120,
-                every=settings.SYNC_DISPATCH_SECONDS,
-            )
+            try:
+                wall = _beat_until(
+                    app,
+                    lambda since=since: _unsynced(since) == 0 and _leased() == 0,
+                    timeout=_limit(args, count),
+                    every=settings.SYNC_DISPATCH_SECONDS,
+                )
+            except NotDone as exc:
+                synced = args.vehicles - _unsynced(since)
+                print(f"{count} processes: {exc} ({synced} of {args.vehicles} vehicles synced); load {_load()}")
+                break
             cpu, server_cpu = cluster.workers_cpu() - cpu0, _process_cpu(cluster.server.pid) - server0
             billed, answered, twice = _billed_and_answered(since)
             bound = args.vehicles * args.latency_ms / 1000 / (count * args.concurrency)
@@ -451,6 +472,9 @@ def main() -> None:
     parser.add_argument("--server-workers", type=int, default=2)
     parser.add_argument("--server-threads", type=int, default=250)
     parser.add_argument("--server-pool", type=int, default=8)
+    parser.add_argument(
+        "--seconds-per-vehicle", type=float, default=0.1, help="a round's limit is at least this much per vehicle"
+    )
     args = parser.parse_args()
     if args.run == "processes":
         args.vehicles = args.vehicles or 10000
