@@ -128,6 +128,27 @@ def test_retention_drops_the_months_wholly_older_than_it_and_keeps_the_rest(flee
     assert set(StatusHistory.objects.values_list("field", flat=True)) == {"odometer_km", "speed_kph"}
 
 
+# --- Writing (both databases) --------------------------------------------------------------------------------------
+
+
+def test_a_reading_stored_again_adds_no_second_row_and_the_chart_shows_it_once(fleet):
+    vehicle = make_vehicle(fleet)
+    at = timezone.now() - timedelta(hours=2)
+    history.history_append(
+        [
+            history.Change(vehicle.pk, "battery_percent", at, 55.0, ""),
+            history.Change(vehicle.pk, "charging_state", at, None, "CHARGING"),
+        ]
+    )
+
+    history.history_append([history.Change(vehicle.pk, "battery_percent", at, 55.0, "")])  # delivered again
+
+    rows = StatusHistory.objects.filter(vehicle=vehicle).order_by("field").values_list("field", "number", "text")
+    assert sorted(rows) == [("battery_percent", 55.0, ""), ("charging_state", None, "CHARGING")]
+    series = history.history_series(vehicle=vehicle, fields=["battery_percent"], since=at - timedelta(hours=1))
+    assert series["battery_percent"] == [(at, 55.0)]
+
+
 # --- Retention and rollups (both databases) -------------------------------------------------------------------------
 
 
