@@ -45,10 +45,12 @@ lint: $(VENV)/.installed
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
 
-# Sync engine figures (docs/benchmarks.md): needs PostgreSQL on 127.0.0.1:5432; takes several minutes.
+# Sync engine and history figures (docs/benchmarks.md): needs PostgreSQL on 127.0.0.1:5432 and, for the history,
+# about 10 GB of disk while it runs; takes an hour or more.
 bench: $(VENV)/.installed
 	$(PY) tests/bench/bench_sync.py throughput --server-workers 2 --server-threads 100
 	$(PY) tests/bench/bench_sync.py budget
+	$(PY) tests/bench/bench_history.py
 	$(PY) tests/bench/bench_workers.py processes --vehicles 10000 --processes 1 2 4
 	$(PY) tests/bench/bench_workers.py recovery
 
