@@ -30,6 +30,7 @@ Not collected by pytest (the file name does not start with test_).
 """
 
 import argparse
+import functools
 import os
 import random
 import signal
@@ -173,23 +174,34 @@ def _hourly_rows(shape: Shape, day: date):
                 yield f"{shape.ids[index]}\t{stamp}\t{CHARGE_POWER}\t{CHARGE_POWER}\t{CHARGE_POWER}\t2\t{power}\n"
 
 
+@functools.cache
+def _daily_of(index: int, electric: bool) -> tuple[tuple[int, float, float, float, int], ...]:
+    """A vehicle's daily rollups on the first day: (field, min, max, mean, samples); later days drive further."""
+    from vehicles.readings import HISTORY_FIELDS
+
+    values: dict[str, list[float]] = {}
+    for slot in range(len(DRIVE_HOURS)):
+        for name, value in _driving(index, electric, 0, slot):
+            if name in ROLLED:
+                values.setdefault(name, []).append(value)
+    if electric:
+        values["charge_power_kw"] = [CHARGE_POWER] * 2 * len(CHARGE_HOURS)
+    return tuple(
+        (HISTORY_FIELDS[name], min(points), max(points), statistics.fmean(points), len(points))
+        for name, points in values.items()
+    )
+
+
 def _daily_rows(shape: Shape, day: date):
     """The daily rollups of one complete day, every vehicle (COPY text lines)."""
     from vehicles.readings import HISTORY_FIELDS
 
-    number = shape.day_number(day)
+    odometer, driven = HISTORY_FIELDS["odometer_km"], 45.0 * shape.day_number(day)  # as _driving's odometer
     for index, vehicle_id in enumerate(shape.ids):
-        electric = index < shape.electric
-        values: dict[str, list[float]] = {}
-        for slot in range(len(DRIVE_HOURS)):
-            for name, value in _driving(index, electric, number, slot):
-                if name in ROLLED:
-                    values.setdefault(name, []).append(value)
-        if electric:
-            values["charge_power_kw"] = [CHARGE_POWER] * 2 * len(CHARGE_HOURS)
-        for name, points in values.items():
-            low, high, mean = min(points), max(points), statistics.fmean(points)
-            yield f"{vehicle_id}\t{day}\t{low}\t{high}\t{mean}\t{len(points)}\t{HISTORY_FIELDS[name]}\n"
+        for field, low, high, mean, samples in _daily_of(index, index < shape.electric):
+            if field == odometer:
+                low, high, mean = low + driven, high + driven, mean + driven
+            yield f"{vehicle_id}\t{day}\t{low}\t{high}\t{mean}\t{samples}\t{field}\n"
 
 
 # --- Loading: a month at a time, COPY into a table of its own, then attached -----------------------------------------
@@ -589,14 +601,27 @@ def main():
         print("rows written:", written, flush=True)
         print("sizes:", sizes(), flush=True)
         print("load average before measuring:", os.getloadavg(), flush=True)
-        figures = measure_charts(shape, args.rounds)
-        figures |= measure_energy(user, fleet, args.rounds)
-        for path, minute in (("insert", 0), ("insert_before", 30)):
-            figures |= measure_inserts(shape, path, STORE_GROUP_ROWS, 200, minute)
-            figures |= measure_inserts(shape, path, 10_000, 10, minute + 15)
-        explain_insert(shape)
-        figures |= measure_rollups(shape, fleet)
-        figures |= measure_retention(shape)
+        figures: dict = {}
+        measures = [
+            lambda: measure_charts(shape, args.rounds),
+            lambda: measure_energy(user, fleet, args.rounds),
+            *(
+                lambda run=run: measure_inserts(shape, *run)
+                for run in (
+                    ("insert", STORE_GROUP_ROWS, 200, 0),
+                    ("insert", 10_000, 10, 15),
+                    ("insert_before", STORE_GROUP_ROWS, 200, 30),
+                    ("insert_before", 10_000, 10, 45),
+                )
+            ),
+            lambda: explain_insert(shape) or {},
+            lambda: measure_rollups(shape, fleet),
+            lambda: measure_retention(shape),
+        ]
+        for measure in measures:
+            measured = measure()
+            print("\nmeasured:", measured, "load average:", os.getloadavg(), flush=True)
+            figures |= measured
         print("\nload average after measuring:", os.getloadavg(), flush=True)
         print("figures:", figures, flush=True)
         print("sizes after retention:", sizes(), flush=True)
