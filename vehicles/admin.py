@@ -25,6 +25,7 @@ from vehicles.models import (
     SystemStatus,
     UnparsedReading,
     Vehicle,
+    VehicleGroup,
     VehicleStatus,
     VehicleSync,
 )
@@ -191,6 +192,17 @@ class VehicleAdmin(admin.ModelAdmin):
             sync.vehicle_sync_now(vehicle=vehicle)
             count += 1
         self.message_user(request, f"Sync requested for {count} vehicle(s).", messages.SUCCESS)
+
+
+@admin.register(VehicleGroup)
+class VehicleGroupAdmin(admin.ModelAdmin):
+    """A fleet's named sets of vehicles, kept by its managers on the groups pages."""
+
+    list_display = ["name", "fleet", "created_at"]
+    list_filter = ["fleet"]
+    search_fields = ["name"]
+    list_select_related = ["fleet"]
+    autocomplete_fields = ["vehicles"]
 
 
 @admin.register(FleetSync)
