@@ -43,10 +43,10 @@ from django.db.models import Max, Min, Q
 from django.utils import timezone
 
 from charging.models import ChargingObservation, ChargingSession, EnergySource, SessionSource
-from fleet.bulkwrite import column_update, objects_copy
 from vehicles.history import history_by_vehicle
 from vehicles.models import EndpointState, StatusHistory, Vehicle
 from vehicles.readings import HISTORY_FIELDS
+from vehicles.sync.rows import rows_copy, rows_update
 
 # A record and the events of one charge start within this of each other (both are stamped by the vehicle's clock).
 START_TOLERANCE = timedelta(minutes=10)
@@ -63,7 +63,6 @@ _RANK = {
 }
 _RECORDS = (SessionSource.CHARGE_RECORD, SessionSource.BILLING_RECORD)
 CHUNK = 200  # vehicles settled in one transaction
-BATCH = 500  # rows in one UPDATE of many rows
 
 
 # --- Observations ----------------------------------------------------------------------------------------------------
@@ -292,8 +291,8 @@ def _spans_store(vehicles: list, readings: dict[int, _Readings]) -> None:
         elif (observation.started_at, observation.ended_at) != (started_at, ended_at):
             observation.started_at, observation.ended_at, observation.updated_at = started_at, ended_at, now
             changed.append(observation)
-    objects_copy(new)
-    ChargingObservation.objects.bulk_update(changed, ["started_at", "ended_at", "updated_at"])
+    rows_copy(new)
+    rows_update(ChargingObservation, changed, ["started_at", "ended_at", "updated_at"])
 
 
 def _observations(vehicle_ids: list[int], since: dict[int, datetime | None]) -> dict[int, list[ChargingObservation]]:
@@ -380,19 +379,19 @@ def _sessions_write(
     """Step 3's writes: flickers' observations deleted, sessions created and updated, each charge's observations
     pointed at its session."""
     ChargingObservation.objects.filter(pk__in=gone).delete()
-    objects_copy(new)
+    rows_copy(new)
     now = timezone.now()
     for session in changed:
         session.updated_at = now
-    ChargingSession.objects.bulk_update(changed, _SESSION_FIELDS, batch_size=BATCH)
+    rows_update(ChargingSession, changed, _SESSION_FIELDS)
     moved = []
     for pairs in kept.values():
         for session, charge in pairs:
             for observation in charge.observations:
                 if observation.session_id != session.pk:
                     observation.session = session
-                    moved.append((observation.pk, session.pk))
-    column_update(ChargingObservation, "session", moved)
+                    moved.append(observation)
+    rows_update(ChargingObservation, moved, ["session"])
 
 
 def _stale_delete(vehicle_ids: list[int], since: dict[int, datetime | None], kept: dict[int, set[int]]) -> None:

@@ -31,13 +31,13 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from fleet.bulkwrite import objects_copy
 from trips.drivers import driver_at
 from trips.models import Assignment, Driver, Place, Trip, TripKind, TripProgress
 from trips.places import distance_m, place_at
 from vehicles.history import HistoryRow, history_by_vehicle
 from vehicles.models import EndpointState, StatusHistory, Vehicle
 from vehicles.readings import HISTORY_FIELDS
+from vehicles.sync.rows import rows_copy, rows_update
 
 logger = logging.getLogger(__name__)
 
@@ -300,9 +300,8 @@ def _derive_chunk(vehicle_ids: list[int]) -> int:
             walkers[vehicle_id] = walker
             for trip in walker.changed:
                 (changed if trip.pk else new).append(trip)
-        objects_copy(new)
-        if changed:
-            Trip.objects.bulk_update(changed, _TRIP_FIELDS)
+        rows_copy(new)
+        rows_update(Trip, changed, _TRIP_FIELDS)
         _progress_store(walkers, progress)
     return len(new) + len(changed)
 
@@ -339,4 +338,4 @@ def _progress_store(walkers: dict[int, _Walker], progress: dict[int, TripProgres
             saved.derived_until, saved.state, saved.updated_at = derived_until, walker.state(), now
             update.append(saved)
     TripProgress.objects.bulk_create(create)
-    TripProgress.objects.bulk_update(update, ["derived_until", "state", "updated_at"])
+    rows_update(TripProgress, update, ["derived_until", "state", "updated_at"])

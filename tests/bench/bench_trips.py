@@ -143,19 +143,15 @@ def derive(vehicles_count: int, days: int) -> None:
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")  # as autovacuum would after a load this size
     print(f"load average before: {_load()}")
+    print("times: wall clock, and in brackets this script's CPU (the database's own work is not in it)")
 
-    started = time.perf_counter()
-    vehicles_trips_derive(vehicle_ids=ids)
-    trips_seconds = time.perf_counter() - started
-    print(f"trips: {Trip.objects.count():,} derived in {trips_seconds:.2f} s")
+    trips = _timed(lambda: vehicles_trips_derive(vehicle_ids=ids))
+    print(f"trips: {Trip.objects.count():,} derived in {trips}")
+    sessions = _timed(lambda: vehicles_sessions_settle(vehicles=vehicles))
+    print(f"sessions: {ChargingSession.objects.count():,} settled in {sessions}")
+    print(f"trips and sessions from scratch: {trips + sessions} (target ≤ 10 s)")
 
-    started = time.perf_counter()
-    vehicles_sessions_settle(vehicles=vehicles)
-    sessions_seconds = time.perf_counter() - started
-    print(f"sessions: {ChargingSession.objects.count():,} settled in {sessions_seconds:.2f} s")
-    print(f"trips and sessions from scratch: {trips_seconds + sessions_seconds:.2f} s (target ≤ 10 s)")
-
-    # A sync round after the history: every vehicle read once more, some rows new (it drove off, its battery fell).
+    # Sync rounds after the history: every vehicle read once more, some rows new (it drove off, its battery fell).
     for round_number, moment in enumerate((end + timedelta(hours=7, minutes=35), end + timedelta(hours=7, minutes=40))):
         StatusHistory.objects.bulk_create(
             StatusHistory(vehicle_id=pk, field=field, recorded_at=moment, number=value)
@@ -165,21 +161,32 @@ def derive(vehicles_count: int, days: int) -> None:
                 ("battery_percent", 60.0 - round_number),
             )
         )
-        started = time.perf_counter()
-        vehicles_trips_derive(vehicle_ids=ids)
-        trips_seconds = time.perf_counter() - started
-        started = time.perf_counter()
-        vehicles_sessions_settle_recent(vehicles=vehicles)
-        sessions_seconds = time.perf_counter() - started
-        print(f"round {round_number + 1}, {vehicles_count:,} vehicles with new readings: trips {trips_seconds:.2f} s, "
-              f"sessions {sessions_seconds:.2f} s, together {trips_seconds + sessions_seconds:.2f} s")  # fmt: skip
+        trips = _timed(lambda: vehicles_trips_derive(vehicle_ids=ids))
+        sessions = _timed(lambda: vehicles_sessions_settle_recent(vehicles=vehicles))
+        print(f"round {round_number + 1}, {vehicles_count:,} vehicles with new readings: trips {trips}, "
+              f"sessions {sessions}, together {trips + sessions}")  # fmt: skip
     group = vehicles[:STORE_GROUP]
-    started = time.perf_counter()
-    vehicles_trips_derive(vehicle_ids=[v.pk for v in group])
-    vehicles_sessions_settle_recent(vehicles=group)
-    print(f"one stored group of {len(group)} vehicles, as the round's signal runs it: "
-          f"{time.perf_counter() - started:.2f} s")  # fmt: skip
+    together = _timed(lambda: vehicles_trips_derive(vehicle_ids=[v.pk for v in group]))
+    together += _timed(lambda: vehicles_sessions_settle_recent(vehicles=group))
+    print(f"one stored group of {len(group)} vehicles, as the round's signal runs it: {together}")
     print(f"load average after: {_load()}")
+
+
+class _Took:
+    def __init__(self, wall: float, cpu: float):
+        self.wall, self.cpu = wall, cpu
+
+    def __add__(self, other: "_Took") -> "_Took":
+        return _Took(self.wall + other.wall, self.cpu + other.cpu)
+
+    def __str__(self) -> str:
+        return f"{self.wall:.2f} s ({self.cpu:.2f} s)"
+
+
+def _timed(work) -> _Took:
+    wall, cpu = time.perf_counter(), time.process_time()
+    work()
+    return _Took(time.perf_counter() - wall, time.process_time() - cpu)
 
 
 def _load() -> str:
