@@ -269,15 +269,15 @@ def _spans_store(vehicles: list, readings: dict[int, _Readings]) -> None:
     if not spans:
         return
     stored = {
-        (observation.vehicle_id, observation.external_id): observation
-        for observation in ChargingObservation.objects.filter(
+        (vehicle_id, external_id): (pk, started_at, ended_at)
+        for vehicle_id, external_id, pk, started_at, ended_at in ChargingObservation.objects.filter(
             vehicle__in=vehicles, source=SessionSource.SYNC, external_id__in={key for _, key in spans}
-        )
+        ).values_list("vehicle_id", "external_id", "pk", "started_at", "ended_at")
     }
     new, changed, now = [], [], timezone.now()
     for key, (vehicle, started_at, ended_at) in spans.items():
-        observation = stored.get(key)
-        if observation is None:
+        found = stored.get(key)
+        if found is None:
             new.append(
                 ChargingObservation(
                     vehicle=vehicle,
@@ -288,9 +288,8 @@ def _spans_store(vehicles: list, readings: dict[int, _Readings]) -> None:
                     facts={},
                 )
             )
-        elif (observation.started_at, observation.ended_at) != (started_at, ended_at):
-            observation.started_at, observation.ended_at, observation.updated_at = started_at, ended_at, now
-            changed.append(observation)
+        elif found[1:] != (started_at, ended_at):
+            changed.append(ChargingObservation(pk=found[0], started_at=started_at, ended_at=ended_at, updated_at=now))
     rows_copy(new)
     rows_update(ChargingObservation, changed, ["started_at", "ended_at", "updated_at"])
 
@@ -396,14 +395,16 @@ def _sessions_write(
 
 def _stale_delete(vehicle_ids: list[int], since: dict[int, datetime | None], kept: dict[int, set[int]]) -> None:
     """Sessions in a vehicle's window that no observation supports any more."""
-    query = ChargingSession.objects.filter(vehicle_id__in=vehicle_ids)
+    query = ChargingSession.objects.filter(vehicle_id__in=vehicle_ids).exclude(
+        pk__in=[pk for pks in kept.values() for pk in pks]
+    )
     starts = [since[vehicle_id] for vehicle_id in vehicle_ids]
     if None not in starts:
         query = query.filter(_window(min(starts)))  # type: ignore[type-var]
     stale = [
         pk
         for pk, vehicle_id, started_at, ended_at in query.values_list("pk", "vehicle_id", "started_at", "ended_at")
-        if pk not in kept[vehicle_id] and _in_window_at(started_at, ended_at, since[vehicle_id])
+        if _in_window_at(started_at, ended_at, since[vehicle_id])
     ]
     if stale:
         ChargingObservation.objects.filter(session__in=stale).update(session=None)
