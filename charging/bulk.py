@@ -102,7 +102,8 @@ def bulk_preview(*, fleet, form: BulkForm) -> BulkPreview:
         offset = services.fleet_offset_minutes(fleet)
         local = form.nissan.windows()
         utc = [schedules.nissan_local_to_utc(window, offset) for window in local]
-        summary = "; ".join(f"{w.label} ({fleet.time_zone})" for w in local) or "No schedules (clears them)"
+        zone = fleet.get_time_zone_display()
+        summary = "; ".join(f"{w.label} ({zone})" for w in local) or "No schedules (clears them)"
         return BulkPreview(BulkScheduleRun.Kind.NISSAN, form.make, vehicles, schedules.nissan_wire(utc), summary)
     wanted = form.tesla.wanted()
     labels = {"OFF": "No schedule", schedules.START_TIME: "Start charging at", schedules.DEPARTURE_TIME: "Ready by"}

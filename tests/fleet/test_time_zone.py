@@ -102,3 +102,24 @@ def test_the_zone_is_typed_with_suggestions_and_only_a_real_zone_is_saved(owner_
     for zone, saved in [("Factory", False), ("localtime", False), ("America/New_York", True)]:
         data = {**form.initial, "time_zone": zone}
         assert FleetSettingsForm(data, instance=fleet).is_valid() is saved, zone
+
+
+def test_pages_name_the_zone_in_words_not_by_its_identifier():
+    """A page says "Tokyo (Asia)", never "Asia/Tokyo": the identifier is for the charts' scripts (data-time-zone)."""
+    identifier = re.compile(r"(?<!data-time-zone=\")\{\{ *[\w.]*time_zone *\}\}")
+    templates = Path(settings.BASE_DIR, "templates")
+    found = [
+        f"{path.relative_to(templates)}: {line.strip()}"
+        for path in templates.rglob("*.*")
+        if "admin" not in path.parts
+        for line in path.read_text().splitlines()
+        if identifier.search(line)
+    ]
+    assert found == []
+
+
+def test_the_alerts_inbox_names_the_fleets_zone_in_words(owner_client, tokyo_fleet):
+    html = owner_client.get(reverse("alerts_inbox", args=[tokyo_fleet.slug])).content.decode()
+
+    assert "Times are in Tokyo (Asia) time." in html
+    assert "Asia/Tokyo" not in html
