@@ -5,6 +5,7 @@ import json
 import re
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -74,3 +75,23 @@ def test_without_map_tiles_the_page_says_so_in_words(owner_client, fleet, settin
     assert "No street map is set up" in html
     assert "MAP_TILE_URL" in html  # for the administrator, under Details
     assert "MAP_TILE_URL" not in re.sub(r"<details.*?</details>", "", html, flags=re.S)
+
+
+@pytest.mark.django_db
+def test_a_circle_of_several_vehicles_is_not_drawn_in_a_states_colour_and_the_legend_names_it(owner_client, fleet):
+    """A cluster in the blue of "Driving" read as driving vehicles while the overview counted none driving."""
+    html = owner_client.get(reverse("trips_map", args=[fleet.slug])).content.decode()
+    css = (settings.BASE_DIR / "static" / "css" / "trips.css").read_text()
+
+    cluster = re.search(r"^\.cluster \{[^}]*background: ([^;]+);", css, re.M).group(1)
+    states = dict(re.findall(r"^\.state-(\w+) \{ background: ([^;]+); \}", css, re.M))
+    assert states and all(hex_of(colour) != hex_of(cluster) for colour in states.values())
+    assert '<span class="dot cluster"></span> Several vehicles close together' in html
+
+
+def hex_of(colour: str) -> str:
+    """ "#1f6feb" and "rgba(31, 111, 235, .85)" alike as "1f6feb"."""
+    if colour.startswith("#"):
+        return colour[1:].lower()
+    red, green, blue = re.findall(r"\d+", colour)[:3]
+    return f"{int(red):02x}{int(green):02x}{int(blue):02x}"
