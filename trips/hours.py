@@ -44,7 +44,13 @@ def hours_of(place: Place) -> list[Band]:
 
 
 def hours_text(place: Place) -> str:
+    """The place's opening hours as the lines a manager writes them."""
     return bands_text(hours_of(place))
+
+
+def hours_line(place: Place) -> str:
+    """The place's opening hours on one line ("Mon-Fri 7-19; Sat 8-12"); empty without hours."""
+    return "; ".join(hours_text(place).splitlines())
 
 
 def place_hours_set(*, place: Place, opening_hours: list[dict]) -> Place:

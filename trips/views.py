@@ -131,7 +131,7 @@ def driver_home(request: FleetRequest, driver_id: int):
 
 def _places_page(request: FleetRequest, form: forms.PlaceForm, status: int = 200):
     context = {
-        "places": request.fleet.places.all(),
+        "places": [(place, hours.hours_line(place)) for place in request.fleet.places.all()],
         "form": form,
         "suggestions": places.ford_place_suggestions(request.fleet),
     }
@@ -362,7 +362,7 @@ def _place_page(request: FleetRequest, place: Place, form: forms.PlaceHoursForm 
         "place": place,
         "arrivals": trips.filter(end_place=place, ongoing=False).order_by("-ended_at")[:50],
         "departures": [(trip, trip.pk in closed) for trip in departures],
-        "hours_line": "; ".join(hours.hours_text(place).splitlines()),
+        "hours_line": hours.hours_line(place),
         "hours_form": form or forms.PlaceHoursForm(initial={"hours": hours.hours_text(place)}),
     }
     return render(request, "trips/place.html", context, status=status)

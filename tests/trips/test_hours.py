@@ -146,6 +146,8 @@ def test_it_saves_hours_and_the_page_shows_them(owner_client, fleet, depot):
     ]
     page = owner_client.get(reverse("trips_place", args=[fleet.slug, depot.pk])).content.decode()
     assert "Open Mon-Fri 7-19; Sat 8-12" in page
+    places = owner_client.get(reverse("trips_places", args=[fleet.slug])).content.decode()
+    assert "<td>Mon-Fri 7-19; Sat 8-12</td>" in places
 
     owner_client.post(hours_url(fleet, depot), {"hours": ""})
     depot.refresh_from_db()
