@@ -11,6 +11,7 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils import timezone
 
+from alerts import services as alert_services
 from connect import tokens
 from connect.client import TokenPair
 from connect.models import AccountStatus, SmartcarAccount, SubscriptionStatus, Webhook, WebhookEvent
@@ -18,7 +19,7 @@ from fleet.models import Invitation, User
 from tests.vehicles.conftest import connect_simulated
 from vehicles.models import Command, StatusHistory, Vehicle
 
-APP_LABELS = ("fleet", "connect", "vehicles", "charging", "maintenance")
+APP_LABELS = ("fleet", "connect", "vehicles", "charging", "maintenance", "alerts", "trips")
 
 
 def _app_models():
@@ -76,7 +77,17 @@ def records(fleet, owner):
     )
     Command.objects.create(vehicle=vehicle, user=owner, user_email=owner.email, kind="lock")
     invitation = Invitation.objects.create(fleet=fleet, email="new@example.com", invited_by=owner)
-    return {"pair": pair, "account": account, "vehicle": vehicle, "invitation": invitation}
+    endpoint, endpoint_secret = alert_services.endpoint_create(
+        fleet=fleet, name="Ops", url="https://ops.example.com/in"
+    )
+    return {
+        "pair": pair,
+        "account": account,
+        "vehicle": vehicle,
+        "invitation": invitation,
+        "endpoint": endpoint,
+        "endpoint_secret": endpoint_secret,
+    }
 
 
 def test_every_list_loads_and_searches_and_every_change_page_opens(superuser_client, records):
@@ -100,6 +111,8 @@ def test_secrets_are_never_shown(superuser_client, records):
         records["account"].refresh_token_encrypted[:40],
         records["invitation"].token,
         settings.SMARTCAR_MANAGEMENT_TOKEN,
+        records["endpoint_secret"],
+        records["endpoint"].secret_encrypted[:40],
     ]
     pages = [
         reverse("admin:connect_smartcaraccount_change", args=[records["account"].pk]),
@@ -107,6 +120,8 @@ def test_secrets_are_never_shown(superuser_client, records):
         reverse("admin:fleet_invitation_change", args=[records["invitation"].pk]),
         reverse("admin:connect_webhook_changelist"),
         reverse("admin:connect_webhookevent_changelist"),
+        reverse("admin:alerts_endpoint_change", args=[records["endpoint"].pk]),
+        reverse("admin:alerts_endpoint_changelist"),
     ]
     for url in pages:
         html = superuser_client.get(url).content.decode()

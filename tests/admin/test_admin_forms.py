@@ -14,6 +14,7 @@ import pytest
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.widgets import RelatedFieldWidgetWrapper
+from django.db import models
 from django.forms.models import modelform_factory
 from django.urls import reverse
 from django.utils import timezone
@@ -130,11 +131,17 @@ def _row(model, seen: set):
     if model in seen:
         raise AssertionError(f"{model._meta.label} needs a row of itself first")
     seen = seen | {model}
-    form_class = modelform_factory(model, fields="__all__")
+    form_class = modelform_factory(model, fields="__all__", formfield_callback=_formfield)
     needs = frozenset(ROW_NEEDS.get(model._meta.label, ()))
     form = form_class(data=_form_data(form_class(), seen, needs=needs))
     assert form.is_valid(), (model._meta.label, form.errors)
     return form.save()
+
+
+def _formfield(field, **kwargs):
+    if isinstance(field, models.URLField):
+        kwargs["assume_scheme"] = "https"  # the scheme Django 6 assumes; the app's own forms say so too
+    return field.formfield(**kwargs)
 
 
 def _page_data(page, seen: set, *, fill: bool) -> dict:
