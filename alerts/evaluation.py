@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from alerts import catalog
@@ -33,7 +33,7 @@ from alerts.catalog import AlertKind
 from alerts.models import ACTIVE, Alert, AlertEvent, AlertRule, AlertState, EventKind
 from fleet.models import Fleet
 from vehicles import conditions
-from vehicles.conditions import Limits
+from vehicles.conditions import Condition, Limits
 from vehicles.models import DiagnosticTroubleCode, SystemStatus, Vehicle, VehicleGroup
 from vehicles.obd import describe
 
@@ -309,28 +309,45 @@ def _detail(vehicle: Vehicle, kind: AlertKind) -> str:
 def due_check(*, now: datetime | None = None) -> int:
     """What starts with time rather than data: alerts whose delay passed (or whose vehicle stopped reporting while
     they waited), and vehicles for which a timed condition (stale data, not plugged in) now holds without an alert.
-    Found by query, never by judging every vehicle."""
+    Found by query, never by judging every vehicle: one query per timed condition and distinct set of thresholds
+    (fleets that share them share the query), which finds nothing once every such vehicle has its alert."""
     now = now or timezone.now()
     waiting = set(Alert.objects.filter(state=AlertState.PENDING).values_list("vehicle_id", flat=True))
-    timed: set[int] = set()
-    for fleet in Fleet.objects.all():
-        limits = Limits.for_fleet(fleet, now)
-        for condition in catalog.TIMED:
-            timed.update(
-                Vehicle.objects.filter(fleet=fleet)
-                .filter(condition.q(limits))
-                # One subquery for "an active alert of this condition": two lookups across the relation in one
-                # exclude() would each match any of the vehicle's alerts (a resolved one of this condition and an
-                # open one of another would hide the vehicle).
-                .exclude(
-                    Exists(Alert.objects.filter(vehicle=OuterRef("pk"), condition=condition.key, state__in=ACTIVE))
-                )
-                .values_list("pk", flat=True)
-            )
-    return vehicles_evaluate_in_batches(vehicle_ids=waiting | timed, now=now)
+    return vehicles_evaluate_in_batches(vehicle_ids=waiting | _timed_without_alert(now), now=now)
 
 
 def vehicles_evaluate_in_batches(*, vehicle_ids: Iterable[int], now: datetime | None = None, size: int = 500) -> int:
     """``vehicles_evaluate`` for any number of vehicles, ``size`` at a time."""
     ids = sorted(set(vehicle_ids))
     return sum(vehicles_evaluate(vehicle_ids=ids[i : i + size], now=now) for i in range(0, len(ids), size))
+
+
+def _timed_without_alert(now: datetime) -> set[int]:
+    """Vehicles for which a timed condition holds, alerting is on (the fleet's rule, and the vehicle's own exception
+    where it has one; a group's is left to the judging), and no alert of it is active."""
+    keys = [condition.key for condition in catalog.TIMED]
+    fleet_rules = {
+        (fleet_id, key): enabled
+        for fleet_id, key, enabled in AlertRule.objects.filter(
+            vehicle__isnull=True, group__isnull=True, condition__in=keys
+        ).values_list("fleet_id", "condition", "enabled")
+    }
+    fleets: dict[tuple[Condition, Q], list[int]] = defaultdict(list)
+    for fleet in Fleet.objects.all():
+        limits = Limits.for_fleet(fleet, now)
+        for condition in catalog.TIMED:
+            if fleet_rules.get((fleet.pk, condition.key), catalog.BY_KEY[condition.key].enabled):
+                fleets[(condition, condition.q(limits))].append(fleet.pk)
+    found: set[int] = set()
+    for (condition, q), fleet_ids in fleets.items():
+        found.update(
+            Vehicle.objects.filter(fleet_id__in=fleet_ids)
+            .filter(q)
+            # Each relation in a subquery of its own: two lookups across one relation in one exclude() would each
+            # match any of the vehicle's rows (a resolved alert of this condition and an open one of another would
+            # hide the vehicle).
+            .exclude(Exists(Alert.objects.filter(vehicle=OuterRef("pk"), condition=condition.key, state__in=ACTIVE)))
+            .exclude(Exists(AlertRule.objects.filter(vehicle=OuterRef("pk"), condition=condition.key, enabled=False)))
+            .values_list("pk", flat=True)
+        )
+    return found

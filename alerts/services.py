@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from alerts import catalog, channels
 from alerts.evaluation import Effective, Rules, _event, vehicles_evaluate_in_batches
-from alerts.models import Alert, AlertRule, AlertState, Endpoint, EventKind, Mode, Subscription
+from alerts.models import ACTIVE, Alert, AlertRule, AlertState, Endpoint, EventKind, Mode, Subscription
 from connect import vault
 from fleet import formatting
 from fleet.errors import ApplicationError
@@ -39,12 +39,14 @@ def alert_acknowledge(*, alert: Alert, user, note: str = "") -> Alert:
 
 
 def rules_save(*, fleet, rules: dict[str, tuple[bool, int]]) -> None:
-    """The fleet's rules as the rules page set them: one row per condition, all or nothing."""
+    """The fleet's rules as the rules page set them (with its thresholds): one row per condition, all or nothing;
+    the fleet's active alerts are judged again by them once saved."""
     with transaction.atomic():
         for key, (enabled, after) in rules.items():
             AlertRule.objects.update_or_create(
                 fleet=fleet, condition=key, vehicle=None, defaults={"enabled": enabled, "after_minutes": after}
             )
+        _judge_again(Alert.objects.filter(fleet=fleet, state__in=ACTIVE).values_list("vehicle_id", flat=True))
 
 
 def vehicle_rule_save(*, fleet, vehicle, condition: str, enabled: bool, threshold: float | None) -> AlertRule:

@@ -15,6 +15,7 @@ import uuid
 from django.db import transaction
 from django.utils import timezone
 
+from simulator import clock
 from simulator import webhooks as delivery
 from simulator.models import Connection, Delivery, Webhook
 from simulator.units import for_request
@@ -90,8 +91,9 @@ def state_payload(webhook: Webhook, connection: Connection, triggers: list[str],
 
 
 def queue_state(vehicle, triggers: list[str], now=None, *, webhooks=None) -> int:
-    """Queue a VEHICLE_STATE for every 4.0 webhook the vehicle is subscribed to (sent after the transaction)."""
-    now = now or timezone.now()
+    """Queue a VEHICLE_STATE for every 4.0 webhook the vehicle is subscribed to (sent after the transaction). Its
+    signals are read at the simulated now, as a read of them would be (the first delivery after subscribing too)."""
+    now = now or clock.now()
     if webhooks is None:
         webhooks = Webhook.objects.filter(subscriptions__vehicle=vehicle, payload_version=VERSION).select_related(
             "application"

@@ -10,6 +10,7 @@ from django.utils import timezone
 from simulator import clock
 from simulator.models import Vehicle as SimulatedVehicle
 from tests.vehicles.conftest import faults  # noqa: F401 — the simulator's fault settings, as a fixture
+from tests.webhooks.test_end_to_end import tesla as webhook_tesla  # noqa: F401 — a fixture: a Tesla that may charge
 
 
 @pytest.fixture(autouse=True)

@@ -12,14 +12,18 @@ from django.utils import timezone
 
 from alerts import tasks
 from alerts.models import ACTIVE, Alert, AlertRule, AlertState, EventKind
+from connect import subscriptions, transports
+from connect.models import EventStatus, WebhookEvent
 from dashboard.overview import TILES
 from simulator.models import Token
 from tests.alerts.conftest import nudge, sync_all
+from tests.alerts.test_pages import _rules_post
 from tests.connect.browser import connect
 from tests.simulator.platform_fixtures import management_auth
 from tests.vehicles.conftest import connect_simulated
+from tests.webhooks.test_end_to_end import PUBLIC_CHARGER
 from vehicles import conditions, sync
-from vehicles.models import FleetSync, SyncState, VehicleStatus
+from vehicles.models import EndpointState, FleetSync, SyncState, VehicleStatus, VehicleSync
 
 
 def kinds(alert):
@@ -182,6 +186,41 @@ def test_data_older_than_the_stale_threshold_opens_an_alert_with_nothing_arrivin
     assert stale_listed(owner_client, fleet) == 0
 
 
+def test_rules_that_no_longer_count_a_stale_vehicle_resolve_its_alert_at_once_and_the_minute_check_stays_cheap(
+    manager_client, fleet, time_passes, django_assert_max_num_queries, transactional_db
+):
+    ford = connect_simulated(fleet, makes=["FORD"]).vehicles[0]
+    sync_all()
+    nudge(ford, flat_12v_battery)
+    sync_all()
+    time_passes(timedelta(minutes=fleet.stale_after_minutes + 1))
+    tasks.due_check.delay()
+    first = Alert.objects.get(condition="stale")
+
+    # A manager allows a day before data counts as stale: nothing new arrives from the car, the alert resolves.
+    rules = reverse("alerts_rules", args=[fleet.slug])
+    assert manager_client.post(rules, _rules_post(fleet, **{"t-stale_after_minutes": 24 * 60})).status_code == 302
+    first.refresh_from_db()
+    assert first.state == AlertState.RESOLVED
+    assert stale_listed(manager_client, fleet) == 0
+
+    time_passes(timedelta(hours=24))
+    tasks.due_check.delay()
+    second = Alert.objects.get(condition="stale", state=AlertState.OPEN)
+
+    # Then turns stale-data alerts off: the open one resolves, and none opens again.
+    off = _rules_post(fleet, **{"t-stale_after_minutes": 24 * 60})
+    del off["r-stale-enabled"]
+    assert manager_client.post(rules, off).status_code == 302
+    second.refresh_from_db()
+    assert second.state == AlertState.RESOLVED
+    # The minute's check with nothing to do: pending alerts, the fleets' rules, the fleets, one query for stale data
+    # (the plug-in time is not set) — however many vehicles are stale with their alert turned off.
+    with django_assert_max_num_queries(4):
+        assert tasks.due_check.delay().get() == 0
+    assert not Alert.objects.filter(condition="stale", state__in=ACTIVE).exists()
+
+
 def test_a_vehicle_stale_again_while_another_of_its_alerts_is_open_gets_a_new_stale_alert(
     fleet, time_passes, transactional_db
 ):
@@ -267,12 +306,12 @@ def test_lost_access_opens_a_needs_reconnect_alert_that_resolves_when_the_owner_
 def test_smartcar_not_answering_for_half_an_hour_opens_an_unreachable_alert(
     owner_client, fleet, faults, settings, time_passes, transactional_db
 ):
-    settings.SMARTCAR_VEHICLE_TIMEOUT_SECONDS = 0.5
     settings.SIMULATOR_TIMEOUT_SECONDS = 2
     ford = connect_simulated(fleet, makes=["FORD"]).vehicles[0]
     # Path by path: the simulator's timeouts hang single calls (a batch's members do not time out there).
     FleetSync.objects.create(fleet=fleet, use_batch=False)
     sync_all()
+    timeout, settings.SMARTCAR_VEHICLE_TIMEOUT_SECONDS = settings.SMARTCAR_VEHICLE_TIMEOUT_SECONDS, 0.5
     faults.timeout_rate = 1.0
     faults.save()
     sync_all()
@@ -290,6 +329,7 @@ def test_smartcar_not_answering_for_half_an_hour_opens_an_unreachable_alert(
 
     faults.timeout_rate = 0.0
     faults.save()
+    settings.SMARTCAR_VEHICLE_TIMEOUT_SECONDS = timeout  # a loaded machine answers slower than the half second
     sync_all()
     alert.refresh_from_db()
     assert alert.state == AlertState.RESOLVED and kinds(alert) == [EventKind.OPENED, EventKind.RESOLVED]
@@ -341,3 +381,32 @@ def test_a_rate_limited_vehicle_alerts_when_the_fleet_asks_for_it_and_resolves_o
     alert.refresh_from_db()
     assert alert.state == AlertState.RESOLVED and kinds(alert) == [EventKind.OPENED, EventKind.RESOLVED]
     assert_tiles(owner_client, fleet, "rate_limited", 0)
+
+
+# --- Where else data arrives: a webhook event --------------------------------------------------------------------
+
+
+def test_a_charge_stopped_as_a_webhook_tells_opens_its_alert_and_the_restart_resolves_it(webhook_tesla, time_passes):
+    vehicle, _ = webhook_tesla
+    assert subscriptions.vehicle_webhooks_subscribe(vehicle=vehicle).errors == []
+    nudge(vehicle, lambda s: s["ev"].update(plugged=True, charger=PUBLIC_CHARGER, charging="CHARGING", soc=0.4))
+    sync_all()
+    assert VehicleStatus.objects.get(vehicle=vehicle).charging_state == "CHARGING"
+    cars = transports.current().vehicle_client(vehicle.account)
+    # Asleep as far as the sync engine knows: no poll happens before the back-off ends, only the webhook tells.
+    VehicleSync.objects.filter(vehicle=vehicle).update(backoff_until=timezone.now() + timedelta(hours=1))
+
+    # Someone stops the charge (the car's own app, say).
+    cars.charge_stop(vehicle.smartcar_id)
+    assert WebhookEvent.objects.filter(vehicle=vehicle, status=EventStatus.PROCESSED).exists()
+    alert = Alert.objects.get(vehicle=vehicle, condition="charging_stopped")
+    assert alert.state == AlertState.PENDING  # a charge that pauses for a moment is no news
+    time_passes(timedelta(minutes=11))
+    tasks.due_check.delay()
+    alert.refresh_from_db()
+    assert alert.state == AlertState.OPEN
+
+    cars.charge_start(vehicle.smartcar_id)
+    alert.refresh_from_db()
+    assert alert.state == AlertState.RESOLVED and kinds(alert) == [EventKind.OPENED, EventKind.RESOLVED]
+    assert not EndpointState.objects.filter(vehicle=vehicle, last_success_at__gt=alert.since).exists()  # no poll

@@ -2,9 +2,10 @@
 
     .venv/bin/python tests/bench/bench_alerts.py overhead [--vehicles 500] [--latency-ms 200] [--nudge 0.1]
     .venv/bin/python tests/bench/bench_alerts.py fanout [--vehicles 2500] [--cycles 2] [--senders 8] [--fail 0.05]
+    .venv/bin/python tests/bench/bench_alerts.py due [--vehicles 50000] [--stale 0.1] [--fleets 2000] [--rounds 20]
 
-Each uses its own PostgreSQL database on 127.0.0.1:5432, recreated on every run (``fleet_bench_alerts`` and
-``fleet_bench_alerts_overhead``).
+Each uses its own PostgreSQL database on 127.0.0.1:5432, recreated on every run (``fleet_bench_alerts``,
+``fleet_bench_alerts_overhead`` and ``fleet_bench_alerts_due``).
 
 overhead: the sync throughput benchmark's round (tests/bench/bench_sync.py: simulator served by gunicorn in its own
     process, this process the sync worker) on a fresh fleet, with the alerts receiver of the sync signal timed by
@@ -18,6 +19,11 @@ fanout: ``--vehicles`` vehicles go low and back ``--cycles`` times (cooldown off
     task's function for every pending delivery; claims decide who sends), and the sweep hands retries over with the
     clock moved past their back-off. Then checks: every transition received exactly once per channel. Finally the
     latency from a condition stored to its webhook received, on loopback, for ``--latency-samples`` vehicles.
+due: the minute's check of what starts with time (alerts.evaluation.due_check): one fleet of ``--vehicles``
+    vehicles, a share ``--stale`` of them with readings five hours old and as many electric ones unplugged at 30 %
+    past the fleet's plug-in time, beside ``--fleets`` small fleets (5 fresh vehicles each). Times the first check
+    (it opens those alerts), then ``--rounds`` checks with nothing new (the steady state, every minute), then the same
+    with the big fleet's stale alert turned off; prints the queries and the time of each.
 """
 
 import argparse
@@ -41,6 +47,7 @@ import bench_sync
 
 ROOT = bench_sync.ROOT
 DB_NAME = "fleet_bench_alerts"
+DUE_DB_NAME = "fleet_bench_alerts_due"
 OVERHEAD_DB_NAME = "fleet_bench_alerts_overhead"
 SIMULATOR_PORT = 8161
 RECEIVER_PORT = 8162
@@ -316,6 +323,69 @@ def fanout(args) -> None:
     print(f"load average after: {_load()}")
 
 
+# --- due -----------------------------------------------------------------------------------------------------------
+
+
+def due(args) -> None:
+    bench_sync._environment(db_name=DUE_DB_NAME)
+    bench_sync._recreate_database(DUE_DB_NAME)
+    bench_sync._setup_django()
+    from datetime import time as time_of_day
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from alerts.evaluation import due_check
+    from alerts.models import ACTIVE, Alert, AlertRule
+    from fleet.models import User
+    from fleet.services import fleet_create
+    from tests.dashboard.factories import make_vehicles
+
+    owner = User.objects.create_user(email="bench-due@example.com", password="x" * 20)
+    old = timezone.now() - timedelta(hours=5)
+    big = fleet_create(name="Bench due", owner=owner)
+    big.charge_by = time_of_day(0, 0)  # plug-in time always past
+    big.save()
+    share = int(args.vehicles * args.stale)
+    make_vehicles(big, args.vehicles - 2 * share)
+    make_vehicles(big, share, start=args.vehicles, data_age=old, last_success_at=old)
+    make_vehicles(big, share, start=2 * args.vehicles, battery_percent=30.0)
+    for index in range(args.fleets):
+        make_vehicles(fleet_create(name=f"Bench due {index}", owner=owner), 5)
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+    print(
+        f"{args.vehicles} vehicles in one fleet ({share} stale, {share} unplugged past the plug-in time), "
+        f"{args.fleets} fleets of 5; load average before: {_load()}"
+    )
+
+    def check() -> tuple[int, int, float]:
+        connection.queries_log.clear()
+        with CaptureQueriesContext(connection) as queries:
+            started = time.perf_counter()
+            transitions = due_check()
+            elapsed = time.perf_counter() - started
+        return transitions, len(queries), elapsed * 1000
+
+    transitions, queries, ms = check()
+    print(f"first check: {transitions} transitions, {queries} queries, {ms:.0f} ms")
+
+    def steady(label: str) -> None:
+        runs = [check() for _ in range(args.rounds)]
+        times = sorted(ms for _, _, ms in runs)
+        print(
+            f"{label}: {sum(t for t, _, _ in runs)} transitions, {runs[-1][1]} queries a check, "
+            f"median {statistics.median(times):.0f} ms, max {times[-1]:.0f} ms ({args.rounds} checks)"
+        )
+
+    steady("steady state")
+    AlertRule.objects.create(fleet=big, condition="stale", enabled=False)
+    Alert.objects.filter(condition="stale", state__in=ACTIVE).delete()  # as if it had been off all along
+    steady("stale turned off for the big fleet")
+    print(f"load average after: {_load()}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -331,8 +401,13 @@ def main() -> None:
     f.add_argument("--senders", type=int, default=8)
     f.add_argument("--fail", type=float, default=0.05)
     f.add_argument("--latency-samples", type=int, default=200)
+    d = sub.add_parser("due")
+    d.add_argument("--vehicles", type=int, default=50000)
+    d.add_argument("--stale", type=float, default=0.1)
+    d.add_argument("--fleets", type=int, default=2000)
+    d.add_argument("--rounds", type=int, default=20)
     args = parser.parse_args()
-    {"overhead": overhead, "fanout": fanout}[args.command](args)
+    {"overhead": overhead, "fanout": fanout, "due": due}[args.command](args)
 
 
 if __name__ == "__main__":
