@@ -44,7 +44,11 @@ def rules_save(*, fleet, rules: dict[str, tuple[bool, int]]) -> None:
     with transaction.atomic():
         for key, (enabled, after) in rules.items():
             AlertRule.objects.update_or_create(
-                fleet=fleet, condition=key, vehicle=None, defaults={"enabled": enabled, "after_minutes": after}
+                fleet=fleet,
+                condition=key,
+                vehicle=None,
+                group=None,
+                defaults={"enabled": enabled, "after_minutes": after},
             )
         _judge_again(Alert.objects.filter(fleet=fleet, state__in=ACTIVE).values_list("vehicle_id", flat=True))
 
@@ -81,7 +85,7 @@ def _judge_again(vehicle_ids) -> None:
 
 def rules_effective(*, fleet) -> dict[str, tuple[bool, int]]:
     """Each condition's (enabled, delay in minutes) for the fleet: its rule, or the catalogue's default."""
-    rows = {r.condition: r for r in AlertRule.objects.filter(fleet=fleet, vehicle__isnull=True)}
+    rows = {r.condition: r for r in AlertRule.objects.filter(fleet=fleet, vehicle__isnull=True, group__isnull=True)}
     return {
         kind.key: (rows[kind.key].enabled, rows[kind.key].after_minutes)
         if kind.key in rows

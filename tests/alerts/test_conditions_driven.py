@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from alerts import tasks
 from alerts.models import ACTIVE, Alert, AlertRule, AlertState, EventKind
+from alerts.services import group_rule_save
 from connect import subscriptions, transports
 from connect.models import EventStatus, WebhookEvent
 from dashboard.overview import TILES
@@ -23,6 +24,7 @@ from tests.simulator.platform_fixtures import management_auth
 from tests.vehicles.conftest import connect_simulated
 from tests.webhooks.test_end_to_end import PUBLIC_CHARGER
 from vehicles import conditions, sync
+from vehicles.groups import group_create
 from vehicles.models import EndpointState, FleetSync, SyncState, VehicleStatus, VehicleSync
 
 
@@ -410,3 +412,17 @@ def test_a_charge_stopped_as_a_webhook_tells_opens_its_alert_and_the_restart_res
     alert.refresh_from_db()
     assert alert.state == AlertState.RESOLVED and kinds(alert) == [EventKind.OPENED, EventKind.RESOLVED]
     assert not EndpointState.objects.filter(vehicle=vehicle, last_success_at__gt=alert.since).exists()  # no poll
+
+
+def test_saving_the_fleets_rules_leaves_a_groups_exception_as_it_was(manager_client, fleet, transactional_db):
+    tesla = connect_simulated(fleet, makes=["TESLA"]).vehicles[0]
+    group = group_create(fleet=fleet, name="Night shift", vehicles=[tesla])
+    group_rule_save(fleet=fleet, group=group, condition="low", enabled=True, threshold=35)
+    rules = reverse("alerts_rules", args=[fleet.slug])
+
+    for _ in range(2):  # the first save creates the fleet's rules, the second updates them
+        assert manager_client.post(rules, _rules_post(fleet, **{"r-low-after": 5})).status_code == 302
+
+    assert AlertRule.objects.get(group=group).threshold == 35
+    fleet_rule = AlertRule.objects.get(fleet=fleet, condition="low", vehicle=None, group=None)
+    assert (fleet_rule.enabled, fleet_rule.after_minutes) == (True, 5)
