@@ -345,9 +345,17 @@ def _timed_without_alert(now: datetime) -> set[int]:
             .filter(q)
             # Each relation in a subquery of its own: two lookups across one relation in one exclude() would each
             # match any of the vehicle's rows (a resolved alert of this condition and an open one of another would
-            # hide the vehicle).
-            .exclude(Exists(Alert.objects.filter(vehicle=OuterRef("pk"), condition=condition.key, state__in=ACTIVE)))
+            # hide the vehicle). "Not resolved" is the predicate of the unique index of active alerts, which answers
+            # the subquery per vehicle whatever the planner guesses of the alerts' numbers.
+            .exclude(
+                Exists(
+                    Alert.objects.filter(vehicle=OuterRef("pk"), condition=condition.key).exclude(
+                        state=AlertState.RESOLVED
+                    )
+                )
+            )
             .exclude(Exists(AlertRule.objects.filter(vehicle=OuterRef("pk"), condition=condition.key, enabled=False)))
+            .order_by()
             .values_list("pk", flat=True)
         )
     return found
