@@ -98,9 +98,22 @@ def charging_event_record(*, vehicle, event_type: str, event_time: datetime) -> 
     the synced readings still show the charge.
     """
     with transaction.atomic():
+        observation = charging_event_observe(vehicle=vehicle, event_type=event_type, event_time=event_time)
+        if observation is None:
+            return None
+        _settle([vehicle], {vehicle.pk: observation.started_at})
+    observation.refresh_from_db()
+    return observation.session
+
+
+def charging_event_observe(*, vehicle, event_type: str, event_time: datetime) -> ChargingObservation | None:
+    """``charging_event_record`` without the settle: the observation the event opened or closed (None: an end whose
+    start was missed, or not a charging event). ``charging_events_settle`` settles the vehicles of many events
+    once each."""
+    with transaction.atomic():
         _lock([vehicle])
         if event_type == CHARGING_STARTED:
-            observation = observation_store(
+            return observation_store(
                 vehicle=vehicle,
                 source=SessionSource.WEBHOOK,
                 external_id=event_time.isoformat(),
@@ -108,23 +121,25 @@ def charging_event_record(*, vehicle, event_type: str, event_time: datetime) -> 
                 ended_at=None,
                 facts={},
             )
-        elif event_type in CHARGING_ENDED:
-            observation = (
-                ChargingObservation.objects.filter(
-                    vehicle=vehicle, source=SessionSource.WEBHOOK, ended_at=None, started_at__lte=event_time
-                )
-                .order_by("-started_at")
-                .first()
+        if event_type not in CHARGING_ENDED:
+            return None
+        observation = (
+            ChargingObservation.objects.filter(
+                vehicle=vehicle, source=SessionSource.WEBHOOK, ended_at=None, started_at__lte=event_time
             )
-            if observation is None:
-                return None
+            .order_by("-started_at")
+            .first()
+        )
+        if observation is not None:
             observation.ended_at = event_time
             observation.save(update_fields=["ended_at", "updated_at"])
-        else:
-            return None
-        _settle([vehicle], {vehicle.pk: observation.started_at})
-    observation.refresh_from_db()
-    return observation.session
+        return observation
+
+
+def charging_events_settle(*, since: dict) -> dict[int, int]:
+    """Settles each vehicle (the keys of ``since``) from the start of the earliest charge its events observed (the
+    values), many vehicles per transaction; returns how many sessions each vehicle's window holds."""
+    return _settle_chunks(list(since), {vehicle.pk: moment for vehicle, moment in since.items()})
 
 
 # --- Settling --------------------------------------------------------------------------------------------------------

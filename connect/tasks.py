@@ -48,10 +48,9 @@ def webhook_event_process(event_id: int) -> None:
 @shared_task(ignore_result=True)
 def webhook_events_process(event_ids: list[int]) -> None:
     """Stored webhook events handed over together by the receiver (fleet/outbox.py, Handover), each processed once."""
-    from connect.webhook_events import webhook_event_process as process
+    from connect.webhook_events import webhook_events_process as process
 
-    for event_id in event_ids:
-        process(event_id=event_id)
+    process(event_ids=event_ids)
 
 
 @shared_task(ignore_result=True)

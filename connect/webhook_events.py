@@ -16,7 +16,9 @@ An event stored while the broker was down waits in the outbox (fleet/outbox.py) 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -65,8 +67,71 @@ OUTBOX = OutboxSource(
 HANDOVER = Handover("connect.tasks.webhook_events_process", "connect.WebhookEvent")
 
 
+def webhook_events_process(*, event_ids: list[int]) -> None:
+    """Events handed over together (fleet/outbox.py, Handover), each processed once as ``webhook_event_process``
+    does. What costs as much for one event as for many is done once for the group, after its events: the charging
+    sessions of each vehicle are settled once, from the earliest charge its events touched, and the vehicles the
+    events changed are announced once (alerts evaluate each of them once)."""
+    group = _Group()
+    token = _GROUP.set(group)
+    try:
+        for event_id in event_ids:
+            webhook_event_process(event_id=event_id)
+    finally:
+        _GROUP.reset(token)
+    group.finish()
+
+
+@dataclass
+class _Group:
+    """What the events of one hand-over leave to be done once they are all processed (``webhook_events_process``).
+
+    Each event is one transaction, so a worker that dies before ``finish`` kept each event whole; what it did not do
+    yet is settling (the periodic settle of recent charges does it, charging/tasks.py) and announcing.
+    """
+
+    settle_from: dict[Vehicle, datetime] = field(default_factory=dict)
+    changed: set[int] = field(default_factory=set)
+
+    def charge_observed(self, vehicle: Vehicle, observation) -> None:
+        if observation is not None:
+            earlier = self.settle_from.get(vehicle, observation.started_at)
+            self.settle_from[vehicle] = min(earlier, observation.started_at)
+
+    def finish(self) -> None:
+        from charging.sessions import charging_events_settle
+
+        if self.settle_from:
+            try:
+                charging_events_settle(since=self.settle_from)
+            except Exception:
+                logger.exception(
+                    "webhook events: settling %d vehicles' charging sessions failed", len(self.settle_from)
+                )
+        vehicles_changed_send(vehicle_ids=self.changed, source="webhook")
+
+
+# The group of the hand-over being processed in this thread (``webhook_events_process``); none for an event alone.
+_GROUP: ContextVar[_Group | None] = ContextVar("webhook_events_group", default=None)
+
+
 def webhook_event_process(*, event_id: int) -> str | None:
-    """Processes the event if nobody has; returns its final status (None: already claimed or done)."""
+    """Processes the event if nobody has; returns its final status (None: already claimed or done). Alone, not in a
+    group, its vehicle's sessions are settled and its vehicle announced at once."""
+    group = _GROUP.get()
+    if group is not None:
+        return _event_process(event_id, group)
+    group = _Group()
+    token = _GROUP.set(group)
+    try:
+        status = _event_process(event_id, group)
+    finally:
+        _GROUP.reset(token)
+    group.finish()
+    return status
+
+
+def _event_process(event_id: int, group: _Group) -> str | None:
     # The claim also dates the hand-over: an event still "processing" long after it lost its worker.
     claimed = WebhookEvent.objects.filter(pk=event_id, status=EventStatus.RECEIVED).update(
         status=EventStatus.PROCESSING, enqueued_at=timezone.now()
@@ -80,16 +145,24 @@ def webhook_event_process(*, event_id: int) -> str | None:
             WebhookEvent.objects.filter(pk=event.pk).update(
                 status=status, outcome=outcome[:300], processed_at=timezone.now(), vehicle=event.vehicle
             )
-            if status == EventStatus.PROCESSED and event.vehicle is not None:
-                vehicles_changed_send(vehicle_ids=[event.vehicle.pk], source="webhook")
     except Exception as exc:
         logger.exception("webhook event %s: processing failed", event.event_id)
         WebhookEvent.objects.filter(pk=event.pk).update(
             status=EventStatus.FAILED, outcome=f"{exc.__class__.__name__}: {exc}"[:300], processed_at=timezone.now()
         )
-        return EventStatus.FAILED
-    logger.info("webhook event %s: %s (%s)", event.event_id, status, outcome)
+        status = EventStatus.FAILED
+    else:
+        if status == EventStatus.PROCESSED and event.vehicle is not None:
+            group.changed.add(event.vehicle.pk)
+        logger.info("webhook event %s: %s (%s)", event.event_id, status, outcome)
     return status
+
+
+def _charge_observed(vehicle: Vehicle, observation) -> None:
+    """Noted for the group's settle (``_GROUP``: ``webhook_event_process`` always runs an event in one)."""
+    group = _GROUP.get()
+    assert group is not None
+    group.charge_observed(vehicle, observation)
 
 
 def webhook_event_retry(*, event: WebhookEvent) -> None:
@@ -129,7 +202,7 @@ def _process(event: WebhookEvent) -> tuple[str, str]:
 
 
 def _charging_event_apply(vehicle: Vehicle, event: WebhookEvent) -> str:
-    from charging.sessions import charging_event_record
+    from charging.sessions import charging_event_observe
     from vehicles.sync import vehicle_sync_now
 
     now = timezone.now()
@@ -156,7 +229,8 @@ def _charging_event_apply(vehicle: Vehicle, event: WebhookEvent) -> str:
             vehicle=vehicle, status=status, values=values, recorded=dict.fromkeys(values, event_time), now=now
         )
         outcome = f"charging state {values['charging_state']}"
-    session = charging_event_record(vehicle=vehicle, event_type=event.event_type, event_time=event_time)
+    observation = charging_event_observe(vehicle=vehicle, event_type=event.event_type, event_time=event_time)
+    _charge_observed(vehicle, observation)
     paths = [
         endpoint.path_for(vehicle.make)
         for endpoint in endpoints_for(vehicle.make, vehicle.permissions)
@@ -164,7 +238,8 @@ def _charging_event_apply(vehicle: Vehicle, event: WebhookEvent) -> str:
     ]
     if paths:
         vehicle_sync_now(vehicle=vehicle, paths=paths)
-    return f"{outcome}; session {session.pk if session else 'unchanged'}; sync of {len(paths)} paths requested"
+    charge = "charge observed" if observation else "no charge to close"
+    return f"{outcome}; {charge}; sync of {len(paths)} paths requested"
 
 
 # --- API v3 events (payload version 4.0) --------------------------------------------------------------------------
@@ -177,7 +252,7 @@ def _vehicle_state_apply(event: WebhookEvent) -> tuple[str, str]:
     what the status already holds (by the signals' ``oemUpdatedAt``) change nothing. A change of the charging state
     opens or closes the charging session, as v2's charging events do.
     """
-    from charging.sessions import charging_event_record
+    from charging.sessions import charging_event_observe
     from vehicles.readings_v3 import read_signals
     from vehicles.unparsed import unparsed_record
 
@@ -203,7 +278,8 @@ def _vehicle_state_apply(event: WebhookEvent) -> tuple[str, str]:
     after = fresh.get("charging_state", before)
     if after != before and after:
         event_type = {v: k for k, v in CHARGING_STATE_AFTER.items()}[after]
-        charging_event_record(vehicle=vehicle, event_type=event_type, event_time=reading.recorded["charging_state"])
+        moment = reading.recorded["charging_state"]
+        _charge_observed(vehicle, charging_event_observe(vehicle=vehicle, event_type=event_type, event_time=moment))
     skipped = len(reading.values) - len(fresh)
     return EventStatus.PROCESSED, (
         f"{len(fresh)} values stored, {skipped} older than the status, {len(reading.unparsed)} unparsed, "

@@ -152,3 +152,48 @@ def test_a_group_the_broker_refused_is_left_to_the_sweep_and_the_next_ones_still
     # The refused group is dropped from memory (its rows are unqueued: the sweep's), later ids are sent.
     sent = [pk for group in handover.groups for pk in group]
     assert sent and set(sent) == {99}
+
+
+def test_a_group_settles_each_vehicles_charges_and_announces_its_vehicles_once(
+    webhook, vehicles, django_capture_on_commit_callbacks
+):
+    from charging.models import ChargingSession
+    from vehicles.signals import vehicles_changed
+
+    start = timezone.now().replace(microsecond=0) - timedelta(hours=3)
+    plan = [  # (vehicle, event, minutes after start), in the order they arrived
+        (0, "CHARGING_STARTED", 0),
+        (1, "CHARGING_STARTED", 5),
+        (0, "CHARGING_COMPLETED", 60),
+        (2, "CHARGING_STARTED", 70),
+        (1, "CHARGING_STOPPED", 90),
+    ]
+    events = [
+        WebhookEvent.objects.create(
+            webhook=webhook, event_id=f"group-{n}", event_name="eventBased", event_type=kind, mode="live",
+            smartcar_vehicle_id=vehicles[index].smartcar_id, event_time=start + timedelta(minutes=minutes), body={},
+        )
+        for n, (index, kind, minutes) in enumerate(plan)
+    ]  # fmt: skip
+    announced = []
+
+    def listen(sender, vehicle_ids, source, **kwargs):
+        announced.append((source, list(vehicle_ids)))
+
+    vehicles_changed.connect(listen)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            webhook_events_process([event.pk for event in events])
+    finally:
+        vehicles_changed.disconnect(listen)
+
+    assert set(WebhookEvent.objects.values_list("status", flat=True)) == {EventStatus.PROCESSED}
+    # One announcement for the group's three vehicles (alerts evaluate each once), not one per event.
+    assert announced == [("webhook", sorted(vehicles[index].pk for index in (0, 1, 2)))]
+    sessions = {session.vehicle_id: (session.started_at, session.ended_at) for session in ChargingSession.objects.all()}
+    minute = timedelta(minutes=1)
+    assert sessions == {
+        vehicles[0].pk: (start, start + 60 * minute),
+        vehicles[1].pk: (start + 5 * minute, start + 90 * minute),
+        vehicles[2].pk: (start + 70 * minute, None),
+    }
