@@ -1,8 +1,9 @@
 """Values are stored metric (the client always asks the API for metric); a fleet sees them in its own unit system.
 
 Each function takes the stored metric value and the fleet's ``unit_system`` and returns the number in that system,
-or None when the value is unknown; ``label`` gives the unit's symbol. ``kpa`` goes the other way, for a pressure
-typed in a form. Writing the numbers is fleet/formatting.py's job, for the pages and the CSV exports alike.
+or None when the value is unknown; ``label`` gives the unit's symbol. ``km`` and ``kpa`` go the other way, for a
+distance or a pressure typed in a form. Writing the numbers is fleet/formatting.py's job, for the pages and the CSV
+exports alike.
 """
 
 from fleet.models import UnitSystem
@@ -38,6 +39,11 @@ def pressure(kpa: float | None, system: str) -> float | None:
     if kpa is None:
         return None
     return kpa / KPA_PER_PSI if _imperial(system) else kpa
+
+
+def km(distance: float, system: str) -> float:
+    """A distance typed in the fleet's unit system, in km as stored."""
+    return distance * KM_PER_MILE if _imperial(system) else distance
 
 
 def kpa(pressure: float, system: str) -> float:

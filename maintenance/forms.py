@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from django import forms
 
+from fleet import formatting, units
 from maintenance.models import ServiceTask, WorkOrder, WorkOrderStatus
 from maintenance.services import fleet_today, previous_odometer
 from vehicles.models import Vehicle, make_label
@@ -16,6 +17,21 @@ MONTHS_RANGE = (1, 60)
 OIL_RANGE = (1, 99)
 TIRE_KPA_RANGE = (100, 400)
 MAX_COST = Decimal("1000000")
+MAX_ODOMETER_KM = 2_000_000
+# Quantities typed in the fleet's units and stored metric (fleet/units.py): km and kPa from what was typed.
+TO_STORED = {"distance": units.km, "pressure": units.kpa}
+
+
+def typed(stored: float, kind: str, system: str, decimals: int = 0) -> float:
+    """A stored value as a form shows it in the fleet's units; other kinds (months, %) as they are."""
+    if kind not in TO_STORED:
+        return stored
+    value = units.CONVERTERS[kind](stored, system)
+    return round(value, decimals) if decimals else round(value)
+
+
+def unit_words(kind: str, system: str) -> str:
+    return units.label(kind, system) if kind in TO_STORED else kind
 
 
 class ServiceTaskForm(forms.ModelForm):
@@ -29,26 +45,27 @@ class ServiceTaskForm(forms.ModelForm):
         ]  # fmt: skip
         labels = {
             "name": "Name",
-            "every_km": "Every (km)",
-            "every_months": "Every (months)",
-            "oil_life_below_percent": "When oil life falls below (%)",
-            "tire_pressure_below_kpa": "When a tire falls below (kPa)",
+            "every_km": "Every ({unit})",
+            "every_months": "Every ({unit})",
+            "oil_life_below_percent": "When oil life falls below ({unit})",
+            "tire_pressure_below_kpa": "When a tire falls below ({unit})",
             "make": "For every vehicle of the make",
             "model": "Model (empty: every model of the make)",
             "vehicles": "And these vehicles",
         }
         help_texts = {"every_km": "", "make": "", "model": "", "vehicles": ""}
 
+    # Each bounded field's range, as stored, and its kind: a quantity typed in the fleet's units, or a unit of its own.
     BOUNDS = {
-        "every_km": (*KM_RANGE, "km"),
+        "every_km": (*KM_RANGE, "distance"),
         "every_months": (*MONTHS_RANGE, "months"),
         "oil_life_below_percent": (*OIL_RANGE, "%"),
-        "tire_pressure_below_kpa": (*TIRE_KPA_RANGE, "kPa"),
+        "tire_pressure_below_kpa": (*TIRE_KPA_RANGE, "pressure"),
     }
 
     def __init__(self, *args, fleet, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fleet = fleet
+        self.fleet, self.system = fleet, fleet.unit_system
         makes = Vehicle.objects.filter(fleet=fleet).values_list("make", flat=True).distinct().order_by("make")
         self.fields["make"] = forms.ChoiceField(
             label=self.Meta.labels["make"], required=False, choices=[("", "—"), *((m, make_label(m)) for m in makes)]
@@ -56,17 +73,31 @@ class ServiceTaskForm(forms.ModelForm):
         self.fields["vehicles"].queryset = Vehicle.objects.filter(fleet=fleet, disconnected_at__isnull=True)
         self.fields["vehicles"].label = self.Meta.labels["vehicles"]
         self.fields["vehicles"].widget.attrs["size"] = 6
-        for name in self.BOUNDS:
+        for name, (_low, _high, kind) in self.BOUNDS.items():
             # Checked in clean_<field> with one message naming the range; no browser-side min/max that would hide it.
             self.fields[name] = forms.IntegerField(
-                label=self.Meta.labels[name], required=False, widget=forms.NumberInput(attrs={"inputmode": "numeric"})
+                label=self.Meta.labels[name].format(unit=unit_words(kind, self.system)),
+                required=False,
+                widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
             )
+            stored = getattr(self.instance, name)
+            if stored is not None:
+                self.initial[name] = typed(stored, kind, self.system)
 
     def _in_range(self, name: str):
         value = self.cleaned_data.get(name)
-        low, high, unit = self.BOUNDS[name]
-        if value is not None and not low <= value <= high:
-            raise forms.ValidationError(f"Enter a value between {low:,} and {high:,} {unit}.")
+        low, high, kind = self.BOUNDS[name]
+        if value is None:
+            return None
+        stored = getattr(self.instance, name)
+        if stored is not None and value == typed(stored, kind, self.system):
+            return stored  # as it was: not moved by a round trip through miles
+        if kind in TO_STORED:
+            value = round(TO_STORED[kind](value, self.system))
+        if not low <= value <= high:
+            low_typed, high_typed = typed(low, kind, self.system), typed(high, kind, self.system)
+            unit = unit_words(kind, self.system)
+            raise forms.ValidationError(f"Enter a value between {low_typed:,.0f} and {high_typed:,.0f} {unit}.")
         return value
 
     def clean_every_km(self):
@@ -127,7 +158,7 @@ class WorkOrderForm(forms.ModelForm):
 
     parts_cost = _money("Parts cost")
     labour_cost = _money("Labour cost")
-    completion_odometer_km = forms.FloatField(label="Odometer at completion (km)", required=False)
+    completion_odometer_km = forms.FloatField(required=False)
 
     class Meta:
         model = WorkOrder
@@ -143,6 +174,15 @@ class WorkOrderForm(forms.ModelForm):
             "completed_on": forms.DateInput(attrs={"type": "date"}),
             "notes": forms.Textarea(attrs={"rows": 4}),
         }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.system = self.instance.fleet.unit_system
+        odometer = self.fields["completion_odometer_km"]
+        odometer.label = f"Odometer at completion ({units.label('distance', self.system)})"
+        stored = self.instance.completion_odometer_km
+        if stored is not None:
+            self.initial["completion_odometer_km"] = typed(stored, "distance", self.system, 1)
 
     def _cost(self, name: str):
         value = self.cleaned_data.get(name)
@@ -165,9 +205,15 @@ class WorkOrderForm(forms.ModelForm):
         return day
 
     def clean_completion_odometer_km(self):
-        km = self.cleaned_data.get("completion_odometer_km")
-        if km is not None and not 0 <= km <= 2_000_000:
-            raise forms.ValidationError("Enter the odometer reading in km, between 0 and 2,000,000.")
+        value, stored = self.cleaned_data.get("completion_odometer_km"), self.instance.completion_odometer_km
+        if value is None:
+            return None
+        if stored is not None and value == typed(stored, "distance", self.system, 1):
+            return stored  # as it was: not moved by a round trip through miles
+        km = units.km(value, self.system)
+        if not 0 <= km <= MAX_ODOMETER_KM:
+            most = formatting.quantity(MAX_ODOMETER_KM, "distance", self.system)
+            raise forms.ValidationError(f"Enter the odometer reading, between 0 and {most}.")
         return km
 
     def clean(self):
@@ -178,7 +224,7 @@ class WorkOrderForm(forms.ModelForm):
             if previous is not None and km < previous[0]:
                 self.add_error(
                     "completion_odometer_km",
-                    f"That is below the {previous[0]:,.0f} km {previous[1]}.",
+                    f"That is below the {formatting.quantity(previous[0], 'distance', self.system)} {previous[1]}.",
                 )
         status = data.get("status")
         recorded = data.get("completed_on") or km is not None

@@ -96,3 +96,24 @@ def test_miles_for_an_imperial_fleet(owner_client, fleet, vehicles, oil_change):
     VehicleStatus.objects.filter(vehicle=vehicles[3]).update(odometer_km=30000 + 1609.344)
     page = owner_client.get(reverse("vehicle_maintenance", args=[fleet.slug, vehicles[3].pk])).content.decode()
     assert "1 mi overdue" not in page and "Next: in 8,321 mi or by" in page
+
+
+def test_an_imperial_fleet_types_miles_and_psi(manager_client, fleet, vehicles):
+    fleet.unit_system = "imperial"
+    fleet.save()
+    fields = {"name": "Oil change", "every_km": "10000", "tire_pressure_below_kpa": "30", "make": "CHEVROLET"}
+    assert add(manager_client, fleet, **fields).status_code == 302
+    task = ServiceTask.objects.get()
+    assert (task.every_km, task.tire_pressure_below_kpa) == (16093, 207)  # stored in km and kPa
+    program = manager_client.get(reverse("maintenance_program", args=[fleet.slug])).content.decode()
+    assert "every 10,000 mi" in program and "below 30 psi" in program
+    url = reverse("maintenance_program_task", args=[fleet.slug, task.pk])
+    page = manager_client.get(url).content.decode()
+    assert "Every (mi)" in page and 'value="10000"' in page and "When a tire falls below (psi)" in page
+    # Saved as shown, nothing moves and nothing is recorded as changed.
+    assert manager_client.post(url, {**fields, "every_months": "12"}).status_code == 302
+    task.refresh_from_db()
+    assert (task.every_km, task.tire_pressure_below_kpa, task.changes.count()) == (16093, 207, 2)
+    assert "changed the interval from 10,000 mi" not in manager_client.get(url).content.decode()
+    response = add(manager_client, fleet, name="Tires", every_km="200")
+    assert response.status_code == 422 and "between 311 and 124,274 mi" in response.content.decode()

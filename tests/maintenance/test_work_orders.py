@@ -226,3 +226,23 @@ def test_a_completion_odometer_below_the_vehicles_synced_reading_is_refused(mana
         edit(manager_client, order, status="done", completed_on=earlier, completion_odometer_km="25000").status_code
         == 302
     )
+
+
+def test_an_imperial_fleet_types_the_completion_odometer_in_miles(manager_client, fleet, vehicles, owner, order):
+    fleet.unit_system = "imperial"
+    fleet.save()
+    earlier = work_order_open(fleet=fleet, vehicle=vehicles[0], user=owner, title="Earlier")
+    WorkOrder.objects.filter(pk=earlier.pk).update(
+        status="done", completed_on=date(2026, 1, 1), completion_odometer_km=11000
+    )
+    response = edit(manager_client, order, status="done", completed_on="2026-02-01", completion_odometer_km="6000")
+    assert response.status_code == 422 and "below the 6,835 mi recorded by earlier work" in response.content.decode()
+    assert "Odometer at completion (mi)" in response.content.decode()
+    assert (
+        edit(manager_client, order, status="done", completed_on="2026-02-01", completion_odometer_km="7500").status_code
+        == 302
+    )
+    order.refresh_from_db()
+    assert order.completion_odometer_km == pytest.approx(12070.08)
+    page = manager_client.get(detail_url(order)).content.decode()
+    assert 'value="7500.0"' in page and "set the odometer at completion to 7,500 mi" in page
