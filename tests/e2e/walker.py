@@ -29,11 +29,13 @@ VEHICLE_PAGE = re.compile(r"^/fleets/[^/]+/vehicles/\d+/$")
 SKIPPED_FORMS = re.compile(r"logout|disconnect|remove|revoke|delete|/connect/$|clean-up|adopt")
 
 # Words that are not a manager's: SCREAMING_SNAKE enum values (FULLY_CHARGED, SYSTEM_ABS), snake_case names
-# (read_location), and paths of the Smartcar API (/battery, /charge/limit). Dates (29/01) and units (km/h) are not
-# paths: a path starts after a space or an opening bracket.
+# (read_location), time zones by their database name (America/New_York: pages say "New York (America)"), and paths
+# of the Smartcar API (/battery, /charge/limit). Dates (29/01) and units (km/h) are not paths: a path starts after a
+# space or an opening bracket.
 RAW_WORDS = [
     ("raw enum value", re.compile(r"\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b")),
     ("raw name", re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")),
+    ("raw time zone", re.compile(r"\b(?:Africa|America|Antarctica|Asia|Atlantic|Australia|Europe|Indian|Pacific)/\w+")),
     ("endpoint path", re.compile(r"(?:^|(?<=[\s(“\"']))/[a-z][a-z_-]*(?:/[a-z{}:_-]+)*/?(?=$|[\s),.;:”\"'])")),
 ]
 
