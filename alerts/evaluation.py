@@ -3,13 +3,17 @@
 ``vehicles_evaluate`` runs when sync stored readings, a webhook event was applied or a connection changed
 (vehicles.signals.vehicles_changed), for those vehicles only:
 
-1. load the vehicles with their status, account and fleet (and what a condition reads beyond them: the departures of
-   trips.conditions), the fleets' rules, and their active alerts (four queries);
-2. for every alerting condition, judge it with the fleet's limits (a vehicle's own threshold where its rule sets one);
-3. move each alert whose condition changed: start it (waiting for the rule's delay, or opened), open it once the delay
-   passed, update its words, resolve it — each a conditional UPDATE on the state it was read in, so two workers judging
-   the same vehicle record a transition once; the transition's event is written in the same transaction, and
-   whatever delivers it (alerts.delivery) reads that event.
+1. load the vehicles with the columns the conditions read (``vehicles.conditions.judged``) and what a condition reads
+   beyond them (the departures of trips.conditions), their fleets, the fleets' rules and their active alerts (five
+   queries; a sixth for the vehicles' groups when a fleet has group exceptions);
+2. for every alerting condition, judge it with the fleet's limits, or a group's or the vehicle's own threshold
+   (``Rules.effective``);
+3. start the alerts of conditions that began to hold, all of them in one transaction (one INSERT of alerts, one of
+   events) — or one by one when another worker started one first, or one holds again within the cooldown;
+4. move each active alert whose condition changed: open it once the delay passed, update its words, resolve it — each
+   a conditional UPDATE on the state it was read in, so two workers judging the same vehicle record a transition once.
+   Each transition's event is written in the same transaction, and whatever delivers it (alerts.delivery) reads that
+   event.
 
 Nothing is written while nothing changed. ``due_check`` (beat, every minute) covers what starts with time rather than
 data: alerts whose delay passed, and the conditions of catalog.TIMED found by their database form.
@@ -76,6 +80,9 @@ class Rules:
         self.groups_of: dict[int, list[int]] = defaultdict(list)
         for vehicle_id, group_id in memberships:
             self.groups_of[vehicle_id].append(group_id)
+        # Most vehicles have no exception: they take their fleet's rule, worked out once per fleet and condition.
+        self.excepted = {vehicle_id for vehicle_id, _ in self.vehicle} | set(self.groups_of)
+        self.of_fleet: dict[tuple[int, str], Effective] = {}
 
     @classmethod
     def load(cls, fleet_ids: Iterable[int], vehicle_ids: Iterable[int]) -> Rules:
@@ -100,9 +107,10 @@ class Rules:
         return cls(rows, memberships)
 
     def effective(self, vehicle: Vehicle, kind: AlertKind) -> Effective:
-        fleet_rule = self.fleet.get((vehicle.fleet_id, kind.key))
-        enabled = fleet_rule.enabled if fleet_rule else kind.enabled
-        after = timedelta(minutes=fleet_rule.after_minutes if fleet_rule else kind.after_minutes)
+        fleets = self.fleet_effective(vehicle.fleet_id, kind)
+        if vehicle.pk not in self.excepted:
+            return fleets
+        enabled, after = fleets.enabled, fleets.after
         own = self.vehicle.get((vehicle.pk, kind.key))
         if own is not None:
             return Effective(enabled and own.enabled, after, own.threshold if kind.threshold else None, own=True)
@@ -120,6 +128,16 @@ class Rules:
         decides = next(rule for rule in groups if rule.enabled == on)
         return Effective(enabled and on, after, group=decides.group.name)
 
+    def fleet_effective(self, fleet_id: int, kind: AlertKind) -> Effective:
+        key = (fleet_id, kind.key)
+        found = self.of_fleet.get(key)
+        if found is None:
+            rule = self.fleet.get(key)
+            enabled = rule.enabled if rule else kind.enabled
+            after = timedelta(minutes=rule.after_minutes if rule else kind.after_minutes)
+            found = self.of_fleet[key] = Effective(enabled, after)
+        return found
+
 
 def limits_for(kind: AlertKind, base: Limits, rule: Effective) -> Limits:
     if rule.threshold is None:
@@ -135,11 +153,12 @@ def vehicles_evaluate(*, vehicle_ids: Iterable[int], now: datetime | None = None
     now = now or timezone.now()
     ids = list(vehicle_ids)
     prefetch = [p for kind in catalog.KINDS for p in kind.condition.prefetch()]
-    vehicles = list(
-        Vehicle.objects.filter(pk__in=ids).select_related("status", "account", "fleet").prefetch_related(*prefetch)
-    )
+    vehicles = list(conditions.judged(Vehicle.objects.filter(pk__in=ids)).prefetch_related(*prefetch))
     if not vehicles:
         return 0
+    fleets = Fleet.objects.in_bulk({vehicle.fleet_id for vehicle in vehicles})
+    for vehicle in vehicles:
+        vehicle.fleet = fleets[vehicle.fleet_id]
     rules = Rules.load({v.fleet_id for v in vehicles}, ids)
     active = {(a.vehicle_id, a.condition): a for a in Alert.objects.filter(vehicle_id__in=ids, state__in=ACTIVE)}
     token = CALL_CACHE.set({"ids": ids})
@@ -152,6 +171,7 @@ def vehicles_evaluate(*, vehicle_ids: Iterable[int], now: datetime | None = None
 def _judge(vehicles: list[Vehicle], rules: Rules, active: dict, now: datetime) -> int:
     limits: dict[int, Limits] = {}
     transitions = 0
+    starts: list[Start] = []
     for vehicle in vehicles:
         base = limits.get(vehicle.fleet_id)
         if base is None:
@@ -161,14 +181,24 @@ def _judge(vehicles: list[Vehicle], rules: Rules, active: dict, now: datetime) -
             judged = limits_for(kind, base, rule)
             holds = rule.enabled and kind.condition.holds(vehicle, judged)
             alert = active.get((vehicle.pk, kind.key))
-            if holds or alert is not None:
+            if alert is None and holds:
+                starts.append(Start(vehicle, kind, judged, rule))
+            elif alert is not None:
                 transitions += _move(vehicle, kind, judged, rule, alert, holds, now)
-    return transitions
+    return transitions + _start_all(starts, now)
 
 
-def _move(vehicle, kind: AlertKind, limits: Limits, rule: Effective, alert: Alert | None, holds: bool, now) -> int:
-    if alert is None:
-        return _start(vehicle, kind, limits, rule, now)
+@dataclass(frozen=True)
+class Start:
+    """A condition that started to hold for a vehicle without an active alert."""
+
+    vehicle: Vehicle
+    kind: AlertKind
+    limits: Limits
+    rule: Effective
+
+
+def _move(vehicle, kind: AlertKind, limits: Limits, rule: Effective, alert: Alert, holds: bool, now) -> int:
     if not holds:
         return _clear(alert, now)
     if alert.state == AlertState.PENDING:
@@ -197,6 +227,53 @@ def _recently_resolved(vehicle, key: str, now) -> Alert | None:
     return recent.get((vehicle.pk, key))
 
 
+def _start_all(starts: list[Start], now) -> int:
+    """The evaluation's new alerts, written together: one transaction, one INSERT of alerts and one of events (sync
+    rounds judge vehicles in groups, and a fleet's vehicles often go low or stale together). One that holds again
+    within the cooldown reopens its alert instead, on its own; if another worker started one of them first (the
+    constraint refuses it), each is started on its own."""
+    if not starts:
+        return 0
+    fresh, again = [], []
+    for start in starts:
+        (again if _recently_resolved(start.vehicle, start.kind.key, now) else fresh).append(start)
+    transitions = sum(_start(*_args(start), now) for start in again)
+    if fresh:
+        try:
+            transitions += _create_together(fresh, now)
+        except IntegrityError:
+            transitions += sum(_start(*_args(start), now) for start in fresh)
+    return transitions
+
+
+def _args(start: Start) -> tuple:
+    return start.vehicle, start.kind, start.limits, start.rule
+
+
+def _create_together(starts: list[Start], now) -> int:
+    alerts = [_new_alert(*_args(start), now) for start in starts]
+    with transaction.atomic():
+        Alert.objects.bulk_create(alerts)
+        _events([(alert, EventKind.OPENED, alert.summary) for alert in alerts if alert.state == AlertState.OPEN], now)
+    return len(alerts)
+
+
+def _new_alert(vehicle, kind: AlertKind, limits: Limits, rule: Effective, now) -> Alert:
+    """A new alert: open at once, or waiting for its rule's delay."""
+    opens = rule.after <= timedelta(0)
+    return Alert(
+        fleet_id=vehicle.fleet_id,
+        vehicle=vehicle,
+        condition=kind.key,
+        state=AlertState.OPEN if opens else AlertState.PENDING,
+        summary=_summary(vehicle, kind, limits),
+        detail=_detail(vehicle, kind) if opens else "",
+        since=now,
+        opened_at=now if opens else None,
+        changed_at=now,
+    )
+
+
 def _start(vehicle, kind: AlertKind, limits: Limits, rule: Effective, now) -> int:
     summary = _summary(vehicle, kind, limits)
     recent = _recently_resolved(vehicle, kind.key, now)
@@ -210,19 +287,9 @@ def _start(vehicle, kind: AlertKind, limits: Limits, rule: Effective, now) -> in
                 if reopened:
                     _event(recent, EventKind.REOPENED, now, summary)
                 return reopened
-            opens = rule.after <= timedelta(0)
-            alert = Alert.objects.create(
-                fleet_id=vehicle.fleet_id,
-                vehicle=vehicle,
-                condition=kind.key,
-                state=AlertState.OPEN if opens else AlertState.PENDING,
-                summary=summary,
-                detail=_detail(vehicle, kind) if opens else "",
-                since=now,
-                opened_at=now if opens else None,
-                changed_at=now,
-            )
-            if opens:
+            alert = _new_alert(vehicle, kind, limits, rule, now)
+            alert.save(force_insert=True)
+            if alert.state == AlertState.OPEN:
                 _event(alert, EventKind.OPENED, now, summary)
     except IntegrityError:
         return 0  # another worker started it first
@@ -271,6 +338,17 @@ def _event(alert: Alert, kind: str, now, summary: str, *, by=None, note: str = "
     for hook in EVENT_HOOKS:
         hook(event)
     return event
+
+
+def _events(transitions: list[tuple[Alert, str, str]], now) -> list[AlertEvent]:
+    """Fleet's own transitions (alert, kind, words), recorded in one INSERT; the hooks see each."""
+    events = AlertEvent.objects.bulk_create(
+        [AlertEvent(alert=alert, kind=kind, at=now, summary=summary) for alert, kind, summary in transitions]
+    )
+    for event in events:
+        for hook in EVENT_HOOKS:
+            hook(event)
+    return events
 
 
 # Called with every transition's event inside its transaction (alerts.delivery plans its deliveries there).

@@ -22,7 +22,7 @@ from datetime import datetime, time, timedelta
 from functools import reduce
 from zoneinfo import ZoneInfo
 
-from django.db.models import F, Prefetch, Q
+from django.db.models import F, Prefetch, Q, QuerySet
 
 from connect.models import AccountStatus
 from vehicles.models import Activity, SyncState, Vehicle, VehicleStatus
@@ -73,6 +73,24 @@ class Limits:
         if self.charge_by is None:
             return False
         return self.now.astimezone(ZoneInfo(self.time_zone)).time() >= self.charge_by
+
+
+# What the conditions (and their words) read of a vehicle, its status and its account. Judging many vehicles at once
+# loads these columns alone (``judged``); tests/vehicles/test_conditions.py judges vehicles loaded so, without a query.
+_STATUS_READS = (
+    "battery_percent", "fuel_percent", "charging_state", "is_plugged_in", "charge_limit_percent", "is_locked",
+    "doors_open", "windows_open", "storage_open", "oil_life_percent", *TIRE_FIELDS, "active_dtc_count",
+    "system_alert_count", "activity", "data_age", "last_success_at", "sync_state",
+)  # fmt: skip
+READS = (
+    "fleet", "account", "disconnected_at", "nickname", "make", "model", "year",
+    *(f"status__{name}" for name in _STATUS_READS), "account__status",
+)  # fmt: skip
+
+
+def judged(vehicles: QuerySet[Vehicle]) -> QuerySet[Vehicle]:
+    """``vehicles`` loaded with what ``holds`` and ``badge`` read, and nothing more."""
+    return vehicles.select_related("status", "account").only(*READS)
 
 
 def status_of(vehicle: Vehicle) -> VehicleStatus | None:

@@ -5,7 +5,8 @@ account state, disconnected vehicles)."""
 from datetime import time, timedelta
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -111,16 +112,19 @@ def _create(fleet, generated: list[dict]) -> list[int]:
 def test_the_database_form_and_the_per_vehicle_form_agree(fleet, generated, limits):
     with transaction.atomic():
         ids = _create(fleet, generated)
-        loaded = list(Vehicle.objects.filter(pk__in=ids).select_related("status", "account"))
+        loaded = list(conditions.judged(Vehicle.objects.filter(pk__in=ids)))
         for key, condition in conditions.ALL.items():
             in_database = set(
                 Vehicle.objects.filter(pk__in=ids).filter(condition.q(limits)).values_list("pk", flat=True)
             )
-            per_vehicle = {vehicle.pk for vehicle in loaded if condition.holds(vehicle, limits)}
+            with CaptureQueriesContext(connection) as queries:  # judged() loaded all that a condition reads
+                per_vehicle = {vehicle.pk for vehicle in loaded if condition.holds(vehicle, limits)}
+                badges = {
+                    vehicle.pk: condition.badge(vehicle, limits) for vehicle in loaded if vehicle.pk in per_vehicle
+                }
+            assert not queries.captured_queries, key
             assert in_database == per_vehicle, key
-            for vehicle in loaded:
-                if vehicle.pk in per_vehicle:
-                    assert condition.badge(vehicle, limits), key
+            assert all(badges.values()), key
         transaction.set_rollback(True)
 
 
