@@ -3,9 +3,9 @@
 ``vehicles_evaluate`` runs when sync stored readings, a webhook event was applied or a connection changed
 (vehicles.signals.vehicles_changed), for those vehicles only:
 
-1. load the vehicles with the columns the conditions read (``vehicles.conditions.judged``) and what a condition reads
-   beyond them (the departures of trips.conditions), their fleets, the fleets' rules and their active alerts (five
-   queries; a sixth for the vehicles' groups when a fleet has group exceptions);
+1. load the vehicles with the columns the conditions and their fleets' limits read (``vehicles.conditions.judged``)
+   and what a condition reads beyond them (the departures of trips.conditions), the fleets' rules and the vehicles'
+   active alerts (four queries; a fifth for the vehicles' groups when a fleet has group exceptions);
 2. for every alerting condition, judge it with the fleet's limits, or a group's or the vehicle's own threshold
    (``Rules.effective``);
 3. start the alerts of conditions that began to hold, all of them in one transaction (one INSERT of alerts, one of
@@ -156,9 +156,6 @@ def vehicles_evaluate(*, vehicle_ids: Iterable[int], now: datetime | None = None
     vehicles = list(conditions.judged(Vehicle.objects.filter(pk__in=ids)).prefetch_related(*prefetch))
     if not vehicles:
         return 0
-    fleets = Fleet.objects.in_bulk({vehicle.fleet_id for vehicle in vehicles})
-    for vehicle in vehicles:
-        vehicle.fleet = fleets[vehicle.fleet_id]
     rules = Rules.load({v.fleet_id for v in vehicles}, ids)
     active = {(a.vehicle_id, a.condition): a for a in Alert.objects.filter(vehicle_id__in=ids, state__in=ACTIVE)}
     token = CALL_CACHE.set({"ids": ids})

@@ -54,6 +54,12 @@ class Limits:
     charge_below_percent: float = 50.0
     time_zone: str = "UTC"
 
+    # The fleet's columns ``for_fleet`` reads.
+    FLEET_FIELDS = (
+        "low_energy_percent", "stale_after_minutes", "low_tire_kpa", "low_oil_percent", "charge_by",
+        "charge_by_below_percent", "time_zone",
+    )  # fmt: skip
+
     @classmethod
     def for_fleet(cls, fleet, now: datetime) -> Limits:
         return cls(
@@ -89,8 +95,9 @@ READS = (
 
 
 def judged(vehicles: QuerySet[Vehicle]) -> QuerySet[Vehicle]:
-    """``vehicles`` loaded with what ``holds`` and ``badge`` read, and nothing more."""
-    return vehicles.select_related("status", "account").only(*READS)
+    """``vehicles`` loaded with what ``holds`` and ``badge`` read, and their fleet's limits, and nothing more."""
+    fleet = tuple(f"fleet__{name}" for name in Limits.FLEET_FIELDS)
+    return vehicles.select_related("status", "account", "fleet").only(*READS, *fleet)
 
 
 def status_of(vehicle: Vehicle) -> VehicleStatus | None:
