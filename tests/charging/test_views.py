@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from charging.models import ChargingSession, SessionSource
 from vehicles.models import Command, Vehicle, VehicleStatus
@@ -222,3 +223,12 @@ def test_operators_see_sessions_and_bulk_runs_in_admin(admin_client, fleet):
     ChargingSession.objects.create(vehicle=van, source=SessionSource.SYNC, started_at=datetime(2026, 11, 2, tzinfo=UTC))
     for name in ("chargingsession", "bulkschedulerun", "charginglocationlabel"):
         assert admin_client.get(reverse(f"admin:charging_{name}_changelist")).status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_session_not_ended_reads_still_charging_in_its_end_column(owner_client, fleet):
+    van = vehicle_of(fleet)
+    ChargingSession.objects.create(vehicle=van, source=SessionSource.SYNC, started_at=timezone.now())
+    html = owner_client.get(reverse("charging_fleet", args=[fleet.slug])).content.decode()
+
+    assert "<td>Still charging</td>" in html
