@@ -37,9 +37,11 @@ test: $(VENV)/.installed browser
 	$(PY) -m mypy
 	$(PY) -m pytest
 
-# The README's screenshots (docs/screenshot-*.png) at 1280 and 390 px, from a demo-like fleet after a simulated day.
+# The README's screenshots (docs/screenshot-*.png) at 1280 and 390 px, from a demo-like fleet after a simulated day;
+# the maintenance board's and the statement's are taken by the browser tests of those pages.
 screenshots: $(VENV)/.installed browser
-	FLEET_SCREENSHOTS=docs $(PY) -m pytest tests/e2e/screenshots.py -q -p no:cacheprovider
+	FLEET_SCREENSHOTS=docs $(PY) -m pytest tests/e2e/screenshots.py tests/e2e/test_maintenance_pages.py \
+		tests/e2e/test_trips_pages.py -q -p no:cacheprovider
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check --fix .
