@@ -19,6 +19,8 @@ import os
 
 from celery import Celery
 
+import fleet.broker  # noqa: F401 — the file-system broker's atomic messages, before any connection is made
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fleet.settings")
 
 app = Celery("fleet")
