@@ -202,7 +202,18 @@ def _make_all_due() -> None:
 
     now = timezone.now()
     EndpointState.objects.update(next_sync_at=now)
-    VehicleSync.objects.update(next_sync_at=now, requested_at=now, lease_until=None, lease_token="")
+    # Every round starts a fresh day of calls for every vehicle, on Fleet's side as on the simulator's
+    # (_reset_billing): without it Hyundai and Kia, 20 calls a day, are held back after the warm-up and the round
+    # can never end with every vehicle synced.
+    VehicleSync.objects.update(
+        next_sync_at=now,
+        requested_at=now,
+        lease_until=None,
+        lease_token="",
+        billed_calls_day=0,
+        backoff_until=None,
+        backoff_failures=0,
+    )
 
 
 def _billed_and_answered(since) -> tuple[int, int, int]:
