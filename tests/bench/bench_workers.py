@@ -202,15 +202,16 @@ def _make_all_due() -> None:
 
     now = timezone.now()
     EndpointState.objects.update(next_sync_at=now)
-    # Every round starts a fresh day of calls for every vehicle, on Fleet's side as on the simulator's
-    # (_reset_billing): without it Hyundai and Kia, 20 calls a day, are held back after the warm-up and the round
-    # can never end with every vehicle synced.
+    # Every round starts with nothing spent, on Fleet's side as on the simulator's (_reset_billing): without it Hyundai
+    # and Kia (20 calls a day, so a budget of 20 × the month's days) are held back after the warm-up, most of all at
+    # the start of a month, and the round can never end with every vehicle synced.
     VehicleSync.objects.update(
         next_sync_at=now,
         requested_at=now,
         lease_until=None,
         lease_token="",
         billed_calls_day=0,
+        billed_calls_month=0,
         backoff_until=None,
         backoff_failures=0,
     )
