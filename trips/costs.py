@@ -12,7 +12,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -60,6 +59,9 @@ def session_price(session: ChargingSession, place: Place | None, tariff: _Priced
     return {"basis": basis, "amount": amount, "currency": tariff.tariff.currency}
 
 
+_COST_FIELDS = ["place", "driver", "basis", "amount", "currency", "missing", "computed_at"]
+
+
 def sessions_cost(*, fleet) -> int:
     """Prices the fleet's sessions that have no cost yet or changed since; returns how many were priced."""
     stale = ChargingSession.objects.filter(vehicle__fleet=fleet).filter(
@@ -88,9 +90,9 @@ def sessions_cost(*, fleet) -> int:
         }
         driver = driver_at(assignments[session.vehicle_id], session.started_at)
         rows.append(SessionCost(session=session, place=place, driver=driver, computed_at=now, **values))
-    with transaction.atomic():
-        SessionCost.objects.filter(session__in=sessions).delete()
-        SessionCost.objects.bulk_create(rows)
+    # An upsert, not delete-then-insert: two workers (or a worker and a page) pricing the same new session at once
+    # both find it unpriced; the second waits for the first's row and overwrites it with the same values.
+    SessionCost.objects.bulk_create(rows, update_conflicts=True, unique_fields=["session"], update_fields=_COST_FIELDS)
     return len(rows)
 
 

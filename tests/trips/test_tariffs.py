@@ -1,15 +1,18 @@
 """Tariffs and what charging cost: bad tariffs refused with a clear message and nothing saved; each session priced
 from a billing record, its place's tariff or the default public one; currencies never added together."""
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from charging.models import ChargingSession, SessionSource
+from tests.conftest import require_service
 from tests.trips.conftest import vehicle_of
 from trips.costs import sessions_cost
 from trips.models import Assignment, CostBasis, Place, SessionCost, Tariff
@@ -141,3 +144,35 @@ def test_the_charging_pages_show_each_sessions_cost_in_constant_queries(owner_cl
     many, shown = _queries(owner_client, url)
     assert shown.count("2.50 EUR") == 20
     assert many == few
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_session_priced_by_two_workers_at_once_gets_one_cost_and_no_error(fleet, depot, vehicle):
+    # Two sync workers finish rounds of the same fleet together: both find the new session unpriced. The waits on
+    # the unique index are what this proves; SQLite has no concurrent writers.
+    require_service(connection.vendor == "postgresql", "PostgreSQL")
+    Tariff.objects.create(fleet=fleet, place=depot, currency="EUR", price_per_kwh=Decimal("0.25"))
+    session = session_of(vehicle, start=datetime(2026, 3, 2, 8, 0, tzinfo=UTC), hours=1, energy=10.0)
+    priced_first = threading.Event()
+    failures: list[BaseException] = []
+
+    def other_worker():
+        try:
+            with transaction.atomic():  # its row is not committed while this worker looks for unpriced sessions
+                sessions_cost(fleet=fleet)
+                priced_first.set()
+                time.sleep(1)
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            priced_first.set()
+            connections.close_all()
+
+    other = threading.Thread(target=other_worker)
+    other.start()
+    assert priced_first.wait(10)
+    assert sessions_cost(fleet=fleet) == 1  # waits for the other worker's row, then stores the same price
+    other.join(10)
+    assert failures == []
+    cost = SessionCost.objects.get(session=session)
+    assert (cost.amount, cost.currency, cost.basis) == (Decimal("2.50"), "EUR", CostBasis.PLACE)
