@@ -1,7 +1,8 @@
 """The overview: tiles, the vehicle table and its CSV export.
 
 It reads only our database — what the sync engine stored — never Smartcar. It runs a fixed number of
-queries whatever the fleet's size: one aggregate for every tile, one list of makes for the filter, and for the table
+queries whatever the fleet's size: one aggregate for every tile, one list of makes for the filter, one of the fleet's
+vehicle groups for the group filter, and for the table
 its count and the page's ids (one query of both when a filter must read every match anyway: ``vehicles_page``),
 then the page's rows. Its live part (tiles and table) is the ``live`` partial of dashboard/overview.html, which
 htmx fetches every 30 seconds and whenever a tile, a sort header, a filter or a page link is used.
@@ -38,7 +39,7 @@ from fleet.templatetags.units import distance as format_distance
 from fleet.tenancy import FleetRequest, fleet_view
 from maintenance.board import maintenance_counts
 from vehicles import conditions
-from vehicles.models import Vehicle, VehicleStatus, make_label, name_sort_key
+from vehicles.models import Vehicle, VehicleGroup, VehicleStatus, make_label, name_sort_key
 
 PAGE_SIZE = 50
 
@@ -86,12 +87,14 @@ class TableQuery(forms.Form):
 
     q = forms.CharField(required=False, max_length=80, strip=True)
     make = forms.CharField(required=False, max_length=40)
+    group = forms.IntegerField(required=False, min_value=1)
     state = forms.ChoiceField(required=False, choices=STATE_CHOICES)
     sort = forms.CharField(required=False, max_length=20)
 
-    def __init__(self, data, *, makes: list[str]):
+    def __init__(self, data, *, makes: list[str], groups: list[tuple[int, str]]):
         super().__init__(data)
         self.makes = makes
+        self.group_ids = {pk for pk, _ in groups}
 
     def values(self) -> dict[str, str]:
         self.is_valid()
@@ -100,6 +103,8 @@ class TableQuery(forms.Form):
         return {
             "q": cleaned.get("q") or "",
             "make": cleaned.get("make") if cleaned.get("make") in self.makes else "",
+            # Another fleet's group, or one deleted since, is no filter at all: the same answer as a made-up id.
+            "group": str(cleaned["group"]) if cleaned.get("group") in self.group_ids else "",
             "state": cleaned.get("state") or "",
             "sort": sort if sort.lstrip("-") in SORTS else DEFAULT_SORT,
         }
@@ -128,6 +133,9 @@ def vehicles_table(*, fleet: Fleet, query: dict[str, str], limits: conditions.Li
             vehicles = vehicles.filter(STATES[query["state"]].q(limits))
     if query["make"]:
         vehicles = vehicles.filter(make=query["make"])
+    if query["group"]:
+        # One group per filter: the join finds each member once, so no row repeats.
+        vehicles = vehicles.filter(groups=int(query["group"]))
     if query["q"]:
         term = query["q"]
         vehicles = vehicles.filter(
@@ -276,6 +284,11 @@ def fleet_makes(fleet: Fleet) -> list[str]:
     return list(Vehicle.objects.filter(fleet=fleet).values_list("make", flat=True).distinct().order_by("make"))
 
 
+def fleet_groups(fleet: Fleet) -> list[tuple[int, str]]:
+    """The group filter's choices, read live (a few rows): a group just created can be picked at once."""
+    return list(VehicleGroup.objects.filter(fleet=fleet).values_list("pk", "name"))
+
+
 # --- Views ------------------------------------------------------------------------------------------------------
 
 
@@ -286,8 +299,9 @@ def fleet_overview(request: FleetRequest):
     fleet = request.fleet
     limits = conditions.Limits.for_fleet(fleet, timezone.now())
     makes, counts = fleet_summary(fleet=fleet, limits=limits)
-    query = TableQuery(request.GET, makes=makes).values()
-    filtered = any(query[k] for k in ("q", "make", "state"))
+    groups = fleet_groups(fleet)
+    query = TableQuery(request.GET, makes=makes, groups=groups).values()
+    filtered = any(query[k] for k in ("q", "make", "group", "state"))
     page, vehicles = vehicles_page(
         table=vehicles_table(fleet=fleet, query=query, limits=limits),
         number=request.GET.get("page"),
@@ -299,6 +313,7 @@ def fleet_overview(request: FleetRequest):
     context = {
         "query": query,
         "makes": makes,
+        "groups": [(str(pk), name) for pk, name in groups],
         "state_choices": STATE_CHOICES,
         "tiles": [
             {"key": "", "label": "Total", "count": counts["total"], "url": _url(query, state="", page="")},
@@ -358,7 +373,7 @@ def fleet_overview_csv(request: FleetRequest):
     """The table as filtered and sorted on screen, every page, values in the fleet's units."""
     fleet = request.fleet
     limits = conditions.Limits.for_fleet(fleet, timezone.now())
-    query = TableQuery(request.GET, makes=fleet_makes(fleet)).values()
+    query = TableQuery(request.GET, makes=fleet_makes(fleet), groups=fleet_groups(fleet)).values()
     vehicles = vehicles_table(fleet=fleet, query=query, limits=limits).select_related("status", "account")
     system, zone = fleet.unit_system, fleet.zone
     distance_unit = units.label("distance", system)

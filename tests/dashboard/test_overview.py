@@ -12,7 +12,7 @@ from django.utils import timezone
 from connect.models import AccountStatus
 from fleet.models import UnitSystem
 from tests.dashboard.factories import make_account, make_vehicles
-from vehicles.models import Activity, SyncState, Vehicle, VehicleStatus
+from vehicles.models import Activity, SyncState, Vehicle, VehicleGroup, VehicleStatus
 
 
 def overview(client, fleet, htmx: bool = False, **params):
@@ -161,6 +161,46 @@ def test_it_searches_by_vin_and_name_and_filters_by_make(owner_client, fleet, mi
     assert shown(overview(owner_client, fleet, make="CHEVROLET")) == [mixed_fleet["dtc"].vin]
 
 
+def test_it_filters_by_vehicle_group_and_the_refresh_pages_and_csv_keep_the_group(owner_client, fleet):
+    account = make_account(fleet)
+    vans = VehicleGroup.objects.create(fleet=fleet, name="Vans")
+    VehicleGroup.objects.create(fleet=fleet, name="Depot North")
+    members = make_vehicles(fleet, 60, account=account, start=0, battery_percent=9.0)
+    make_vehicles(fleet, 30, account=account, start=100)
+    vans.vehicles.add(*members)
+
+    page = overview(owner_client, fleet, group=vans.pk)
+    body = page.content.decode()
+    assert f'<option value="{vans.pk}" selected>Vans</option>' in body and ">Depot North</option>" in body
+    assert "60 vehicles match the filter" in body
+    # The refresh, the next page, the tiles and the export all keep the group.
+    assert f"group={vans.pk}" in page.context["live_url"] and f"group={vans.pk}" in page.context["page_urls"]["next"]
+    assert all(f"group={vans.pk}" in tile["url"] for tile in page.context["tiles"])
+    second = overview(owner_client, fleet, group=vans.pk, page=2)
+    assert sorted(shown(page) + shown(second)) == sorted(v.vin for v in members)
+    refresh = overview(owner_client, fleet, htmx=True, group=vans.pk, page=2).content.decode()
+    assert f'hx-get="?group={vans.pk}&amp;page=2"' in refresh
+    assert members[-1].vin in refresh and "Depot North" not in refresh
+    with_state = overview(owner_client, fleet, group=vans.pk, state="low", sort="-energy")
+    assert with_state.context["page"].paginator.count == 60
+    csv_body = b"".join(
+        owner_client.get(reverse("fleet_overview_csv", args=[fleet.slug]), {"group": vans.pk}).streaming_content
+    )
+    assert len(csv_body.decode().strip().splitlines()) == 1 + 60
+
+
+def test_another_fleets_group_filters_nothing_and_reveals_nothing(owner_client, fleet, other_fleet):
+    make_vehicles(fleet, 3, account=make_account(fleet))
+    theirs = VehicleGroup.objects.create(fleet=other_fleet, name="Their secret group")
+    theirs.vehicles.add(*make_vehicles(other_fleet, 2, account=make_account(other_fleet), start=500))
+    for group in (theirs.pk, "abc", "-1", 10**12):
+        response = overview(owner_client, fleet, group=group)
+        assert response.status_code == 200
+        assert len(shown(response)) == 3 and response.context["query"]["group"] == ""
+        assert "Their secret group" not in response.content.decode()
+    assert 'name="group"' not in overview(owner_client, fleet).content.decode()  # no groups: no group filter
+
+
 def test_it_sorts_by_battery_both_ways(owner_client, fleet, mixed_fleet):
     ascending = overview(owner_client, fleet, sort="energy")
     assert shown(ascending)[0] == mixed_fleet["low"].vin
@@ -290,8 +330,10 @@ def _queries_of_every_view(client, fleet) -> dict[tuple, int]:
     counts = {("page",): _queries(client, fleet, False)}
     for sort in [*SORTS, "-energy"]:
         counts[("sort", sort)] = _queries(client, fleet, True, sort=sort, page=2)
+    group = VehicleGroup.objects.get(fleet=fleet).pk
     for state in [*STATES, "disconnected"]:
         counts[("state", state)] = _queries(client, fleet, True, state=state, q="a")
+        counts[("state", state, "group")] = _queries(client, fleet, True, state=state, group=group, page=2)
         for sort in SORTS:
             counts[("state", state, sort)] = _queries(client, fleet, True, state=state, sort=sort, page=2)
     return counts
@@ -302,8 +344,12 @@ def test_every_sort_and_filter_runs_as_many_queries_for_10_as_for_300_vehicles(o
     make_vehicles(fleet, 9, account=account)
     # One vehicle in each state, so that no filter shows an empty page (an empty page skips loading rows).
     make_vehicles(fleet, 1, account=account, start=9, make="FORD", active_dtc_count=1, battery_percent=9.0)
+    group = VehicleGroup.objects.create(fleet=fleet, name="Vans")
+    group.vehicles.add(*Vehicle.objects.filter(fleet=fleet))
     small = _queries_of_every_view(owner_client, fleet)
-    make_vehicles(fleet, 290, account=account, start=10, make="FORD", active_dtc_count=1, battery_percent=9.0)
+    group.vehicles.add(
+        *make_vehicles(fleet, 290, account=account, start=10, make="FORD", active_dtc_count=1, battery_percent=9.0)
+    )
     large = _queries_of_every_view(owner_client, fleet)
     assert small == large
 
