@@ -269,9 +269,7 @@ def _derive_chunk(vehicle_ids: list[int]) -> int:
     if not vehicle_ids:
         return 0
     with transaction.atomic():
-        progress = {
-            p.vehicle_id: p for p in TripProgress.objects.select_for_update().filter(vehicle_id__in=vehicle_ids)
-        }
+        progress = _progress_lock(vehicle_ids)
         rows_by_vehicle = _rows(vehicle_ids, progress)
         open_ids = [p.state.get("open") for p in progress.values() if p.state.get("open")]
         open_trips = {t.pk: t for t in Trip.objects.filter(pk__in=open_ids)}
@@ -287,8 +285,7 @@ def _derive_chunk(vehicle_ids: list[int]) -> int:
         changed: list[Trip] = []
         walkers: dict[int, _Walker] = {}
         for vehicle_id in vehicle_ids:
-            saved = progress.get(vehicle_id)
-            state = saved.state if saved else {}
+            state = progress[vehicle_id].state
             context = _Context(
                 places_by_fleet.get(vehicles[vehicle_id], []),
                 assignments.get(vehicle_id, []),
@@ -306,6 +303,26 @@ def _derive_chunk(vehicle_ids: list[int]) -> int:
     return len(new) + len(changed)
 
 
+def _progress_lock(vehicle_ids: list[int]) -> dict[int, TripProgress]:
+    """Each vehicle's progress, locked until the derivation commits, so that two derivations of one vehicle run one
+    after the other: a round announces its vehicles after releasing their leases, and a second round of one of them
+    ("Sync now", a webhook's targeted sync) may derive while the first is still deriving. A vehicle derived for the
+    first time gets its row first (an insert that waits for another worker's uncommitted one), so there is a row to
+    lock."""
+    locked = {
+        p.vehicle_id: p
+        for p in TripProgress.objects.select_for_update().filter(vehicle_id__in=vehicle_ids).order_by("vehicle_id")
+    }
+    missing = [vehicle_id for vehicle_id in vehicle_ids if vehicle_id not in locked]
+    if missing:
+        TripProgress.objects.bulk_create([TripProgress(vehicle_id=v) for v in missing], ignore_conflicts=True)
+        locked.update(
+            (p.vehicle_id, p)
+            for p in TripProgress.objects.select_for_update().filter(vehicle_id__in=missing).order_by("vehicle_id")
+        )
+    return locked
+
+
 _TRIP_FIELDS = [
     "kind", "ongoing", "end_after", "ended_at", "end_latitude", "end_longitude", "end_place", "end_odometer_km",
     "distance_km", "end_battery_percent", "energy_kwh", "end_fuel_percent", "readings",
@@ -315,7 +332,7 @@ _TRIP_FIELDS = [
 def _rows(vehicle_ids: list[int], progress: dict[int, TripProgress]) -> dict[int, list[HistoryRow]]:
     """The chunk's rows in one query from the earliest point any of its vehicles was read to; each vehicle then
     skips what it has read already (vehicles synced together were read to about the same point)."""
-    since = [progress[v].derived_until if v in progress else None for v in vehicle_ids]
+    since = [progress[v].derived_until for v in vehicle_ids]
     query = StatusHistory.objects.filter(vehicle_id__in=vehicle_ids, field__in=FIELDS, number__isnull=False)
     if None not in since:
         query = query.filter(recorded_at__gt=min(since))  # type: ignore[type-var]
@@ -328,14 +345,10 @@ def _rows(vehicle_ids: list[int], progress: dict[int, TripProgress]) -> dict[int
 
 def _progress_store(walkers: dict[int, _Walker], progress: dict[int, TripProgress]) -> None:
     now = timezone.now()
-    create, update = [], []
+    update = []
     for vehicle_id, walker in walkers.items():
-        saved = progress.get(vehicle_id)
-        derived_until = walker.last.t if walker.last else None
-        if saved is None:
-            create.append(TripProgress(vehicle_id=vehicle_id, derived_until=derived_until, state=walker.state()))
-        else:
-            saved.derived_until, saved.state, saved.updated_at = derived_until, walker.state(), now
-            update.append(saved)
-    TripProgress.objects.bulk_create(create)
+        saved = progress[vehicle_id]
+        saved.derived_until = walker.last.t if walker.last else None
+        saved.state, saved.updated_at = walker.state(), now
+        update.append(saved)
     rows_update(TripProgress, update, ["derived_until", "state", "updated_at"])
