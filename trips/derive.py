@@ -24,7 +24,7 @@ odometer's difference or unknown, never a length of the track between readings. 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 
 from django.db import transaction
@@ -85,6 +85,46 @@ def moved(before: Snapshot, after: Snapshot) -> bool:
     return distance_m(before.lat, before.lon, after.lat, after.lon) > MOVED_M  # type: ignore[arg-type]
 
 
+@dataclass(slots=True, eq=False)
+class _TripRecord:
+    """A trip as the walk builds it: the Trip columns it sets, by their attribute names, for rows_copy and rows_update.
+
+    Not a Trip instance: constructing a model costs more than the rest of a trip's walk, and a derivation from
+    scratch builds tens of thousands. ``id`` is None until the trip is stored.
+    """
+
+    vehicle_id: int
+    start_after: datetime
+    started_at: datetime
+    start_latitude: float | None
+    start_longitude: float | None
+    start_odometer_km: float | None
+    start_battery_percent: float | None
+    start_fuel_percent: float | None
+    start_place_id: int | None
+    driver_id: int | None
+    kind: str = TripKind.TRIP
+    ongoing: bool = True
+    readings: int = 0
+    end_after: datetime | None = None
+    ended_at: datetime | None = None
+    end_latitude: float | None = None
+    end_longitude: float | None = None
+    end_odometer_km: float | None = None
+    end_battery_percent: float | None = None
+    end_fuel_percent: float | None = None
+    end_place_id: int | None = None
+    distance_km: float | None = None
+    energy_kwh: float | None = None
+    id: int | None = None
+
+
+def _open_trips(ids: list[int]) -> dict[int, _TripRecord]:
+    """The stored trips still open, as records the walk carries on."""
+    names = [f.name for f in fields(_TripRecord)]
+    return {values["id"]: _TripRecord(**values) for values in Trip.objects.filter(pk__in=ids).values(*names)}
+
+
 @dataclass
 class _Context:
     places: list[Place]
@@ -96,7 +136,7 @@ class _Context:
 class _Walker:
     """Steps 2 and 3 for one vehicle, from its stored state."""
 
-    def __init__(self, vehicle_id: int, state: dict, open_trip: Trip | None, context: _Context):
+    def __init__(self, vehicle_id: int, state: dict, open_trip: _TripRecord | None, context: _Context):
         self.vehicle_id = vehicle_id
         self.context = context
         self.last = Snapshot.from_json(state.get("last"))
@@ -104,15 +144,15 @@ class _Walker:
         seen = state.get("seen")
         self.seen: datetime | None = parse_datetime(seen) if seen else None  # latest moment known still
         self.trip = open_trip
-        self.changed: list[Trip] = []
-        self._changed_ids: set[int] = set()  # by identity: a model's == compares primary keys, None for new rows
+        self.changed: list[_TripRecord] = []
+        self._changed_ids: set[int] = set()
 
     def state(self) -> dict:
         return {
             "last": self.last.to_json() if self.last else None,
             "rest": self.rest.to_json() if self.rest else None,
             "seen": self.seen.isoformat() if self.seen else None,
-            "open": self.trip.pk if self.trip and self.trip.pk else None,
+            "open": self.trip.id if self.trip and self.trip.id else None,
         }
 
     def walk(self, snapshots: list[Snapshot]) -> None:
@@ -142,10 +182,8 @@ class _Walker:
         start_after = max(t for t in (start.t, self.seen) if t is not None)
         start_latitude = start.lat if start.lat is not None else rest.lat
         start_longitude = start.lon if start.lon is not None else rest.lon
-        trip = Trip(
+        trip = _TripRecord(
             vehicle_id=self.vehicle_id,
-            kind=TripKind.TRIP,
-            ongoing=True,
             start_after=start_after,
             started_at=first.t,
             start_latitude=start_latitude,
@@ -153,7 +191,6 @@ class _Walker:
             start_odometer_km=start.odo,
             start_battery_percent=start.bat,
             start_fuel_percent=start.fuel,
-            readings=0,
             start_place_id=_pk(place_at(self.context.places, start_latitude, start_longitude)),
             driver_id=_pk(driver_at(self.context.assignments, first.t)),
         )
@@ -173,12 +210,16 @@ class _Walker:
             if trip.end_odometer_km is not None and trip.start_odometer_km is not None
             else None
         )
-        used = trip.battery_used_percent
+        used = (
+            trip.start_battery_percent - trip.end_battery_percent
+            if trip.start_battery_percent is not None and trip.end_battery_percent is not None
+            else None
+        )
         capacity = self.context.capacity_kwh
         trip.energy_kwh = round(used / 100 * capacity, 2) if used is not None and used >= 0 and capacity else None
         self._mark(trip)
 
-    def _mark(self, trip: Trip) -> None:
+    def _mark(self, trip: _TripRecord) -> None:
         if id(trip) not in self._changed_ids:
             self._changed_ids.add(id(trip))
             self.changed.append(trip)
@@ -272,7 +313,7 @@ def _derive_chunk(vehicle_ids: list[int]) -> int:
         progress = _progress_lock(vehicle_ids)
         rows_by_vehicle = _rows(vehicle_ids, progress)
         open_ids = [p.state.get("open") for p in progress.values() if p.state.get("open")]
-        open_trips = {t.pk: t for t in Trip.objects.filter(pk__in=open_ids)}
+        open_trips = _open_trips(open_ids)
         places_by_fleet: dict[int, list[Place]] = {}
         for place in Place.objects.filter(fleet_id__in=set(vehicles.values())):
             places_by_fleet.setdefault(place.fleet_id, []).append(place)
@@ -281,8 +322,8 @@ def _derive_chunk(vehicle_ids: list[int]) -> int:
             assignments.setdefault(assignment.vehicle_id, []).append(assignment)
         capacities = _capacities(vehicle_ids)
         reads = _position_reads(vehicle_ids)
-        new: list[Trip] = []
-        changed: list[Trip] = []
+        new: list[_TripRecord] = []
+        changed: list[_TripRecord] = []
         walkers: dict[int, _Walker] = {}
         for vehicle_id in vehicle_ids:
             state = progress[vehicle_id].state
@@ -296,8 +337,8 @@ def _derive_chunk(vehicle_ids: list[int]) -> int:
             walker.walk(_snapshots(rows_by_vehicle.get(vehicle_id, []), walker.last))
             walkers[vehicle_id] = walker
             for trip in walker.changed:
-                (changed if trip.pk else new).append(trip)
-        rows_copy(new)
+                (changed if trip.id else new).append(trip)
+        rows_copy(new, model=Trip)
         rows_update(Trip, changed, _TRIP_FIELDS)
         _progress_store(walkers, progress)
     return len(new) + len(changed)

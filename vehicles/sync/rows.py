@@ -46,21 +46,23 @@ def rows_update(
 ) -> None:
     """Save these fields of many rows in one statement (PostgreSQL), or row by row elsewhere.
 
+    ``rows``: model instances, or plain records with the model's attribute names (rows_copy).
+
     ``lease_token``: only rows still leased with it are written (VehicleSync).
     """
     if not rows:
         return
-    field_names = tuple(field_names)
+    pk = model._meta.pk
+    assert pk is not None
+    fields = [_column_field(model, name) for name in field_names]
     if connection.vendor != "postgresql":
         for row in rows:
-            query = model._default_manager.filter(pk=row.pk)
+            query = model._default_manager.filter(pk=getattr(row, pk.attname))
             if lease_token is not None:
                 query = query.filter(lease_token=lease_token)
-            query.update(**{name: getattr(row, name) for name in field_names})
+            query.update(**{f.attname: getattr(row, f.attname) for f in fields})
         return
     quote = connection.ops.quote_name
-    pk = model._meta.pk
-    fields = [_column_field(model, name) for name in field_names]
     casts, parameters = _column_arrays(rows, [pk, *fields])
     columns = [quote(f.column) for f in fields]
     key = quote(pk.column)
@@ -100,24 +102,33 @@ def rows_insert_new(model: type[models.Model], rows: list) -> None:
         cursor.execute(sql, parameters)
 
 
-def rows_copy(rows: Sequence[models.Model]) -> None:
+def rows_copy(rows: Sequence[Any], *, model: type[models.Model] | None = None) -> None:
     """Insert many new rows of one model with COPY (PostgreSQL; ``bulk_create`` elsewhere) and set their keys.
 
-    For tens of thousands of rows at once: ``bulk_create`` spent most of a derivation's writing time preparing each
-    value in Python. The keys are taken from the table's sequence first, so every row has its pk afterwards, as after
-    ``bulk_create``. Values go to psycopg as the instances hold them, except JSON and ``auto_now`` times, prepared as
+    ``rows`` are model instances, or plain records of ``model``: any objects whose attributes are named like the
+    model's (``vehicle_id``, ``started_at``), such as a dataclass; a column a record lacks gets the field's default.
+    Records are for tens of thousands of rows at once, where constructing a model instance costs more than deriving
+    the row (trips/derive.py); ``bulk_create`` spent most of a derivation's writing time preparing each value in
+    Python. The keys are taken from the table's sequence first, so every row has its pk afterwards, as after
+    ``bulk_create``. Values go to psycopg as the rows hold them, except JSON and ``auto_now`` times, prepared as
     ``save()`` would.
     """
     if not rows:
         return
-    model = type(rows[0])
-    if connection.vendor != "postgresql":
-        model._default_manager.bulk_create(rows)
-        return
+    model = model or type(rows[0])
     meta = model._meta
     pk = meta.pk
     assert pk is not None
     fields = [f for f in meta.concrete_fields if f is not pk]
+    missing = object()
+    defaults = {f.attname: f.get_default() for f in fields if getattr(rows[0], f.attname, missing) is missing}
+    if connection.vendor != "postgresql":
+        created = model._default_manager.bulk_create(
+            [row if isinstance(row, models.Model) else model(**_record_values(row, fields, defaults)) for row in rows]
+        )
+        for row, instance in zip(rows, created, strict=True):
+            setattr(row, pk.attname, instance.pk)
+        return
     prepared = {f.attname for f in fields if isinstance(f, models.JSONField) or getattr(f, "auto_now", False)}
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in [pk, *fields])
@@ -129,11 +140,17 @@ def rows_copy(rows: Sequence[models.Model]) -> None:
         keys = [found[0] for found in cursor.fetchall()]
         with cursor.connection.cursor().copy(f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN") as copy:
             for key, row in zip(keys, rows, strict=True):
-                row.pk = key
+                setattr(row, pk.attname, key)
                 values = [
                     f.get_db_prep_save(f.pre_save(row, True), connection) if f.attname in prepared
+                    else defaults[f.attname] if f.attname in defaults
                     else getattr(row, f.attname)
                     for f in fields
                 ]  # fmt: skip
                 copy.write_row([key, *values])
-                row._state.adding, row._state.db = False, connection.alias
+                if isinstance(row, models.Model):
+                    row._state.adding, row._state.db = False, connection.alias
+
+
+def _record_values(record: Any, fields: list[models.Field], defaults: dict[str, Any]) -> dict[str, Any]:
+    return {f.attname: defaults[f.attname] if f.attname in defaults else getattr(record, f.attname) for f in fields}
