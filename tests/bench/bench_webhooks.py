@@ -11,8 +11,10 @@ redeliveries of events already sent, all at once from ``--senders`` threads (eac
 Python's http.client: a light sender leaves the two cores to the receiver and the worker).
 
 Prints the receiver's answers (status counts, latency percentiles), deliveries per second, how long until the last
-event was processed, and the checks: every event stored exactly once (none lost), every duplicate acknowledged as
-such, and every event processed exactly once — counted from the worker's own log line per processed event.
+event was processed, the CPU time spent per delivery by the web server's processes and per event by the worker's
+(each with its PostgreSQL backends, told apart by their application_name), and the checks: every event stored
+exactly once (none lost), every duplicate acknowledged as such, and every event processed exactly once — counted
+from the worker's own log line per processed event.
 """
 
 import argparse
@@ -137,6 +139,79 @@ def _wait_for(port: int, seconds: float = 30) -> None:
     raise SystemExit(f"nothing answers on port {port}")
 
 
+def _wait_for_worker(log_path: Path, seconds: float = 60) -> None:
+    """Until the worker says it is ready (its start-up is not counted in the CPU per event)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if " ready." in log_path.read_text(errors="replace"):
+            return
+        time.sleep(0.2)
+    raise SystemExit("the worker did not start")
+
+
+def _tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) so far of a process and its children (gunicorn's, Celery's workers), from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    pids, total = [pid], 0.0
+    for each in Path("/proc").iterdir():
+        if each.name.isdigit():
+            try:
+                if int(_stat_fields(int(each.name))[1]) == pid:
+                    pids.append(int(each.name))
+            except OSError:
+                continue
+    for each in pids:
+        try:
+            fields = _stat_fields(each)
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def _stat_fields(pid: int) -> list[str]:
+    """/proc/<pid>/stat after the command name: [state, ppid, …, utime (11), stime (12), …]."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def _backends_cpu() -> dict[str, float]:
+    """CPU seconds so far of this database's PostgreSQL backends, per application_name (web, worker)."""
+    import psycopg
+
+    ticks = os.sysconf("SC_CLK_TCK")
+    totals: dict[str, float] = collections.defaultdict(float)
+    with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{DB_NAME}", autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid, application_name FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            [DB_NAME],
+        ).fetchall()
+    for pid, name in rows:
+        try:
+            fields = _stat_fields(pid)
+        except OSError:
+            continue
+        totals[name or "other"] += (int(fields[11]) + int(fields[12])) / ticks
+    return totals
+
+
+class CpuMeter:
+    """CPU seconds spent by the web server and the worker (each with its backends) between two readings. A backend
+    that ended between the readings takes its CPU with it: connections are kept (CONN_MAX_AGE), so few do."""
+
+    def __init__(self, processes: dict[str, subprocess.Popen]):
+        self.processes = processes
+        self.start = self.read()
+
+    def read(self) -> dict[str, float]:
+        figures = {f"{name} processes": _tree_cpu(p.pid) for name, p in self.processes.items()}
+        figures.update({f"{name} backends": s for name, s in _backends_cpu().items()})
+        return figures
+
+    def spent(self) -> dict[str, float]:
+        now = self.read()
+        return {name: seconds - self.start.get(name, 0.0) for name, seconds in now.items()}
+
+
 def _percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
@@ -168,7 +243,7 @@ def main() -> None:
     server = subprocess.Popen(
         [str(ROOT / ".venv/bin/gunicorn"), "fleet.wsgi", "--bind", f"127.0.0.1:{PORT}", "--workers", "2",
          "--threads", "8", "--log-level", "warning"],
-        cwd=ROOT, env={**os.environ, **env}, stdout=web_log, stderr=subprocess.STDOUT,
+        cwd=ROOT, env={**os.environ, **env, "PGAPPNAME": "web"}, stdout=web_log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     processes = [server]
 
@@ -179,7 +254,7 @@ def main() -> None:
                     ["nice", "-n", str(args.worker_nice), str(ROOT / ".venv/bin/celery"), "-A", "fleet", "worker",
                      "--concurrency", str(args.worker_processes), "--loglevel", "INFO", "--without-heartbeat",
                      "--without-gossip", "--without-mingle"],
-                    cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
+                    cwd=ROOT, env={**os.environ, **env, "PGAPPNAME": "worker"}, stdout=log, stderr=subprocess.STDOUT,
                 )
             )  # fmt: skip
 
@@ -187,7 +262,9 @@ def main() -> None:
         start_worker()
     try:
         _wait_for(PORT)
-        _run(args, deliveries, log_path, start_worker if args.worker_after else None)
+        if not args.worker_after:
+            _wait_for_worker(log_path)
+        _run(args, deliveries, log_path, processes, start_worker if args.worker_after else None)
     finally:
         for process in processes:
             process.terminate()
@@ -195,7 +272,7 @@ def main() -> None:
             process.wait(timeout=30)
 
 
-def _run(args, deliveries: list[tuple[str, bytes]], log_path: Path, start_worker=None) -> None:
+def _run(args, deliveries: list[tuple[str, bytes]], log_path: Path, processes: list, start_worker=None) -> None:
     from connect.models import EventStatus, WebhookEvent
 
     path = f"/webhooks/{WEBHOOK_ID}/"
@@ -232,10 +309,14 @@ def _run(args, deliveries: list[tuple[str, bytes]], log_path: Path, start_worker
 
     print(f"{args.events} events + {args.duplicates} redeliveries from {args.senders} threads → {url}")
     print("load average before: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
+    meter = CpuMeter({"web": processes[0]} | ({"worker": processes[1]} if len(processes) > 1 else {}))
+    sender_cpu = time.process_time()
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=args.senders) as pool:
         list(pool.map(send, signed))
     sending = time.perf_counter() - started
+    sender_cpu = time.process_time() - sender_cpu
+    while_sending = meter.spent()
     print("load average after sending: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
     latencies = [seconds * 1000 for _, _, seconds in answers]
     statuses = collections.Counter((status, kind) for status, kind, _ in answers)
@@ -245,9 +326,15 @@ def _run(args, deliveries: list[tuple[str, bytes]], log_path: Path, start_worker
         f"latency ms: p50 {statistics.median(latencies):.0f}, p95 {_percentile(latencies, 0.95):.0f}, "
         f"p99 {_percentile(latencies, 0.99):.0f}, max {max(latencies):.0f}"
     )
+    print(
+        "CPU while sending, ms per delivery: "
+        + ", ".join(f"{name} {seconds * 1000 / len(answers):.2f}" for name, seconds in sorted(while_sending.items()))
+        + f", the sender {sender_cpu * 1000 / len(answers):.2f}"
+    )
 
     if start_worker is not None:
         start_worker()
+        meter.processes["worker"] = processes[1]
         started = time.perf_counter()
         print("worker started now")
     unfinished = [EventStatus.RECEIVED, EventStatus.PROCESSING]
@@ -255,6 +342,7 @@ def _run(args, deliveries: list[tuple[str, bytes]], log_path: Path, start_worker
     while WebhookEvent.objects.filter(status__in=unfinished).exists() and time.monotonic() < deadline:
         time.sleep(0.5)
     processed_after = time.perf_counter() - started
+    in_all = meter.spent()
     time.sleep(2)  # the worker's last log lines
     sent_ids = {event_id for event_id, _ in deliveries}
     stored = collections.Counter(WebhookEvent.objects.values_list("event_id", flat=True))
@@ -263,6 +351,10 @@ def _run(args, deliveries: list[tuple[str, bytes]], log_path: Path, start_worker
         re.findall(r"webhook event ([0-9a-f-]{36}): processed", log_path.read_text(errors="replace"))
     )
     print(f"all processed {processed_after:.1f} s after the first delivery (or the worker's start); {dict(final)}")
+    print(
+        f"CPU in all, ms per event stored ({len(stored)}): "
+        + ", ".join(f"{name} {seconds * 1000 / max(1, len(stored)):.2f}" for name, seconds in sorted(in_all.items()))
+    )
     lost = sent_ids - set(stored)
     twice_stored = [e for e, n in stored.items() if n > 1]
     twice_processed = [e for e, n in processed_lines.items() if n > 1]
