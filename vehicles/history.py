@@ -37,7 +37,14 @@ from django.utils import timezone
 
 from fleet.models import Fleet
 from vehicles import partitions
-from vehicles.models import FleetHistoryDaily, HistoryDaily, HistoryHourly, HistoryRollupProgress, StatusHistory
+from vehicles.models import (
+    FleetHistoryDaily,
+    HistoryDaily,
+    HistoryHourly,
+    HistoryRollupProgress,
+    StatusHistory,
+    Vehicle,
+)
 from vehicles.readings import HISTORY_FIELDS
 
 logger = logging.getLogger(__name__)
@@ -170,6 +177,9 @@ def _rollup_rows(start: datetime, end: datetime):
 def _hourly(start: datetime, end: datetime) -> int:
     rows = (
         _rollup_rows(start, end)
+        # Rows of existing vehicles only: the history table has no foreign key, and a reading stored while its vehicle
+        # was being deleted must not stop the rollups (the hourly table keeps its foreign key).
+        .filter(vehicle__in=Vehicle.objects.all())
         .annotate(bucket=Trunc("recorded_at", "hour", tzinfo=UTC))
         .values("vehicle_id", "field", "bucket")
         .annotate(samples=Count("*"), low=Min("number"), high=Max("number"), average=Avg("number"))

@@ -376,8 +376,14 @@ class StatusHistory(models.Model):
     """
 
     pk = models.CompositePrimaryKey("vehicle", "field", "recorded_at")
-    # No index of its own: the primary key starts with it.
-    vehicle = models.ForeignKey(Vehicle, on_delete=models.CASCADE, related_name="history", db_index=False)
+    # No index of its own: the primary key starts with it. No foreign key in the database: its check of every row at
+    # commit was about a third of the sync's insert cost (docs/benchmarks.md, "History at 10,000 vehicles × 1 year").
+    # Deleting a vehicle deletes its history all the same (Django's cascade, one DELETE). A reading stored by a sync
+    # round that commits while the vehicle is being deleted may outlive it: no page shows it (every read goes through
+    # a vehicle; the hourly rollup reads rows of existing vehicles only) and retention drops it with its month.
+    vehicle = models.ForeignKey(
+        Vehicle, on_delete=models.CASCADE, related_name="history", db_index=False, db_constraint=False
+    )
     field = HistoryFieldName()
     recorded_at = models.DateTimeField(help_text="Vehicle data age, or fetch time when the API gives none")
     number = models.FloatField(null=True, blank=True)

@@ -149,6 +149,16 @@ def test_a_reading_stored_again_adds_no_second_row_and_the_chart_shows_it_once(f
     assert series["battery_percent"] == [(at, 55.0)]
 
 
+def test_deleting_a_vehicle_deletes_its_history_and_no_other(fleet):
+    gone, kept = make_vehicle(fleet, 1), make_vehicle(fleet, 2)
+    at = timezone.now() - timedelta(hours=2)
+    history.history_append([history.Change(v.pk, "battery_percent", at, 50.0, "") for v in (gone, kept)])
+
+    gone.delete()
+
+    assert list(StatusHistory.objects.values_list("vehicle_id", flat=True)) == [kept.pk]
+
+
 # --- Retention and rollups (both databases) -------------------------------------------------------------------------
 
 
@@ -239,6 +249,20 @@ def test_a_run_after_days_without_one_catches_up(fleet, day):
 
     assert HistoryHourly.objects.count() == 3
     assert HistoryDaily.objects.count() == 3
+
+
+def test_a_reading_stored_as_its_vehicle_was_deleted_leaves_the_rollups_working(fleet, day):
+    # The sync's round stored it while the vehicle was being deleted: the row outlives the vehicle.
+    gone, kept = make_vehicle(fleet, 1), make_vehicle(fleet, 2)
+    gone_id = gone.pk
+    gone.delete()
+    history.history_append([history.Change(v, "battery_percent", at(day, 10), 50.0, "") for v in (gone_id, kept.pk)])
+
+    history.history_rollup(now=at(day + timedelta(days=2), 2))
+    connection.check_constraints()  # what each rollup chunk's commit checks
+
+    assert list(HistoryHourly.objects.values_list("vehicle_id", flat=True)) == [kept.pk]
+    assert list(HistoryDaily.objects.values_list("vehicle_id", flat=True)) == [kept.pk]
 
 
 def test_rows_outside_every_month_are_rolled_up_too(fleet):
