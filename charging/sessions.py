@@ -43,7 +43,7 @@ from django.db.models import Max, Min, Q
 from django.utils import timezone
 
 from charging.models import ChargingObservation, ChargingSession, EnergySource, SessionSource
-from vehicles.history import history_by_vehicle
+from vehicles.history import collector_paused, history_by_vehicle
 from vehicles.models import EndpointState, StatusHistory, Vehicle
 from vehicles.readings import HISTORY_FIELDS
 from vehicles.sync.rows import rows_copy, rows_update
@@ -183,7 +183,7 @@ def _settle_chunks(vehicles: list, since: dict[int, datetime | None]) -> dict[in
     ordered = sorted(vehicles, key=lambda vehicle: vehicle.pk)
     for start in range(0, len(ordered), CHUNK):
         chunk = ordered[start : start + CHUNK]
-        with transaction.atomic():
+        with collector_paused(), transaction.atomic():
             _lock(chunk)
             settled.update(_settle(chunk, since))
     return settled

@@ -34,7 +34,7 @@ from django.utils.dateparse import parse_datetime
 from trips.drivers import driver_at
 from trips.models import Assignment, Driver, Place, Trip, TripKind, TripProgress
 from trips.places import distance_m, place_at
-from vehicles.history import HistoryRow, history_by_vehicle
+from vehicles.history import HistoryRow, collector_paused, history_by_vehicle
 from vehicles.models import EndpointState, StatusHistory, Vehicle
 from vehicles.readings import HISTORY_FIELDS
 from vehicles.sync.rows import rows_copy, rows_update
@@ -300,7 +300,8 @@ def vehicles_trips_derive(*, vehicle_ids: list[int]) -> int:
     """Steps 1–4 of the module docstring for these vehicles; returns how many trips were written."""
     written = 0
     for start in range(0, len(vehicle_ids), CHUNK):
-        written += _derive_chunk(sorted(vehicle_ids[start : start + CHUNK]))
+        with collector_paused():
+            written += _derive_chunk(sorted(vehicle_ids[start : start + CHUNK]))
     return written
 
 
