@@ -2,13 +2,17 @@
 tariff of the place it charged at, else the fleet's default public tariff. Amounts are kept in their own currency and
 only ever summed per currency.
 
-``sessions_cost`` stores a SessionCost for every session that has none or changed since; saving a tariff drops the
-fleet's costs (``fleet_costs_forget``) so that the next read prices them again.
+``sessions_cost`` stores a SessionCost for every session that has none or changed since: after a sync group for the
+group's vehicles only (trips/receivers.py), so that a round's work grows with its vehicles and not with the fleet's
+sessions; for the whole fleet before the cost report is read, and when a tariff is saved (``fleet_costs_reprice``:
+every cost dropped and priced again). A session settled outside a sync (a records import, a webhook event) is priced
+by its vehicle's next sync, or by the report.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -20,6 +24,7 @@ from trips.drivers import driver_at
 from trips.models import Assignment, CostBasis, Place, SessionCost, Tariff, TariffKind
 from trips.places import place_at
 from trips.tariffs import Band, energy_cost
+from vehicles.models import Vehicle
 
 
 @dataclass
@@ -62,11 +67,16 @@ def session_price(session: ChargingSession, place: Place | None, tariff: _Priced
 _COST_FIELDS = ["place", "driver", "basis", "amount", "currency", "missing", "computed_at"]
 
 
-def sessions_cost(*, fleet) -> int:
-    """Prices the fleet's sessions that have no cost yet or changed since; returns how many were priced."""
-    stale = ChargingSession.objects.filter(vehicle__fleet=fleet).filter(
-        Q(cost__isnull=True) | Q(updated_at__gt=F("cost__computed_at"))
-    )
+def sessions_cost(*, fleet, vehicle_ids: Iterable[int] | None = None) -> int:
+    """Prices the fleet's sessions (or only those of these vehicles) that have no cost yet or changed since; returns
+    how many were priced."""
+    if vehicle_ids is None:
+        sessions = ChargingSession.objects.filter(vehicle__fleet=fleet)
+    else:
+        # The fleet's own among these vehicles first: a join with the fleet's vehicles would read all of them.
+        own = Vehicle.objects.filter(fleet=fleet, pk__in=list(vehicle_ids)).values_list("pk", flat=True)
+        sessions = ChargingSession.objects.filter(vehicle_id__in=list(own))
+    stale = sessions.filter(Q(cost__isnull=True) | Q(updated_at__gt=F("cost__computed_at")))
     sessions = list(stale.select_related("vehicle"))
     if not sessions:
         return 0
@@ -74,7 +84,8 @@ def sessions_cost(*, fleet) -> int:
     tariffs = {t.place_id: _priced(t) for t in Tariff.objects.filter(fleet=fleet).prefetch_related("bands")}
     default = tariffs.get(None)
     assignments: dict[int, list[Assignment]] = defaultdict(list)
-    for assignment in Assignment.objects.filter(vehicle__fleet=fleet).select_related("driver"):
+    priced_vehicles = {session.vehicle_id for session in sessions}
+    for assignment in Assignment.objects.filter(vehicle_id__in=priced_vehicles).select_related("driver"):
         assignments[assignment.vehicle_id].append(assignment)
     now = timezone.now()
     rows = []
@@ -96,9 +107,11 @@ def sessions_cost(*, fleet) -> int:
     return len(rows)
 
 
-def fleet_costs_forget(*, fleet) -> None:
-    """Tariffs or places changed: every session of the fleet is priced again on its next read."""
+def fleet_costs_reprice(*, fleet) -> int:
+    """Tariffs or places changed: every session of the fleet is priced again, at once (the sync prices only the
+    sessions of the vehicles it stores)."""
     SessionCost.objects.filter(session__vehicle__fleet=fleet).delete()
+    return sessions_cost(fleet=fleet)
 
 
 @dataclass

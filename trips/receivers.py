@@ -1,6 +1,7 @@
 """Follows the sync engine: after each stored group of vehicles, their new readings become trips, the departures
 among them from places that were closed are recorded, their recent charging sessions are settled again
-(charging/sessions.py), and their fleets' charging sessions that are new or changed get their cost."""
+(charging/sessions.py), and their charging sessions that are new or changed get their cost — theirs only: a group's
+work grows with its vehicles, not with the sessions of their fleet (trips/costs.py)."""
 
 from django.dispatch import receiver
 
@@ -22,6 +23,7 @@ def derive_after_sync(sender, vehicle_ids, **kwargs):
     read_until = dict(progress.values_list("vehicle_id", "derived_until"))  # before this round's trips
     vehicles_trips_derive(vehicle_ids=vehicle_ids)
     vehicles_departures_judge(vehicle_ids=vehicle_ids, read_until=read_until)
-    vehicles_sessions_settle_recent(vehicles=list(Vehicle.objects.filter(pk__in=vehicle_ids)))
-    for fleet in Fleet.objects.filter(vehicles__in=vehicle_ids).distinct():
-        sessions_cost(fleet=fleet)
+    vehicles = list(Vehicle.objects.filter(pk__in=vehicle_ids))
+    vehicles_sessions_settle_recent(vehicles=vehicles)
+    for fleet in Fleet.objects.filter(pk__in={vehicle.fleet_id for vehicle in vehicles}):
+        sessions_cost(fleet=fleet, vehicle_ids=[vehicle.pk for vehicle in vehicles if vehicle.fleet_id == fleet.pk])

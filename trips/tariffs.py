@@ -158,8 +158,8 @@ def _price_at(bands: list[Band], local: datetime) -> Decimal:
 
 def tariff_save(*, fleet, place, currency: str, kind: str, price_per_kwh, bands: list[Band]):
     """Sets the place's tariff (or the default public one), replacing the one before; the fleet's sessions are
-    priced again on their next read."""
-    from trips.costs import fleet_costs_forget
+    priced again."""
+    from trips.costs import fleet_costs_reprice
     from trips.models import Tariff, TariffBand
 
     with transaction.atomic():
@@ -174,5 +174,5 @@ def tariff_save(*, fleet, place, currency: str, kind: str, price_per_kwh, bands:
                        price_per_kwh=b.price_per_kwh)
             for b in bands
         )  # fmt: skip
-        fleet_costs_forget(fleet=fleet)
+        fleet_costs_reprice(fleet=fleet)
     return tariff

@@ -11,7 +11,7 @@ from django.db import connection, connections, transaction
 from tests.conftest import require_service
 from tests.trips.conftest import vehicle_of
 from trips.derive import vehicles_trips_derive
-from trips.models import Assignment, Trip, TripKind, TripProgress
+from trips.models import Assignment, SessionCost, Trip, TripKind, TripProgress
 from vehicles.models import StatusHistory
 
 T0 = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)
@@ -149,6 +149,11 @@ def test_a_sync_round_settles_the_charging_sessions_of_its_vehicles_and_prices_t
 
     vehicle, parked = vehicle_of(fleet), vehicle_of(fleet, smartcar_id="v-2")
     plugged = timezone.now().replace(microsecond=0) - timedelta(hours=2)
+    # Another vehicle's session, not priced yet: the group prices its own vehicles' sessions, not the fleet's (at
+    # 10,000 vehicles a scan of every session after every group of 50).
+    elsewhere = ChargingSession.objects.create(
+        vehicle=vehicle_of(fleet, smartcar_id="v-3"), source="sync", started_at=plugged, ended_at=plugged
+    )
     for one in (vehicle, parked):
         for minutes, field, number, text in (
             (0, "charging_state", None, "CHARGING"),
@@ -166,6 +171,7 @@ def test_a_sync_round_settles_the_charging_sessions_of_its_vehicles_and_prices_t
     assert (session.started_at, session.end_percent) == (plugged, 80.0)
     assert session.cost.missing or session.cost.amount is not None
     assert not ChargingSession.objects.filter(vehicle=parked).exists()
+    assert not SessionCost.objects.filter(session=elsewhere).exists()
 
 
 @pytest.mark.django_db(transaction=True)

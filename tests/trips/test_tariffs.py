@@ -98,12 +98,14 @@ def test_billing_records_take_precedence_and_currencies_are_never_added(owner_cl
 
 
 @pytest.mark.django_db
-def test_a_changed_tariff_prices_sessions_again(owner_client, fleet, depot, vehicle):
+def test_a_changed_tariff_prices_sessions_again_at_once(owner_client, fleet, depot, vehicle):
     session = session_of(vehicle, start=datetime(2026, 3, 2, 8, 0, tzinfo=UTC), hours=1, energy=10.0)
     sessions_cost(fleet=fleet)
     assert SessionCost.objects.get(session=session).amount is None
     save_tariff(owner_client, fleet, place=depot.pk, price_per_kwh="0.25")
-    sessions_cost(fleet=fleet)
+    # The vehicle's sessions show the new price before its next sync (which prices only the sessions it stores).
+    page = owner_client.get(reverse("charging_vehicle", args=[fleet.slug, vehicle.pk])).content.decode()
+    assert "2.50 EUR" in page
     assert SessionCost.objects.get(session=session).amount == Decimal("2.50")
     assert Place.objects.get().tariff.currency == "EUR"
 
