@@ -1,17 +1,23 @@
 """Readings that arrive outside a sync round — webhook deliveries and a command's read-back — stored as a round
-stores them: the endpoint's row, the typed latest status and a history row for each changed value."""
+stores them: the endpoint's row, the typed latest status and a history row for each changed value.
+
+Each write first takes the vehicle's sync row, as a round's store does (vehicles/sync/storing.py): a round that is
+waiting for Smartcar's answers meanwhile then stores after this write, sees it and keeps it, and the two never wait
+for each other's rows in opposite orders.
+"""
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime
 
+from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
 from connect.json_fields import mapping_at
 from vehicles.catalogue import endpoint_by_path
 from vehicles.history import Change, history_append
-from vehicles.models import EndpointState, Vehicle, VehicleStatus
+from vehicles.models import EndpointState, Vehicle, VehicleStatus, VehicleSync
 from vehicles.readings import HISTORY_FIELDS, UnreadableBody, read
 
 logger = logging.getLogger(__name__)
@@ -26,10 +32,17 @@ def history_value(value) -> tuple[float | None, str]:
     return None, str(value)[:40]
 
 
+def vehicle_hold(vehicle: Vehicle) -> None:
+    """Takes the vehicle's sync row until the transaction ends (see the module's docstring)."""
+    list(VehicleSync.objects.select_for_update().filter(vehicle=vehicle).values_list("pk", flat=True))
+
+
+@transaction.atomic
 def vehicle_status_update(
     *, vehicle: Vehicle, status: VehicleStatus, values: dict, recorded: dict[str, datetime], now: datetime
 ) -> None:
     """Writes changed values to the latest status and, as a sync round does, a history row per changed value."""
+    vehicle_hold(vehicle)
     history = []
     for name, value in values.items():
         if name in HISTORY_FIELDS and getattr(status, name) != value:
@@ -44,8 +57,10 @@ def vehicle_status_update(
     history_append(history)
 
 
+@transaction.atomic
 def vehicle_readings_store(*, vehicle: Vehicle, items: list, now: datetime) -> int:
     """Stores answers in the batch endpoint's item shape (``{path, code, body, headers}``); returns how many."""
+    vehicle_hold(vehicle)
     status, _ = VehicleStatus.objects.get_or_create(vehicle=vehicle)
     values: dict = {}
     recorded: dict[str, datetime] = {}

@@ -84,6 +84,10 @@ class VehicleWrite:
     reconnect: SmartcarError | None = None  # the grant is gone: the account waits for reconnect
     billing: SmartcarError | None = None  # the fleet's polling pauses
     failed_paths: int = 0
+    # The status values this round changed, and the "Sync now" request as it read it: what else changed meanwhile was
+    # written by someone else, and is kept (_meanwhile_keep).
+    status_changed: frozenset[str] = frozenset()
+    requested_read: datetime | None = None
 
     @property
     def vehicle_id(self) -> int:
@@ -117,8 +121,15 @@ def vehicle_write(plan: Plan, outcome: Outcome | None, now: datetime) -> Vehicle
 
     ``outcome`` is None for a vehicle the round did not ask (skipped, or nothing due).
     """
-    if plan.skip is not None:
-        return _skipped_write(plan, now)
+    read = {name: getattr(plan.status, name) for name in STATUS_FIELDS}
+    requested_read = plan.sync.requested_at
+    write = _skipped_write(plan, now) if plan.skip is not None else _answers_write(plan, outcome, now)
+    write.status_changed = frozenset(name for name, value in read.items() if getattr(plan.status, name) != value)
+    write.requested_read = requested_read
+    return write
+
+
+def _answers_write(plan: Plan, outcome: Outcome | None, now: datetime) -> VehicleWrite:
     write = VehicleWrite(plan, requests=outcome.requests if outcome else 0)
     readings = _read_answers(plan, outcome or Outcome(), now, write)  # 1
     activity = activity_from(  # 2
@@ -370,6 +381,7 @@ def group_store(writes: list[VehicleWrite], lease_token: str) -> list[VehicleWri
     with transaction.atomic():
         held = _still_leased([w.vehicle_id for w in writes], lease_token)
         stored = [w for w in writes if w.vehicle_id in held]
+        _meanwhile_keep(stored, held)
         _flush(stored, lease_token, now)
     return stored
 
@@ -387,20 +399,56 @@ def follow_ups_run(writes: list[VehicleWrite]) -> None:
             fleet_billing_pause(fleet_id=vehicle.fleet_id, error=write.billing, now=now)
 
 
-def _still_leased(vehicle_ids: list[int], lease_token: str) -> set[int]:
-    """The vehicles this round still holds, locked until the transaction ends.
+def _still_leased(vehicle_ids: list[int], lease_token: str) -> dict[int, datetime | None]:
+    """The vehicles this round still holds, locked until the transaction ends, each with its "Sync now" request.
 
     A vehicle whose lease ran out and that another round took over is that round's to store: this round's answers
     for it are dropped rather than written over (or beside) the other round's.
     """
-    held = set(
+    held = dict(
         VehicleSync.objects.select_for_update()
         .filter(vehicle_id__in=vehicle_ids, lease_token=lease_token)
-        .values_list("vehicle_id", flat=True)
+        .values_list("vehicle_id", "requested_at")
     )
-    for vehicle_id in sorted(set(vehicle_ids) - held):
+    for vehicle_id in sorted(set(vehicle_ids) - held.keys()):
         logger.warning("vehicle %s: its lease passed to another round; this round's answers are dropped", vehicle_id)
     return held
+
+
+def _meanwhile_keep(writes: list[VehicleWrite], requested: dict[int, datetime | None]) -> None:
+    """What was written to these vehicles while the round waited for Smartcar is kept: a webhook event's values or a
+    command's read-back (the round writes over the status only the values it changed from what it read, and never an
+    older data age), and a "Sync now" or an event's targeted sync, which found the vehicle held by this round (it
+    stays due, with the paths it asked for). Those writers take the vehicle's sync row first
+    (vehicles/status_store.py), which this transaction holds: none slips in between this read and the writes."""
+    current = {s.pk: s for s in VehicleStatus.objects.filter(pk__in=[w.vehicle_id for w in writes])}
+    for write in writes:
+        status, stored = write.plan.status, current.get(write.vehicle_id)
+        if stored is not None:
+            for name in STATUS_FIELDS:
+                if name not in write.status_changed:
+                    setattr(status, name, getattr(stored, name))
+            if stored.data_age and (status.data_age is None or stored.data_age > status.data_age):
+                status.data_age = stored.data_age
+        at = requested.get(write.vehicle_id)
+        if at is not None and at != write.requested_read:
+            _request_keep(write, at)
+
+
+def _request_keep(write: VehicleWrite, requested_at: datetime) -> None:
+    """A request made while the round waited: its paths (due at the moment it was made, vehicle_sync_now) and the
+    vehicle stay due then, whatever this round's answers, which may be older than what made the request."""
+    sync = write.plan.sync
+    sync.requested_at = requested_at
+    sync.next_sync_at = min(sync.next_sync_at, requested_at) if sync.next_sync_at else requested_at
+    asked = set(
+        EndpointState.objects.filter(vehicle_id=write.vehicle_id, next_sync_at=requested_at).values_list(
+            "path", flat=True
+        )
+    )
+    for state in write.states:
+        if state.path in asked:
+            state.next_sync_at = requested_at
 
 
 def _flush(writes: list[VehicleWrite], lease_token: str, now: datetime) -> None:

@@ -1,0 +1,107 @@
+"""A webhook event that arrives while a round of its vehicle is waiting for Smartcar's answers: the round, storing
+afterwards, neither turns the event's values back to those it read before the event nor drops the targeted sync the
+event asked for."""
+
+import threading
+from contextlib import contextmanager
+from datetime import timedelta
+
+import pytest
+from django.db import connection, connections
+from django.utils import timezone
+
+from connect.models import EventStatus, WebhookEvent
+from connect.webhook_events import webhook_event_process
+from simulator import clock, faults
+from tests.conftest import require_service
+from tests.vehicles.conftest import connect_simulated
+from tests.webhooks.conftest import charging_event
+from vehicles import sync
+from vehicles.models import EndpointState, VehicleStatus, VehicleSync
+
+
+@pytest.fixture(autouse=True)
+def pinned_simulator_clock():
+    clock.pin(timezone.now())
+    yield
+    clock.unpin()
+
+
+@pytest.fixture
+def tesla(fleet, transactional_db):
+    require_service(connection.vendor == "postgresql", "PostgreSQL")  # a round and an event at once
+    vehicle = connect_simulated(fleet, makes=["TESLA"]).vehicles[0]
+    token, leased = sync.vehicles_lease_due()
+    assert sync.vehicles_sync(vehicle_ids=leased, lease_token=token).synced == 1
+    assert VehicleStatus.objects.get(vehicle=vehicle).charging_state == "CHARGING"  # the simulated car charges
+    return vehicle
+
+
+@contextmanager
+def round_waiting_for_smartcar(vehicle, monkeypatch, paths):
+    """A round of the vehicle (for ``paths``) that has read its rows and sent its request, its answer held back until
+    the block ends; the round then stores."""
+    asked, answer = threading.Event(), threading.Event()
+    failures: list[BaseException] = []
+
+    def held(seconds):
+        asked.set()
+        assert answer.wait(30)
+
+    def round_():
+        try:
+            sync.vehicle_sync_now(vehicle=vehicle, paths=paths)
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            asked.set()
+            connections.close_all()
+
+    monkeypatch.setattr(faults, "wait", held)
+    worker = threading.Thread(target=round_)
+    worker.start()
+    try:
+        assert asked.wait(30)
+        assert VehicleSync.objects.get(vehicle=vehicle).lease_token  # the round holds the vehicle
+        yield
+    finally:
+        answer.set()
+        worker.join(30)
+    assert failures == []
+    assert not VehicleSync.objects.get(vehicle=vehicle).lease_token  # the round stored and let the vehicle go
+
+
+def _charging_stopped(webhook, vehicle):
+    body = charging_event(webhook.smartcar_id, vehicle.smartcar_id, "CHARGING_STOPPED")
+    event = WebhookEvent.objects.create(
+        webhook=webhook,
+        event_id=body["payload"]["eventId"],
+        event_name="eventBased",
+        event_type="CHARGING_STOPPED",
+        smartcar_vehicle_id=vehicle.smartcar_id,
+        event_time=timezone.now(),
+        body=body,
+    )
+    assert webhook_event_process(event_id=event.pk) == EventStatus.PROCESSED
+
+
+def test_a_charging_event_during_a_round_is_not_turned_back_by_what_the_round_read_before_it(
+    webhook, tesla, monkeypatch
+):
+    with round_waiting_for_smartcar(tesla, monkeypatch, paths=["/location"]):
+        _charging_stopped(webhook, tesla)
+        assert VehicleStatus.objects.get(vehicle=tesla).charging_state == "NOT_CHARGING"
+
+    status = VehicleStatus.objects.get(vehicle=tesla)
+    assert (status.charging_state, status.activity) == ("NOT_CHARGING", "parked")
+    assert status.last_sync_at > timezone.now() - timedelta(minutes=1)  # the round's own fields are its
+
+
+def test_the_targeted_sync_an_event_asks_for_during_a_round_still_happens_right_after_it(webhook, tesla, monkeypatch):
+    with round_waiting_for_smartcar(tesla, monkeypatch, paths=["/location"]):
+        _charging_stopped(webhook, tesla)  # its targeted sync finds the vehicle held: the round has it
+
+    now = timezone.now()
+    assert EndpointState.objects.get(vehicle=tesla, path="/charge").next_sync_at <= now
+    assert VehicleSync.objects.get(vehicle=tesla).next_sync_at <= now
+    assert sync.vehicles_lease_due()[1] == [tesla.pk]  # the next dispatch reads the charge at once
