@@ -36,6 +36,7 @@ import random
 import signal
 import statistics
 import sys
+import threading
 import time
 from datetime import UTC, date, datetime, timedelta
 
@@ -298,6 +299,7 @@ def seed(vehicles: int, fraction: float, now: datetime):
 
     database_create(DATABASE)
     call_command("migrate", verbosity=0)
+    call_command("collectstatic", "--noinput", verbosity=0)  # the manifest the energy page's template needs
     user = User.objects.create_user(email="bench@example.com", password="bench password 1")
     fleet = fleet_create(name="Bench Fleet", owner=user, time_zone="Europe/Berlin")
     account = make_account(fleet)
@@ -457,6 +459,21 @@ def _instances(vehicle_ids: list[int], at: datetime, value: float) -> list:
     ]
 
 
+def _copy(changes: list) -> None:
+    """The same rows with COPY (binary), for comparison: it cannot skip a row the table already holds, so one reading
+    delivered twice would fail the whole store group."""
+    import psycopg
+    from django.db import connection
+
+    from vehicles.readings import HISTORY_FIELDS
+
+    sql = "COPY vehicles_statushistory (vehicle_id, field, recorded_at, number, text) FROM STDIN (FORMAT BINARY)"
+    with psycopg.Cursor(connection.connection) as cursor, cursor.copy(sql) as copy:
+        copy.set_types(["bigint", "smallint", "timestamptz", "double precision", "varchar"])
+        for vehicle_id, field, recorded_at, number, text in changes:
+            copy.write_row((vehicle_id, HISTORY_FIELDS[field], recorded_at, number, text))
+
+
 def _insert_paths() -> dict:
     from vehicles.history import history_append
     from vehicles.models import StatusHistory
@@ -465,6 +482,7 @@ def _insert_paths() -> dict:
     return {
         "insert": (_changes, history_append),
         "insert_before": (_instances, lambda rows: rows_insert_new(StatusHistory, rows)),
+        "insert_copy": (_changes, _copy),
     }
 
 
@@ -481,7 +499,7 @@ def measure_inserts(shape: Shape, path: str, rows_per_statement: int, statements
 
     build, insert = _insert_paths()[path]
     last_day = _last_day(shape.recent)
-    base = datetime(last_day.year, last_day.month, last_day.day, 23, minute, tzinfo=UTC)
+    base = datetime(last_day.year, last_day.month, last_day.day, 23, tzinfo=UTC) + timedelta(minutes=minute)
     per_statement = rows_per_statement // len(NUMERIC_FIELDS)
     wall = cpu = 0.0
     for number in range(statements):
@@ -541,24 +559,96 @@ def measure_rollups(shape: Shape, fleet) -> dict:
     return figures
 
 
+class SyncBeside(threading.Thread):
+    """A store group's history insert (history_append, 500 rows, its own transaction) again and again on a connection
+    of its own, as the sync's rounds write while retention runs: how long each waited is what the sync notices."""
+
+    def __init__(self, shape: Shape):
+        super().__init__(daemon=True)
+        self.shape, self.stop, self.timings = shape, threading.Event(), []
+
+    def run(self) -> None:
+        from django.db import connection, transaction
+
+        from vehicles.history import history_append
+
+        last_day = _last_day(self.shape.recent)
+        base = datetime(last_day.year, last_day.month, last_day.day, 22, tzinfo=UTC)
+        per_statement = STORE_GROUP_ROWS // len(NUMERIC_FIELDS)
+        number = 0
+        try:
+            while not self.stop.is_set():
+                first = (number * per_statement) % len(self.shape.ids)
+                rows = _changes(self.shape.ids[first : first + per_statement], base + timedelta(seconds=number), 1.0)
+                started = time.perf_counter()
+                with transaction.atomic():
+                    history_append(rows)
+                self.timings.append((started, time.perf_counter() - started))
+                number += 1
+        finally:
+            connection.close()
+
+    def during(self, start: float, end: float) -> list[float]:
+        """Milliseconds of each insert that ran at some point between ``start`` and ``end``."""
+        return [seconds * 1000 for began, seconds in self.timings if began < end and began + seconds > start]
+
+
 def measure_retention(shape: Shape) -> dict:
+    """``history_prune`` as the periodic task runs it, each statement and commit timed (a DROP TABLE locks the parent
+    table until its commit record is written; PostgreSQL removes the month's files after releasing its locks, before
+    it answers), with the sync's inserts running beside it."""
     from django.db import connection
 
     from vehicles import history
 
-    statements: list[str] = []
+    timings: list[tuple[float, str]] = []
 
     def record(execute, sql, params, many, context):
-        statements.append(sql)
-        return execute(sql, params, many, context)
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            timings.append((time.perf_counter() - started, sql))
 
+    commit = connection._commit
+
+    def commit_timed():
+        started = time.perf_counter()
+        try:
+            return commit()
+        finally:
+            timings.append((time.perf_counter() - started, "COMMIT"))
+
+    beside = SyncBeside(shape)
+    beside.start()
+    time.sleep(5)
+    connection._commit = commit_timed
     started = time.perf_counter()
-    with connection.execute_wrapper(record):
-        dropped = history.history_prune(now=shape.now)
-    seconds = time.perf_counter() - started
-    print("\n#### Retention (history_prune)\n")
-    print("\n".join(f"- `{sql}`" for sql in statements if "DROP" in sql or "DELETE" in sql))
-    return {"retention_months_dropped": dropped, "retention_ms": round(seconds * 1000)}
+    try:
+        with connection.execute_wrapper(record):
+            dropped = history.history_prune(now=shape.now)
+    finally:
+        connection._commit = commit
+    ended = time.perf_counter()
+    time.sleep(5)
+    beside.stop.set()
+    beside.join()
+    print("\n#### Retention (history_prune), each statement and commit\n")
+    print("\n".join(f"- {seconds * 1000:.1f} ms `{sql[:120]}`" for seconds, sql in timings))
+    inserts_before = beside.during(0, started)
+    inserts_during = beside.during(started, ended)
+    return {
+        "retention_months_dropped": dropped,
+        "retention_ms": round((ended - started) * 1000),
+        "retention_drop_statements_ms": round(sum(t for t, sql in timings if sql.startswith("DROP")) * 1000),
+        "retention_commits_ms": round(sum(t for t, sql in timings if sql == "COMMIT") * 1000),
+        "sync_inserts_before_retention": len(inserts_before),
+        "sync_insert_before_median_ms": round(statistics.median(inserts_before), 1),
+        "sync_insert_before_max_ms": round(max(inserts_before), 1),
+        "sync_inserts_during_retention": len(inserts_during),
+        "sync_insert_during_median_ms": round(statistics.median(inserts_during), 1) if inserts_during else None,
+        "sync_insert_during_max_ms": round(max(inserts_during), 1) if inserts_during else None,
+    }
 
 
 def sizes() -> dict:
@@ -612,6 +702,8 @@ def main():
                     ("insert", 10_000, 10, 15),
                     ("insert_before", STORE_GROUP_ROWS, 200, 30),
                     ("insert_before", 10_000, 10, 45),
+                    ("insert_copy", STORE_GROUP_ROWS, 200, -30),
+                    ("insert_copy", 10_000, 10, -15),
                 )
             ),
             lambda: explain_insert(shape) or {},
