@@ -6,8 +6,10 @@ with a partition per month of their time column, named ``<table>_pYYYYMM``, and 
 created ahead of time — by the periodic task and after every ``migrate`` — so rows never wait for one; retention
 drops whole months, which costs the same whatever a month holds.
 
-Creating or dropping a partition locks the parent table briefly, so each statement waits at most LOCK_TIMEOUT for
-readers to finish; a month that could not be created now is created by the next run, long before it is needed.
+Creating or dropping a partition locks the parent table briefly, and every statement on the table that starts while it
+waits for that lock waits behind it: creating waits at most LOCK_TIMEOUT for the statements already running to finish
+(a month that could not be created now is created by the next run, long before it is needed), dropping at most
+DROP_LOCK_TIMEOUT (a month still busy is left for the next run of retention, a day later).
 
 On other databases (the embedded SQLite demo) the tables are plain tables and these functions do nothing.
 """
@@ -17,7 +19,8 @@ from __future__ import annotations
 import logging
 from datetime import UTC, date, datetime
 
-from django.db import connection, transaction
+import psycopg
+from django.db import OperationalError, connection, transaction
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +31,7 @@ PARTITIONED_TABLES = {
     "vehicles_historydaily": "day",
 }
 LOCK_TIMEOUT = "5s"
+DROP_LOCK_TIMEOUT = "1s"
 
 
 def month_start(moment: date | datetime) -> date:
@@ -134,7 +138,12 @@ def partitions_ensure(*, first: date, last: date) -> list[str]:
 
 
 def partitions_drop_before(*, table: str, cutoff: datetime) -> list[str]:
-    """Drop the table's months that end at or before ``cutoff`` and its default partition's rows older than it."""
+    """Drop the table's months that end at or before ``cutoff`` and its default partition's rows older than it.
+
+    Each month in a transaction of its own: the parent table is locked from the DROP to its commit, a few
+    milliseconds; PostgreSQL removes the month's files after releasing the lock. A month whose lock is not granted
+    within DROP_LOCK_TIMEOUT (a long read of the table is running) is left, with the newer ones, for the next run.
+    """
     if table not in _partitioned_tables():
         return []
     # Foreign-key checks deferred from rows written earlier in this transaction run now: PostgreSQL cannot drop a
@@ -144,10 +153,17 @@ def partitions_drop_before(*, table: str, cutoff: datetime) -> list[str]:
     for month in existing_months(table):
         if not _ends_by(table, month, cutoff):
             break
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
-            cursor.execute(f"DROP TABLE {partition_name(table, month)}")
-        dropped.append(partition_name(table, month))
+        name = partition_name(table, month)
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(f"SET LOCAL lock_timeout = '{DROP_LOCK_TIMEOUT}'")
+                cursor.execute(f"DROP TABLE {name}")
+        except OperationalError as exc:
+            if not isinstance(exc.__cause__, psycopg.errors.LockNotAvailable):
+                raise
+            logger.warning("history: %s left for the next run: %s was busy for %s", name, table, DROP_LOCK_TIMEOUT)
+            break
+        dropped.append(name)
     column = PARTITIONED_TABLES[table]
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {table}_default WHERE {column} < %s", [_key(table, cutoff)])  # noqa: S608

@@ -7,6 +7,7 @@ import importlib
 from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 
+import psycopg
 import pytest
 import time_machine
 from django.core.management import call_command
@@ -126,6 +127,33 @@ def test_retention_drops_the_months_wholly_older_than_it_and_keeps_the_rest(flee
         months = partitions.existing_months(table)
         assert months == months_from(kept_from[table], len(months)) and months[-1] == date(2031, 8, 1), table
     assert set(StatusHistory.objects.values_list("field", flat=True)) == {"odometer_km", "speed_kph"}
+
+
+@postgresql_only
+def test_retention_leaves_a_month_for_the_next_run_while_a_long_read_holds_its_table(fleet, settings, caplog):
+    # Every month migrate created is past the cutoff of a day three years on.
+    settings.SYNC_HISTORY_RETENTION_DAYS = 365
+    now = timezone.now() + timedelta(days=3 * 365)
+    months = {table: partitions.existing_months(table) for table in TABLES}
+    reader = psycopg.connect(
+        dbname=connection.settings_dict["NAME"],
+        host=connection.settings_dict["HOST"],
+        port=connection.settings_dict["PORT"] or 5432,
+        user=connection.settings_dict["USER"],
+    )
+    try:
+        # A long read of the raw history, e.g. trips derived from a month of it, still running.
+        reader.execute("BEGIN; LOCK TABLE vehicles_statushistory IN ACCESS SHARE MODE")
+
+        dropped = history.history_prune(now=now)
+    finally:
+        reader.close()
+
+    assert partitions.existing_months("vehicles_statushistory") == months["vehicles_statushistory"]
+    assert partitions.existing_months("vehicles_historyhourly") == []
+    assert partitions.existing_months("vehicles_historydaily") == []
+    assert dropped == len(months["vehicles_historyhourly"]) + len(months["vehicles_historydaily"])
+    assert "left for the next run" in caplog.text
 
 
 # --- Writing (both databases) --------------------------------------------------------------------------------------
