@@ -32,7 +32,7 @@ one row at a time.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from decimal import Decimal
 from operator import itemgetter
@@ -200,6 +200,47 @@ def _lock(vehicles: list) -> None:
     )
 
 
+@dataclass(slots=True, eq=False)
+class _Observation:
+    """A ChargingObservation as a settle reads and writes it: its columns by their attribute names (rows_copy,
+    rows_update). Not a model instance: a settle over a fleet's history handles tens of thousands, and constructing
+    a model costs more than settling its charge."""
+
+    vehicle_id: int
+    source: str
+    started_at: datetime
+    ended_at: datetime | None
+    facts: dict
+    external_id: str = ""
+    session_id: int | None = None
+    updated_at: datetime | None = None
+    id: int | None = None
+
+
+@dataclass(slots=True, eq=False)
+class _Session:
+    """A ChargingSession as a settle writes it, by attribute names as ``_Observation``; ``id`` None until stored."""
+
+    vehicle_id: int | None = None
+    source: str = ""
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    start_percent: float | None = None
+    end_percent: float | None = None
+    energy_kwh: float | None = None
+    energy_source: str = ""
+    location: str = ""
+    latitude: float | None = None
+    longitude: float | None = None
+    is_public: bool | None = None
+    charger_type: str = ""
+    cost_energy: Decimal | None = None
+    cost_other: Decimal | None = None
+    currency: str = ""
+    updated_at: datetime | None = None
+    id: int | None = None
+
+
 @dataclass
 class _Readings:
     """The vehicle's readings a settle needs, each a list of (moment, value) in time order.
@@ -293,30 +334,25 @@ def _spans_store(vehicles: list, readings: dict[int, _Readings]) -> None:
     for key, (vehicle, started_at, ended_at) in spans.items():
         found = stored.get(key)
         if found is None:
-            new.append(
-                ChargingObservation(
-                    vehicle=vehicle,
-                    source=SessionSource.SYNC,
-                    external_id=key[1],
-                    started_at=started_at,
-                    ended_at=ended_at,
-                    facts={},
-                )
-            )
+            new.append(_Observation(vehicle.pk, SessionSource.SYNC, started_at, ended_at, {}, external_id=key[1]))
         elif found[1:] != (started_at, ended_at):
             changed.append(ChargingObservation(pk=found[0], started_at=started_at, ended_at=ended_at, updated_at=now))
-    rows_copy(new)
+    rows_copy(new, model=ChargingObservation)
     rows_update(ChargingObservation, changed, ["started_at", "ended_at", "updated_at"])
 
 
-def _observations(vehicle_ids: list[int], since: dict[int, datetime | None]) -> dict[int, list[ChargingObservation]]:
+_OBSERVATION_COLUMNS = ("vehicle_id", "source", "started_at", "ended_at", "facts", "external_id", "session_id", "id")
+
+
+def _observations(vehicle_ids: list[int], since: dict[int, datetime | None]) -> dict[int, list[_Observation]]:
     """Each vehicle's observations that reach into its window, in one query."""
     query = ChargingObservation.objects.filter(vehicle_id__in=vehicle_ids)
     starts = [since[vehicle_id] for vehicle_id in vehicle_ids]
     if None not in starts:
         query = query.filter(_window(min(starts)))  # type: ignore[type-var]
-    found: dict[int, list[ChargingObservation]] = {}
-    for observation in query:
+    found: dict[int, list[_Observation]] = {}
+    for columns in query.values(*_OBSERVATION_COLUMNS):
+        observation = _Observation(**columns)
         if _in_window(observation, since[observation.vehicle_id]):
             found.setdefault(observation.vehicle_id, []).append(observation)
     return found
@@ -349,10 +385,10 @@ def _settle(vehicles: list, since: dict[int, datetime | None]) -> dict[int, int]
     _note_energy_added([vehicle for vehicle in vehicles if charges[vehicle.pk]], charges)
     capacities = _nominal_capacities_kwh(ids)
     current = _current_sessions(observations)
-    new: list[ChargingSession] = []
-    changed: list[ChargingSession] = []
+    new: list[_Session] = []
+    changed: list[_Session] = []
     gone: list[int] = []
-    kept: dict[int, list[tuple[ChargingSession, _Charge]]] = {}
+    kept: dict[int, list[tuple[_Session, _Charge]]] = {}
     for vehicle in vehicles:
         taken: set[int] = set()
         kept[vehicle.pk] = []
@@ -361,19 +397,19 @@ def _settle(vehicles: list, since: dict[int, datetime | None]) -> dict[int, int]
             following = vehicle_charges[index + 1].start if index + 1 < len(vehicle_charges) else None
             values = _figures(charge, readings[vehicle.pk], capacities.get(vehicle.pk), following)
             if values is None:  # seen only in readings, nothing gained: no charge, and nothing to keep of it
-                gone += [observation.pk for observation in charge.observations]
+                gone += [observation.id for observation in charge.observations]
                 continue
             session = _session_for(charge, taken, current)
-            if session.pk is None or any(getattr(session, name) != value for name, value in values.items()):
+            if session.id is None or any(getattr(session, name) != value for name, value in values.items()):
                 for name, value in values.items():
                     setattr(session, name, value)
-                session.vehicle = vehicle
-                (changed if session.pk else new).append(session)
-            if session.pk:
-                taken.add(session.pk)
+                session.vehicle_id = vehicle.pk
+                (changed if session.id else new).append(session)
+            if session.id:
+                taken.add(session.id)
             kept[vehicle.pk].append((session, charge))
     _sessions_write(new, changed, gone, kept)
-    _stale_delete(ids, since, {vehicle_id: {session.pk for session, _ in pairs} for vehicle_id, pairs in kept.items()})
+    _stale_delete(ids, since, {vehicle_id: {session.id for session, _ in pairs} for vehicle_id, pairs in kept.items()})
     return {vehicle_id: len(pairs) for vehicle_id, pairs in kept.items()}
 
 
@@ -385,15 +421,15 @@ _SESSION_FIELDS = [
 
 
 def _sessions_write(
-    new: list[ChargingSession],
-    changed: list[ChargingSession],
+    new: list[_Session],
+    changed: list[_Session],
     gone: list[int],
-    kept: dict[int, list[tuple[ChargingSession, _Charge]]],
+    kept: dict[int, list[tuple[_Session, _Charge]]],
 ) -> None:
     """Step 3's writes: flickers' observations deleted, sessions created and updated, each charge's observations
     pointed at its session."""
     ChargingObservation.objects.filter(pk__in=gone).delete()
-    rows_copy(new)
+    rows_copy(new, model=ChargingSession)
     now = timezone.now()
     for session in changed:
         session.updated_at = now
@@ -402,8 +438,8 @@ def _sessions_write(
     for pairs in kept.values():
         for session, charge in pairs:
             for observation in charge.observations:
-                if observation.session_id != session.pk:
-                    observation.session = session
+                if observation.session_id != session.id:
+                    observation.session_id = session.id
                     moved.append(observation)
     rows_update(ChargingObservation, moved, ["session"])
 
@@ -432,7 +468,7 @@ def _window(since: datetime | None) -> Q:
     return Q(ended_at__isnull=True) | Q(ended_at__gte=since) | Q(started_at__gte=since)
 
 
-def _in_window(observation: ChargingObservation, since: datetime | None) -> bool:
+def _in_window(observation: _Observation, since: datetime | None) -> bool:
     return _in_window_at(observation.started_at, observation.ended_at, since)
 
 
@@ -445,22 +481,22 @@ def _in_window_at(started_at: datetime, ended_at: datetime | None, since: dateti
 class _Charge:
     """The observations of one real charge."""
 
-    observations: list[ChargingObservation]
+    observations: list[_Observation]
 
-    def best(self, *sources: str) -> ChargingObservation | None:
+    def best(self, *sources: str) -> _Observation | None:
         found = [o for o in self.observations if o.source in sources]
         return min(found, key=lambda o: o.started_at) if found else None
 
     @property
-    def record(self) -> ChargingObservation | None:
+    def record(self) -> _Observation | None:
         return self.best(*_RECORDS)
 
     @property
-    def events(self) -> ChargingObservation | None:
+    def events(self) -> _Observation | None:
         return self.best(SessionSource.WEBHOOK)
 
     @property
-    def spans(self) -> list[ChargingObservation]:
+    def spans(self) -> list[_Observation]:
         return sorted((o for o in self.observations if o.source == SessionSource.SYNC), key=lambda o: o.started_at)
 
     @property
@@ -477,9 +513,9 @@ class _Charge:
         return spans[-1].ended_at if spans and all(span.ended_at for span in spans) else None
 
 
-def _group(observations: list[ChargingObservation]) -> list[_Charge]:
+def _group(observations: list[_Observation]) -> list[_Charge]:
     """Step 1 of the module docstring: the observations of each real charge, charges in time order."""
-    precise = sorted((o for o in observations if o.source != SessionSource.SYNC), key=lambda o: (o.started_at, o.pk))
+    precise = sorted((o for o in observations if o.source != SessionSource.SYNC), key=lambda o: (o.started_at, o.id))
     charges: list[_Charge] = []
     for observation in precise:
         same = next(
@@ -507,11 +543,11 @@ def _group(observations: list[ChargingObservation]) -> list[_Charge]:
     return sorted([*charges, *alone], key=lambda charge: charge.start)
 
 
-def _same_kind(one: ChargingObservation, other: ChargingObservation) -> bool:
+def _same_kind(one: _Observation, other: _Observation) -> bool:
     return (one.source in _RECORDS) == (other.source in _RECORDS)
 
 
-def _overlap(span: ChargingObservation, charge: _Charge, charges: list[_Charge]) -> float | None:
+def _overlap(span: _Observation, charge: _Charge, charges: list[_Charge]) -> float | None:
     """Seconds the span of readings shares with the charge (None: none); an open charge lasts until the next one."""
     later = [other.start for other in charges if other.start > charge.start]
     end = charge.end or (min(later) if later else timezone.now())
@@ -536,8 +572,8 @@ def _note_energy_added(vehicles: list, charges: dict[int, list[_Charge]]) -> Non
         if energy is None or taken is None or taken < latest.start or keeper is None:
             continue
         if keeper.facts.get("energy_added_kwh") != energy:
-            keeper.facts = {**keeper.facts, "energy_added_kwh": energy}
-            keeper.save(update_fields=["facts", "updated_at"])
+            keeper.facts, keeper.updated_at = {**keeper.facts, "energy_added_kwh": energy}, timezone.now()
+            rows_update(ChargingObservation, [keeper], ["facts", "updated_at"])
 
 
 def _figures(
@@ -583,20 +619,25 @@ def _figures(
     }
 
 
-def _current_sessions(observations: dict[int, list[ChargingObservation]]) -> dict[int, ChargingSession]:
+_SESSION_COLUMNS = [f.name for f in fields(_Session)]
+
+
+def _current_sessions(observations: dict[int, list[_Observation]]) -> dict[int, _Session]:
     """The sessions the observations stand for now, by id."""
     ids = {o.session_id for found in observations.values() for o in found if o.session_id}
-    return {session.pk: session for session in ChargingSession.objects.filter(pk__in=ids)} if ids else {}
+    if not ids:
+        return {}
+    return {row["id"]: _Session(**row) for row in ChargingSession.objects.filter(pk__in=ids).values(*_SESSION_COLUMNS)}
 
 
-def _session_for(charge: _Charge, taken: set[int], current: dict[int, ChargingSession]) -> ChargingSession:
+def _session_for(charge: _Charge, taken: set[int], current: dict[int, _Session]) -> _Session:
     """The row that already stands for this charge (its best observation's first), or a new one."""
     for observation in sorted(charge.observations, key=lambda o: -_RANK[o.source]):
         if observation.session_id and observation.session_id not in taken:
             session = current.get(observation.session_id)
             if session is not None:
                 return session
-    return ChargingSession()
+    return _Session()
 
 
 def _level_at_start(levels: list[tuple[datetime, float]], start: datetime, end: datetime | None) -> float | None:
