@@ -262,12 +262,15 @@ def work_order_for_service(*, fleet: Fleet, vehicle: Vehicle, task: ServiceTask,
     """The active work order of this service on this vehicle, or a new one. True when it was opened now."""
     if task.fleet_id != fleet.pk:
         raise MaintenanceError("That service is not in this fleet's program.")
-    existing = WorkOrder.objects.filter(vehicle=vehicle, service_task=task, status__in=ACTIVE_STATUSES).first()
-    if existing:
-        return existing, False
-    return work_order_open(
-        fleet=fleet, vehicle=vehicle, user=user, title=task.name, source=WorkOrderSource.SERVICE, service_task=task
-    ), True
+    with transaction.atomic():
+        # Serialises two clicks on the same service (two managers, a double submit): the second finds the first's order.
+        Vehicle.objects.select_for_update().filter(pk=vehicle.pk).first()
+        existing = WorkOrder.objects.filter(vehicle=vehicle, service_task=task, status__in=ACTIVE_STATUSES).first()
+        if existing:
+            return existing, False
+        return work_order_open(
+            fleet=fleet, vehicle=vehicle, user=user, title=task.name, source=WorkOrderSource.SERVICE, service_task=task
+        ), True
 
 
 def work_order_for_diagnostic(*, fleet: Fleet, kind: str, pk: int, user) -> tuple[WorkOrder, str]:

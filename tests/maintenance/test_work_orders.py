@@ -1,13 +1,17 @@
 """Work orders: opened by hand, from a due service or from a trouble code; edited, closed, and every change recorded."""
 
+import threading
+import time as clock
 from datetime import date, datetime, time, timedelta
 
 import pytest
+from django.db import connection, connections, transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from maintenance.models import Change, ServicePoint, WorkOrder, WorkOrderStatus
-from maintenance.services import work_order_open
+from maintenance.services import work_order_for_service, work_order_open
+from tests.conftest import require_service
 from tests.dashboard.test_diagnostics import dtc
 from vehicles.models import StatusHistory, SystemStatus, VehicleStatus
 
@@ -128,6 +132,35 @@ def test_closing_a_service_order_resets_its_due_point(owner_client, fleet, vehic
     point = ServicePoint.objects.get(vehicle=bolt, task=oil_change)
     assert (point.done_on, point.done_km) == (today, 15200.0)  # today and the synced odometer, as nothing was entered
     assert "Next: in 15,000 km" in owner_client.get(url).content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_managers_opening_a_services_work_order_at_once_get_the_same_order(fleet, vehicles, oil_change, owner):
+    # Two clicks (two managers, or a double submit) served by two web workers at once: both look for the service's
+    # active order before either has committed one. The wait is what this proves; SQLite has no concurrent writers.
+    require_service(connection.vendor == "postgresql", "PostgreSQL")
+    bolt = vehicles[3]
+    opened_first = threading.Event()
+    first: list = []
+
+    def other_request():
+        try:
+            with transaction.atomic():  # its order is not committed while the second click looks for one
+                first.append(work_order_for_service(fleet=fleet, vehicle=bolt, task=oil_change, user=owner))
+                opened_first.set()
+                clock.sleep(1)
+        finally:
+            opened_first.set()
+            connections.close_all()
+
+    other = threading.Thread(target=other_request)
+    other.start()
+    assert opened_first.wait(10)
+    order, opened = work_order_for_service(fleet=fleet, vehicle=bolt, task=oil_change, user=owner)
+    other.join(10)
+    assert first and first[0][1] is True
+    assert (order.pk, opened) == (first[0][0].pk, False)
+    assert WorkOrder.objects.filter(service_task=oil_change).count() == 1
 
 
 def test_one_click_on_a_trouble_code_copies_it_in_and_a_returning_code_reopens_the_same_order(
