@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.db import IntegrityError
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -70,11 +71,22 @@ _COST_FIELDS = ["place", "driver", "basis", "amount", "currency", "missing", "co
 def sessions_cost(*, fleet, vehicle_ids: Iterable[int] | None = None) -> int:
     """Prices the fleet's sessions (or only those of these vehicles) that have no cost yet or changed since; returns
     how many were priced."""
+    vehicle_ids = None if vehicle_ids is None else list(vehicle_ids)
+    try:
+        return _sessions_cost(fleet, vehicle_ids)
+    except IntegrityError:
+        # Something priced was deleted before its cost was stored: a session by a settle in another worker (a webhook
+        # event's, the periodic one) that found no observation supports it any more, or a place or a driver by a
+        # manager. The costs were not stored; the sessions left are priced again from what is there now.
+        return _sessions_cost(fleet, vehicle_ids)
+
+
+def _sessions_cost(fleet, vehicle_ids: list[int] | None) -> int:
     if vehicle_ids is None:
         sessions = ChargingSession.objects.filter(vehicle__fleet=fleet)
     else:
         # The fleet's own among these vehicles first: a join with the fleet's vehicles would read all of them.
-        own = Vehicle.objects.filter(fleet=fleet, pk__in=list(vehicle_ids)).values_list("pk", flat=True)
+        own = Vehicle.objects.filter(fleet=fleet, pk__in=vehicle_ids).values_list("pk", flat=True)
         sessions = ChargingSession.objects.filter(vehicle_id__in=list(own))
     stale = sessions.filter(Q(cost__isnull=True) | Q(updated_at__gt=F("cost__computed_at")))
     sessions = list(stale.select_related("vehicle"))

@@ -178,3 +178,36 @@ def test_a_session_priced_by_two_workers_at_once_gets_one_cost_and_no_error(flee
     assert failures == []
     cost = SessionCost.objects.get(session=session)
     assert (cost.amount, cost.currency, cost.basis) == (Decimal("2.50"), "EUR", CostBasis.PLACE)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_session_deleted_by_a_settle_while_it_is_priced_is_left_out_without_an_error(fleet, depot, vehicle):
+    # A round prices its vehicle's sessions while a webhook worker settles the vehicle and finds a session that no
+    # observation supports any more: it is gone before its cost is stored. The wait on the deleted row is what this
+    # proves.
+    require_service(connection.vendor == "postgresql", "PostgreSQL")
+    Tariff.objects.create(fleet=fleet, place=depot, currency="EUR", price_per_kwh=Decimal("0.25"))
+    kept = session_of(vehicle, start=datetime(2026, 3, 2, 8, 0, tzinfo=UTC), hours=1, energy=10.0)
+    gone = session_of(vehicle, start=datetime(2026, 3, 3, 8, 0, tzinfo=UTC), hours=1, energy=4.0)
+    deleted = threading.Event()
+    failures: list[BaseException] = []
+
+    def settling_worker():
+        try:
+            with transaction.atomic():  # its delete is not committed while this worker prices the fleet
+                ChargingSession.objects.filter(pk=gone.pk).delete()
+                deleted.set()
+                time.sleep(1)
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            deleted.set()
+            connections.close_all()
+
+    other = threading.Thread(target=settling_worker)
+    other.start()
+    assert deleted.wait(10)
+    assert sessions_cost(fleet=fleet, vehicle_ids=[vehicle.pk]) == 1  # the gone session is not priced
+    other.join(10)
+    assert failures == []
+    assert list(SessionCost.objects.values_list("session_id", "amount")) == [(kept.pk, Decimal("2.50"))]
