@@ -478,7 +478,9 @@ def _count_calls(writes: list[VehicleWrite], now: datetime) -> None:
             counts[write.plan.vehicle.fleet_id][0] += write.requests
             counts[write.plan.vehicle.fleet_id][1] += len(write.plan.paths)
     day = now.date()
-    for fleet_id, (requests, billed) in counts.items():
+    # In the order of the fleets' ids: another worker's group may count the same fleets, and each holds the counters
+    # it updated until it commits; taken in one order, neither waits for the other's in the opposite order.
+    for fleet_id, (requests, billed) in sorted(counts.items()):
         SyncCounter.objects.get_or_create(fleet_id=fleet_id, day=day)
         SyncCounter.objects.filter(fleet_id=fleet_id, day=day).update(
             requests=F("requests") + requests, billed_calls=F("billed_calls") + billed
