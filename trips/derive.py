@@ -55,7 +55,7 @@ POSITION_PATHS = ("/location", "/odometer", "/signals")
 CHUNK = 200  # vehicles read in one query
 
 
-@dataclass
+@dataclass(slots=True)
 class Snapshot:
     t: datetime
     odo: float | None = None
