@@ -1,5 +1,6 @@
 """The Smartcar client against the simulated platform, through the real HTTP stack."""
 
+import http.server
 import socket
 import threading
 
@@ -169,3 +170,42 @@ def test_a_read_on_a_pooled_connection_the_server_just_closed_is_sent_again_and_
             assert [line.split(b" ")[0] for line in server.requests] == [b"POST"]
     finally:
         server.close()
+
+
+class SetsACookie(http.server.ThreadingHTTPServer):
+    """A real HTTP server on loopback whose every answer sets a cookie (as a load balancer in front of an API may),
+    and which keeps the Cookie header each request brought."""
+
+    def __init__(self):
+        self.cookies_sent: list[str | None] = []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                server.cookies_sent.append(self.headers.get("Cookie"))
+                body = b'{"distance": 1234.5}'
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Set-Cookie", "balancer=node-7; Path=/")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.port = self.server_address[1]
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+
+def test_a_cookie_one_account_was_given_is_never_sent_with_another_accounts_calls():
+    server = SetsACookie()
+    try:
+        with override_settings(SMARTCAR_API_URL=f"http://127.0.0.1:{server.port}/v2.0"):
+            SmartcarClient("first-account-token").odometer("v1")
+            SmartcarClient("second-account-token").odometer("v2")
+        assert server.cookies_sent == [None, None]
+    finally:
+        server.shutdown()
+        server.server_close()
