@@ -199,16 +199,18 @@ class SubscriptionForm(forms.ModelForm):
 
 
 class EndpointForm(forms.ModelForm):
-    url = forms.URLField(max_length=500, assume_scheme="https", label="Address (URL)")
+    url = forms.URLField(
+        max_length=500,
+        assume_scheme="https",
+        label="Address (URL)",
+        help_text="Fleet sends every alert change to it, signed with a secret shown once when you add it.",
+    )
 
     class Meta:
         model = Endpoint
         fields = ["name", "url"]
         labels = {"name": "Name", "url": "Address (URL)"}
-        help_texts = {
-            "name": "For you, e.g. “Ops Slack” or “Ticketing”.",
-            "url": "Fleet POSTs every alert change to it as JSON, signed with a secret shown once when you add it.",
-        }
+        help_texts = {"name": "For you, e.g. “Ops Slack” or “Ticketing”."}
 
     def clean_url(self):
         url = self.cleaned_data["url"]

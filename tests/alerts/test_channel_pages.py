@@ -52,6 +52,17 @@ def test_webhooks_are_for_owners_and_managers(viewer_client, fleet):
     )
 
 
+def test_no_webhooks_yet_says_what_they_are_for_and_how_to_add_one(manager_client, fleet, other_fleet):
+    Endpoint.objects.create(fleet=other_fleet, name="Theirs", url="https://theirs.example/in", secret_encrypted="x")
+    page = manager_client.get(url("alerts_endpoints", fleet)).content.decode()
+    assert "No webhooks yet" in page
+    assert "no other system hears of them" in page and "give it a name and that address below" in page
+    assert "Add webhook</button>" in page and "signed with a secret shown once" in page  # the address's help
+    Endpoint.objects.create(fleet=fleet, name="Ops", url="https://ops.example/in", secret_encrypted="x")
+    page = manager_client.get(url("alerts_endpoints", fleet)).content.decode()
+    assert "No webhooks yet" not in page and "Ops" in page
+
+
 def test_a_refused_address_is_explained_and_nothing_is_saved(manager_client, fleet, settings):
     settings.ALERT_WEBHOOKS_ALLOW_PRIVATE = False
     for address, words in [
