@@ -9,7 +9,8 @@
   }
 
   // The time axis on the 24-hour clock, days as "30 Nov" (fleet/formatting.py writes times the same way). Each row:
-  // the tick spacing it applies from, the tick's label, then the label added when the year, day or minute changes.
+  // the tick spacing it applies from, the tick's label, then the label added when the year or day changes. Ticks less
+  // than a minute apart carry the whole time ("14:05:20"): seconds alone (":20") do not tell a manager when.
   var D = 86400, H = 3600, M = 60;
   var TIME_AXIS = [
     [D * 365, "{YYYY}", null, null, null, null, null, null, 1],
@@ -17,8 +18,12 @@
     [D, "{D} {MMM}", "\n{YYYY}", null, null, null, null, null, 1],
     [H, "{HH}:{mm}", "\n{D} {MMM} {YYYY}", null, "\n{D} {MMM}", null, null, null, 1],
     [M, "{HH}:{mm}", "\n{D} {MMM} {YYYY}", null, "\n{D} {MMM}", null, null, null, 1],
-    [1, ":{ss}", "\n{D} {MMM} {YYYY} {HH}:{mm}", null, "\n{D} {MMM} {HH}:{mm}", null, "\n{HH}:{mm}", null, 1],
+    [1, "{HH}:{mm}:{ss}", "\n{D} {MMM} {YYYY}", null, "\n{D} {MMM}", null, null, null, 1],
   ];
+  // Pixels between ticks: "14:05:20" needs more room than "14:05", or a phone's labels would touch.
+  function timeAxisSpace(u, axis, min, max) {
+    return max - min < 30 * M ? 70 : 50;
+  }
 
   // Dates in the fleet's time zone rather than the browser's.
   function zonedDate(zone) {
@@ -54,7 +59,7 @@
           tzDate: zonedDate(holder && holder.getAttribute("data-time-zone")),
           scales: scales,
           series: [{}, { label: chart.label, stroke: "#1f6feb", width: 2, fill: "rgba(31,111,235,0.08)" }],
-          axes: [{ values: TIME_AXIS }, { size: 60 }],
+          axes: [{ values: TIME_AXIS, space: timeAxisSpace }, { size: 60 }],
         },
         chart.data,
         figure
