@@ -21,6 +21,8 @@ class AlertKind:
     after_minutes: int = 0
     threshold: str = ""  # the Limits field a vehicle's rule may set, where one makes sense
     threshold_label: str = ""
+    # About the whole fleet rather than each vehicle (alerts.fleetwide): one alert per fleet, no vehicle exceptions.
+    fleet_wide: bool = False
 
     @property
     def key(self) -> str:
@@ -50,11 +52,14 @@ KINDS: list[AlertKind] = [
     AlertKind(conditions.NEEDS_RECONNECT),
     AlertKind(conditions.SMARTCAR_UNREACHABLE, after_minutes=30),
     AlertKind(conditions.STALE),
-    AlertKind(conditions.SYNC_PAUSED),
+    # Smartcar's billing error pauses the polling of every vehicle of the fleet at once: one alert for the fleet.
+    AlertKind(conditions.SYNC_PAUSED, fleet_wide=True),
     AlertKind(LEFT_OUTSIDE_HOURS),
     AlertKind(conditions.RATE_LIMITED, enabled=False),
 ]
 BY_KEY: dict[str, AlertKind] = {kind.key: kind for kind in KINDS}
+# Judged vehicle by vehicle (alerts.evaluation); the others once per fleet (alerts.fleetwide).
+VEHICLE_KINDS = [kind for kind in KINDS if not kind.fleet_wide]
 # Every threshold warns sooner the higher it is (a battery low at 30 % is low before one low at 20 %).
 WITH_THRESHOLD = [kind for kind in KINDS if kind.threshold]
 # Conditions that start with the passing of time, not with new data: checked by query (alerts.evaluation.due_check).

@@ -100,14 +100,14 @@ def _channels(fleet_id: int) -> tuple[list[Endpoint], list[Subscription]]:
     return endpoints, subscriptions
 
 
-def _subscribers(subscriptions: list[Subscription], condition: str, vehicle_id: int) -> list[Subscription]:
-    """Those subscribed to this kind of alert for this vehicle."""
+def _subscribers(subscriptions: list[Subscription], condition: str, vehicle_id: int | None) -> list[Subscription]:
+    """Those subscribed to this kind of alert for this vehicle (for the whole fleet: whichever vehicles they chose)."""
     found = []
     for subscription in subscriptions:
         if subscription.conditions and condition not in subscription.conditions:
             continue
         chosen = {v.pk for v in subscription.vehicles.all()}
-        if chosen and vehicle_id not in chosen:
+        if chosen and vehicle_id is not None and vehicle_id not in chosen:
             continue
         found.append(subscription)
     return found
@@ -222,7 +222,10 @@ def payload(delivery: Delivery) -> dict:
             "state": alert.state,
             "since": alert.since.isoformat(),
         },
-        "vehicle": {
+        # None: the alert is about the whole fleet (its polling paused), not one vehicle.
+        "vehicle": None
+        if vehicle is None
+        else {
             "id": vehicle.pk,
             "name": vehicle.display_name,
             "make": vehicle.make,
@@ -233,7 +236,7 @@ def payload(delivery: Delivery) -> dict:
         "by": event.by_email or None,
         "note": event.note or None,
         # A one-line message for chat tools that show "text" (Slack, Teams through a workflow).
-        "text": f"{_kind_words(event.kind)}: {label} — {vehicle.display_name} ({event.summary})",
+        "text": f"{_kind_words(event.kind)}: {label} — {alert.about} ({event.summary})",
     }
 
 
@@ -245,7 +248,7 @@ def _email(delivery: Delivery) -> None:
     event = delivery.event
     alert = event.alert
     context = {"alert": alert, "event": event, "label": catalog.label(alert.condition), "fleet": delivery.fleet}
-    subject = f"{catalog.label(alert.condition)}: {alert.vehicle.display_name} ({delivery.fleet.name})"
+    subject = f"{catalog.label(alert.condition)}: {alert.about} ({delivery.fleet.name})"
     send_mail(subject, render_to_string("alerts/email/alert.txt", context), None, [delivery.user.email])
 
 
@@ -372,8 +375,8 @@ def _digest(subscription: Subscription, *, since: datetime, now: datetime) -> in
     if subscription.conditions:
         events = events.filter(alert__condition__in=subscription.conditions)
     chosen = list(subscription.vehicles.values_list("pk", flat=True))
-    if chosen:
-        events = events.filter(alert__vehicle_id__in=chosen)
+    if chosen:  # and what is about the whole fleet, their vehicles included
+        events = events.filter(Q(alert__vehicle_id__in=chosen) | Q(alert__vehicle__isnull=True))
     lines = [(event, catalog.label(event.alert.condition)) for event in events[:200]]
     if not lines:
         return 0

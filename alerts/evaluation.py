@@ -152,7 +152,7 @@ def vehicles_evaluate(*, vehicle_ids: Iterable[int], now: datetime | None = None
     """Judges these vehicles' alerting conditions and records what changed; returns the number of transitions."""
     now = now or timezone.now()
     ids = list(vehicle_ids)
-    prefetch = [p for kind in catalog.KINDS for p in kind.condition.prefetch()]
+    prefetch = [p for kind in catalog.VEHICLE_KINDS for p in kind.condition.prefetch()]
     vehicles = list(conditions.judged(Vehicle.objects.filter(pk__in=ids)).prefetch_related(*prefetch))
     if not vehicles:
         return 0
@@ -173,7 +173,7 @@ def _judge(vehicles: list[Vehicle], rules: Rules, active: dict, now: datetime) -
         base = limits.get(vehicle.fleet_id)
         if base is None:
             base = limits[vehicle.fleet_id] = Limits.for_fleet(vehicle.fleet, now)
-        for kind in catalog.KINDS:
+        for kind in catalog.VEHICLE_KINDS:
             rule = rules.effective(vehicle, kind)
             judged = limits_for(kind, base, rule)
             holds = rule.enabled and kind.condition.holds(vehicle, judged)
@@ -386,9 +386,14 @@ def due_check(*, now: datetime | None = None) -> int:
     they waited), and vehicles for which a timed condition (stale data, not plugged in) now holds without an alert.
     Found by query, never by judging every vehicle: one query per timed condition and distinct set of thresholds
     (fleets that share them share the query), which finds nothing once every such vehicle has its alert."""
+    from alerts.fleetwide import fleets_due, fleets_evaluate
+
     now = now or timezone.now()
-    waiting = set(Alert.objects.filter(state=AlertState.PENDING).values_list("vehicle_id", flat=True))
-    return vehicles_evaluate_in_batches(vehicle_ids=waiting | _timed_without_alert(now), now=now)
+    waiting = set(
+        Alert.objects.filter(state=AlertState.PENDING, vehicle__isnull=False).values_list("vehicle_id", flat=True)
+    )
+    judged = vehicles_evaluate_in_batches(vehicle_ids=waiting | _timed_without_alert(now), now=now)
+    return judged + fleets_evaluate(fleet_ids=fleets_due(now=now), now=now)
 
 
 def vehicles_evaluate_in_batches(*, vehicle_ids: Iterable[int], now: datetime | None = None, size: int = 500) -> int:

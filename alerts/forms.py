@@ -109,7 +109,7 @@ class RulesForm(forms.Form):
 class ExceptionForm(forms.Form):
     """An exception to the fleet's rules for some vehicles: no alerts of a kind, or their own threshold."""
 
-    condition = forms.ChoiceField(choices=[(k.key, k.label) for k in catalog.KINDS], label="Alert")
+    condition = forms.ChoiceField(choices=[(k.key, k.label) for k in catalog.VEHICLE_KINDS], label="Alert")
     enabled = forms.BooleanField(required=False, initial=True, label="Alert for these vehicles")
     threshold = forms.FloatField(required=False, label="Their own threshold", help_text="Where the alert has one")
 

@@ -65,7 +65,8 @@ SHOWN = [AlertState.OPEN, AlertState.ACKNOWLEDGED, AlertState.RESOLVED]
 
 class Alert(models.Model):
     fleet = models.ForeignKey(Fleet, on_delete=models.CASCADE, related_name="alerts")
-    vehicle = models.ForeignKey(Vehicle, on_delete=models.CASCADE, related_name="alerts")
+    # None: the alert is about the whole fleet (its polling paused), told once rather than once per vehicle.
+    vehicle = models.ForeignKey(Vehicle, on_delete=models.CASCADE, related_name="alerts", null=True, blank=True)
     condition = models.CharField(max_length=32)
     state = models.CharField(max_length=12, choices=AlertState.choices)
     summary = models.CharField(max_length=200)
@@ -84,7 +85,12 @@ class Alert(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["vehicle", "condition"], condition=~Q(state="resolved"), name="one_active_alert_per_condition"
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["fleet", "condition"],
+                condition=Q(vehicle__isnull=True) & ~Q(state="resolved"),
+                name="one_active_fleet_alert_per_condition",
+            ),
         ]
         indexes = [
             # The inbox: a fleet's alerts in one state, newest first; the badge counts the open ones.
@@ -94,7 +100,12 @@ class Alert(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.vehicle_id} {self.condition} {self.state}"
+        return f"{self.vehicle_id or 'fleet'} {self.condition} {self.state}"
+
+    @property
+    def about(self) -> str:
+        """What the alert is about, in words: its vehicle's name, or the whole fleet."""
+        return self.vehicle.display_name if self.vehicle is not None else "Whole fleet"
 
 
 class EventKind(models.TextChoices):

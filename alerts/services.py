@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from alerts import catalog, channels
 from alerts.evaluation import Effective, Rules, _event, vehicles_evaluate_in_batches
+from alerts.fleetwide import fleets_evaluate
 from alerts.models import ACTIVE, Alert, AlertRule, AlertState, Endpoint, EventKind, Mode, Subscription
 from connect import vault
 from fleet import formatting
@@ -50,7 +51,9 @@ def rules_save(*, fleet, rules: dict[str, tuple[bool, int]]) -> None:
                 group=None,
                 defaults={"enabled": enabled, "after_minutes": after},
             )
-        _judge_again(Alert.objects.filter(fleet=fleet, state__in=ACTIVE).values_list("vehicle_id", flat=True))
+        alerted = Alert.objects.filter(fleet=fleet, state__in=ACTIVE, vehicle__isnull=False)
+        _judge_again(alerted.values_list("vehicle_id", flat=True))
+        transaction.on_commit(lambda: fleets_evaluate(fleet_ids=[fleet.pk]))
 
 
 def vehicle_rule_save(*, fleet, vehicle, condition: str, enabled: bool, threshold: float | None) -> AlertRule:
@@ -134,7 +137,7 @@ def threshold_sources(*, fleet, page=None) -> Page:
     for vehicle in found.object_list:
         vehicle.sources = [
             source
-            for kind in catalog.KINDS
+            for kind in catalog.VEHICLE_KINDS
             if (source := _source(vehicle, kind, rules.effective(vehicle, kind), limits, fleet.unit_system))
         ]
     return found

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from alerts import tasks
-from alerts.models import ACTIVE, Alert, AlertRule, AlertState, EventKind
+from alerts.models import ACTIVE, Alert, AlertRule, AlertState, Delivery, EventKind, Mode, Subscription
 from alerts.services import group_rule_save
 from connect import subscriptions, transports
 from connect.models import EventStatus, WebhookEvent
@@ -217,8 +217,9 @@ def test_rules_that_no_longer_count_a_stale_vehicle_resolve_its_alert_at_once_an
     second.refresh_from_db()
     assert second.state == AlertState.RESOLVED
     # The minute's check with nothing to do: pending alerts, the fleets' rules, the fleets, one query for stale data
-    # (the plug-in time is not set) — however many vehicles are stale with their alert turned off.
-    with django_assert_max_num_queries(4):
+    # (the plug-in time is not set), the fleets paused or with a fleet-wide alert — however many vehicles are stale
+    # with their alert turned off.
+    with django_assert_max_num_queries(5):
         assert tasks.due_check.delay().get() == 0
     assert not Alert.objects.filter(condition="stale", state__in=ACTIVE).exists()
 
@@ -338,25 +339,51 @@ def test_smartcar_not_answering_for_half_an_hour_opens_an_unreachable_alert(
     assert_tiles(owner_client, fleet, "unreachable", 0)
 
 
-def test_a_billing_error_opens_a_paused_alert_that_resolves_when_polling_resumes(owner_client, fleet, transactional_db):
-    ford = connect_simulated(fleet, makes=["FORD"]).vehicles[0]
+def test_a_billing_error_opens_one_alert_for_the_whole_fleet_that_resolves_when_polling_resumes(
+    owner_client, fleet, manager, django_capture_on_commit_callbacks, transactional_db
+):
+    Subscription.objects.create(fleet=fleet, user=manager, mode=Mode.IMMEDIATE, conditions=["paused"])
+    ford, tesla = connect_simulated(fleet, makes=["FORD", "TESLA"]).vehicles
     sync_all()
     nudge(ford, lambda s: s.update(force_error="BILLING:VEHICLE_REQUEST_LIMIT"))
     sync_all()
-    alert = Alert.objects.get(vehicle=ford, condition="paused")
-    assert (alert.state, alert.summary) == (AlertState.OPEN, "Paused by billing")
-    assert_tiles(owner_client, fleet, "paused", 1)
-    sync_all()  # the fleet's polling is paused: the vehicle is not asked, the alert holds
+    # The pause is the fleet's: every vehicle stops being read, and the fleet's members are told once.
+    alert = Alert.objects.get(condition="paused")
+    assert (alert.vehicle, alert.state, alert.about) == (None, AlertState.OPEN, "Whole fleet")
+    emailed = Delivery.objects.filter(event__alert=alert, channel="email")
+    assert list(emailed.values_list("user__email", flat=True)) == [manager.email]
+    sync_all()  # the fleet's polling is paused: no vehicle is asked, the one alert holds
+    assert VehicleStatus.objects.get(vehicle=tesla).sync_state == SyncState.PAUSED
+    assert_tiles(owner_client, fleet, "paused", 2)
     assert Alert.objects.filter(condition="paused").count() == 1 and kinds(alert) == [EventKind.OPENED]
+    tasks.due_check()
+    assert Alert.objects.filter(condition="paused").count() == 1 and emailed.count() == 1
+    inbox = owner_client.get(reverse("alerts_inbox", args=[fleet.slug])).content.decode()
+    assert "Whole fleet" in inbox and "Paused by billing" in inbox
+    detail = owner_client.get(reverse("alerts_detail", args=[fleet.slug, alert.pk]))
+    assert detail.status_code == 200 and "every vehicle of this fleet" in detail.content.decode()
 
     # The plan is upgraded; an owner resumes polling (admin, fleet sync settings).
     nudge(ford, lambda s: s.pop("force_error"))
-    sync.fleet_sync_resume(fleet_sync=FleetSync.objects.get(fleet=fleet))
+    with django_capture_on_commit_callbacks(execute=True):
+        sync.fleet_sync_resume(fleet_sync=FleetSync.objects.get(fleet=fleet))
     alert.refresh_from_db()
     assert alert.state == AlertState.RESOLVED and kinds(alert) == [EventKind.OPENED, EventKind.RESOLVED]
     assert_tiles(owner_client, fleet, "paused", 0)
     sync_all()
     assert Alert.objects.filter(condition="paused").count() == 1
+
+
+def test_a_billing_pause_that_ends_by_itself_resolves_the_fleets_alert_at_the_next_check(fleet, transactional_db):
+    ford = connect_simulated(fleet, makes=["FORD"]).vehicles[0]
+    sync_all()
+    nudge(ford, lambda s: s.update(force_error="BILLING:VEHICLE_REQUEST_LIMIT"))
+    sync_all()
+    alert = Alert.objects.get(condition="paused", vehicle=None)
+    FleetSync.objects.filter(fleet=fleet).update(paused_until=timezone.now() - timedelta(seconds=1))
+    tasks.due_check()
+    alert.refresh_from_db()
+    assert alert.state == AlertState.RESOLVED
 
 
 def test_a_rate_limited_vehicle_alerts_when_the_fleet_asks_for_it_and_resolves_once_the_limit_lifts(

@@ -14,7 +14,7 @@ from connect.models import SmartcarAccount
 from fleet.models import Membership, Role
 from fleet.outbox import enqueue
 from vehicles.models import EndpointState, FleetSync, SyncState, Vehicle, VehicleStatus, VehicleSync
-from vehicles.signals import vehicles_changed_send
+from vehicles.signals import fleet_sync_changed_send, vehicles_changed_send
 from vehicles.sync.planning import endpoint_states_ensure
 
 logger = logging.getLogger(__name__)
@@ -59,6 +59,7 @@ def fleet_sync_resume(*, fleet_sync: FleetSync) -> None:
     vehicle_ids = list(paused.values_list("vehicle_id", flat=True))
     paused.update(sync_state=SyncState.OK)
     vehicles_changed_send(vehicle_ids=vehicle_ids, source="sync")
+    fleet_sync_changed_send(fleet_id=fleet_sync.pk)
 
 
 def fleet_billing_pause(*, fleet_id: int, error: SmartcarError, now: datetime | None = None) -> None:
@@ -74,6 +75,7 @@ def fleet_billing_pause(*, fleet_id: int, error: SmartcarError, now: datetime | 
     )
     if not newly:
         return
+    fleet_sync_changed_send(fleet_id=fleet_id)
     logger.warning("fleet %s: polling paused after a billing error [request %s]", fleet_id, error.request_id)
     owners = list(Membership.objects.filter(fleet_id=fleet_id, role=Role.OWNER).values_list("user__email", flat=True))
     if owners:
