@@ -402,9 +402,20 @@ def vehicles_evaluate_in_batches(*, vehicle_ids: Iterable[int], now: datetime | 
     return sum(vehicles_evaluate(vehicle_ids=ids[i : i + size], now=now) for i in range(0, len(ids), size))
 
 
+def _turned_off(key: str) -> Q:
+    """The vehicles for which an exception turns this alert off, by the precedence of ``Rules.effective``: their own
+    exception when they have one, else their groups' — off when every group of theirs with an exception has it off."""
+    rules = AlertRule.objects.filter(condition=key)
+    own = rules.filter(vehicle=OuterRef("pk"))
+    groups = rules.filter(group__vehicles=OuterRef("pk"))
+    own_off = Exists(own.filter(enabled=False))
+    groups_off = ~Exists(own) & Exists(groups.filter(enabled=False)) & ~Exists(groups.filter(enabled=True))
+    return Q(own_off) | Q(groups_off)
+
+
 def _timed_without_alert(now: datetime) -> set[int]:
-    """Vehicles for which a timed condition holds, alerting is on (the fleet's rule, and the vehicle's own exception
-    where it has one; a group's is left to the judging), and no alert of it is active."""
+    """Vehicles for which a timed condition holds, alerting is on (the fleet's rule, then the vehicle's own exception
+    or its groups', as ``Rules.effective`` decides), and no alert of it is active."""
     keys = [condition.key for condition in catalog.TIMED]
     fleet_rules = {
         (fleet_id, key): enabled
@@ -434,7 +445,7 @@ def _timed_without_alert(now: datetime) -> set[int]:
                     )
                 )
             )
-            .exclude(Exists(AlertRule.objects.filter(vehicle=OuterRef("pk"), condition=condition.key, enabled=False)))
+            .exclude(_turned_off(condition.key))
             .order_by()
             .values_list("pk", flat=True)
         )

@@ -25,7 +25,7 @@ from tests.vehicles.conftest import connect_simulated
 from tests.webhooks.test_end_to_end import PUBLIC_CHARGER
 from vehicles import conditions, sync
 from vehicles.groups import group_create
-from vehicles.models import EndpointState, FleetSync, SyncState, VehicleStatus, VehicleSync
+from vehicles.models import EndpointState, FleetSync, SyncState, VehicleGroup, VehicleStatus, VehicleSync
 
 
 def kinds(alert):
@@ -222,6 +222,39 @@ def test_rules_that_no_longer_count_a_stale_vehicle_resolve_its_alert_at_once_an
     with django_assert_max_num_queries(5):
         assert tasks.due_check.delay().get() == 0
     assert not Alert.objects.filter(condition="stale", state__in=ACTIVE).exists()
+
+
+def test_the_minute_check_leaves_alone_vehicles_whose_groups_turn_stale_alerts_off_and_alerts_those_turned_back_on(
+    fleet, time_passes, django_assert_max_num_queries, transactional_db
+):
+    pool, ford = connect_simulated(fleet, makes=["FORD", "FORD"]).vehicles
+    quiet = VehicleGroup.objects.create(fleet=fleet, name="Pool cars")
+    quiet.vehicles.add(pool, ford)
+    AlertRule.objects.create(fleet=fleet, group=quiet, condition="stale", enabled=False)
+    # The Ford is also in a group that wants the alert, and on in any group is on.
+    watched = VehicleGroup.objects.create(fleet=fleet, name="Watched")
+    watched.vehicles.add(ford)
+    AlertRule.objects.create(fleet=fleet, group=watched, condition="stale", enabled=True)
+    sync_all()
+    nudge(pool, flat_12v_battery)
+    nudge(ford, flat_12v_battery)
+    sync_all()
+    time_passes(timedelta(minutes=fleet.stale_after_minutes + 1))
+    tasks.due_check.delay()
+    assert list(Alert.objects.filter(condition="stale").values_list("vehicle", flat=True)) == [ford.pk]
+
+    # The pool car is stale with its alert off through its group: the minute's check finds nothing to judge (pending
+    # alerts, the fleets' rules, the fleets, one query for stale data, the fleets paused), minute after minute.
+    for _ in range(2):
+        time_passes(timedelta(minutes=1))
+        with django_assert_max_num_queries(5):
+            assert tasks.due_check.delay().get() == 0
+    assert not Alert.objects.filter(vehicle=pool, condition="stale").exists()
+
+    # Its own exception turns the alert back on for it: the next check opens it.
+    AlertRule.objects.create(fleet=fleet, vehicle=pool, condition="stale", enabled=True)
+    tasks.due_check.delay()
+    assert Alert.objects.get(vehicle=pool, condition="stale").state == AlertState.OPEN
 
 
 def test_a_vehicle_stale_again_while_another_of_its_alerts_is_open_gets_a_new_stale_alert(
