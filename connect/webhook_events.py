@@ -31,7 +31,7 @@ from fleet.outbox import Handover, OutboxSource, enqueue
 from vehicles.catalogue import endpoints_for
 from vehicles.models import Activity, StatusHistory, Vehicle, VehicleStatus
 from vehicles.signals import vehicles_changed_send
-from vehicles.status_store import vehicle_readings_store, vehicle_status_update
+from vehicles.status_store import signals_answer_merge, vehicle_readings_store, vehicle_status_update
 
 logger = logging.getLogger(__name__)
 
@@ -254,6 +254,7 @@ def _vehicle_state_apply(event: WebhookEvent) -> tuple[str, str]:
     """
     from charging.sessions import charging_event_observe
     from vehicles.readings_v3 import read_signals
+    from vehicles.service_history import V3_CODE as SERVICE_RECORDS
     from vehicles.unparsed import unparsed_record
 
     vehicle = _connected_vehicle(event.smartcar_vehicle_id)
@@ -280,10 +281,13 @@ def _vehicle_state_apply(event: WebhookEvent) -> tuple[str, str]:
         event_type = {v: k for k, v in CHARGING_STATE_AFTER.items()}[after]
         moment = reading.recorded["charging_state"]
         _charge_observed(vehicle, charging_event_observe(vehicle=vehicle, event_type=event_type, event_time=moment))
+    # The dealer's service records, when the webhook carries them (the signals it carries are chosen in Smartcar's
+    # Dashboard, management__webhooks.md; the records are the service-records signal, signals__service.md).
+    records = signals_answer_merge(vehicle=vehicle, items=data.get("signals"), codes=frozenset({SERVICE_RECORDS}))
     skipped = len(reading.values) - len(fresh)
     return EventStatus.PROCESSED, (
         f"{len(fresh)} values stored, {skipped} older than the status, {len(reading.unparsed)} unparsed, "
-        f"{len(reading.errors)} signal errors"
+        f"{len(reading.errors)} signal errors" + (", service records stored" if records else "")
     )
 
 

@@ -9,7 +9,9 @@ for each other's rows in opposite orders.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from django.db import transaction
 from django.utils.dateparse import parse_datetime
@@ -97,3 +99,42 @@ def vehicle_readings_store(*, vehicle: Vehicle, items: list, now: datetime) -> i
     if values:
         vehicle_status_update(vehicle=vehicle, status=status, values=values, recorded=recorded, now=now)
     return stored
+
+
+def signals_answer_merge(*, vehicle: Vehicle, items: Any, codes: frozenset[str]) -> int:
+    """Signals of these codes that a v3 webhook carried (a ``VEHICLE_STATE``), put into the vehicle's stored
+    ``/signals`` answer in place of the same signals there, unless the stored one is at least as new (deliveries come
+    in any order): whatever reads that answer then sees them as after a read. For the signals that live only there —
+    the dealer's service records (vehicles/service_history.py), as v2's webhooks store ``/service/history`` through
+    ``vehicle_readings_store`` — the typed status takes the others. The answer's read times are left as they are
+    (they pace the sync). A vehicle never read on v3 has no answer to put them in: its first read brings them.
+    Returns how many signals were put in."""
+    from vehicles.readings_v3 import signal_failure, signal_parts, timestamp
+
+    def age(item: Mapping) -> datetime | None:
+        return timestamp(mapping_at(item, "meta").get("oemUpdatedAt"))
+
+    arrived = {}
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, Mapping):
+            code, _body, status, _meta = signal_parts(item)
+            if code in codes and signal_failure(status) is None:
+                arrived[code] = item
+    if not arrived:
+        return 0
+    with transaction.atomic():
+        state = EndpointState.objects.select_for_update().filter(vehicle=vehicle, path="/signals").first()
+        if state is None or not isinstance(state.body, list):
+            return 0
+        stored = {signal_parts(i)[0]: i for i in state.body if isinstance(i, Mapping)}
+        newer = {}
+        for code, item in arrived.items():
+            held = stored.get(code)
+            held_at, item_at = (age(held), age(item)) if held is not None else (None, None)
+            if held is None or held_at is None or (item_at is not None and item_at > held_at):
+                newer[code] = item
+        if not newer:
+            return 0
+        kept = [i for i in state.body if not (isinstance(i, Mapping) and signal_parts(i)[0] in newer)]
+        EndpointState.objects.filter(pk=state.pk).update(body=[*kept, *newer.values()])
+    return len(newer)

@@ -8,6 +8,7 @@ import json
 import uuid
 
 import pytest
+from django.utils import timezone
 
 from charging.models import ChargingSession
 from connect.models import EventStatus, WebhookEvent
@@ -109,3 +110,49 @@ def test_a_v4_event_without_an_event_id_is_refused(webhook, deliver):
     del body["eventId"]
     assert deliver(webhook.smartcar_id, body).status_code == 400
     assert not WebhookEvent.objects.exists()
+
+
+def _records(*entries) -> dict:
+    return {"code": "service-records", "body": {"values": list(entries)}}
+
+
+def _record(record_id: str, time: str, task: str) -> dict:
+    return {
+        "id": record_id, "time": time, "odometer": 50000, "cost": {"amount": 150, "currency": "USD"},
+        "tasks": [{"id": "T1", "description": task}], "details": [],
+    }  # fmt: skip
+
+
+def test_service_records_in_a_vehicle_state_reach_the_dealer_history_and_an_older_delivery_does_not(
+    webhook, deliver, tesla
+):
+    from vehicles.models import EndpointState
+    from vehicles.service_history import dealer_history
+
+    # The vehicle's last read on v3: its signals, the service records among them, one visit so far.
+    first_visit = {"values": [_record("S1", "2025-01-15T14:30:00Z", "Oil Change")]}
+    read = [
+        {"attributes": {"code": "odometer-traveleddistance", "body": {"unit": "km", "value": 51000}},
+         "meta": {"oemUpdatedAt": MS - 3_600_000}},
+        {"attributes": {"code": "service-records", "body": first_visit}, "meta": {"oemUpdatedAt": MS - 3_600_000}},
+    ]  # fmt: skip
+    EndpointState.objects.create(vehicle=tesla, path="/signals", body=read, last_success_at=timezone.now())
+    assert [r.tasks for r in dealer_history(tesla).records] == [("Oil Change",)]
+
+    visits = _records(
+        _record("S1", "2025-01-15T14:30:00Z", "Oil Change"), _record("S2", "2026-03-01T09:00:00Z", "Brakes")
+    )
+    event = _process(webhook, deliver, vehicle_state(webhook, [visits], at=MS))
+    assert "service records stored" in event.outcome
+    history = dealer_history(tesla)
+    assert sorted(r.tasks for r in history.records) == [("Brakes",), ("Oil Change",)]
+    assert history.records[0].odometer_km == 50000.0 and history.shared is True
+    stored = EndpointState.objects.get(vehicle=tesla, path="/signals").body
+    assert [item.get("code") or item["attributes"]["code"] for item in stored] == [
+        "odometer-traveleddistance", "service-records",
+    ]  # fmt: skip
+
+    # A delivery older than what is stored (deliveries come in any order) leaves the records as they are.
+    stale = _records(_record("S1", "2025-01-15T14:30:00Z", "Oil Change"))
+    _process(webhook, deliver, vehicle_state(webhook, [stale], at=MS - 60_000))
+    assert len(dealer_history(tesla).records) == 2
