@@ -29,7 +29,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, Subquery
+from django.db.models.lookups import Exact
 from django.utils import timezone
 
 from alerts import catalog
@@ -413,27 +414,56 @@ def _turned_off(key: str) -> Q:
     return Q(own_off) | Q(groups_off)
 
 
+def _threshold_is(kind: AlertKind, threshold: float | None) -> Q:
+    """The vehicles whose threshold for this alert is ``threshold`` (None: the fleet's), by the precedence of
+    ``Rules.effective``: their own exception's threshold when it sets one, else the highest their groups set."""
+    if not kind.threshold:
+        return Q()
+    rules = AlertRule.objects.filter(condition=kind.key)
+    own = rules.filter(vehicle=OuterRef("pk"))
+    own_sets = own.filter(enabled=True, threshold__isnull=False)
+    groups_set = rules.filter(group__vehicles=OuterRef("pk"), enabled=True, threshold__isnull=False)
+    if threshold is None:
+        return ~Q(Exists(own_sets)) & ~(~Q(Exists(own)) & Q(Exists(groups_set)))
+    highest = Subquery(groups_set.order_by("-threshold").values("threshold")[:1])
+    return Q(Exists(own_sets.filter(threshold=threshold))) | (~Q(Exists(own)) & Q(Exact(highest, threshold)))
+
+
 def _timed_without_alert(now: datetime) -> set[int]:
     """Vehicles for which a timed condition holds, alerting is on (the fleet's rule, then the vehicle's own exception
-    or its groups', as ``Rules.effective`` decides), and no alert of it is active."""
+    or its groups', as ``Rules.effective`` decides), and no alert of it is active. A vehicle whose exceptions set
+    its own threshold is looked for with that threshold (one query per threshold set), every other with its
+    fleet's."""
     keys = [condition.key for condition in catalog.TIMED]
-    fleet_rules = {
-        (fleet_id, key): enabled
-        for fleet_id, key, enabled in AlertRule.objects.filter(
-            vehicle__isnull=True, group__isnull=True, condition__in=keys
-        ).values_list("fleet_id", "condition", "enabled")
-    }
-    fleets: dict[tuple[Condition, Q], list[int]] = defaultdict(list)
+    # The fleets' rules of these conditions, and the thresholds their exceptions set, in one query.
+    fleet_rules: dict[tuple[int, str], bool] = {}
+    own_thresholds: dict[tuple[int, str], set[float]] = defaultdict(set)
+    for fleet_id, key, enabled, threshold, for_fleet in (
+        AlertRule.objects.filter(condition__in=keys)
+        .filter(Q(vehicle__isnull=True, group__isnull=True) | Q(enabled=True, threshold__isnull=False))
+        .values_list("fleet_id", "condition", "enabled", "threshold", Q(vehicle__isnull=True, group__isnull=True))
+    ):
+        if for_fleet:
+            fleet_rules[(fleet_id, key)] = enabled
+        else:
+            own_thresholds[(fleet_id, key)].add(threshold)
+    searches: dict[tuple[Condition, Q, float | None], list[int]] = defaultdict(list)
     for fleet in Fleet.objects.all():
         limits = Limits.for_fleet(fleet, now)
         for condition in catalog.TIMED:
-            if fleet_rules.get((fleet.pk, condition.key), catalog.BY_KEY[condition.key].enabled):
-                fleets[(condition, condition.q(limits))].append(fleet.pk)
+            kind = catalog.BY_KEY[condition.key]
+            if not fleet_rules.get((fleet.pk, condition.key), kind.enabled):
+                continue
+            searches[(condition, condition.q(limits), None)].append(fleet.pk)
+            for threshold in sorted(own_thresholds[(fleet.pk, condition.key)]) if kind.threshold else []:
+                judged = replace(limits, **{kind.threshold: threshold})
+                searches[(condition, condition.q(judged), threshold)].append(fleet.pk)
     found: set[int] = set()
-    for (condition, q), fleet_ids in fleets.items():
+    for (condition, q, threshold), fleet_ids in searches.items():
         found.update(
             Vehicle.objects.filter(fleet_id__in=fleet_ids)
             .filter(q)
+            .filter(_threshold_is(catalog.BY_KEY[condition.key], threshold))
             # Each relation in a subquery of its own: two lookups across one relation in one exclude() would each
             # match any of the vehicle's rows (a resolved alert of this condition and an open one of another would
             # hide the vehicle). "Not resolved" is the predicate of the unique index of active alerts, which answers

@@ -4,6 +4,7 @@ while the condition holds; the state goes back, the alert resolves by itself —
 condition counts the vehicle exactly while its alert is open."""
 
 from datetime import time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.test import Client
@@ -255,6 +256,43 @@ def test_the_minute_check_leaves_alone_vehicles_whose_groups_turn_stale_alerts_o
     AlertRule.objects.create(fleet=fleet, vehicle=pool, condition="stale", enabled=True)
     tasks.due_check.delay()
     assert Alert.objects.get(vehicle=pool, condition="stale").state == AlertState.OPEN
+
+
+def _unplugged_at(fraction):
+    return lambda s: s["ev"].update(soc=fraction, plugged=False, charging="NOT_CHARGING", charger=None, trip_chance=0)
+
+
+def test_at_the_plug_in_time_the_minute_check_judges_each_vehicle_by_its_groups_threshold(
+    fleet, time_passes, django_assert_max_num_queries, transactional_db
+):
+    # A zone where the plug-in time, 20 minutes from now, falls on today's date.
+    fleet.time_zone = next(
+        zone for zone in ("UTC", "Asia/Tokyo", "America/New_York", "Australia/Sydney")
+        if 1 <= timezone.now().astimezone(ZoneInfo(zone)).hour <= 22
+    )  # fmt: skip
+    soon = timezone.now().astimezone(ZoneInfo(fleet.time_zone)) + timedelta(minutes=20)
+    fleet.charge_by, fleet.charge_by_below_percent = time(soon.hour, soon.minute), 45
+    fleet.save()
+    long_shifts, short_hops = connect_simulated(fleet, makes=["TESLA", "TESLA"]).vehicles
+    early = group_create(fleet=fleet, name="Long shifts", vehicles=[long_shifts])
+    AlertRule.objects.create(fleet=fleet, group=early, condition="not_plugged_in", enabled=True, threshold=60)
+    late = group_create(fleet=fleet, name="Short hops", vehicles=[short_hops])
+    AlertRule.objects.create(fleet=fleet, group=late, condition="not_plugged_in", enabled=True, threshold=30)
+    nudge(long_shifts, _unplugged_at(0.5))  # below its group's 60 %, above the fleet's 45 %
+    nudge(short_hops, _unplugged_at(0.4))  # below the fleet's 45 %, above its group's 30 %
+    sync_all()
+    assert not Alert.objects.filter(condition="not_plugged_in").exists()  # not yet the plug-in time
+
+    # The plug-in time passes with nothing arriving from the cars: the minute's check finds the vehicle its group
+    # warns early, and not the one its group lets run lower.
+    time_passes(timedelta(minutes=21))
+    tasks.due_check.delay()
+    assert list(Alert.objects.filter(condition="not_plugged_in").values_list("vehicle", flat=True)) == [long_shifts.pk]
+    # Nor is that one judged again minute after minute (pending alerts, the fleets' rules and thresholds set, the
+    # fleets, stale data, the plug-in time by the fleet's threshold and by each of the two set, the fleets paused).
+    time_passes(timedelta(minutes=1))
+    with django_assert_max_num_queries(8):
+        assert tasks.due_check.delay().get() == 0
 
 
 def test_a_vehicle_stale_again_while_another_of_its_alerts_is_open_gets_a_new_stale_alert(
