@@ -328,7 +328,9 @@ def _spans_store(vehicles: list, readings: dict[int, _Readings]) -> None:
         (vehicle_id, external_id): (pk, started_at, ended_at)
         for vehicle_id, external_id, pk, started_at, ended_at in ChargingObservation.objects.filter(
             vehicle__in=vehicles, source=SessionSource.SYNC, external_id__in={key for _, key in spans}
-        ).values_list("vehicle_id", "external_id", "pk", "started_at", "ended_at")
+        )
+        .order_by()
+        .values_list("vehicle_id", "external_id", "pk", "started_at", "ended_at")
     }
     new, changed, now = [], [], timezone.now()
     for key, (vehicle, started_at, ended_at) in spans.items():
@@ -346,7 +348,8 @@ _OBSERVATION_COLUMNS = ("vehicle_id", "source", "started_at", "ended_at", "facts
 
 def _observations(vehicle_ids: list[int], since: dict[int, datetime | None]) -> dict[int, list[_Observation]]:
     """Each vehicle's observations that reach into its window, in one query."""
-    query = ChargingObservation.objects.filter(vehicle_id__in=vehicle_ids)
+    # Ordered by the column: the model's ordering by vehicle would join the fleet's vehicles to sort them.
+    query = ChargingObservation.objects.filter(vehicle_id__in=vehicle_ids).order_by("vehicle_id", "started_at")
     starts = [since[vehicle_id] for vehicle_id in vehicle_ids]
     if None not in starts:
         query = query.filter(_window(min(starts)))  # type: ignore[type-var]
@@ -563,7 +566,7 @@ def _note_energy_added(vehicles: list, charges: dict[int, list[_Charge]]) -> Non
     teslas = [vehicle.pk for vehicle in vehicles if (vehicle.make or "").upper() == "TESLA"]
     if not teslas:
         return
-    for state in EndpointState.objects.filter(vehicle_id__in=teslas, path="/tesla/charge"):
+    for state in EndpointState.objects.filter(vehicle_id__in=teslas, path="/tesla/charge").order_by():
         body = state.body if isinstance(state.body, dict) else {}
         energy = _number(body.get("energyAdded"))
         taken = state.data_age or state.fetched_at
@@ -678,9 +681,11 @@ def _value_at(points: list[tuple[datetime, Any]], moment: datetime) -> Any:
 def _nominal_capacities_kwh(vehicle_ids: list[int]) -> dict[int, float | None]:
     # Reference: smartcar-api/get-nominal-capacity.md — {"capacity": {"nominal": 80.9, …}}, null when unknown.
     found = {}
-    for vehicle_id, body in EndpointState.objects.filter(
-        vehicle_id__in=vehicle_ids, path="/battery/nominal_capacity"
-    ).values_list("vehicle_id", "body"):
+    for vehicle_id, body in (
+        EndpointState.objects.filter(vehicle_id__in=vehicle_ids, path="/battery/nominal_capacity")
+        .order_by()
+        .values_list("vehicle_id", "body")
+    ):
         capacity = body.get("capacity") if isinstance(body, dict) else None
         found[vehicle_id] = _number(capacity.get("nominal")) if isinstance(capacity, dict) else None
     return found

@@ -274,9 +274,11 @@ def _snapshots(rows: list[HistoryRow], last: Snapshot | None) -> list[Snapshot]:
 def _capacities(vehicle_ids: list[int]) -> dict[int, float]:
     # Reference: smartcar-api/get-nominal-capacity.md — {"capacity": {"nominal": 80.9, …}}.
     found = {}
-    for vehicle_id, body in EndpointState.objects.filter(
-        vehicle_id__in=vehicle_ids, path="/battery/nominal_capacity"
-    ).values_list("vehicle_id", "body"):
+    for vehicle_id, body in (
+        EndpointState.objects.filter(vehicle_id__in=vehicle_ids, path="/battery/nominal_capacity")
+        .order_by()
+        .values_list("vehicle_id", "body")
+    ):
         capacity = body.get("capacity") if isinstance(body, dict) else None
         nominal = capacity.get("nominal") if isinstance(capacity, dict) else None
         if isinstance(nominal, int | float) and nominal > 0:
@@ -287,9 +289,11 @@ def _capacities(vehicle_ids: list[int]) -> dict[int, float]:
 def _position_reads(vehicle_ids: list[int]) -> dict[int, datetime]:
     """When each vehicle's position or odometer was last read: without a new row then, it had not changed."""
     found: dict[int, datetime] = {}
-    for vehicle_id, data_age, fetched_at in EndpointState.objects.filter(
-        vehicle_id__in=vehicle_ids, path__in=POSITION_PATHS, last_success_at__isnull=False
-    ).values_list("vehicle_id", "data_age", "fetched_at"):
+    for vehicle_id, data_age, fetched_at in (
+        EndpointState.objects.filter(vehicle_id__in=vehicle_ids, path__in=POSITION_PATHS, last_success_at__isnull=False)
+        .order_by()
+        .values_list("vehicle_id", "data_age", "fetched_at")
+    ):
         moment = data_age or fetched_at
         if moment and (vehicle_id not in found or moment > found[vehicle_id]):
             found[vehicle_id] = moment

@@ -1,12 +1,15 @@
 """A sync round against the simulated platform, through the real client and HTTP stack."""
 
 import io
+import re
 from datetime import timedelta
 
 import pytest
 import time_machine
 from django.core import mail
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from simulator import clock
@@ -251,3 +254,17 @@ def test_on_api_v3_a_signal_without_its_unit_is_kept_and_logged_once(fleet, tran
     assert (unparsed.code, unparsed.reason, unparsed.count) == ("wheel-tires", "tire pressure has no unit", 2)
     assert VehicleStatus.objects.get().tire_pressure_front_left_kpa is None
     assert sum("wheel-tires" in record.getMessage() for record in caplog.records) == 1
+
+
+def test_a_rounds_reads_of_its_vehicles_rows_never_go_through_the_rest_of_the_fleet(fleet, transactional_db):
+    # The endpoint rows' default ordering (by vehicle, which sorts by make, model, VIN) joined every vehicle of the
+    # fleet to sort a chunk's rows: at 10,000 vehicles 13 ms of PostgreSQL for 50 of them instead of 0.3 ms, and the
+    # same for system statuses and charging observations. A round reads its vehicles' rows by their own keys.
+    connect_simulated(fleet, makes=["TESLA", "BMW", "FORD"])
+    token, leased = sync.vehicles_lease_due()
+    with CaptureQueriesContext(connection) as captured:
+        assert sync.vehicles_sync(vehicle_ids=leased, lease_token=token).synced == 3
+    own_rows = re.compile(r'FROM "(vehicles_endpointstate|vehicles_systemstatus|charging_chargingobservation)"')
+    reads = [query["sql"] for query in captured.captured_queries if own_rows.search(query["sql"])]
+    assert reads
+    assert [sql for sql in reads if 'JOIN "vehicles_vehicle"' in sql] == []

@@ -53,7 +53,7 @@ def system_statuses_store(reports: list[Report], now: datetime) -> None:
     """/diagnostics/system_status answers: the latest status of each system, with when it last changed."""
     # Reference: smartcar-api/get-system-status.md
     ids = [vehicle_id for vehicle_id, _ in reports]
-    current = {(s.vehicle_id, s.system_id): s for s in SystemStatus.objects.filter(vehicle_id__in=ids)}
+    current = {(s.vehicle_id, s.system_id): s for s in SystemStatus.objects.filter(vehicle_id__in=ids).order_by()}
     new, changed, seen = [], [], []
     for vehicle_id, body in reports:
         for item in body.get("systems") or []:

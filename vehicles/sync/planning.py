@@ -171,7 +171,9 @@ def _prefetch(vehicles: list[Vehicle]) -> tuple[dict[int, VehicleStatus], dict[i
         VehicleStatus.objects.bulk_create(missing_status, ignore_conflicts=True)
         statuses = {s.vehicle_id: s for s in VehicleStatus.objects.filter(vehicle_id__in=ids)}
     states: dict[int, dict[str, EndpointState]] = defaultdict(dict)
-    for state in EndpointState.objects.filter(vehicle_id__in=ids):
+    # Unordered: the model's ordering by vehicle joins the whole fleet's vehicles to sort a chunk's rows (13 ms of
+    # PostgreSQL for 50 vehicles of a 10,000-vehicle fleet, 0.3 ms without).
+    for state in EndpointState.objects.filter(vehicle_id__in=ids).order_by():
         states[state.vehicle_id][state.path] = state
     missing = [
         EndpointState(vehicle=v, path=e.path_for(v.make))
@@ -181,7 +183,7 @@ def _prefetch(vehicles: list[Vehicle]) -> tuple[dict[int, VehicleStatus], dict[i
     ]
     if missing:
         rows_insert_new(EndpointState, missing)
-        for state in EndpointState.objects.filter(vehicle_id__in={m.vehicle_id for m in missing}):
+        for state in EndpointState.objects.filter(vehicle_id__in={m.vehicle_id for m in missing}).order_by():
             states[state.vehicle_id].setdefault(state.path, state)
     return statuses, states
 
