@@ -79,16 +79,20 @@ def outage_before_storing(outage: DatabaseOutage):
             with context["connection"].cursor() as cursor:
                 cursor.execute("SELECT pg_backend_pid()")
                 pid = cursor.fetchone()[0]
-            threading.Thread(target=_outage, args=(outage, pid)).start()
-            time.sleep(0.2)  # terminated by now
+            terminated = threading.Event()
+            threading.Thread(target=_outage, args=(outage, pid, terminated)).start()
+            terminated.wait(30)  # however long a loaded machine takes to connect and terminate it
         return execute(sql, params, many, context)
 
     with connection.execute_wrapper(wrapper):
         yield fired
 
 
-def _outage(outage: DatabaseOutage, pid: int) -> None:
-    outage.begin(pid)
+def _outage(outage: DatabaseOutage, pid: int, terminated: threading.Event) -> None:
+    try:
+        outage.begin(pid)  # returns once the connection is gone (pg_terminate_backend waits for it)
+    finally:
+        terminated.set()
     time.sleep(OUTAGE_SECONDS)
     outage.end()
 
