@@ -58,17 +58,22 @@ def check_rate_limit(vehicle: Vehicle, faults: FaultSettings) -> None:
 
 
 def _count_request(vehicle: Vehicle, minute: int) -> int:
-    """This request counted in the vehicle's minute; returns the minute's count so far."""
-    rows = RequestCounter.objects.filter(vehicle=vehicle, minute=minute)
-    if not rows.update(requests=F("requests") + 1):
-        try:
-            with transaction.atomic():
-                RequestCounter.objects.create(vehicle=vehicle, minute=minute, requests=1)
-        except IntegrityError:  # created meanwhile by a concurrent request
-            rows.update(requests=F("requests") + 1)
-        else:
-            RequestCounter.objects.filter(vehicle=vehicle, minute__lt=minute - 1).delete()  # once a minute
-    return rows.values_list("requests", flat=True).first() or 1
+    """This request counted in the vehicle's minute; returns the minute's count with it.
+
+    One statement counts and answers (an upsert returning the count, PostgreSQL and SQLite alike): a count read after
+    the write would include a request another process counted meanwhile, and refuse both.
+    """
+    table = connection.ops.quote_name(RequestCounter._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (vehicle_id, minute, requests) VALUES (%s, %s, 1) "  # noqa: S608 (table name)
+            f"ON CONFLICT (vehicle_id, minute) DO UPDATE SET requests = {table}.requests + 1 RETURNING requests",
+            [vehicle.pk, minute],
+        )
+        count = cursor.fetchone()[0]
+    if count == 1:  # the minute's first request
+        RequestCounter.objects.filter(vehicle=vehicle, minute__lt=minute - 1).delete()
+    return count
 
 
 # --- latency ------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -11,10 +12,10 @@ from urllib.parse import quote
 
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections
 
 from simulator import faults
-from simulator.errors import ERRORS
+from simulator.errors import ERRORS, ApiError
 from simulator.models import BillingCounter, FaultSettings
 from tests.conftest import require_service
 
@@ -237,6 +238,56 @@ def test_a_batch_member_can_carry_a_malformed_body(api, sim_vehicle, sim_faults)
     members = json.loads(response.content)["responses"]  # the batch answer itself is JSON
     assert [(m["path"], m["code"]) for m in members] == [(p, 200) for p in paths]
     assert all(not isinstance(m["body"], dict) for m in members)
+
+
+def test_two_requests_at_once_for_the_last_call_of_a_minute_get_one_answer_and_one_refusal(
+    transactional_db, sim_vehicle, sim_faults
+):
+    """Two server processes count a vehicle's last allowed call at the same moment: the one counted first is
+    answered. Each pauses after its count is written while the other counts (the order two processes may take)."""
+    require_service(connection.vendor == "postgresql", "PostgreSQL (two connections counting at once)")
+    vehicle = sim_vehicle("TESLA")
+    vehicle.requests_per_minute = 2
+    vehicle.save()
+
+    def answer() -> str:
+        try:
+            faults.check_rate_limit(vehicle, sim_faults)
+        except ApiError:
+            return "refused"
+        return "answered"
+
+    def at_once() -> list[str]:
+        assert answer() == "answered"  # the minute's first call
+        counted, go_on = threading.Event(), threading.Event()
+        outcomes: list[str] = []
+
+        def paused_after_counting(execute, sql, params, many, context):
+            result = execute(sql, params, many, context)
+            if "simulator_requestcounter" in sql and sql.lstrip().startswith(("UPDATE", "INSERT")):
+                counted.set()
+                go_on.wait(30)
+            return result
+
+        def first_process():
+            try:
+                with connection.execute_wrapper(paused_after_counting):
+                    outcomes.append(answer())
+            finally:
+                counted.set()
+                connections.close_all()
+
+        first = threading.Thread(target=first_process)
+        first.start()
+        try:
+            assert counted.wait(30)
+            second = answer()
+        finally:
+            go_on.set()
+            first.join(30)
+        return [*outcomes, second]
+
+    assert in_one_minute(at_once) == ["answered", "refused"]
 
 
 def test_the_rate_limit_is_counted_across_server_processes(transactional_db, api, sim_vehicle, sim_token):
