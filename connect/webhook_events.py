@@ -31,7 +31,7 @@ from fleet.outbox import Handover, OutboxSource, enqueue
 from vehicles.catalogue import endpoints_for
 from vehicles.models import Activity, StatusHistory, Vehicle, VehicleStatus
 from vehicles.signals import vehicles_changed_send
-from vehicles.status_store import signals_answer_merge, vehicle_readings_store, vehicle_status_update
+from vehicles.status_store import signals_answer_merge, vehicle_hold, vehicle_readings_store, vehicle_status_update
 
 logger = logging.getLogger(__name__)
 
@@ -207,6 +207,7 @@ def _charging_event_apply(vehicle: Vehicle, event: WebhookEvent) -> str:
 
     now = timezone.now()
     event_time = event.event_time or now
+    vehicle_hold(vehicle)  # first, as a round's store: whichever comes second waits (vehicles/status_store.py)
     status, _ = VehicleStatus.objects.get_or_create(vehicle=vehicle)
     newest = (
         StatusHistory.objects.filter(vehicle=vehicle, field="charging_state")
@@ -260,6 +261,7 @@ def _vehicle_state_apply(event: WebhookEvent) -> tuple[str, str]:
     vehicle = _connected_vehicle(event.smartcar_vehicle_id)
     if vehicle is None:
         return EventStatus.IGNORED, "no connected vehicle with this Smartcar id"
+    vehicle_hold(vehicle)  # first, as a round's store: whichever comes second waits (vehicles/status_store.py)
     event.vehicle = vehicle
     data = mapping_at(event.body, "data")
     now = timezone.now()

@@ -1,8 +1,9 @@
 """A webhook event that arrives while a round of its vehicle is waiting for Smartcar's answers: the round, storing
 afterwards, neither turns the event's values back to those it read before the event nor drops the targeted sync the
-event asked for."""
+event asked for; an event processed while the round stores waits for it (or the round for the event), never both."""
 
 import threading
+import time
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -17,7 +18,9 @@ from tests.conftest import require_service
 from tests.vehicles.conftest import connect_simulated
 from tests.webhooks.conftest import charging_event
 from vehicles import sync
-from vehicles.models import EndpointState, VehicleStatus, VehicleSync
+from vehicles.models import EndpointState, FleetSync, StatusHistory, VehicleStatus, VehicleSync
+from vehicles.sync.planning import Plan
+from vehicles.sync.storing import VehicleWrite, group_store
 
 
 @pytest.fixture(autouse=True)
@@ -105,3 +108,63 @@ def test_the_targeted_sync_an_event_asks_for_during_a_round_still_happens_right_
     assert EndpointState.objects.get(vehicle=tesla, path="/charge").next_sync_at <= now
     assert VehicleSync.objects.get(vehicle=tesla).next_sync_at <= now
     assert sync.vehicles_lease_due()[1] == [tesla.pk]  # the next dispatch reads the charge at once
+
+
+def _waiting_for_a_lock(cursor) -> bool:
+    cursor.execute("SELECT pg_stat_clear_snapshot()")  # a transaction keeps its first look at the statistics
+    cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+    return cursor.fetchone()[0] > 0
+
+
+def test_an_event_and_a_round_storing_its_vehicle_at_the_same_moment_do_not_deadlock(webhook, tesla):
+    """An event older than the charging state already known asks for a targeted sync, in one transaction with the
+    rest of its processing, while a round stores the same vehicle. Both take the vehicle's sync row first; the one
+    that comes second waits for the other instead of each holding what the other needs (PostgreSQL would end that
+    by failing one of them: the event, or the round's whole group)."""
+    newest = StatusHistory.objects.filter(vehicle=tesla, field="charging_state").latest("recorded_at").recorded_at
+    body = charging_event(webhook.smartcar_id, tesla.smartcar_id, "CHARGING_STARTED")
+    event = WebhookEvent.objects.create(
+        webhook=webhook, event_id=body["payload"]["eventId"], event_name="eventBased", event_type="CHARGING_STARTED",
+        smartcar_vehicle_id=tesla.smartcar_id, event_time=newest - timedelta(hours=1), body=body,
+    )  # fmt: skip
+    # The round that holds the vehicle has read the charge and is about to store it.
+    held_until = timezone.now() + timedelta(minutes=5)
+    VehicleSync.objects.filter(vehicle=tesla).update(lease_token="round", lease_until=held_until)
+    plan = Plan(
+        tesla,
+        VehicleSync.objects.get(vehicle=tesla),
+        VehicleStatus.objects.get(vehicle=tesla),
+        FleetSync.objects.get_or_create(fleet_id=tesla.fleet_id)[0],
+        {},
+        paths=["/charge"],
+    )
+    write = VehicleWrite(plan, states=[EndpointState.objects.get(vehicle=tesla, path="/charge")])
+    due_asked = threading.Event()
+    outcome: list = []
+
+    def paused_once_the_paths_are_due(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if not due_asked.is_set() and sql.startswith('UPDATE "vehicles_endpointstate"'):
+            due_asked.set()
+            with context["connection"].cursor() as cursor:
+                deadline = time.monotonic() + 30
+                while not _waiting_for_a_lock(cursor):  # the round's store is waiting for a row now
+                    assert time.monotonic() < deadline
+                    time.sleep(0.05)
+        return result
+
+    def event_worker():
+        try:
+            with connection.execute_wrapper(paused_once_the_paths_are_due):
+                outcome.append(webhook_event_process(event_id=event.pk))
+        finally:
+            due_asked.set()
+            connections.close_all()
+
+    worker = threading.Thread(target=event_worker)
+    worker.start()
+    assert due_asked.wait(30)
+    stored = group_store([write], "round")
+    worker.join(30)
+    assert outcome == [EventStatus.PROCESSED]
+    assert [w.vehicle_id for w in stored] == [tesla.pk]
