@@ -1,6 +1,6 @@
 """History figures (docs/benchmarks.md): 10,000 vehicles × 1 year of history on PostgreSQL (issue 15.2).
 
-    .venv/bin/python tests/bench/bench_history.py [--vehicles 10000] [--fraction 0.05] [--rounds 50] [--keep]
+    .venv/bin/python tests/bench/bench_history.py [--vehicles 10000] [--fraction 0.05] [--rounds 50] [--keep] [--reuse]
 
 1. Seeds, in a PostgreSQL database of its own (``fleet_bench_history``, dropped at the end unless ``--keep``), one
    fleet (Europe/Berlin) of ``--vehicles`` vehicles, 60 % electric, and the history of the year that ends now, as the
@@ -313,6 +313,21 @@ def seed(vehicles: int, fraction: float, now: datetime):
     for level in ("hourly", "daily"):  # as after the rollup job's last run
         HistoryRollupProgress.objects.create(name=level, done_until=shape.hour_now)
     return user, fleet, shape, written
+
+
+def reuse(fraction: float):
+    """The last seeded database, at today's schema; its moment is the hour the seed's rollups stopped at."""
+    from django.core.management import call_command
+
+    from fleet.models import Fleet, User
+    from vehicles.models import HistoryRollupProgress
+
+    call_command("migrate", verbosity=0)
+    call_command("collectstatic", "--noinput", verbosity=0)
+    fleet = Fleet.objects.get(name="Bench Fleet")
+    now = HistoryRollupProgress.objects.get(name="hourly").done_until
+    shape = Shape(list(fleet.vehicles.order_by("pk").values_list("pk", flat=True)), fraction, now)
+    return User.objects.get(email="bench@example.com"), fleet, shape, "(seeded before)"
 
 
 # --- Measuring ------------------------------------------------------------------------------------------------------
@@ -672,6 +687,11 @@ def main():
     parser.add_argument("--fraction", type=float, default=0.05, help="share of vehicles with raw rows elsewhere")
     parser.add_argument("--rounds", type=int, default=50)
     parser.add_argument("--keep", action="store_true", help="keep the database (disk is shared: drop it after)")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="measure on the database a run with --keep seeded and left unmeasured (retention drops its months once)",
+    )
     args = parser.parse_args()
 
     import django
@@ -684,7 +704,11 @@ def main():
     print("load average before seeding:", os.getloadavg(), flush=True)
     started = time.perf_counter()
     try:
-        user, fleet, shape, written = seed(args.vehicles, args.fraction, now)
+        if args.reuse:
+            user, fleet, shape, written = reuse(args.fraction)
+            now = shape.now
+        else:
+            user, fleet, shape, written = seed(args.vehicles, args.fraction, now)
         print(f"seeded {args.vehicles:,} vehicles in {time.perf_counter() - started:.0f} s; full density from "
               f"{shape.recent} and in {shape.raw_first} (raw) and {shape.hourly_first} (hourly), elsewhere 1 vehicle "
               f"in {shape.step}; now {now:%Y-%m-%d %H:%M} UTC", flush=True)  # fmt: skip
