@@ -18,10 +18,11 @@
 2. Measures, with the app's own functions: a vehicle's 30-day and 12-month chart (``charts_data``, which calls
    ``history_series``), over ``--rounds`` different vehicles; the fleet's daily energy report over a year
    (``fleet_energy_days``, and its page in process through every middleware); the insert path the sync's store
-   uses (``rows_insert_new`` of StatusHistory, one statement per group of 50 vehicles × 10 changed values and per
-   10,000 rows, each in its own transaction, into the previous month's full partition); the rollup of one hour and
-   of one day of the whole fleet; and retention (``history_prune``: one month of each table dropped). Medians and
-   p95, and EXPLAIN (ANALYZE, BUFFERS) of every query each of them runs.
+   uses (``history_append``, one statement per group of 50 vehicles × 10 changed values and per 10,000 rows, each
+   in its own transaction, into the previous month's full partition), beside the path it replaced and COPY; the
+   rollup of one hour and of one day of the whole fleet; and retention (``history_prune``: one month of each table
+   dropped, each statement and commit timed, with the sync's inserts running beside it). Medians and p95, and
+   EXPLAIN (ANALYZE, BUFFERS) of every query each of them runs.
 
 Targets (issue 15.2): 30-day chart ≤ 50 ms, the year's energy report ≤ 500 ms, retention of a month ≤ 1 s, inserts
 ≥ 50,000 rows/s.
