@@ -19,7 +19,10 @@ Refusals, checked in this order so that nothing unauthenticated is ever parsed i
 - a signature that does not match the raw body → 401 (constant-time comparison);
 - a body that is not a JSON object, or lacks what its kind of event needs → 400.
 
-Each refusal is logged with the reason and the webhook id, never a secret or the body.
+Each refusal is logged with the reason and the webhook id, never a secret or the body. An accepted delivery writes no
+log line: its event row is the record (the admin lists events with their status), and at hundreds of deliveries a
+second one line each cost the receiver a sixth of its CPU (docs/benchmarks.md); the worker logs each event it
+processes.
 """
 
 from __future__ import annotations
@@ -257,16 +260,8 @@ def _store(webhook: Webhook, body: dict, raw: bytes) -> Receipt:
         existing = WebhookEvent.objects.filter(event_id=fields["event_id"]).first()
         if existing is None:
             raise RuntimeError("an event id conflicted with no stored row")
-        logger.info("webhook %s: event %s delivered again, ignored", webhook.smartcar_id, existing.event_id)
         return Receipt(body={"status": "duplicate"}, event=existing, duplicate=True)
     # Handed to a worker once the row is committed (never before: a worker would not find it), in a group with the
     # events of the next few milliseconds; with the broker down, the event waits in the outbox (still a 200).
     transaction.on_commit(lambda: HANDOVER.add(event.pk))
-    logger.info(
-        "webhook %s: event %s (%s %s) stored",
-        webhook.smartcar_id,
-        event.event_id,
-        event.event_name,
-        event.event_type,
-    )
     return Receipt(body={"status": "received"}, event=event)
