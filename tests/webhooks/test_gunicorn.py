@@ -1,5 +1,10 @@
-"""Deliveries sent with ``Transfer-Encoding: chunked`` (no Content-Length) through gunicorn, as deployed: read whole,
-verified, stored; over the size limit, 413 (issue 12, item 9)."""
+"""Deliveries through gunicorn as deployed (``gunicorn fleet.wsgi``).
+
+- Sent with ``Transfer-Encoding: chunked`` (no Content-Length): read whole, verified, stored; over the size limit,
+  413 (issue 12, item 9).
+- Served by the webhook handler (fleet/wsgi.py): the request id, the security headers and the Host check kept, the
+  pages' middleware (sessions, CSP, frame options) skipped; pages of the same server keep all of it.
+"""
 
 import json
 import socket
@@ -111,4 +116,25 @@ def test_a_chunked_delivery_over_the_size_limit_is_refused(gunicorn):
     event = charging_event(WEBHOOK_ID, "vehicle-1", padding="x" * (MAX_BODY * 4))
     body = json.dumps(event).encode()
     assert _deliver_chunked(gunicorn, body, sign(body, MANAGEMENT_TOKEN)).status_code == 413
+    assert not WebhookEvent.objects.exists()
+
+
+def test_a_delivery_keeps_the_security_middleware_and_skips_the_pages(gunicorn):
+    body = json.dumps(charging_event(WEBHOOK_ID, "vehicle-1")).encode()
+    headers = {"Content-Type": "application/json", "SC-Signature": sign(body, MANAGEMENT_TOKEN)}
+    answer = httpx.post(gunicorn, content=body, headers=headers, timeout=10)
+    assert answer.status_code == 200 and answer.json() == {"status": "received"}
+    assert WebhookEvent.objects.get().event_id == json.loads(body)["payload"]["eventId"]
+    assert answer.headers["X-Request-ID"] and answer.headers["X-Content-Type-Options"] == "nosniff"
+    assert "Content-Security-Policy" not in answer.headers and "X-Frame-Options" not in answer.headers
+    assert "Set-Cookie" not in answer.headers
+    other = httpx.get(gunicorn.split("/webhooks/")[0] + "/healthz", timeout=10)  # 503 here: no broker
+    assert "Content-Security-Policy" in other.headers and other.headers["X-Frame-Options"] == "DENY"
+
+
+def test_a_delivery_for_a_host_not_allowed_is_refused(gunicorn):
+    body = json.dumps(charging_event(WEBHOOK_ID, "vehicle-1")).encode()
+    headers = {"Content-Type": "application/json", "SC-Signature": sign(body, MANAGEMENT_TOKEN), "Host": "evil.example"}
+    # 400 in production; here the error page has no collected static files to render with (a 500 then).
+    assert httpx.post(gunicorn, content=body, headers=headers, timeout=10).status_code >= 400
     assert not WebhookEvent.objects.exists()
