@@ -262,6 +262,6 @@ def _store(webhook: Webhook, body: dict, raw: bytes) -> Receipt:
             raise RuntimeError("an event id conflicted with no stored row")
         return Receipt(body={"status": "duplicate"}, event=existing, duplicate=True)
     # Handed to a worker once the row is committed (never before: a worker would not find it), in a group with the
-    # events of the next few milliseconds; with the broker down, the event waits in the outbox (still a 200).
+    # events of the next quarter of a second; with the broker down, the event waits in the outbox (still a 200).
     transaction.on_commit(lambda: HANDOVER.add(event.pk))
     return Receipt(body={"status": "received"}, event=event)

@@ -110,7 +110,10 @@ class Handover:
     Celery's eager mode (the tests) or ``background=False`` each id is sent at once, in the caller's thread.
     """
 
-    def __init__(self, task: str, model: str, *, max_rows: int = 200, max_wait: float = 0.02, background=None):
+    # A quarter of a second: a message costs more CPU than receiving a delivery, so groups should be large (at 100
+    # deliveries/s, 20 ms groups cost ~1 ms of CPU per delivery, 250 ms groups ~0.2 ms: docs/benchmarks.md), and a
+    # worker is rarely that close behind a burst anyway.
+    def __init__(self, task: str, model: str, *, max_rows: int = 200, max_wait: float = 0.25, background=None):
         self.task, self.model = task, model
         self.max_rows, self.max_wait = max_rows, max_wait
         self.background = background
@@ -174,7 +177,7 @@ class Handover:
             with self._lock:
                 while not self._ids:
                     self._lock.wait()
-                # Rows arriving in the next few milliseconds travel in the same message (unless the group is full).
+                # Rows arriving within max_wait travel in the same message (unless the group is full).
                 if len(self._ids) < self.max_rows:
                     self._lock.wait(self.max_wait)
             close_old_connections()  # this thread's own connection, renewed as a request's would be
