@@ -174,42 +174,59 @@ def _stat_fields(pid: int) -> list[str]:
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
 
 
-def _backends_cpu() -> dict[str, float]:
-    """CPU seconds so far of this database's PostgreSQL backends, per application_name (web, worker)."""
+def _backends_cpu() -> dict[int, tuple[str, float]]:
+    """CPU seconds so far of each of this database's PostgreSQL backends: {pid: (application_name, seconds)}."""
     import psycopg
 
     ticks = os.sysconf("SC_CLK_TCK")
-    totals: dict[str, float] = collections.defaultdict(float)
     with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{DB_NAME}", autocommit=True) as conn:
         rows = conn.execute(
             "SELECT pid, application_name FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
             [DB_NAME],
         ).fetchall()
+    backends = {}
     for pid, name in rows:
         try:
             fields = _stat_fields(pid)
         except OSError:
             continue
-        totals[name or "other"] += (int(fields[11]) + int(fields[12])) / ticks
-    return totals
+        backends[pid] = (name or "other", (int(fields[11]) + int(fields[12])) / ticks)
+    return backends
 
 
 class CpuMeter:
-    """CPU seconds spent by the web server and the worker (each with its backends) between two readings. A backend
-    that ended between the readings takes its CPU with it: connections are kept (CONN_MAX_AGE), so few do."""
+    """CPU seconds spent by the web server and the worker (each with its PostgreSQL backends) since the meter started.
+
+    Backends come and go (the worker opens a connection per task; the web server's are renewed after CONN_MAX_AGE):
+    a thread reads them every half second and keeps each one's last figure, so one that ended takes at most its last
+    half second with it."""
 
     def __init__(self, processes: dict[str, subprocess.Popen]):
         self.processes = processes
-        self.start = self.read()
+        self.start_processes = {name: _tree_cpu(p.pid) for name, p in processes.items()}
+        self.start_backends = _backends_cpu()
+        self.backends = dict(self.start_backends)
+        self.lock = threading.Lock()
+        threading.Thread(target=self._watch, daemon=True).start()
 
-    def read(self) -> dict[str, float]:
-        figures = {f"{name} processes": _tree_cpu(p.pid) for name, p in self.processes.items()}
-        figures.update({f"{name} backends": s for name, s in _backends_cpu().items()})
-        return figures
+    def _watch(self) -> None:
+        while True:
+            time.sleep(0.5)
+            seen = _backends_cpu()
+            with self.lock:
+                self.backends.update(seen)
 
     def spent(self) -> dict[str, float]:
-        now = self.read()
-        return {name: seconds - self.start.get(name, 0.0) for name, seconds in now.items()}
+        figures = {
+            f"{name} processes": _tree_cpu(p.pid) - self.start_processes.get(name, 0.0)
+            for name, p in self.processes.items()
+        }
+        with self.lock:
+            self.backends.update(_backends_cpu())
+            for pid, (name, seconds) in self.backends.items():
+                before = self.start_backends.get(pid, (name, 0.0))[1]
+                figures[f"{name} backends"] = figures.get(f"{name} backends", 0.0) + seconds - before
+        return figures
 
 
 def _percentile(values: list[float], share: float) -> float:
@@ -335,6 +352,7 @@ def _run(args, deliveries: list[tuple[str, bytes]], log_path: Path, processes: l
     if start_worker is not None:
         start_worker()
         meter.processes["worker"] = processes[1]
+        meter.start_processes["worker"] = 0.0
         started = time.perf_counter()
         print("worker started now")
     unfinished = [EventStatus.RECEIVED, EventStatus.PROCESSING]
