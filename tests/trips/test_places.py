@@ -96,3 +96,15 @@ def test_a_places_page_lists_the_arrivals_and_departures_of_its_trips(owner_clie
     assert "Van Out" in departures and "after 08:20, by 08:25" in arrivals  # Berlin time
     theirs = Place.objects.create(fleet=other_fleet, name="T", latitude=1, longitude=1, radius_m=10)
     assert owner_client.get(reverse("trips_place", args=[fleet.slug, theirs.pk])).status_code == 404
+
+
+@pytest.mark.django_db
+def test_with_no_place_yet_the_page_says_what_a_place_is_for_and_who_adds_one(client, owner, viewer, fleet):
+    client.force_login(owner)
+    page = client.get(reverse("trips_places", args=[fleet.slug])).content.decode()
+    assert "No places yet: trips show coordinates only." in page
+    assert "Add your depots and drivers' homes below, so trips name where they start and end." in page
+    client.force_login(viewer)
+    page = client.get(reverse("trips_places", args=[fleet.slug])).content.decode()
+    assert "An owner or manager adds depots and drivers' homes here." in page
+    assert "Add your depots" not in page
