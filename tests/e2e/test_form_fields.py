@@ -1,4 +1,5 @@
-"""In a real browser: a form field's hint reads under its field, not glued to the field's right edge."""
+"""In a real browser: form fields look alike and read well — a hint under its field, not glued to its right edge;
+a date-and-time field as wide and in the same type as the fields around it."""
 
 import pytest
 
@@ -26,3 +27,24 @@ def test_the_alert_forms_hints_sit_under_their_fields(page, live_server, fleet_o
     hints = page.evaluate(HINTS)
     assert hints, "no field with a hint on the page"
     assert [hint["hint"] for hint in hints if not hint["below"]] == []
+
+
+# The box and type of the date-and-time fields and of the vehicle list of the driver's "Give … a vehicle" form.
+ASSIGN_FIELDS = """() => Object.fromEntries(['vehicle', 'starts_at', 'ends_at'].map((name) => {
+  const field = document.querySelector(`form [name=${name}]`);
+  const style = getComputedStyle(field);
+  return [name, {width: field.getBoundingClientRect().width, font: style.fontFamily, size: style.fontSize}];
+}))"""
+
+
+def test_a_drivers_date_and_time_fields_look_like_the_forms_other_fields(page, live_server, fleet_owner):  # noqa: F811
+    from trips.models import Driver
+
+    user, fleet = fleet_owner
+    driver = Driver.objects.create(fleet=fleet, name="Ana Lopez")
+    sign_in(page, live_server, user.email)
+    page.wait_for_url(lambda url: "/accounts/login/" not in url)
+    page.goto(f"{live_server.url}/fleets/{fleet.slug}/drivers/{driver.pk}/")
+    fields = page.evaluate(ASSIGN_FIELDS)
+    assert fields["starts_at"] == fields["vehicle"]
+    assert fields["ends_at"] == fields["vehicle"]
