@@ -168,3 +168,49 @@ def test_an_event_and_a_round_storing_its_vehicle_at_the_same_moment_do_not_dead
     worker.join(30)
     assert outcome == [EventStatus.PROCESSED]
     assert [w.vehicle_id for w in stored] == [tesla.pk]
+
+
+def test_two_events_of_one_vehicle_processed_at_once_do_not_deadlock(webhook, tesla):
+    """Two workers process events of the same vehicle: one older than the charging state known (it only records the
+    charge and asks for a sync), one newer (it changes the status first). Both take the vehicle's sync row before its
+    charging lock, so the second waits for the first instead of each holding what the other needs."""
+    newest = StatusHistory.objects.filter(vehicle=tesla, field="charging_state").latest("recorded_at").recorded_at
+
+    def event(event_type, when):
+        body = charging_event(webhook.smartcar_id, tesla.smartcar_id, event_type)
+        return WebhookEvent.objects.create(
+            webhook=webhook, event_id=body["payload"]["eventId"], event_name="eventBased", event_type=event_type,
+            smartcar_vehicle_id=tesla.smartcar_id, event_time=when, body=body,
+        )  # fmt: skip
+
+    older, newer = event("CHARGING_STARTED", newest - timedelta(hours=1)), event("CHARGING_STOPPED", timezone.now())
+    charge_locked = threading.Event()
+    outcome: list = []
+
+    def paused_once_the_charge_is_locked(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if not charge_locked.is_set() and 'FROM "vehicles_vehicle"' in sql and "FOR UPDATE" in sql:
+            charge_locked.set()
+            with context["connection"].cursor() as cursor:
+                deadline = time.monotonic() + 30
+                while not _waiting_for_a_lock(cursor):  # the other event's worker is waiting for a row now
+                    assert time.monotonic() < deadline
+                    time.sleep(0.05)
+        return result
+
+    def older_event_worker():
+        try:
+            with connection.execute_wrapper(paused_once_the_charge_is_locked):
+                outcome.append(webhook_event_process(event_id=older.pk))
+        finally:
+            charge_locked.set()
+            connections.close_all()
+
+    worker = threading.Thread(target=older_event_worker)
+    worker.start()
+    assert charge_locked.wait(30)
+    assert webhook_event_process(event_id=newer.pk) == EventStatus.PROCESSED
+    worker.join(30)
+    assert outcome == [EventStatus.PROCESSED]
+    stopped = StatusHistory.objects.get(vehicle=tesla, field="charging_state", recorded_at=newer.event_time)
+    assert stopped.text == "NOT_CHARGING"

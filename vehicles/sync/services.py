@@ -36,10 +36,8 @@ def vehicle_sync_now(*, vehicle: Vehicle, paths: Iterable[str] | None = None) ->
         # Paths this API does not have (API v3 reads every signal in one call): refresh what it does have.
         wanted = None
     due = [s.pk for s in states.values() if wanted is None or s.path in wanted]
-    # The sync row before the endpoints' rows, in the order a round's store takes them: inside a longer transaction
-    # (a webhook event's) neither waits for the other's rows in the opposite order.
-    VehicleSync.objects.filter(vehicle=vehicle).update(next_sync_at=now, requested_at=now)
     EndpointState.objects.filter(pk__in=due).update(next_sync_at=now)
+    VehicleSync.objects.filter(vehicle=vehicle).update(next_sync_at=now, requested_at=now)
     # With the broker down the request still stands: the vehicle is due now, and the dispatcher takes it.
     enqueue(sync_vehicle_now, vehicle.pk)
 
