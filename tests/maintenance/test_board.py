@@ -2,6 +2,7 @@
 
 from datetime import date, timedelta
 
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -149,3 +150,10 @@ def test_the_diagnostics_board_tells_a_code_still_reported_after_the_work_from_o
     manager_client.post(click, {"kind": "dtc", "pk": again.pk})
     assert "P0420 came back after the work" in manager_client.get(order.get_absolute_url()).content.decode()
     assert WorkOrder.objects.count() == 1
+
+
+@pytest.mark.parametrize("name", ["maintenance_work_order_new", "maintenance_program"])
+def test_the_pages_the_board_opens_lead_back_to_the_board(manager_client, fleet, name):
+    page = manager_client.get(reverse(name, args=[fleet.slug])).content.decode()
+    board = reverse("maintenance_board", args=[fleet.slug])
+    assert f'<p class="crumbs"><a href="{board}">← Maintenance</a></p>' in page
