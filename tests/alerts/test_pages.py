@@ -137,3 +137,10 @@ def test_a_vehicle_exception_changes_its_alerts_and_another_fleets_vehicle_is_re
     )
     assert no_threshold.status_code == 422 and "has no threshold of its own" in no_threshold.content.decode()
     assert AlertRule.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_the_inbox_says_alerts_can_be_about_the_whole_fleet(viewer_client, fleet):
+    page = viewer_client.get(reverse("alerts_inbox", args=[fleet.slug])).content.decode()
+    assert "or when Smartcar pauses the reading of the whole fleet" in page
+    assert "No vehicle, and nothing about the whole fleet, is in a state that alerts right now." in page
