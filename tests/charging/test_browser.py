@@ -1,4 +1,5 @@
-"""In a real browser: a manager edits a Ford location schedule, a Nissan schedule and a Tesla schedule (htmx inline)."""
+"""In a real browser: a manager edits a Ford location schedule, a Nissan schedule and a Tesla schedule (htmx inline);
+the charge control's buttons read as separate rows."""
 
 from datetime import timedelta
 
@@ -140,3 +141,12 @@ def test_every_refused_schedule_shows_its_error_in_place(page, live_server, owne
     save(schedule, "Save schedules", "Pick at least one day.")
 
     assert not Command.objects.exists()  # nothing was sent to any vehicle
+
+
+def test_the_charge_controls_buttons_stand_apart_from_the_charge_limits(page, live_server, owner, fleet, connected):  # noqa: F811
+    vehicle = connected("BMW")
+    sign_in(page, live_server, owner.email)
+    page.goto(f"{live_server.url}/fleets/{fleet.slug}/vehicles/{vehicle.pk}/charging/")
+    limit = page.get_by_role("button", name="Set charge limit").bounding_box()
+    start = page.get_by_role("button", name="Start charging").bounding_box()
+    assert start["y"] - (limit["y"] + limit["height"]) >= 8
