@@ -25,6 +25,18 @@
     return max - min < 30 * M ? 70 : 50;
   }
 
+  // The value axis as wide as its longest label needs (at least 60 px): "100,000" for an odometer is not cut off.
+  function valueAxisSize(u, values, axisIndex, cycle) {
+    var axis = u.axes[axisIndex];
+    if (cycle > 1) return axis._size;
+    var longest = (values || []).reduce(function (found, value) {
+      return String(value).length > found.length ? String(value) : found;
+    }, "");
+    u.ctx.font = axis.font[0];
+    var text = longest ? u.ctx.measureText(longest).width / window.devicePixelRatio : 0;
+    return Math.max(60, Math.ceil(axis.ticks.size + axis.gap + text + 4));
+  }
+
   // Dates in the fleet's time zone rather than the browser's.
   function zonedDate(zone) {
     return function (seconds) {
@@ -59,7 +71,7 @@
           tzDate: zonedDate(holder && holder.getAttribute("data-time-zone")),
           scales: scales,
           series: [{}, { label: chart.label, stroke: "#1f6feb", width: 2, fill: "rgba(31,111,235,0.08)" }],
-          axes: [{ values: TIME_AXIS, space: timeAxisSpace }, { size: 60 }],
+          axes: [{ values: TIME_AXIS, space: timeAxisSpace }, { size: valueAxisSize }],
         },
         chart.data,
         figure

@@ -45,3 +45,33 @@ def test_sub_minute_history_labels_its_time_axis_with_the_time_of_day(page, live
     # The day is told once, on the first tick, as on every other chart.
     first = datetime.fromtimestamp(axis["splits"][0], UTC).astimezone(berlin)
     assert axis["values"][0].split("\n")[1] == f"{first.day} {first:%b} {first.year}", axis
+
+
+# The odometer chart's value axis: the room it was given and the room its widest label takes, in CSS pixels.
+VALUE_AXIS = """() => {
+  const plot = document.querySelector("figure.chart[data-chart=odometer]").plot;
+  const axis = plot.axes[1];
+  const context = document.createElement("canvas").getContext("2d");
+  context.font = axis.font[0];
+  const widest = Math.max(...axis._values.map((label) => context.measureText(label).width / devicePixelRatio));
+  return {size: axis._size, needed: axis.ticks.size + axis.gap + widest, values: axis._values};
+}"""
+
+
+def test_a_six_figure_odometer_s_axis_labels_are_not_cut_off_on_a_phone(page, live_server, fleet_owner):  # noqa: F811
+    user, fleet = fleet_owner
+    (vehicle,) = make_vehicles(fleet, 1, account=make_account(fleet))
+    end = timezone.now().replace(microsecond=0)
+    VehicleStatus.objects.filter(vehicle=vehicle).update(last_success_at=end)
+    for step, km in enumerate([123_400, 123_480, 123_575]):
+        StatusHistory.objects.create(
+            vehicle=vehicle, field="odometer_km", number=km, recorded_at=end - timedelta(hours=3 - step)
+        )
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_in(page, live_server, user.email)
+    page.goto(f"{live_server.url}/fleets/{fleet.slug}/vehicles/{vehicle.pk}/")
+    expect(page.locator("figure.chart[data-chart=odometer] canvas")).to_be_visible()
+    axis = page.evaluate(VALUE_AXIS)
+    assert any(len(label) >= 7 for label in axis["values"]), axis  # "123,500": six figures and a separator
+    assert axis["size"] >= axis["needed"], axis
