@@ -249,6 +249,9 @@ def _args(start: Start) -> tuple:
 
 
 def _create_together(starts: list[Start], now) -> int:
+    # Inserted in one order (vehicle, condition): two evaluations starting overlapping alerts at once (a round's group
+    # and the minute's due check) then wait on each other's rows instead of deadlocking on the unique index.
+    starts = sorted(starts, key=lambda start: (start.vehicle.pk, start.kind.key))
     alerts = [_new_alert(*_args(start), now) for start in starts]
     with transaction.atomic():
         Alert.objects.bulk_create(alerts)

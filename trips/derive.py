@@ -359,7 +359,7 @@ def _progress_lock(vehicle_ids: list[int]) -> dict[int, TripProgress]:
         p.vehicle_id: p
         for p in TripProgress.objects.select_for_update().filter(vehicle_id__in=vehicle_ids).order_by("vehicle_id")
     }
-    missing = [vehicle_id for vehicle_id in vehicle_ids if vehicle_id not in locked]
+    missing = sorted(vehicle_id for vehicle_id in vehicle_ids if vehicle_id not in locked)  # one order: no deadlock
     if missing:
         TripProgress.objects.bulk_create([TripProgress(vehicle_id=v) for v in missing], ignore_conflicts=True)
         locked.update(
