@@ -1,6 +1,7 @@
 """Dashboard figures (docs/benchmarks.md): the fleet page with 50,000 vehicles on PostgreSQL (issue 15.3).
 
-    .venv/bin/python tests/bench/bench_overview.py [--vehicles 50000] [--rounds 200] [--load] [--explain]
+    .venv/bin/python tests/bench/bench_overview.py [--vehicles 50000] [--rounds 200] [--load] [--explain] [--reuse]
+        [--against REV]
 
 1. Seeds one fleet of ``--vehicles`` vehicles of ten makes with latest status rows (a tenth with an active DTC) in its
    own PostgreSQL database, and a second fleet of the same size (the tables hold other tenants' rows too).
@@ -9,7 +10,12 @@
    refresh (median and p95 over ``--rounds`` each), the sort, filter and page varying.
 3. ``--explain``: the plan (EXPLAIN ANALYZE, BUFFERS) of every query of the full page, with a state filter and the
    sort most expensive to serve, and of the default refresh.
-4. ``--load``: gunicorn serves the app (DEBUG off, as in production) and this process, a second one, runs 50
+4. ``--against REV``: the fleet page's code (dashboard/overview.py) at git revision REV and as it is now, timed
+   interleaved request by request in this process over the same database (the load of a shared machine moves from one
+   minute to the next): wall median and p95, and the CPU of each request — this process's and its PostgreSQL
+   backend's (parallel workers off, so that the backend does all of a query's work) — and how many responses were
+   the same (CSRF token and CSP nonce aside; a vehicle's data age in words may tick over between the two).
+5. ``--load``: gunicorn serves the app (DEBUG off, as in production) and this process, a second one, runs 50
    concurrent clients on loopback for 30 s, mixing full pages and htmx refreshes over filters, sorts and pages.
 
 Not collected by pytest (the file name does not start with test_).
@@ -17,8 +23,11 @@ Not collected by pytest (the file name does not start with test_).
 
 import argparse
 import asyncio
+import importlib.util
+import inspect
 import os
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -183,6 +192,82 @@ def measure_in_process(user, fleet, rounds: int) -> dict:
     }
 
 
+def _backend_cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def measure_against(user, fleet, revision: str, rounds: int) -> None:
+    """The page's code at ``revision`` and now, interleaved request by request (see the module's docstring)."""
+    from django.db import connection
+    from django.urls import resolve, reverse
+
+    import dashboard.overview as current
+
+    source = subprocess.run(
+        ["git", "show", f"{revision}:dashboard/overview.py"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    before = importlib.util.module_from_spec(importlib.util.spec_from_loader("overview_before", loader=None))
+    sys.modules["overview_before"] = before
+    exec(compile(source, "overview_before.py", "exec"), before.__dict__)  # noqa: S102 - the project's own code
+    url = reverse("fleet_home", args=[fleet.slug])
+    view = inspect.unwrap(resolve(url).func)
+    names = [name for name, value in vars(before).items() if getattr(value, "__module__", None) == "overview_before"]
+    names += [name for name in vars(before) if name.isupper()]
+    versions = {
+        "before": ({name: getattr(before, name) for name in names}, inspect.unwrap(before.fleet_overview).__code__),
+        "now": ({name: getattr(current, name) for name in names if hasattr(current, name)}, view.__code__),
+    }
+
+    def use(version: str) -> None:
+        values, code = versions[version]
+        for name, value in values.items():
+            setattr(current, name, value)
+        view.__code__ = code
+
+    client = _client(user)
+    with connection.cursor() as cursor:
+        cursor.execute("SET max_parallel_workers_per_gather = 0")
+        cursor.execute("SELECT pg_backend_pid()")
+        (backend,) = cursor.fetchone()
+    unstable = re.compile(rb'(csrfmiddlewaretoken" value="|nonce="|csrf_token" content="|X-CSRFToken": ")[^"]*')
+    figures = {
+        (v, k): {"wall": [], "cpu": [], "python": [], "postgres": []} for v in versions for k in ("page", "fragment")
+    }
+    same = 0
+    rng = random.Random(15)
+    print("load average before: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()), flush=True)
+    try:
+        for number in range(rounds):
+            params = {"sort": rng.choice(SORT_CHOICES), "state": rng.choice(STATE_CHOICES), "page": rng.randint(1, 20)}
+            for kind, headers in (("page", {}), ("fragment", {"HX-Request": "true"})):
+                bodies = []
+                for version in ("before", "now") if number % 2 == 0 else ("now", "before"):
+                    use(version)
+                    wall, python, postgres = time.perf_counter(), time.process_time(), _backend_cpu_seconds(backend)
+                    response = client.get(url, params, headers=headers)
+                    assert response.status_code == 200
+                    figure = figures[(version, kind)]
+                    figure["wall"].append((time.perf_counter() - wall) * 1000)
+                    figure["python"].append((time.process_time() - python) * 1000)
+                    figure["postgres"].append((_backend_cpu_seconds(backend) - postgres) * 1000)
+                    figure["cpu"].append(figure["python"][-1] + figure["postgres"][-1])
+                    bodies.append(unstable.sub(b"", response.content))
+                same += bodies[0] == bodies[1]
+    finally:
+        use("now")
+    print("load average after: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
+    print(f"same responses: {same} of {2 * rounds}")
+    for (version, kind), figure in figures.items():
+        print(
+            f"{version:6} {kind:8} wall median {statistics.median(figure['wall']):6.1f} "
+            f"p95 {percentile(figure['wall'], 0.95):6.1f} ms · "
+            f"CPU mean: Python {statistics.mean(figure['python']):5.1f}, "
+            f"PostgreSQL {statistics.mean(figure['postgres']):5.1f}, total {statistics.mean(figure['cpu']):5.1f} ms, "
+            f"median total {statistics.median(figure['cpu']):5.1f} ms"
+        )
+
+
 def session_cookie(user) -> str:
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.contrib.sessions.backends.db import SessionStore
@@ -261,6 +346,7 @@ def main():
     parser.add_argument("--vehicles", type=int, default=VEHICLES, help="vehicles of the measured fleet")
     parser.add_argument("--rounds", type=int, default=200, help="timed pages and refreshes, each")
     parser.add_argument("--explain", action="store_true", help="print the plan of every query")
+    parser.add_argument("--against", metavar="REV", help="also time the page's code at git revision REV, interleaved")
     parser.add_argument("--load", action="store_true", help="also load gunicorn with 50 clients for 30 s")
     parser.add_argument(
         "--reuse", action="store_true", help="measure the database seeded by an earlier run (migrated first)"
@@ -286,6 +372,8 @@ def main():
     print("load average after measuring: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()), flush=True)
     if args.explain:
         explain(user, fleet)
+    if args.against:
+        measure_against(user, fleet, args.against, args.rounds)
     if not args.load:
         return
     cookie = session_cookie(user)
