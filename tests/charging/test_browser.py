@@ -150,3 +150,31 @@ def test_the_charge_controls_buttons_stand_apart_from_the_charge_limits(page, li
     limit = page.get_by_role("button", name="Set charge limit").bounding_box()
     start = page.get_by_role("button", name="Start charging").bounding_box()
     assert start["y"] - (limit["y"] + limit["height"]) >= 8
+
+
+# Each labelled cell of the phone's stacked cards, with the height its label (the ::before, drawn again in a probe of
+# the same style) takes and the height of the cell that holds it.
+LABELS = """() => [...document.querySelectorAll('.container table tbody td[data-label]')].flatMap((cell) => {
+  const style = getComputedStyle(cell, '::before');
+  if (style.content === 'none' || !cell.offsetHeight) return [];
+  const probe = document.createElement('div');
+  const names = ['width', 'font-size', 'font-weight', 'font-family', 'line-height'];
+  for (const name of names) probe.style[name] = style[name];
+  probe.textContent = cell.dataset.label;
+  document.body.append(probe);
+  const label = probe.getBoundingClientRect().height;
+  probe.remove();
+  return [{label: cell.dataset.label, labelHeight: label, cellHeight: cell.getBoundingClientRect().height}];
+})"""
+
+
+def test_on_a_phone_a_label_on_two_lines_stays_inside_its_row(page, live_server, owner, fleet, connected):  # noqa: F811
+    tesla = connected("TESLA")
+    ChargingSession.objects.create(vehicle=tesla, source=SessionSource.SYNC, started_at=timezone.now(), energy_kwh=9)
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_in(page, live_server, owner.email)
+    page.goto(f"{live_server.url}/fleets/{fleet.slug}/charging/")
+    expect(page.locator("main")).to_contain_text("Per vehicle")
+    cells = page.evaluate(LABELS)
+    assert any(cell["label"] == "Cost (where known)" for cell in cells), cells
+    assert [cell for cell in cells if cell["labelHeight"] > cell["cellHeight"] + 0.5] == []
