@@ -242,3 +242,21 @@ def test_what_each_reading_came_from_is_named_in_words_with_its_path_inside(owne
     assert any(summary.startswith("Charge status") for summary in summaries), summaries
     assert not [summary for summary in summaries if "/" in re.sub(r"<[^>]+>", "", summary)]
     assert "Read from <code>/charge</code>" in body
+
+
+def test_a_charge_under_way_reads_still_charging_and_where_it_is(owner_client, fleet):
+    from charging.models import ChargingSession, SessionSource
+
+    vehicle = make_vehicles(fleet, 1, account=make_account(fleet))[0]
+    ChargingSession.objects.create(
+        vehicle=vehicle,
+        source=SessionSource.SYNC,
+        started_at=timezone.now(),
+        start_percent=43,
+        latitude=33.7867,
+        longitude=-84.3573,
+    )
+    row = re.search(
+        r"<h2>Charging sessions</h2>.*?<tbody>(.*?)</tbody>", page(owner_client, vehicle).content.decode(), re.S
+    )
+    assert "<td>Still charging</td>" in row[1] and "<td>33.78670, -84.35730</td>" in row[1]
