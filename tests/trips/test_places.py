@@ -108,3 +108,10 @@ def test_with_no_place_yet_the_page_says_what_a_place_is_for_and_who_adds_one(cl
     page = client.get(reverse("trips_places", args=[fleet.slug])).content.decode()
     assert "An owner or manager adds depots and drivers' homes here." in page
     assert "Add your depots" not in page
+
+
+@pytest.mark.django_db
+def test_a_place_without_opening_hours_says_so_in_the_list(owner_client, fleet):
+    post_place(owner_client, fleet)
+    page = owner_client.get(reverse("trips_places", args=[fleet.slug])).content.decode()
+    assert "<td>No opening hours</td>" in page
