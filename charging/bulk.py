@@ -13,14 +13,23 @@ from dataclasses import dataclass
 from celery.exceptions import SoftTimeLimitExceeded
 from django import forms as django_forms
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from charging import capabilities, forms, schedules, services
 from charging.models import BulkScheduleRun, BulkScheduleTarget, BulkStatus, TargetStatus
-from fleet.outbox import enqueue
+from fleet.outbox import OutboxSource, enqueue
 from vehicles.models import Vehicle
 
 logger = logging.getLogger(__name__)
+
+# A run whose task the broker did not take (down at that moment) is handed to a worker by the outbox sweep.
+OUTBOX = OutboxSource(
+    model="charging.BulkScheduleRun",
+    task="charging.tasks.bulk_schedule_apply",
+    pending=Q(status=BulkStatus.QUEUED),
+    created_field="created_at",
+)
 
 BULK_MAKES = {"NISSAN": BulkScheduleRun.Kind.NISSAN, "TESLA": BulkScheduleRun.Kind.TESLA}
 
@@ -127,7 +136,7 @@ def bulk_run_start(*, fleet, user, preview: BulkPreview) -> BulkScheduleRun:
         BulkScheduleTarget.objects.bulk_create(
             [BulkScheduleTarget(run=run, vehicle=vehicle) for vehicle in preview.vehicles]
         )
-        enqueue(bulk_schedule_apply, run.pk)
+        enqueue(bulk_schedule_apply, run.pk, row=run)
     return run
 
 

@@ -144,6 +144,8 @@ class BulkScheduleRun(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     status = models.CharField(max_length=8, choices=BulkStatus.choices, default=BulkStatus.QUEUED)
+    # When the broker took its task (fleet/outbox.py): a run queued while the broker was down is handed over later.
+    enqueued_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

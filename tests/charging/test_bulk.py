@@ -1,10 +1,14 @@
 """One schedule applied to many vehicles: choose, preview, run as a task, progress and per-vehicle results."""
 
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from charging import services
-from charging.models import BulkScheduleRun, TargetStatus
+from charging.models import BulkScheduleRun, BulkStatus, TargetStatus
+from fleet.outbox import outbox_sweep
 from tests.charging.conftest import V2_ONLY
 from vehicles.models import Command, CommandStatus, Vehicle
 
@@ -67,6 +71,39 @@ def test_bulk_apply_of_a_nissan_schedule_with_some_vehicles_failing(manager_clie
     # was sent, so its log has nothing — its failure is in the run's result list.
     assert Command.objects.filter(kind="nissan_schedule", status=CommandStatus.DONE).count() == 2
     assert not Command.objects.filter(vehicle__in=[asleep, tesla]).exists()
+
+
+@V2_ONLY
+def test_a_bulk_run_started_while_the_broker_is_down_is_applied_when_it_is_back(
+    manager_client, fleet, connected, broker_down
+):
+    nissan = connected("NISSAN")
+    data = {
+        "make": "NISSAN",
+        "vehicles": [nissan.pk],
+        "nissan-TOTAL_FORMS": "1",
+        "nissan-INITIAL_FORMS": "0",
+        "nissan-0-start": "23:00",
+        "nissan-0-end": "05:00",
+        "nissan-0-days": ["MONDAY"],
+        "confirm": "1",
+    }
+    started = manager_client.post(reverse("charging_bulk_new", args=[fleet.slug]), data)
+    assert started.status_code == 302  # the manager is told it is queued, not shown an error
+    run = BulkScheduleRun.objects.get()
+    assert (run.status, run.enqueued_at) == (BulkStatus.QUEUED, None)
+    later = timezone.now() + timedelta(seconds=10)
+    assert outbox_sweep(now=later) == 0  # still down: nothing lost, nothing sent
+
+    broker_down.restore()
+    assert outbox_sweep(now=later) == 1
+    run.refresh_from_db()
+    assert run.status == BulkStatus.DONE
+    assert run.targets.get().status == TargetStatus.APPLIED
+    assert [window.to_wire() for window in services.nissan_schedule_read(vehicle=nissan)] == run.payload[
+        "chargeSchedules"
+    ]
+    assert outbox_sweep(now=later) == 0  # handed over once
 
 
 @pytest.mark.django_db
