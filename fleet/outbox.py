@@ -1,6 +1,6 @@
 """Handing work to Celery workers: ``enqueue``, the one way services send a task, and the outbox behind it.
 
-Work that must happen (a command, a webhook event) is written to the database first; the service then calls
+Work that must happen (a command, a webhook event, a bulk schedule run) is written to the database first; the service then calls
 ``enqueue(task, row.pk, row=row)`` in the same transaction. Once the transaction commits, the task goes to the
 broker and the row records when (``enqueued_at``). When the broker is down, ``enqueue`` logs one warning and returns
 as usual — the click answers "queued", the webhook receiver 200 — and the row stays pending and unqueued. The beat
