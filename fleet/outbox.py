@@ -1,13 +1,13 @@
 """Handing work to Celery workers: ``enqueue``, the one way services send a task, and the outbox behind it.
 
-Work that must happen (a command, a webhook event, a bulk schedule run) is written to the database first; the service then calls
-``enqueue(task, row.pk, row=row)`` in the same transaction. Once the transaction commits, the task goes to the
-broker and the row records when (``enqueued_at``). When the broker is down, ``enqueue`` logs one warning and returns
-as usual — the click answers "queued", the webhook receiver 200 — and the row stays pending and unqueued. The beat
-task ``outbox_sweep`` (fleet/schedule.py) hands such rows to workers as soon as the broker answers again, and rows
-handed over so long ago that their message must have been lost (a broker that lost its data) once more, and rows
-a worker claimed and then died on (their work is one transaction, so nothing of it was kept). Workers claim each row
-with a conditional UPDATE, so a row handed over twice is still worked on once.
+Work that must happen (a command, a webhook event, a bulk schedule run) is written to the database first; the service
+then calls ``enqueue(task, row.pk, row=row)`` in the same transaction. Once the transaction commits, the task goes to
+the broker and the row records when (``enqueued_at``). When the broker is down, ``enqueue`` logs one warning and returns
+as usual — the click answers "queued", the webhook receiver 200 — and the row stays pending and unqueued. The beat task
+``outbox_sweep`` (fleet/schedule.py) hands such rows to workers as soon as the broker answers again, and rows handed
+over so long ago that their message must have been lost (a broker that lost its data) once more, and rows a worker
+claimed and then died on (their work is one transaction, so nothing of it was kept). Workers claim each row with a
+conditional UPDATE, so a row handed over twice is still worked on once.
 
 Each kind of row registers an ``OutboxSource`` (from its app's ``ready``): its model, which rows are still to be
 worked on, and the task that works on one. A "Sync now" needs no source of its own: its row is the vehicle's due time,
