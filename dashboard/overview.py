@@ -311,6 +311,8 @@ def fleet_overview(request: FleetRequest):
     groups = fleet_groups(fleet)
     query = TableQuery(request.GET, makes=makes, groups=groups).values()
     filtered = any(query[k] for k in ("q", "make", "group", "state"))
+    # The tiles count the whole fleet (the cached summary); a search, make or group narrows the table alone.
+    narrowed = any(query[k] for k in ("q", "make", "group"))
     page, vehicles = vehicles_page(
         table=vehicles_table(fleet=fleet, query=query, limits=limits),
         number=request.GET.get("page"),
@@ -325,7 +327,13 @@ def fleet_overview(request: FleetRequest):
         "groups": [(str(pk), name) for pk, name in groups],
         "state_choices": STATE_CHOICES,
         "tiles": [
-            {"key": "", "label": "Total", "count": counts["total"], "url": _url(query, state="", page="")},
+            {
+                "key": "",
+                "label": "Total in fleet" if narrowed else "Total",
+                "count": counts["total"],
+                "url": _url(query, state="", page=""),
+                "inactive": narrowed,
+            },
             *[
                 {
                     "key": tile.key,
@@ -360,9 +368,25 @@ def fleet_overview(request: FleetRequest):
             "distance": units.label("distance", fleet.unit_system),
         },
         "filtered": filtered,
+        "narrowed": narrowed,
+        "filter_words": _filter_words(query, groups),
     }
     template = "dashboard/overview.html#live" if request.htmx else "dashboard/overview.html"
     return render(request, template, context)
+
+
+def _filter_words(query: dict[str, str], groups: list[tuple[int, str]]) -> str:
+    """The table's filter in words: 'group Vans, make Ford, "transit"'."""
+    words = []
+    if query["group"]:
+        words.append(f"group {dict(groups)[int(query['group'])]}")
+    if query["make"]:
+        words.append(f"make {make_label(query['make'])}")
+    if query["state"]:
+        words.append(dict(STATE_CHOICES)[query["state"]].lower())
+    if query["q"]:
+        words.append(f"“{query['q']}”")
+    return ", ".join(words)
 
 
 def _maintenance_tiles(fleet: Fleet) -> list[dict]:

@@ -172,7 +172,7 @@ def test_it_filters_by_vehicle_group_and_the_refresh_pages_and_csv_keep_the_grou
     page = overview(owner_client, fleet, group=vans.pk)
     body = page.content.decode()
     assert f'<option value="{vans.pk}" selected>Vans</option>' in body and ">Depot North</option>" in body
-    assert "60 vehicles match the filter" in body
+    assert "60 of 90 vehicles, group Vans ·" in body
     # The refresh, the next page, the tiles and the export all keep the group.
     assert f"group={vans.pk}" in page.context["live_url"] and f"group={vans.pk}" in page.context["page_urls"]["next"]
     assert all(f"group={vans.pk}" in tile["url"] for tile in page.context["tiles"])
@@ -187,6 +187,21 @@ def test_it_filters_by_vehicle_group_and_the_refresh_pages_and_csv_keep_the_grou
         owner_client.get(reverse("fleet_overview_csv", args=[fleet.slug]), {"group": vans.pk}).streaming_content
     )
     assert len(csv_body.decode().strip().splitlines()) == 1 + 60
+
+
+def test_with_a_group_filter_the_tiles_say_they_count_the_whole_fleet(owner_client, fleet):
+    account = make_account(fleet)
+    vans = VehicleGroup.objects.create(fleet=fleet, name="Vans")
+    vans.vehicles.add(*make_vehicles(fleet, 2, account=account, start=0))
+    make_vehicles(fleet, 10, account=account, start=10)
+
+    body = html.unescape(overview(owner_client, fleet, group=vans.pk).content.decode())
+    assert "2 of 12 vehicles, group Vans" in body
+    assert "The tiles count the whole fleet" in body
+    assert '<span class="count">12</span><span class="label">Total in fleet</span>' in body
+    assert "tile active" not in body  # the whole fleet's total is not what the table shows
+    plain = html.unescape(overview(owner_client, fleet).content.decode())
+    assert "12 vehicles" in plain and "whole fleet" not in plain and "tile active" in plain
 
 
 def test_another_fleets_group_filters_nothing_and_reveals_nothing(owner_client, fleet, other_fleet):
@@ -233,7 +248,7 @@ def test_a_filtered_table_pages_and_counts_the_matches_in_every_order(owner_clie
         VehicleStatus.objects.filter(vehicle=vehicle).update(battery_percent=percent / 10)
     pages = [overview(owner_client, fleet, state="low", sort=sort, page=number) for number in (1, 2, 9)]
     assert [page.context["page"].paginator.count for page in pages] == [70, 70, 70]
-    assert "70 vehicles match the filter" in pages[0].content.decode()
+    assert "70 of 100 vehicles, low battery or fuel ·" in pages[0].content.decode()
     assert [len(page.context["rows"]) for page in pages] == [50, 20, 20]  # past the end: the last page
     everything = shown(pages[0]) + shown(pages[1])
     assert sorted(everything) == sorted(v.vin for v in low)
