@@ -26,6 +26,7 @@ class DriverForm(forms.ModelForm):
         self.instance.fleet = fleet
         user_field = self.fields["user"]
         user_field.queryset = user_field.queryset.filter(memberships__fleet=fleet)  # type: ignore[attr-defined]
+        user_field.empty_label = "No login"  # type: ignore[attr-defined]
 
     def clean_name(self):
         name = self.cleaned_data["name"].strip()

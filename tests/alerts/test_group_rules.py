@@ -184,3 +184,12 @@ def test_viewers_cannot_add_or_remove_exceptions(viewer_client, fleet, two_group
     rule = _rule(vans, 30)
     assert viewer_client.post(url("alerts_exception_delete", fleet, rule.pk)).status_code == 403
     assert list(AlertRule.objects.values_list("threshold", flat=True)) == [30]
+
+
+@pytest.mark.django_db
+def test_the_exception_forms_ask_for_a_vehicle_and_a_group_in_words(manager_client, fleet):
+    VehicleGroup.objects.create(fleet=fleet, name="Vans")
+    page = manager_client.get(url("alerts_rules", fleet)).content.decode()
+    assert '<option value="" selected>Choose a vehicle</option>' in page
+    assert '<option value="" selected>Choose a group</option>' in page
+    assert "---------" not in page

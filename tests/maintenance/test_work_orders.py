@@ -279,3 +279,8 @@ def test_an_imperial_fleet_types_the_completion_odometer_in_miles(manager_client
     assert order.completion_odometer_km == pytest.approx(12070.08)
     page = manager_client.get(detail_url(order)).content.decode()
     assert 'value="7500.0"' in page and "set the odometer at completion to 7,500 mi" in page
+
+
+def test_the_new_work_order_form_asks_for_a_vehicle_in_words(manager_client, fleet, vehicles):
+    page = manager_client.get(reverse("maintenance_work_order_new", args=[fleet.slug])).content.decode()
+    assert '<option value="" selected>Choose a vehicle</option>' in page and "---------" not in page

@@ -102,3 +102,9 @@ def test_a_member_can_be_the_driver_and_names_are_unique(owner_client, fleet, ow
     assert response.status_code == 302 and Driver.objects.get(name="Owner").user == owner
     response = owner_client.post(reverse("trips_driver_create", args=[fleet.slug]), {"name": "dana driver"})
     assert response.status_code == 422 and "already" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_driver_form_offers_no_login_as_the_empty_member(owner_client, fleet):
+    page = owner_client.get(reverse("trips_drivers", args=[fleet.slug])).content.decode()
+    assert '<option value="" selected>No login</option>' in page and "---------" not in page
