@@ -1,168 +1,221 @@
-"""Forms of the drivers, places and trips pages; times are read in the fleet's time zone (the views override the
-current zone while a form is cleaned)."""
-
 from django import forms
-from django.core.exceptions import ValidationError
 
-from trips.currencies import is_currency
-from trips.hours import hours_parse, hours_to_json
-from trips.models import Driver, Place, PlaceKind, Purpose, TariffKind, Trip
-from trips.tariffs import bands_parse
-from vehicles.models import Vehicle
-
-DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+from alerts import catalog, channels
+from alerts.models import AlertState, Endpoint, Subscription
+from fleet import units
+from fleet.forms import stale_after_minutes, threshold_percent
+from fleet.models import Fleet
+from vehicles.models import Vehicle, VehicleGroup
 
 
-class DriverForm(forms.ModelForm):
+class InboxQuery(forms.Form):
+    state = forms.ChoiceField(
+        choices=[
+            (AlertState.OPEN, "Open"),
+            (AlertState.ACKNOWLEDGED, "Acknowledged"),
+            (AlertState.RESOLVED, "Resolved"),
+        ],
+        required=False,
+    )
+    condition = forms.ChoiceField(
+        choices=[("", "Every kind")] + [(k.key, k.label) for k in catalog.KINDS], required=False
+    )
+
+    def values(self) -> dict:
+        if not self.is_valid():
+            return {"state": AlertState.OPEN, "condition": ""}
+        return {"state": self.cleaned_data["state"] or AlertState.OPEN, "condition": self.cleaned_data["condition"]}
+
+
+class AcknowledgeForm(forms.Form):
+    note = forms.CharField(max_length=500, required=False, label="Note")
+
+
+class ThresholdsForm(forms.ModelForm):
+    """The fleet's thresholds: the dashboard's tiles and the alerts judge by these same numbers."""
+
+    low_tire = forms.FloatField(label="Tire pressure low below", min_value=0)
+
     class Meta:
-        model = Driver
-        fields = ["name", "user", "email"]
-        labels = {"user": "Member (optional)", "email": "E-mail (optional)"}
-        help_texts = {"user": "Leave empty for a driver who does not sign in to Fleet."}
+        model = Fleet
+        fields = [
+            "low_energy_percent",
+            "stale_after_minutes",
+            "low_oil_percent",
+            "charge_by",
+            "charge_by_below_percent",
+        ]
+        labels = {
+            "low_energy_percent": "Low battery or fuel at or below (%)",
+            "stale_after_minutes": "Data is stale after (minutes)",
+            "low_oil_percent": "Oil life low at or below (%)",
+            "charge_by": "Electric vehicles plugged in by",
+            "charge_by_below_percent": "…when their battery is below (%)",
+        }
+        help_texts = {"charge_by": "In the fleet's time zone, e.g. 18:00. Leave empty for no such alert."}
+        widgets = {"charge_by": forms.TimeInput(attrs={"type": "time"}, format="%H:%M")}
 
-    def __init__(self, *args, fleet, **kwargs):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        system = self.instance.unit_system
+        self.fields["low_tire"].label = f"Tire pressure low below ({units.label('pressure', system)})"
+        self.fields["low_tire"].initial = round(units.pressure(self.instance.low_tire_kpa, system), 1)
+
+    def clean_low_energy_percent(self):
+        return threshold_percent(self.cleaned_data["low_energy_percent"])
+
+    def clean_low_oil_percent(self):
+        return threshold_percent(self.cleaned_data["low_oil_percent"])
+
+    def clean_charge_by_below_percent(self):
+        return threshold_percent(self.cleaned_data["charge_by_below_percent"])
+
+    def clean_stale_after_minutes(self):
+        return stale_after_minutes(self.cleaned_data["stale_after_minutes"])
+
+    def clean_low_tire(self):
+        value = self.cleaned_data["low_tire"]
+        kpa = units.kpa(value, self.instance.unit_system)
+        if not 100 <= kpa <= 400:
+            raise forms.ValidationError("Choose a pressure a tire can have (between 15 and 58 psi, 100 and 400 kPa).")
+        return kpa
+
+    def save(self, commit=True):
+        self.instance.low_tire_kpa = self.cleaned_data["low_tire"]
+        return super().save(commit)
+
+
+class RulesForm(forms.Form):
+    """For every alerting condition: whether it alerts, and how long it must last first."""
+
+    def __init__(self, *args, effective: dict, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.rows = []
+        for kind in catalog.KINDS:
+            enabled, after = effective[kind.key]
+            self.fields[f"{kind.key}-enabled"] = forms.BooleanField(required=False, initial=enabled, label=kind.label)
+            self.fields[f"{kind.key}-after"] = forms.IntegerField(
+                min_value=0, max_value=10080, initial=after, label=f"{kind.label}: after (minutes)"
+            )
+            self.rows.append((kind, self[f"{kind.key}-enabled"], self[f"{kind.key}-after"]))
+
+    def rules(self) -> dict[str, tuple[bool, int]]:
+        return {
+            kind.key: (self.cleaned_data[f"{kind.key}-enabled"], self.cleaned_data[f"{kind.key}-after"])
+            for kind in catalog.KINDS
+        }
+
+
+class ExceptionForm(forms.Form):
+    """An exception to the fleet's rules for some vehicles: no alerts of a kind, or their own threshold."""
+
+    condition = forms.ChoiceField(choices=[(k.key, k.label) for k in catalog.VEHICLE_KINDS], label="Alert")
+    enabled = forms.BooleanField(required=False, initial=True, label="Alert for these vehicles")
+    threshold = forms.FloatField(required=False, label="Their own threshold", help_text="Where the alert has one")
+
+    def __init__(self, *args, fleet: Fleet, **kwargs):
         super().__init__(*args, **kwargs)
         self.fleet = fleet
-        self.instance.fleet = fleet
-        user_field = self.fields["user"]
-        user_field.queryset = user_field.queryset.filter(memberships__fleet=fleet)  # type: ignore[attr-defined]
-        user_field.empty_label = "No login"  # type: ignore[attr-defined]
-
-    def clean_name(self):
-        name = self.cleaned_data["name"].strip()
-        others = Driver.objects.filter(fleet=self.fleet, name__iexact=name).exclude(pk=self.instance.pk)
-        if others.exists():
-            raise forms.ValidationError("The fleet has a driver of this name already.")
-        return name
-
-
-class DriverHomeForm(forms.Form):
-    home = forms.ModelChoiceField(queryset=Place.objects.none(), required=False, label="Home",
-                                  empty_label="No home place")  # fmt: skip
-
-    def __init__(self, *args, fleet, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["home"].queryset = Place.objects.filter(fleet=fleet, kind=PlaceKind.HOME)  # type: ignore[attr-defined]
-
-
-class AssignmentForm(forms.Form):
-    vehicle = forms.ModelChoiceField(queryset=Vehicle.objects.none())
-    starts_at = forms.DateTimeField(label="From", widget=DATETIME)
-    ends_at = forms.DateTimeField(label="Until (optional)", required=False, widget=DATETIME)
-
-    def __init__(self, *args, fleet, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["vehicle"].queryset = Vehicle.objects.filter(fleet=fleet)  # type: ignore[attr-defined]
-        self.fields["vehicle"].label_from_instance = lambda vehicle: vehicle.display_name  # type: ignore[attr-defined]
 
     def clean(self):
         data = super().clean()
-        if data.get("starts_at") and data.get("ends_at") and data["ends_at"] <= data["starts_at"]:
-            self.add_error("ends_at", "The end must come after the start.")
+        kind = catalog.BY_KEY.get(data.get("condition", ""))
+        threshold = data.get("threshold")
+        if kind is not None and threshold is not None:
+            if not kind.threshold:
+                self.add_error("threshold", f"“{kind.label}” has no threshold of its own; leave this empty.")
+            elif kind.threshold == "low_tire_kpa":
+                data["threshold"] = units.kpa(threshold, self.fleet.unit_system)
+            elif not 1 <= threshold <= 99:
+                self.add_error("threshold", "Choose a percentage between 1 and 99.")
         return data
 
 
-def _hours_field() -> forms.CharField:
-    return forms.CharField(
+class VehicleRuleForm(ExceptionForm):
+    """One vehicle's exception: it replaces the rules of the vehicle's groups."""
+
+    vehicle = forms.ModelChoiceField(queryset=Vehicle.objects.none(), label="Vehicle", empty_label="Choose a vehicle")
+    field_order = ["vehicle"]
+
+    def __init__(self, *args, fleet: Fleet, **kwargs):
+        super().__init__(*args, fleet=fleet, **kwargs)
+        self.fields["vehicle"].queryset = Vehicle.objects.filter(fleet=fleet, disconnected_at__isnull=True)
+        self.fields["enabled"].label = "Alert for this vehicle"
+        self.fields["threshold"].label = "Its own threshold"
+
+
+class GroupRuleForm(ExceptionForm):
+    """A group's exception, for every vehicle in the group without one of its own."""
+
+    group = forms.ModelChoiceField(queryset=VehicleGroup.objects.none(), label="Group", empty_label="Choose a group")
+    field_order = ["group"]
+
+    def __init__(self, *args, fleet: Fleet, **kwargs):
+        super().__init__(*args, fleet=fleet, **kwargs)
+        self.fields["group"].queryset = VehicleGroup.objects.filter(fleet=fleet)
+        self.fields["enabled"].label = "Alert for the group's vehicles"
+        self.fields["threshold"].label = "The group's threshold"
+
+
+class SubscriptionForm(forms.ModelForm):
+    conditions = forms.MultipleChoiceField(
+        choices=[(k.key, k.label) for k in catalog.KINDS],
         required=False,
-        widget=forms.Textarea(attrs={"rows": 3}),
-        label="Opening hours (optional)",
-        help_text="One line for each set of days: days, then hours in the fleet's time zone, for example "
-        "“Mon-Fri 7-19” and “Sat 8-12”. Days not written are closed. A vehicle that leaves while the place is "
-        "closed raises the alert “Left a place outside its hours”.",
+        widget=forms.CheckboxSelectMultiple,
+        label="Which alerts",
+        help_text="None ticked: every kind.",
     )
-
-
-def _hours_clean(text: str) -> list:
-    try:
-        return hours_to_json(hours_parse(text))
-    except ValidationError as error:
-        raise forms.ValidationError(error.messages) from None
-
-
-class PlaceForm(forms.ModelForm):
-    hours = _hours_field()
 
     class Meta:
-        model = Place
-        fields = ["name", "kind", "latitude", "longitude", "radius_m"]
-        labels = {"radius_m": "Radius (metres)"}
+        model = Subscription
+        fields = ["mode", "conditions", "vehicles", "quiet_from", "quiet_until", "weekly_report"]
+        labels = {
+            "mode": "E-mail me",
+            "vehicles": "Which vehicles",
+            "quiet_from": "Quiet hours from",
+            "quiet_until": "Quiet hours until",
+            "weekly_report": "Send me the fleet's weekly report (Monday morning)",
+        }
+        help_texts = {
+            "vehicles": "None chosen: every vehicle.",
+            "quiet_from": "In the fleet's time zone. Alerts that open in quiet hours are e-mailed when they end.",
+        }
+        widgets = {
+            "mode": forms.RadioSelect,
+            "quiet_from": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+            "quiet_until": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        }
 
-    def __init__(self, *args, fleet, **kwargs):
+    def __init__(self, *args, fleet: Fleet, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fleet = fleet
-        self.instance.fleet = fleet
-        self.fields["latitude"].widget.attrs["step"] = "any"
-        self.fields["longitude"].widget.attrs["step"] = "any"
+        self.fields["vehicles"].queryset = Vehicle.objects.filter(fleet=fleet, disconnected_at__isnull=True)
+        self.fields["vehicles"].required = False
 
-    def clean_name(self):
-        name = self.cleaned_data["name"].strip()
-        if Place.objects.filter(fleet=self.fleet, name__iexact=name).exclude(pk=self.instance.pk).exists():
-            raise forms.ValidationError("The fleet has a place of this name already.")
-        return name
-
-    def clean_hours(self):
-        self.instance.opening_hours = _hours_clean(self.cleaned_data["hours"])
-        return self.cleaned_data["hours"]
+    def clean(self):
+        data = super().clean()
+        if (data.get("quiet_from") is None) != (data.get("quiet_until") is None):
+            self.add_error("quiet_until", "Give both ends of the quiet hours, or neither.")
+        return data
 
 
-class PlaceHoursForm(forms.Form):
-    hours = _hours_field()
+class EndpointForm(forms.ModelForm):
+    url = forms.URLField(
+        max_length=500,
+        assume_scheme="https",
+        label="Address (URL)",
+        help_text="Fleet sends every alert change to it, signed with a secret shown once when you add it.",
+    )
 
-    def clean_hours(self):
-        return _hours_clean(self.cleaned_data["hours"])
-
-
-class TripPurposeForm(forms.ModelForm):
     class Meta:
-        model = Trip
-        fields = ["purpose", "purpose_note"]
-        labels = {"purpose": "Business or private", "purpose_note": "Purpose"}
+        model = Endpoint
+        fields = ["name", "url"]
+        labels = {"name": "Name", "url": "Address (URL)"}
+        help_texts = {"name": "For you, e.g. “Ops Slack” or “Ticketing”."}
 
-    def clean(self):
-        data = super().clean()
-        if data.get("purpose") == Purpose.BUSINESS and not data.get("purpose_note", "").strip():
-            self.add_error("purpose_note", "A business trip needs its purpose for the logbook.")
-        return data
-
-
-class TariffForm(forms.Form):
-    place = forms.ModelChoiceField(
-        queryset=Place.objects.none(), required=False, empty_label="Default public tariff (charges anywhere else)"
-    )
-    currency = forms.CharField(max_length=12, help_text="Three letters, ISO 4217: EUR, USD, GBP…")
-    kind = forms.ChoiceField(choices=TariffKind.choices, label="Priced", widget=forms.RadioSelect,
-                             initial=TariffKind.FLAT)  # fmt: skip
-    price_per_kwh = forms.DecimalField(
-        required=False, min_value=0, max_digits=8, decimal_places=4, label="Price per kWh (one price)"
-    )
-    bands = forms.CharField(
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 4}),
-        label="Prices by weekday and hour",
-        help_text="One band a line: days, hours, price per kWh. For example “Mon-Fri 7-22 0.32”, “Mon-Fri 0-7 0.18”, "
-        "“Mon-Fri 22-24 0.18”, “Sat-Sun 0-24 0.18”. Every hour of the week needs exactly one price.",
-    )
-
-    def __init__(self, *args, fleet, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["place"].queryset = Place.objects.filter(fleet=fleet)  # type: ignore[attr-defined]
-
-    def clean_currency(self):
-        code = self.cleaned_data["currency"].strip().upper()
-        if not is_currency(code):
-            raise forms.ValidationError(f"“{code}” is not an ISO 4217 currency code; use one such as EUR, USD or GBP.")
-        return code
-
-    def clean(self):
-        data = super().clean()
-        if data.get("kind") == TariffKind.FLAT:
-            if data.get("price_per_kwh") is None and "price_per_kwh" not in self.errors:
-                self.add_error("price_per_kwh", "Give the price of a kWh.")
-            data["parsed_bands"] = []
-        elif data.get("kind") == TariffKind.TIME_OF_USE:
-            try:
-                data["parsed_bands"] = bands_parse(data.get("bands") or "")
-            except ValidationError as error:
-                self.add_error("bands", error)
-        return data
+    def clean_url(self):
+        url = self.cleaned_data["url"]
+        try:
+            channels.url_check(url)
+        except channels.RefusedURL as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        return url

@@ -1,168 +1,234 @@
-"""Forms of the drivers, places and trips pages; times are read in the fleet's time zone (the views override the
-current zone while a form is cleaned)."""
+"""Forms for the service program and work orders: every limit refused with a message that says why."""
+
+from __future__ import annotations
+
+from decimal import Decimal
 
 from django import forms
-from django.core.exceptions import ValidationError
 
-from trips.currencies import is_currency
-from trips.hours import hours_parse, hours_to_json
-from trips.models import Driver, Place, PlaceKind, Purpose, TariffKind, Trip
-from trips.tariffs import bands_parse
-from vehicles.models import Vehicle
+from fleet import formatting, units
+from maintenance.models import ServiceTask, WorkOrder, WorkOrderStatus
+from maintenance.services import fleet_today, previous_odometer
+from vehicles.models import Vehicle, make_label
 
-DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+# What a service interval can sensibly be: outside these, a typo (an extra zero, months typed as days).
+KM_RANGE = (500, 200_000)
+MONTHS_RANGE = (1, 60)
+OIL_RANGE = (1, 99)
+TIRE_KPA_RANGE = (100, 400)
+MAX_COST = Decimal("1000000")
+MAX_ODOMETER_KM = 2_000_000
+# Quantities typed in the fleet's units and stored metric (fleet/units.py): km and kPa from what was typed.
+TO_STORED = {"distance": units.km, "pressure": units.kpa}
 
 
-class DriverForm(forms.ModelForm):
+def typed(stored: float, kind: str, system: str, decimals: int = 0) -> float:
+    """A stored value as a form shows it in the fleet's units; other kinds (months, %) as they are."""
+    if kind not in TO_STORED:
+        return stored
+    value = units.CONVERTERS[kind](stored, system)
+    return round(value, decimals) if decimals else round(value)
+
+
+def unit_words(kind: str, system: str) -> str:
+    return units.label(kind, system) if kind in TO_STORED else kind
+
+
+class ServiceTaskForm(forms.ModelForm):
+    vehicles = forms.ModelMultipleChoiceField(queryset=Vehicle.objects.none(), required=False)
+
     class Meta:
-        model = Driver
-        fields = ["name", "user", "email"]
-        labels = {"user": "Member (optional)", "email": "E-mail (optional)"}
-        help_texts = {"user": "Leave empty for a driver who does not sign in to Fleet."}
+        model = ServiceTask
+        fields = [
+            "name", "every_km", "every_months", "oil_life_below_percent", "tire_pressure_below_kpa", "make", "model",
+            "vehicles",
+        ]  # fmt: skip
+        labels = {
+            "name": "Name",
+            "every_km": "Every ({unit})",
+            "every_months": "Every ({unit})",
+            "oil_life_below_percent": "When oil life falls below ({unit})",
+            "tire_pressure_below_kpa": "When a tire falls below ({unit})",
+            "make": "For every vehicle of the make",
+            "model": "Model (empty: every model of the make)",
+            "vehicles": "And these vehicles",
+        }
+        help_texts = {"every_km": "", "make": "", "model": "", "vehicles": ""}
+
+    # Each bounded field's range, as stored, and its kind: a quantity typed in the fleet's units, or a unit of its own.
+    BOUNDS = {
+        "every_km": (*KM_RANGE, "distance"),
+        "every_months": (*MONTHS_RANGE, "months"),
+        "oil_life_below_percent": (*OIL_RANGE, "%"),
+        "tire_pressure_below_kpa": (*TIRE_KPA_RANGE, "pressure"),
+    }
 
     def __init__(self, *args, fleet, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fleet = fleet
-        self.instance.fleet = fleet
-        user_field = self.fields["user"]
-        user_field.queryset = user_field.queryset.filter(memberships__fleet=fleet)  # type: ignore[attr-defined]
-        user_field.empty_label = "No login"  # type: ignore[attr-defined]
+        self.fleet, self.system = fleet, fleet.unit_system
+        makes = Vehicle.objects.filter(fleet=fleet).values_list("make", flat=True).distinct().order_by("make")
+        self.fields["make"] = forms.ChoiceField(
+            label=self.Meta.labels["make"], required=False, choices=[("", "—"), *((m, make_label(m)) for m in makes)]
+        )
+        self.fields["vehicles"].queryset = Vehicle.objects.filter(fleet=fleet, disconnected_at__isnull=True)
+        self.fields["vehicles"].label = self.Meta.labels["vehicles"]
+        self.fields["vehicles"].widget.attrs["size"] = 6
+        for name, (_low, _high, kind) in self.BOUNDS.items():
+            # Checked in clean_<field> with one message naming the range; no browser-side min/max that would hide it.
+            self.fields[name] = forms.IntegerField(
+                label=self.Meta.labels[name].format(unit=unit_words(kind, self.system)),
+                required=False,
+                widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+            )
+            stored = getattr(self.instance, name)
+            if stored is not None:
+                self.initial[name] = typed(stored, kind, self.system)
+
+    def _in_range(self, name: str):
+        value = self.cleaned_data.get(name)
+        low, high, kind = self.BOUNDS[name]
+        if value is None:
+            return None
+        stored = getattr(self.instance, name)
+        if stored is not None and value == typed(stored, kind, self.system):
+            return stored  # as it was: not moved by a round trip through miles
+        if kind in TO_STORED:
+            value = round(TO_STORED[kind](value, self.system))
+        if not low <= value <= high:
+            low_typed, high_typed = typed(low, kind, self.system), typed(high, kind, self.system)
+            unit = unit_words(kind, self.system)
+            raise forms.ValidationError(f"Enter a value between {low_typed:,.0f} and {high_typed:,.0f} {unit}.")
+        return value
+
+    def clean_every_km(self):
+        return self._in_range("every_km")
+
+    def clean_every_months(self):
+        return self._in_range("every_months")
+
+    def clean_oil_life_below_percent(self):
+        return self._in_range("oil_life_below_percent")
+
+    def clean_tire_pressure_below_kpa(self):
+        return self._in_range("tire_pressure_below_kpa")
 
     def clean_name(self):
         name = self.cleaned_data["name"].strip()
-        others = Driver.objects.filter(fleet=self.fleet, name__iexact=name).exclude(pk=self.instance.pk)
-        if others.exists():
-            raise forms.ValidationError("The fleet has a driver of this name already.")
+        taken = ServiceTask.objects.filter(fleet=self.fleet, name__iexact=name).exclude(pk=self.instance.pk)
+        if taken.exists():
+            raise forms.ValidationError("The program already has a service of that name.")
         return name
 
-
-class DriverHomeForm(forms.Form):
-    home = forms.ModelChoiceField(queryset=Place.objects.none(), required=False, label="Home",
-                                  empty_label="No home place")  # fmt: skip
-
-    def __init__(self, *args, fleet, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["home"].queryset = Place.objects.filter(fleet=fleet, kind=PlaceKind.HOME)  # type: ignore[attr-defined]
-
-
-class AssignmentForm(forms.Form):
-    vehicle = forms.ModelChoiceField(queryset=Vehicle.objects.none())
-    starts_at = forms.DateTimeField(label="From", widget=DATETIME)
-    ends_at = forms.DateTimeField(label="Until (optional)", required=False, widget=DATETIME)
-
-    def __init__(self, *args, fleet, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["vehicle"].queryset = Vehicle.objects.filter(fleet=fleet)  # type: ignore[attr-defined]
-        self.fields["vehicle"].label_from_instance = lambda vehicle: vehicle.display_name  # type: ignore[attr-defined]
-
     def clean(self):
         data = super().clean()
-        if data.get("starts_at") and data.get("ends_at") and data["ends_at"] <= data["starts_at"]:
-            self.add_error("ends_at", "The end must come after the start.")
+        triggers = ("every_km", "every_months", "oil_life_below_percent", "tire_pressure_below_kpa")
+        if not self.errors and all(data.get(name) is None for name in triggers):
+            raise forms.ValidationError(
+                "Say when the service falls due: a distance, a number of months or a threshold."
+            )
+        if data.get("model") and not data.get("make"):
+            self.add_error("model", "Choose the make the model belongs to.")
         return data
 
-
-def _hours_field() -> forms.CharField:
-    return forms.CharField(
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 3}),
-        label="Opening hours (optional)",
-        help_text="One line for each set of days: days, then hours in the fleet's time zone, for example "
-        "“Mon-Fri 7-19” and “Sat 8-12”. Days not written are closed. A vehicle that leaves while the place is "
-        "closed raises the alert “Left a place outside its hours”.",
-    )
+    def save(self, commit=True):
+        self.instance.fleet = self.fleet
+        return super().save(commit)
 
 
-def _hours_clean(text: str) -> list:
-    try:
-        return hours_to_json(hours_parse(text))
-    except ValidationError as error:
-        raise forms.ValidationError(error.messages) from None
-
-
-class PlaceForm(forms.ModelForm):
-    hours = _hours_field()
-
-    class Meta:
-        model = Place
-        fields = ["name", "kind", "latitude", "longitude", "radius_m"]
-        labels = {"radius_m": "Radius (metres)"}
+class WorkOrderNewForm(forms.Form):
+    vehicle = forms.ModelChoiceField(queryset=Vehicle.objects.none(), empty_label="Choose a vehicle")
+    title = forms.CharField(max_length=200, label="What needs doing")
+    assignee = forms.CharField(max_length=100, required=False, label="Assigned to", help_text="A person or a workshop")
+    due_on = forms.DateField(required=False, label="Due by", widget=forms.DateInput(attrs={"type": "date"}))
+    notes = forms.CharField(required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 3}))
 
     def __init__(self, *args, fleet, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fleet = fleet
-        self.instance.fleet = fleet
-        self.fields["latitude"].widget.attrs["step"] = "any"
-        self.fields["longitude"].widget.attrs["step"] = "any"
-
-    def clean_name(self):
-        name = self.cleaned_data["name"].strip()
-        if Place.objects.filter(fleet=self.fleet, name__iexact=name).exclude(pk=self.instance.pk).exists():
-            raise forms.ValidationError("The fleet has a place of this name already.")
-        return name
-
-    def clean_hours(self):
-        self.instance.opening_hours = _hours_clean(self.cleaned_data["hours"])
-        return self.cleaned_data["hours"]
+        self.fields["vehicle"].queryset = Vehicle.objects.filter(fleet=fleet, disconnected_at__isnull=True)
 
 
-class PlaceHoursForm(forms.Form):
-    hours = _hours_field()
+def _money(label: str) -> forms.DecimalField:
+    return forms.DecimalField(
+        label=label, required=False, max_digits=10, decimal_places=2, widget=forms.NumberInput(attrs={"step": "0.01"})
+    )
 
-    def clean_hours(self):
-        return _hours_clean(self.cleaned_data["hours"])
 
+class WorkOrderForm(forms.ModelForm):
+    """A workshop's edit of an order. Nothing is saved unless every field is acceptable."""
 
-class TripPurposeForm(forms.ModelForm):
+    parts_cost = _money("Parts cost")
+    labour_cost = _money("Labour cost")
+    completion_odometer_km = forms.FloatField(required=False)
+
     class Meta:
-        model = Trip
-        fields = ["purpose", "purpose_note"]
-        labels = {"purpose": "Business or private", "purpose_note": "Purpose"}
+        model = WorkOrder
+        fields = [
+            "title", "status", "assignee", "due_on", "notes", "parts_cost", "labour_cost", "completed_on",
+            "completion_odometer_km",
+        ]  # fmt: skip
+        labels = {"title": "What needs doing", "assignee": "Assigned to", "due_on": "Due by",
+                  "completed_on": "Completed on"}  # fmt: skip
+        help_texts = {"assignee": "A person or a workshop"}
+        widgets = {
+            "due_on": forms.DateInput(attrs={"type": "date"}),
+            "completed_on": forms.DateInput(attrs={"type": "date"}),
+            "notes": forms.Textarea(attrs={"rows": 4}),
+        }
 
-    def clean(self):
-        data = super().clean()
-        if data.get("purpose") == Purpose.BUSINESS and not data.get("purpose_note", "").strip():
-            self.add_error("purpose_note", "A business trip needs its purpose for the logbook.")
-        return data
-
-
-class TariffForm(forms.Form):
-    place = forms.ModelChoiceField(
-        queryset=Place.objects.none(), required=False, empty_label="Default public tariff (charges anywhere else)"
-    )
-    currency = forms.CharField(max_length=12, help_text="Three letters, ISO 4217: EUR, USD, GBP…")
-    kind = forms.ChoiceField(choices=TariffKind.choices, label="Priced", widget=forms.RadioSelect,
-                             initial=TariffKind.FLAT)  # fmt: skip
-    price_per_kwh = forms.DecimalField(
-        required=False, min_value=0, max_digits=8, decimal_places=4, label="Price per kWh (one price)"
-    )
-    bands = forms.CharField(
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 4}),
-        label="Prices by weekday and hour",
-        help_text="One band a line: days, hours, price per kWh. For example “Mon-Fri 7-22 0.32”, “Mon-Fri 0-7 0.18”, "
-        "“Mon-Fri 22-24 0.18”, “Sat-Sun 0-24 0.18”. Every hour of the week needs exactly one price.",
-    )
-
-    def __init__(self, *args, fleet, **kwargs):
+    def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["place"].queryset = Place.objects.filter(fleet=fleet)  # type: ignore[attr-defined]
+        self.system = self.instance.fleet.unit_system
+        odometer = self.fields["completion_odometer_km"]
+        odometer.label = f"Odometer at completion ({units.label('distance', self.system)})"
+        stored = self.instance.completion_odometer_km
+        if stored is not None:
+            self.initial["completion_odometer_km"] = typed(stored, "distance", self.system, 1)
 
-    def clean_currency(self):
-        code = self.cleaned_data["currency"].strip().upper()
-        if not is_currency(code):
-            raise forms.ValidationError(f"“{code}” is not an ISO 4217 currency code; use one such as EUR, USD or GBP.")
-        return code
+    def _cost(self, name: str):
+        value = self.cleaned_data.get(name)
+        if value is not None and value < 0:
+            raise forms.ValidationError("A cost cannot be negative.")
+        if value is not None and value >= MAX_COST:
+            raise forms.ValidationError("That is more than a work order can cost; check the amount.")
+        return value
+
+    def clean_parts_cost(self):
+        return self._cost("parts_cost")
+
+    def clean_labour_cost(self):
+        return self._cost("labour_cost")
+
+    def clean_completed_on(self):
+        day = self.cleaned_data.get("completed_on")
+        if day and day > fleet_today(self.instance.fleet):
+            raise forms.ValidationError("Work cannot be completed on a date still to come.")
+        return day
+
+    def clean_completion_odometer_km(self):
+        value, stored = self.cleaned_data.get("completion_odometer_km"), self.instance.completion_odometer_km
+        if value is None:
+            return None
+        if stored is not None and value == typed(stored, "distance", self.system, 1):
+            return stored  # as it was: not moved by a round trip through miles
+        km = units.km(value, self.system)
+        if not 0 <= km <= MAX_ODOMETER_KM:
+            most = formatting.quantity(MAX_ODOMETER_KM, "distance", self.system)
+            raise forms.ValidationError(f"Enter the odometer reading, between 0 and {most}.")
+        return km
 
     def clean(self):
         data = super().clean()
-        if data.get("kind") == TariffKind.FLAT:
-            if data.get("price_per_kwh") is None and "price_per_kwh" not in self.errors:
-                self.add_error("price_per_kwh", "Give the price of a kWh.")
-            data["parsed_bands"] = []
-        elif data.get("kind") == TariffKind.TIME_OF_USE:
-            try:
-                data["parsed_bands"] = bands_parse(data.get("bands") or "")
-            except ValidationError as error:
-                self.add_error("bands", error)
+        km = data.get("completion_odometer_km")
+        if km is not None and "completion_odometer_km" not in self.errors:
+            previous = previous_odometer(self.instance, data.get("completed_on"))
+            if previous is not None and km < previous[0]:
+                self.add_error(
+                    "completion_odometer_km",
+                    f"That is below the {formatting.quantity(previous[0], 'distance', self.system)} {previous[1]}.",
+                )
+        status = data.get("status")
+        recorded = data.get("completed_on") or km is not None
+        was_done = self.instance.status == WorkOrderStatus.DONE  # the form sets the instance only after clean()
+        if status != WorkOrderStatus.DONE and recorded and not self.errors and not was_done:
+            self.add_error("status", "Mark the order done to record its completion.")
         return data
