@@ -9,20 +9,32 @@ from fleet.models import Fleet, Role
 
 class TimeZoneInput(forms.TextInput):
     """A field to type a zone into, with the choices as suggestions (common ones first) that narrow as one types:
-    "york" finds "New York (America)". The choice field behind it still refuses anything not in the list."""
+    "york" finds "New York (America)". It shows and suggests the zones' labels and sends back the zone they name;
+    the choice field behind it still refuses anything not in the list."""
 
     def __init__(self, attrs=None):
         super().__init__({"autocomplete": "off", "spellcheck": "false", **(attrs or {})})
         self.choices: list = []
 
-    def render(self, name, value, attrs=None, renderer=None):
-        options_id = f"{(attrs or {}).get('id') or name}-options"
-        field = super().render(name, value, {**(attrs or {}), "list": options_id}, renderer)
+    def _flat(self) -> list[tuple[str, str]]:
         flat = []
         for value_or_group, label in self.choices:
             grouped = isinstance(label, list | tuple)
             flat += label if grouped else [(value_or_group, label)]
-        options = format_html_join("", '<option value="{}">{}</option>', flat)
+        return flat
+
+    def format_value(self, value):
+        return dict(self._flat()).get(value, value)
+
+    def value_from_datadict(self, data, files, name):
+        typed = super().value_from_datadict(data, files, name)
+        zones = {label: zone for zone, label in self._flat()}
+        return zones.get(typed.strip(), typed.strip()) if isinstance(typed, str) else typed
+
+    def render(self, name, value, attrs=None, renderer=None):
+        options_id = f"{(attrs or {}).get('id') or name}-options"
+        field = super().render(name, value, {**(attrs or {}), "list": options_id}, renderer)
+        options = format_html_join("", '<option value="{}"></option>', ((label,) for _, label in self._flat()))
         return format_html('{}<datalist id="{}">{}</datalist>', field, options_id, options)
 
 

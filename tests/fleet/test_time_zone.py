@@ -89,19 +89,27 @@ def test_common_zones_come_first_and_pseudo_zones_are_not_offered():
 
 
 def test_the_zone_is_typed_with_suggestions_and_only_a_real_zone_is_saved(owner_client, fleet):
+    fleet.time_zone = "America/New_York"
+    fleet.save()
     url = reverse("fleet_settings", args=[fleet.slug])
     html = owner_client.get(url).content.decode()
 
+    # The field shows the zone in the suggestions' words, not its identifier.
     field = re.search(r'<input[^>]*name="time_zone"[^>]*>', html).group(0)
+    assert 'value="New York (America)"' in field and "America/New_York" not in html
     options = re.search(r'<datalist id="([^"]+)">(.*?)</datalist>', html, re.S)
     assert f'list="{options.group(1)}"' in field
-    assert options.group(2).index('value="America/New_York"') < options.group(2).index('value="Africa/Abidjan"')
+    assert options.group(2).index('value="New York (America)"') < options.group(2).index('value="Abidjan (Africa)"')
     assert 'value="Factory"' not in options.group(2)
 
     form = FleetSettingsForm(instance=fleet)
-    for zone, saved in [("Factory", False), ("localtime", False), ("America/New_York", True)]:
+    for zone, saved in [
+        ("Factory", False), ("localtime", False), ("America/New_York", True), ("Tokyo (Asia)", True), ("Tokyo", False),
+    ]:  # fmt: skip
         data = {**form.initial, "time_zone": zone}
         assert FleetSettingsForm(data, instance=fleet).is_valid() is saved, zone
+    typed = FleetSettingsForm({**form.initial, "time_zone": "Tokyo (Asia)"}, instance=fleet)
+    assert typed.is_valid() and typed.cleaned_data["time_zone"] == "Asia/Tokyo"
 
 
 def test_pages_name_the_zone_in_words_not_by_its_identifier():
