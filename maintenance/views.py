@@ -11,8 +11,9 @@ from django.views.decorators.vary import vary_on_headers
 from fleet.tenancy import FleetRequest, fleet_view, get_fleet_object_or_404
 from maintenance import program as programs
 from maintenance import services
+from maintenance.changes import who
 from maintenance.forms import ServiceTaskForm, WorkOrderForm, WorkOrderNewForm
-from maintenance.models import ServiceTask, WorkOrder, WorkOrderStatus
+from maintenance.models import ChangeAction, ServiceTask, WorkOrder, WorkOrderStatus
 from vehicles.models import DiagnosticTroubleCode, SystemStatus, Vehicle
 
 
@@ -168,10 +169,14 @@ def work_order_detail(request: FleetRequest, pk: int):
             services.work_order_update(work_order=before, user=request.user, data=form.cleaned_data)
             messages.success(request, "Work order saved.")
             return redirect(work_order)
+    changes = list(work_order.changes.select_related("user", "vehicle"))
+    opening = next((c for c in changes if c.action == ChangeAction.OPENED and (c.user or c.user_email)), None)
     context = {
         "work_order": work_order,
         "form": form,
-        "changes": work_order.changes.select_related("user", "vehicle"),
+        "changes": changes,
+        # Named as the changes below name the member: by their name, their e-mail when they gave none.
+        "opened_by": who(opening) if opening else work_order.created_by_email,
         "code_check": services.code_check(work_order),
         "statuses": WorkOrderStatus,
     }

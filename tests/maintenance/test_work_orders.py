@@ -284,3 +284,12 @@ def test_an_imperial_fleet_types_the_completion_odometer_in_miles(manager_client
 def test_the_new_work_order_form_asks_for_a_vehicle_in_words(manager_client, fleet, vehicles):
     page = manager_client.get(reverse("maintenance_work_order_new", args=[fleet.slug])).content.decode()
     assert '<option value="" selected>Choose a vehicle</option>' in page and "---------" not in page
+
+
+def test_the_header_names_who_opened_the_order_as_its_changes_do(manager_client, manager, fleet, vehicles):
+    manager.name = "Mia Manager"
+    manager.save()
+    order = work_order_open(fleet=fleet, vehicle=vehicles[0], user=manager, title="Windscreen chip")
+    page = manager_client.get(detail_url(order)).content.decode()
+    header = page.split("<h1>")[1].split("</p>")[0]
+    assert header.endswith(" by Mia Manager") and "Mia Manager opened the work order" in page
