@@ -2,6 +2,9 @@
 managers — added with a secret shown once, refused addresses, the test button through a local receiver that checks
 the signature, the delivery log, resume after a pause; another fleet's webhook is a 404."""
 
+import html
+import re
+
 import pytest
 from django.urls import reverse
 from django.utils import timezone
@@ -16,6 +19,16 @@ pytestmark = pytest.mark.django_db
 
 def url(name, fleet, *args):
     return reverse(name, args=[fleet.slug, *args])
+
+
+def test_the_weekly_report_checkbox_sits_inside_its_label_like_the_apps_other_checkboxes(viewer_client, fleet):
+    page = html.unescape(viewer_client.get(url("alerts_subscription", fleet)).content.decode())
+    # The label wraps the box (a flex row: box, then words), as on the sign-in page; a label after it would stack.
+    assert re.search(
+        r'<div class="field checkbox">\s*<label><input type="checkbox" name="weekly_report"[^>]*> '
+        r"Send me the fleet's weekly report \(Monday morning\)</label>",
+        page,
+    )
 
 
 def test_a_viewer_subscribes_themselves_to_some_alerts_of_some_vehicles(viewer_client, viewer, fleet):
