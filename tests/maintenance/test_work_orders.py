@@ -1,16 +1,15 @@
 """Work orders: opened by hand, from a due service or from a trouble code; edited, closed, and every change recorded."""
 
-import threading
-import time as clock
 from datetime import date, datetime, time, timedelta
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
 from maintenance.models import Change, ServicePoint, WorkOrder, WorkOrderStatus
 from maintenance.services import work_order_for_service, work_order_open
+from tests.concurrency import held_by_another_worker
 from tests.conftest import require_service
 from tests.dashboard.test_diagnostics import dtc
 from vehicles.models import StatusHistory, SystemStatus, VehicleStatus
@@ -140,24 +139,11 @@ def test_two_managers_opening_a_services_work_order_at_once_get_the_same_order(f
     # active order before either has committed one. The wait is what this proves; SQLite has no concurrent writers.
     require_service(connection.vendor == "postgresql", "PostgreSQL")
     bolt = vehicles[3]
-    opened_first = threading.Event()
-    first: list = []
-
-    def other_request():
-        try:
-            with transaction.atomic():  # its order is not committed while the second click looks for one
-                first.append(work_order_for_service(fleet=fleet, vehicle=bolt, task=oil_change, user=owner))
-                opened_first.set()
-                clock.sleep(1)
-        finally:
-            opened_first.set()
-            connections.close_all()
-
-    other = threading.Thread(target=other_request)
-    other.start()
-    assert opened_first.wait(10)
-    order, opened = work_order_for_service(fleet=fleet, vehicle=bolt, task=oil_change, user=owner)
-    other.join(10)
+    # The other request's order is not committed while the second click looks for one.
+    with held_by_another_worker(
+        lambda: work_order_for_service(fleet=fleet, vehicle=bolt, task=oil_change, user=owner)
+    ) as first:
+        order, opened = work_order_for_service(fleet=fleet, vehicle=bolt, task=oil_change, user=owner)
     assert first and first[0][1] is True
     assert (order.pk, opened) == (first[0][0].pk, False)
     assert WorkOrder.objects.filter(service_task=oil_change).count() == 1

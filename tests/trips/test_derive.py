@@ -1,13 +1,12 @@
 """Trips from history rows: movement chained into trips, gaps kept as unknown movement with the odometer's difference
 (or none), never a distance made up from positions; each run reads only what arrived since the last."""
 
-import threading
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import connection
 
+from tests.concurrency import held_by_another_worker
 from tests.conftest import require_service
 from tests.trips.conftest import vehicle_of
 from trips.derive import vehicles_trips_derive
@@ -182,27 +181,9 @@ def test_a_new_vehicle_derived_by_two_workers_at_once_gets_its_trips_once_and_no
     require_service(connection.vendor == "postgresql", "PostgreSQL")
     vehicle = vehicle_of(fleet)
     readings(vehicle, (0, 10.0, 1.0, 1.0), (5, 12.0, 1.01, 1.0), (10, 14.0, 1.02, 1.0), (60, None, 1.0201, 1.0))
-    derived_first = threading.Event()
-    failures: list[BaseException] = []
-
-    def other_worker():
-        try:
-            with transaction.atomic():  # its trips and progress are not committed while this worker derives
-                vehicles_trips_derive(vehicle_ids=[vehicle.pk])
-                derived_first.set()
-                time.sleep(1)
-        except BaseException as exc:
-            failures.append(exc)
-        finally:
-            derived_first.set()
-            connections.close_all()
-
-    other = threading.Thread(target=other_worker)
-    other.start()
-    assert derived_first.wait(10)
-    assert vehicles_trips_derive(vehicle_ids=[vehicle.pk]) == 0  # waits for the other's progress: nothing left
-    other.join(10)
-    assert failures == []
+    # The other worker's trips and progress are not committed while this worker derives.
+    with held_by_another_worker(lambda: vehicles_trips_derive(vehicle_ids=[vehicle.pk])):
+        assert vehicles_trips_derive(vehicle_ids=[vehicle.pk]) == 0  # waits for the other's progress: nothing left
     (trip,) = Trip.objects.filter(vehicle=vehicle)
     assert trip.distance_km == 4.0 and not trip.ongoing
     assert TripProgress.objects.get(vehicle=vehicle).derived_until == T0 + timedelta(minutes=60)

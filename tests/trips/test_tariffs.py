@@ -1,17 +1,16 @@
 """Tariffs and what charging cost: bad tariffs refused with a clear message and nothing saved; each session priced
 from a billing record, its place's tariff or the default public one; currencies never added together."""
 
-import threading
-import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from charging.models import ChargingSession, SessionSource
+from tests.concurrency import held_by_another_worker
 from tests.conftest import require_service
 from tests.trips.conftest import vehicle_of
 from trips.costs import sessions_cost
@@ -155,27 +154,9 @@ def test_a_session_priced_by_two_workers_at_once_gets_one_cost_and_no_error(flee
     require_service(connection.vendor == "postgresql", "PostgreSQL")
     Tariff.objects.create(fleet=fleet, place=depot, currency="EUR", price_per_kwh=Decimal("0.25"))
     session = session_of(vehicle, start=datetime(2026, 3, 2, 8, 0, tzinfo=UTC), hours=1, energy=10.0)
-    priced_first = threading.Event()
-    failures: list[BaseException] = []
-
-    def other_worker():
-        try:
-            with transaction.atomic():  # its row is not committed while this worker looks for unpriced sessions
-                sessions_cost(fleet=fleet)
-                priced_first.set()
-                time.sleep(1)
-        except BaseException as exc:
-            failures.append(exc)
-        finally:
-            priced_first.set()
-            connections.close_all()
-
-    other = threading.Thread(target=other_worker)
-    other.start()
-    assert priced_first.wait(10)
-    assert sessions_cost(fleet=fleet) == 1  # waits for the other worker's row, then stores the same price
-    other.join(10)
-    assert failures == []
+    # The other worker's row is not committed while this worker looks for unpriced sessions.
+    with held_by_another_worker(lambda: sessions_cost(fleet=fleet)):
+        assert sessions_cost(fleet=fleet) == 1  # waits for the other worker's row, then stores the same price
     cost = SessionCost.objects.get(session=session)
     assert (cost.amount, cost.currency, cost.basis) == (Decimal("2.50"), "EUR", CostBasis.PLACE)
 
@@ -189,25 +170,7 @@ def test_a_session_deleted_by_a_settle_while_it_is_priced_is_left_out_without_an
     Tariff.objects.create(fleet=fleet, place=depot, currency="EUR", price_per_kwh=Decimal("0.25"))
     kept = session_of(vehicle, start=datetime(2026, 3, 2, 8, 0, tzinfo=UTC), hours=1, energy=10.0)
     gone = session_of(vehicle, start=datetime(2026, 3, 3, 8, 0, tzinfo=UTC), hours=1, energy=4.0)
-    deleted = threading.Event()
-    failures: list[BaseException] = []
-
-    def settling_worker():
-        try:
-            with transaction.atomic():  # its delete is not committed while this worker prices the fleet
-                ChargingSession.objects.filter(pk=gone.pk).delete()
-                deleted.set()
-                time.sleep(1)
-        except BaseException as exc:
-            failures.append(exc)
-        finally:
-            deleted.set()
-            connections.close_all()
-
-    other = threading.Thread(target=settling_worker)
-    other.start()
-    assert deleted.wait(10)
-    assert sessions_cost(fleet=fleet, vehicle_ids=[vehicle.pk]) == 1  # the gone session is not priced
-    other.join(10)
-    assert failures == []
+    # The settling worker's delete is not committed while this worker prices the fleet.
+    with held_by_another_worker(lambda: ChargingSession.objects.filter(pk=gone.pk).delete()):
+        assert sessions_cost(fleet=fleet, vehicle_ids=[vehicle.pk]) == 1  # the gone session is not priced
     assert list(SessionCost.objects.values_list("session_id", "amount")) == [(kept.pk, Decimal("2.50"))]
